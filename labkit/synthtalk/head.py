@@ -71,7 +71,7 @@ def hair_mask(ident: Identity, theta, phi):
     elif style == "buzz":
         thick = 0.025
     elif style == "fringe":
-        front = ident.brow_y + 0.24
+        front = ident.brow_y + 0.3
     elif style == "bob":
         side_lvl, back_lvl, thick = ident.mouth_y - 0.1, -1.25, 0.12
     level = front * (1 - side) + side_lvl * side
@@ -87,7 +87,9 @@ def hair_mask(ident: Identity, theta, phi):
                        * smoothstep(front + 0.25, front, fy)))
     vol = thick * m * (0.7 + 0.3 * smoothstep(-0.5, 0.8, fy))
     if style == "bun":
-        vol = vol + 0.45 * np.exp(-((theta / 0.55) ** 2) - ((phi - 1.25) / 0.22) ** 2)
+        # a bun up at the back of the crown: a bump around the direction (0, sin 1.1, -cos 1.1)
+        cos_ang = np.sin(phi) * np.sin(1.1) - np.cos(phi) * np.cos(theta) * np.cos(1.1)
+        vol = vol + 0.4 * np.exp(-(np.arccos(np.clip(cos_ang, -1, 1)) / 0.35) ** 2)
     return m, vol
 
 
@@ -96,9 +98,7 @@ def _grid(n_theta: int, n_phi: int, ident: Identity):
     t = np.linspace(-1, 1, n_theta)
     theta = np.pi * (0.35 * t + 0.65 * t ** 3)
     s = np.linspace(-1, 1, n_phi)
-    phi = -0.1 + 0.95 * (0.55 * s + 0.45 * s ** 3)      # -1.45 .. 1.55
-    phi = np.clip(phi, -1.4, np.pi / 2)
-    phi = np.sort(np.unique(np.concatenate([phi, [np.pi / 2]])))
+    phi = 0.085 + 1.4855 * (0.55 * s + 0.45 * s ** 3)   # -1.4 (under the chin) .. π/2 (the crown)
     phi_m = np.arcsin(ident.mouth_y / B_NOMINAL)
     i = int(np.argmin(np.abs(phi - phi_m)))
     phi[i] = phi_m                                         # a row exactly on the lip line ...
@@ -158,7 +158,7 @@ def _blendshapes(ident: Identity, P, fx, fy, below):
                    smoothstep(e.mouth_w, 0.75 * e.mouth_w, np.abs(fx)))  # the lip line opens only between the corners
     w = below * lat * smoothstep(1.5, 1.0, np.abs(np.arctan2(P[..., 0], P[..., 2])))
     hinge = np.array([0.0, e.eye_y - 0.35, -0.25], np.float32)
-    ang = np.deg2rad(24)
+    ang = np.deg2rad(16)
     q = P - hinge
     rot = np.stack([q[..., 0], q[..., 1] * np.cos(ang) - q[..., 2] * np.sin(ang),
                     q[..., 1] * np.sin(ang) + q[..., 2] * np.cos(ang)], -1)

@@ -116,5 +116,5 @@ def sample_identity(identity_id: int) -> Identity:
         cloth_color=tuple(float(x) for x in rng.uniform(0.05, 0.9, 3)),
         background=(tuple(float(x) for x in bg_hue), tuple(float(x) for x in bg2)),
         light_dir=tuple(float(x) for x in light),
-        ambient=u(0.35, 0.55),
+        ambient=u(0.45, 0.6),
     )

@@ -79,7 +79,7 @@ def shader_params(ident: Identity) -> np.ndarray:
     P[raster.IRIS:raster.IRIS + 3] = e.iris
     P[[raster.BROW_Y, raster.BROW_ARCH, raster.BROW_THICK]] = e.brow_y, e.brow_arch, e.brow_thick
     hair = np.asarray(e.hair_color)
-    brow = hair * 0.6 if hair.mean() < 0.5 else np.minimum(hair * 0.55, np.asarray(e.skin) * 0.5)
+    brow = np.minimum(hair * 0.6, np.asarray(e.skin) * 0.45)   # brows always darker than the skin
     P[raster.BROW_RGB:raster.BROW_RGB + 3] = brow
     P[[raster.MOUTH_Y, raster.MOUTH_W, raster.LIP_UP, raster.LIP_LO]] = e.mouth_y, e.mouth_w, e.lip_up, e.lip_lo
     P[raster.LIP_RGB:raster.LIP_RGB + 3] = e.lip_color
@@ -134,9 +134,11 @@ def background(ident: Identity, height: int, width: int) -> np.ndarray:
 class Renderer:
     """Renders SynthTalk frames at one resolution; caches per-identity rigs, textures, backdrops."""
 
-    def __init__(self, resolution: int = 128, *, supersample: int = 2):
+    def __init__(self, resolution: int = 128, *, supersample: int | None = None):
         if resolution not in RESOLUTIONS:
             raise ValueError(f"resolution {resolution} is not supported; choose one of {RESOLUTIONS}")
+        if supersample is None:                 # 2x2 supersampling up to 256 px; edge AA at 512
+            supersample = 2 if resolution <= 256 else 1
         if supersample not in (1, 2, 3, 4):
             raise ValueError(f"supersample must be 1..4, got {supersample}")
         self.resolution, self.ss = resolution, supersample
@@ -145,6 +147,7 @@ class Renderer:
         self._bary = np.empty((n, n, 2), np.float32)
         self._zbuf = np.empty((n, n), np.float32)
         self._img = np.empty((n, n, 3), np.float32)
+        self._lit = np.empty((0, 2), np.float32)    # per-vertex lighting, grown on demand
         self._cache: dict[int, tuple] = {}
 
     def _assets(self, ident: Identity):
@@ -154,7 +157,10 @@ class Renderer:
             tex = albedo_texture(ident, max(256, 2 * self.resolution))
             if len(self._cache) > 8:
                 self._cache.pop(next(iter(self._cache)))
-            self._cache[ident.id] = (ident, rig, tex, background(ident, n, n), shader_params(ident))
+            P = shader_params(ident)
+            decal = np.empty((int(1.4 * self.resolution * self.ss), self.resolution * self.ss, 6), np.float32)
+            raster.bake_decal(P, tex, decal)
+            self._cache[ident.id] = (ident, rig, tex, decal, background(ident, n, n), P)
         return self._cache[ident.id][1:]
 
     def camera_vertices(self, rig: HeadRig, weights, pose) -> np.ndarray:
@@ -178,19 +184,15 @@ class Renderer:
 
     def render_frame(self, ident: Identity, factors: dict, t: int, out: np.ndarray) -> np.ndarray:
         """Render frame t into `out` (H, W, 3) uint8; returns landmarks (68, 2)."""
-        rig, tex, bg, P = self._assets(ident)
+        rig, tex, decal, bg, P = self._assets(ident)
         w, openness = expression_weights(factors, t)
         pose = [float(factors[k][t]) for k in ("yaw", "pitch", "roll", "tx", "ty", "distance")]
         v = self.camera_vertices(rig, w, pose)
         xy, depth = self.project(v)
-        n = raster.vertex_normals(v, rig.triangles)
-        light = np.asarray(ident.light_dir, np.float32)
-        view = -v / np.linalg.norm(v, axis=1, keepdims=True)
-        half = light + view
-        half /= np.linalg.norm(half, axis=1, keepdims=True)
-        lam = np.clip(((n @ light) + 0.25) / 1.25, 0, 1)
-        spec = np.clip(np.sum(n * half, 1), 0, 1) ** 24
-        lit = np.stack([ident.ambient + (1 - ident.ambient) * lam, spec], -1).astype(np.float32)
+        if len(self._lit) < len(v):
+            self._lit = np.empty((len(v), 2), np.float32)
+        lit = self._lit[:len(v)]
+        raster.vertex_lighting(v, rig.triangles, np.asarray(ident.light_dir, np.float32), ident.ambient, lit)
         P = P.copy()
         P[raster.OPEN] = openness
         eye_r = 0.11
@@ -198,8 +200,10 @@ class Renderer:
         P[raster.GAZE_Y] = eye_r * np.sin(np.deg2rad(factors["gaze_pitch"][t]))
         raster.rasterize(xy, depth, rig.triangles, self._tri_id, self._bary, self._zbuf)
         raster.shade(self._tri_id, self._bary, rig.triangles, rig.attrs, lit, rig.colors, rig.material,
-                     tex, P, bg, self._img)
+                     tex, decal, P, bg, self._img)
         raster.downsample(self._img, self.ss, out)
+        if self.ss == 1:
+            raster.edge_antialias(self._tri_id, rig.material, out)
         # landmarks: bilinear embedding, eyelids between their closed and open places
         lm = np.einsum("cpk,cpkd->cpd", rig.lm_weight, v[rig.lm_index])   # (2, 68, 3): open, closed
         lm3 = lm[1] + openness * (lm[0] - lm[1])

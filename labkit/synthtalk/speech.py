@@ -201,14 +201,23 @@ def _variant_exists(variant: str) -> bool:
 # lock (the parent's may have been held by another thread at fork time).
 _lock = threading.Lock()
 _warned_shared = False
-os.register_at_fork(after_in_child=lambda: globals().update(_lock=threading.Lock()))
+
+
+def _new_lock_after_fork() -> None:
+    global _lock
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_lock_after_fork)
 
 
 # ---------------------------------------------------------------------------------------
 # Synthesis
 # ---------------------------------------------------------------------------------------
 
-_STRESS_MARKS = "',%="   # primary, secondary, unstressed, syllabic prefixes on espeak mnemonics
+# Prefixes espeak puts on mnemonics: primary ('), secondary (,) stress (the only two seen
+# in our sentences), unstressed (%), syllabic (=).
+_STRESS_MARKS = "',%="
 
 
 def _clean_symbol(raw: str) -> str:
@@ -243,7 +252,8 @@ def _phones_from_events(events: list[tuple[int, str]], duration: float) -> list[
         if t1 <= t0:
             continue
         if phones and sym.startswith("_") and phones[-1].symbol.startswith("_"):
-            t0, sym = phones.pop().start, phones[-1].symbol if False else sym  # placeholder
+            merged = phones.pop()  # consecutive pauses become one
+            t0, sym = merged.start, merged.symbol
         phones.append(Phone(start=t0, end=t1, symbol=sym))
     return phones
 
@@ -257,6 +267,8 @@ def synthesize(text: str, voice: Voice, *, sample_rate: int | None = None) -> Ut
     if not isinstance(text, str) or not text.strip():
         raise ValueError("text must be a non-empty string")
     _check_language(voice.language)
+    if sample_rate is not None and sample_rate <= 0:
+        raise ValueError(f"sample_rate must be positive, got {sample_rate}")
     if not _variant_exists(voice.variant):  # espeak would silently fall back to the plain voice
         raise ValueError(f"unknown espeak variant {voice.variant!r}; e.g. {', '.join(VOICE_VARIANTS)}")
     with _lock:

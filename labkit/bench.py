@@ -1,0 +1,80 @@
+"""Benchmarks: speed and realism figures that live outside the test suite (``labkit bench …``)."""
+from __future__ import annotations
+
+import os
+import platform
+import time
+
+import numpy as np
+
+from labkit.landmarks import detect_faces, dlib_landmarks, landmark_error_iod
+from labkit.synthtalk.dataset import SynthTalk, split_sentences
+from labkit.synthtalk.identity import sample_identity
+from labkit.synthtalk.renderer import Renderer
+from labkit.synthtalk.speech import Voice, synthesize
+
+
+def _render_fps(resolution: int, factors: dict, frames: int) -> float:
+    r = Renderer(resolution)
+    ident = sample_identity(0)
+    out = np.empty((resolution, resolution, 3), np.uint8)
+    T = len(factors["yaw"])
+    for t in range(3):                      # warm-up: numba compilation, identity caches
+        r.render_frame(ident, factors, t % T, out)
+    t0 = time.perf_counter()
+    for t in range(frames):
+        r.render_frame(ident, factors, t % T, out)
+    return frames / (time.perf_counter() - t0)
+
+
+def _tts_speed(n_sentences: int) -> float:
+    voice = Voice(language="en", variant="m1", rate=170, pitch=50, pitch_range=50)
+    sentences = split_sentences("train", "en")[:n_sentences]
+    synthesize(sentences[0], voice, sample_rate=16000)          # warm-up (librosa import)
+    t0, audio_s = time.perf_counter(), 0.0
+    for s in sentences:
+        audio_s += synthesize(s, voice, sample_rate=16000).duration
+    return audio_s / (time.perf_counter() - t0)
+
+
+def realism(n_clips: int = 24, *, every: int = 4, max_yaw: float = 30.0, progress: bool = False) -> dict:
+    """dlib on SynthTalk test frames at 256 px with |yaw| <= max_yaw: detection rate and
+    landmark error (iBUG 18–68, mean, in units of the inter-ocular distance)."""
+    ds = SynthTalk("test", resolution=256, seconds=4.0, num_clips=n_clips)
+    it = range(n_clips)
+    if progress:
+        from tqdm.auto import tqdm
+        it = tqdm(it, desc="dlib realism", unit="clip")
+    found, errs, total = 0, [], 0
+    for i in it:
+        clip = ds[i]
+        for t in range(0, len(clip["frames"]), every):
+            if abs(clip["factors"]["yaw"][t]) > max_yaw:
+                continue
+            total += 1
+            boxes = detect_faces(clip["frames"][t])
+            if len(boxes) == 0:
+                continue
+            found += 1
+            pred = dlib_landmarks(clip["frames"][t], boxes[0])
+            errs.append(landmark_error_iod(pred, clip["landmarks"][t]))
+    return {"dlib_frames": total, "dlib_detect_rate": found / max(total, 1),
+            "dlib_landmark_err_iod": float(np.mean(errs)) if errs else float("nan"),
+            "dlib_landmark_err_iod_median": float(np.median(errs)) if errs else float("nan")}
+
+
+def bench_synth(*, frames: int = 300, realism_clips: int = 24, one_core: bool = True, progress: bool = False) -> dict:
+    """Render speed at 128 and 512 px, speech synthesis speed, and the dlib realism floor."""
+    if one_core and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    factors = SynthTalk("test", seconds=4.0, num_clips=1).sample_motion(0)["factors"]
+    result = {
+        "render_fps_128": _render_fps(128, factors, frames),
+        "render_fps_512": _render_fps(512, factors, max(frames // 4, 20)),
+        "tts_x_realtime": _tts_speed(24),
+    }
+    if realism_clips:
+        result.update(realism(realism_clips, progress=progress))
+    result.update(cores=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+                  machine=platform.processor() or platform.machine())
+    return result
