@@ -5,6 +5,7 @@ import time
 import numpy as np
 import pytest
 
+from labkit.synthtalk import factors as F
 from labkit.synthtalk import motion as M
 from labkit.synthtalk import speech
 from labkit.synthtalk.speech import Phone
@@ -59,20 +60,20 @@ def is_periodic(x, fps=FPS):
 
 # ----------------------------------------------------------------------------- schema
 def test_schema_round_trip_and_neutral():
-    f = M.neutral_factors(7)
-    M.validate_factors(f)
-    a = M.factors_to_array(f)
-    assert a.shape == (7, len(M.FACTOR_NAMES)) and a.dtype == np.float32
-    g = M.array_to_factors(a, emotion=2)
-    assert all(np.array_equal(f[n], g[n]) for n in M.FACTOR_NAMES)
+    f = F.neutral_factors(7)
+    F.validate_factors(f)
+    a = F.factors_to_array(f)
+    assert a.shape == (7, len(F.FACTOR_NAMES)) and a.dtype == np.float32
+    g = F.array_to_factors(a, emotion=2)
+    assert all(np.array_equal(f[n], g[n]) for n in F.FACTOR_NAMES)
     assert g["emotion"].dtype == np.int64 and (g["emotion"] == 2).all()
     # a generated clip survives the round trip exactly
     phones, audio = fake_utterance(np.random.default_rng(0), 2.0)
     h = M.generate_motion(phones, audio, SR, emotion="happy", emotion_intensity=0.5,
                           rng=np.random.default_rng(0))
-    h2 = M.array_to_factors(M.factors_to_array(h), h["emotion"])
-    assert all(np.array_equal(h[n], h2[n]) for n in (*M.FACTOR_NAMES, "emotion"))
-    assert M.FACTOR_NAMES == tuple(M.FACTORS) and len(M.EMOTIONS) == 5
+    h2 = F.array_to_factors(F.factors_to_array(h), h["emotion"])
+    assert all(np.array_equal(h[n], h2[n]) for n in (*F.FACTOR_NAMES, "emotion"))
+    assert F.FACTOR_NAMES == tuple(F.FACTORS) and len(F.EMOTIONS) == 5
 
 
 @pytest.mark.parametrize("breakage, name", [
@@ -83,16 +84,16 @@ def test_schema_round_trip_and_neutral():
     (lambda f: f.__setitem__("emotion", np.full(5, 9)), "emotion"),
 ])
 def test_validate_factors_names_the_bad_factor(breakage, name):
-    f = M.neutral_factors(5)
+    f = F.neutral_factors(5)
     breakage(f)
     with pytest.raises(ValueError, match=f"'{name}'"):
-        M.validate_factors(f)
+        F.validate_factors(f)
 
 
 def test_clip_factors_and_bad_arguments():
-    f = M.neutral_factors(3)
+    f = F.neutral_factors(3)
     f["gaze_pitch"][:] = [-99, 0, 99]
-    assert list(M.clip_factors(f)["gaze_pitch"]) == [-15, 0, 15]
+    assert list(F.clip_factors(f)["gaze_pitch"]) == [-15, 0, 15]
     phones, audio = silent(1.0)
     with pytest.raises(ValueError, match="emotion"):
         M.generate_motion(phones, audio, SR, emotion="bored", rng=np.random.default_rng(0))
@@ -104,7 +105,7 @@ def test_frame_count_convention():
     phones, audio = silent(1.01)  # 25.25 frames of audio -> 26 frames
     assert len(M.generate_motion(phones, audio, SR, rng=np.random.default_rng(0))["jaw"]) == 26
     f = M.generate_motion(phones, audio, SR, fps=30.0, num_frames=40, rng=np.random.default_rng(0))
-    assert all(len(f[n]) == 40 for n in (*M.FACTOR_NAMES, "emotion"))
+    assert all(len(f[n]) == 40 for n in (*F.FACTOR_NAMES, "emotion"))
     rms = M.frame_rms(np.ones(SR, np.float32), SR, FPS, 30)  # frames past the audio are silent
     assert np.allclose(rms[:25], 1) and np.allclose(rms[25:], 0)
 
@@ -115,7 +116,7 @@ def test_deterministic_given_rng():
     a = M.generate_motion(phones, audio, SR, rng=np.random.default_rng(5))
     b = M.generate_motion(phones, audio, SR, rng=np.random.default_rng(5))
     c = M.generate_motion(phones, audio, SR, rng=np.random.default_rng(6))
-    assert all(np.array_equal(a[n], b[n]) for n in M.FACTOR_NAMES)
+    assert all(np.array_equal(a[n], b[n]) for n in F.FACTOR_NAMES)
     assert not np.allclose(a["yaw"], c["yaw"]) and not np.allclose(a["blink"], c["blink"])
 
 
@@ -123,13 +124,13 @@ def test_all_factors_in_range_and_not_pinned_to_walls():
     for seed in range(30):
         rng = np.random.default_rng(seed)
         phones, audio = fake_utterance(rng, 4.0)
-        emotion = M.EMOTIONS[seed % 5]
+        emotion = F.EMOTIONS[seed % 5]
         f = M.generate_motion(phones, audio, SR, emotion=emotion, emotion_intensity=rng.uniform(), rng=rng)
-        M.validate_factors(f)
+        F.validate_factors(f)
         for name in ("yaw", "pitch", "roll", "tx", "ty", "distance", "brow", "gaze_yaw", "gaze_pitch"):
-            lo, hi, _ = M.FACTORS[name]  # soft clipping never sits exactly on a wall
+            lo, hi, _ = F.FACTORS[name]  # soft clipping never sits exactly on a wall
             assert ((f[name] <= lo) | (f[name] >= hi)).mean() < 0.01, name
-        assert (f["emotion"] == M.EMOTIONS.index(emotion)).all()
+        assert (f["emotion"] == F.EMOTIONS.index(emotion)).all()
 
 
 def test_jaw_follows_speech_energy_on_synthetic_speech():
@@ -146,9 +147,9 @@ def test_jaw_follows_speech_energy_on_real_speech():
     for i, language in enumerate(speech.LANGUAGES * 2):
         sentences = speech.load_sentences(language)
         u = speech.synthesize(sentences[i % len(sentences)], speech.sample_voice(rng, language))
-        f = M.generate_motion(u.phones, u.audio, u.sample_rate, emotion=M.EMOTIONS[i % 5],
+        f = M.generate_motion(u.phones, u.audio, u.sample_rate, emotion=F.EMOTIONS[i % 5],
                               emotion_intensity=0.7, rng=rng)
-        M.validate_factors(f)
+        F.validate_factors(f)
         assert jaw_rms_r(f, u.audio, u.sample_rate) > 0.3, (language, u.text, u.voice)
 
 

@@ -19,7 +19,8 @@ import numpy as np
 import torch
 
 from labkit.synthtalk.identity import Identity, sample_identity
-from labkit.synthtalk.motion import EMOTIONS, generate_motion
+from labkit.synthtalk.factors import EMOTIONS
+from labkit.synthtalk.motion import generate_motion
 from labkit.synthtalk.renderer import RESOLUTIONS, Renderer
 from labkit.synthtalk.speech import LANGUAGES, VOICE_VARIANTS, Phone, load_sentences, sample_voice, synthesize
 

@@ -19,7 +19,7 @@ import numpy as np
 from labkit.synthtalk import raster
 from labkit.synthtalk.head import BLENDSHAPES, SLIT, HeadRig, build_rig, hair_mask, smoothstep
 from labkit.synthtalk.identity import Identity
-from labkit.synthtalk.motion import EMOTIONS, validate_factors
+from labkit.synthtalk.factors import EMOTIONS, validate_factors
 
 RESOLUTIONS = (64, 128, 256, 512)
 # mesh density (chart columns, rows) per output resolution: enough triangles, not more

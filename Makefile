@@ -1,0 +1,42 @@
+# labkit — set-up and checks. `make demo` and `make test` are all a fresh machine needs.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.labkit-installed
+DEV    := $(VENV)/.labkit-dev
+
+.PHONY: demo test lab bench clean
+
+# torch first, pinned: any other torch request would pull GBs of CUDA wheels.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(DEV): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (labkit)" >/dev/null
+	touch $@
+
+## demo: the main job on the embedded default data (a SynthTalk clip with speech → out/)
+demo: $(STAMP)
+	$(BIN)/labkit synth clip --split test --index 0 --resolution 256 --seconds 6 \
+		--out out/synthtalk_demo.mp4 --overwrite
+
+## test: unit tests and the notebooks under nbval, in one pytest run
+test: $(DEV)
+	$(BIN)/python -m pytest tests notebooks --nbval --nbval-current-env \
+		--nbval-sanitize-with notebooks/nbval_sanitize.cfg -p no:cacheprovider
+
+## lab: JupyterLab on the notebooks, with the project's kernel and widgets
+lab: $(DEV)
+	$(BIN)/jupyter lab notebooks/
+
+## bench: speed and realism figures (see README)
+bench: $(STAMP)
+	$(BIN)/labkit bench synth
+
+clean:
+	rm -rf $(VENV) out notebooks/_out .pytest_cache
