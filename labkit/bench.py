@@ -65,16 +65,22 @@ def realism(n_clips: int = 24, *, every: int = 4, max_yaw: float = 30.0, progres
 
 def bench_synth(*, frames: int = 300, realism_clips: int = 24, one_core: bool = True, progress: bool = False) -> dict:
     """Render speed at 128 and 512 px, speech synthesis speed, and the dlib realism floor."""
-    if one_core and hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
-    factors = SynthTalk("test", seconds=4.0, num_clips=1).sample_motion(0)["factors"]
-    result = {
-        "render_fps_128": _render_fps(128, factors, frames),
-        "render_fps_512": _render_fps(512, factors, max(frames // 4, 20)),
-        "tts_x_realtime": _tts_speed(24),
-    }
-    if realism_clips:
-        result.update(realism(realism_clips, progress=progress))
-    result.update(cores=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-                  machine=platform.processor() or platform.machine())
+    pin = one_core and hasattr(os, "sched_setaffinity")
+    cores = os.sched_getaffinity(0) if pin else None
+    try:
+        if pin:
+            os.sched_setaffinity(0, {min(cores)})
+        factors = SynthTalk("test", seconds=4.0, num_clips=1).sample_motion(0)["factors"]
+        result = {
+            "render_fps_128": _render_fps(128, factors, frames),
+            "render_fps_512": _render_fps(512, factors, max(frames // 4, 4)),
+            "tts_x_realtime": _tts_speed(24),
+            "cores": 1 if pin else os.cpu_count(),
+            "machine": platform.processor() or platform.machine(),
+        }
+        if realism_clips:
+            result.update(realism(realism_clips, progress=progress))
+    finally:
+        if pin:
+            os.sched_setaffinity(0, cores)
     return result
