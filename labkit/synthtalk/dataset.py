@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -40,11 +41,14 @@ def _check_split(split: str) -> None:
         raise ValueError(f"unknown split {split!r}; choose one of {SPLITS}")
 
 
-def split_identities(split: str) -> range | list[int]:
-    """All identity ids of a split (test: 0, 10, 20, …; val: 1, 11, …; train: the rest)."""
+@lru_cache(maxsize=3)
+def split_identities(split: str) -> np.ndarray:
+    """All identity ids of a split (test: 0, 10, 20, …; val: 1, 11, …; train: the rest), ascending."""
     _check_split(split)
-    n = 10 * IDENTITIES_PER_SPLIT_SLOT
-    return range({"test": 0, "val": 1}[split], n, 10) if split != "train" else [i for i in range(n) if i % 10 > 1]
+    slots = {"test": [0], "val": [1], "train": list(range(2, 10))}[split]
+    ids = (10 * np.arange(IDENTITIES_PER_SPLIT_SLOT)[:, None] + np.array(slots)[None]).ravel()
+    ids.flags.writeable = False                        # cached: shared by every caller
+    return ids
 
 
 def split_sentences(split: str, language: str) -> list[str]:

@@ -11,7 +11,7 @@ positions are given as normalised frontal coordinates (x right, y up), see ``hea
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -70,7 +70,6 @@ class Identity:
     background: tuple[tuple[float, float, float], tuple[float, float, float]] = ((0.6, 0.65, 0.7), (0.3, 0.32, 0.4))
     light_dir: tuple[float, float, float] = (0.3, 0.5, 0.8)  # unit vector toward the key light, camera coordinates
     ambient: float = 0.45         # ambient light level
-    extra: dict = field(default_factory=dict, compare=False, repr=False)  # reserved for experiments
 
 
 def _lerp_palette(rng: np.random.Generator, palette: np.ndarray, jitter: float) -> tuple[float, float, float]:
