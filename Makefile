@@ -32,7 +32,7 @@ test: $(DEV)
 
 ## lab: JupyterLab on the notebooks, with the project's kernel and widgets
 lab: $(DEV)
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 ## bench: speed and realism figures (see README)
 bench: $(STAMP)
