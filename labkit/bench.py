@@ -84,3 +84,35 @@ def bench_synth(*, frames: int = 300, realism_clips: int = 24, one_core: bool = 
         if pin:
             os.sched_setaffinity(0, cores)
     return result
+
+
+def bench_prep(*, n_clips: int = 8, seconds: float = 4.0, resolution: int = 256, backend: str = "auto") -> dict:
+    """`labkit prep` on SynthTalk test clips exported to mp4: landmark error against the ground
+    truth (pixels at `resolution`) and preparation time per second of video."""
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from labkit.prep import PrepConfig, prepare
+    from labkit.synthtalk.export import export
+
+    ds = SynthTalk("test", resolution=resolution, seconds=seconds, num_clips=n_clips)
+    with tempfile.TemporaryDirectory() as tmp:
+        src, out = Path(tmp) / "videos", Path(tmp) / "prepared"
+        export(ds, src, n_clips, progress=False)
+        t0 = time.perf_counter()
+        man = prepare(src, out, PrepConfig(resolution=resolution, backend=backend), progress=False)
+        wall = time.perf_counter() - t0
+        clips = [c for c in json.loads(man.read_text())["clips"] if c["status"] == "ok"]
+        errs, errs68 = [], []
+        for c in clips:
+            z = np.load(out / f"{c['name']}.npz")
+            truth = ds[int(c["name"].split("_")[-1])]["landmarks"]
+            d = np.linalg.norm(z["landmarks"] - truth, axis=-1)
+            errs.append(d[:, 17:].mean())
+            errs68.append(d.mean())
+        backend_used = clips[0]["backend"] if clips else backend
+    video_s = n_clips * seconds
+    return {"prep_clips_ok": len(clips), "prep_clips": n_clips, "prep_backend": backend_used,
+            "prep_landmark_err_px": float(np.mean(errs)), "prep_landmark_err_px_all68": float(np.mean(errs68)),
+            "prep_resolution": resolution, "prep_seconds_per_video_second": wall / video_s}

@@ -35,6 +35,20 @@ def cmd_synth_clip(a) -> int:
     return 0
 
 
+def cmd_prep(a) -> int:
+    from labkit.prep import PrepConfig, prepare
+
+    man = prepare(a.video_dir, a.out_dir, PrepConfig(resolution=a.resolution, backend=a.backend),
+                  workers=a.workers, overwrite=a.overwrite, progress=not a.quiet)
+    clips = json.loads(Path(man).read_text())["clips"]
+    ok = [c for c in clips if c["status"] == "ok"]
+    failed = [c for c in clips if c["status"] != "ok"]
+    print(f"{len(ok)} clips ready, {len(failed)} failed; manifest {man}")
+    for c in failed:
+        print(f"  failed: {c['source']}: {c['error']}")
+    return 0 if not failed else 1
+
+
 def cmd_bench_synth(a) -> int:
     from labkit.bench import bench_synth
 
@@ -50,6 +64,21 @@ def cmd_bench_synth(a) -> int:
                   f"(target >= 0.90)")
             print(f"dlib landmarks  {r['dlib_landmark_err_iod']:8.3f}  mean error / inter-ocular, points 18-68 "
                   f"(target <= 0.10)")
+    return 0
+
+
+def cmd_bench_prep(a) -> int:
+    from labkit.bench import bench_prep
+
+    r = bench_prep(n_clips=a.clips, backend=a.backend)
+    if a.json:
+        print(json.dumps(r))
+    else:
+        print(f"prep ({r['prep_backend']}) on {r['prep_clips_ok']}/{r['prep_clips']} SynthTalk test clips at "
+              f"{r['prep_resolution']} px")
+        print(f"landmark error  {r['prep_landmark_err_px']:6.2f} px  (points 18-68; all 68: "
+              f"{r['prep_landmark_err_px_all68']:.2f} px)")
+        print(f"time            {r['prep_seconds_per_video_second']:6.3f} s per second of video")
     return 0
 
 
@@ -80,6 +109,16 @@ def build_parser() -> argparse.ArgumentParser:
     data_args(c)
     c.set_defaults(func=cmd_synth_clip)
 
+    pr = sub.add_parser("prep", help="real talking-head videos → aligned training shards (resumable)")
+    pr.add_argument("video_dir", help="folder of videos (searched recursively; never modified)")
+    pr.add_argument("out_dir", help="output folder for <clip>.mp4, <clip>.npz and manifest.json")
+    pr.add_argument("--resolution", type=int, default=256, help="aligned crop size: 64, 128, 256 or 512 (default: 256)")
+    pr.add_argument("--backend", default="auto", help="landmarks: auto, dlib or fan (default: auto)")
+    pr.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
+    pr.add_argument("--overwrite", action="store_true", help="allow a folder prepared with other settings")
+    pr.add_argument("--quiet", action="store_true", help="no progress bar")
+    pr.set_defaults(func=cmd_prep)
+
     bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="what", required=True)
     b = bench.add_parser("synth", help="SynthTalk render/speech speed and dlib realism")
     b.add_argument("--json", action="store_true", help="print one JSON object")
@@ -87,6 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--realism-clips", type=int, default=24, help="test clips for the dlib check (0 = skip)")
     b.add_argument("--all-cores", action="store_true", help="do not pin the benchmark to one core")
     b.set_defaults(func=cmd_bench_synth)
+    bp = bench.add_parser("prep", help="labkit prep on SynthTalk mp4s: landmark error and time per video second")
+    bp.add_argument("--json", action="store_true", help="print one JSON object")
+    bp.add_argument("--clips", type=int, default=8, help="SynthTalk test clips (default: 8)")
+    bp.add_argument("--backend", default="auto", help="landmarks: auto, dlib or fan")
+    bp.set_defaults(func=cmd_bench_prep)
     return p
 
 

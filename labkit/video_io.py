@@ -1,4 +1,5 @@
-"""Video files in and out: H.264 frames with AAC speech in one mp4 (PyAV).
+"""Video files in and out (PyAV): any container FFmpeg reads (mp4, mov, webm, …) in, frames with
+their timestamps and the audio track; H.264 frames with AAC speech in one mp4 out.
 
 Every file labkit writes carries a provenance tag in the container metadata
 (``comment``: "made with labkit … synthetic"), so synthetic media are labelled as such.
@@ -67,14 +68,45 @@ def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float, audio: 
     return path
 
 
+def _open(path: Path):
+    if not path.is_file():
+        raise FileNotFoundError(f"no video at {path}")
+    try:
+        box = av.open(str(path))
+    except av.error.FFmpegError as e:
+        raise ValueError(f"{path} is not a video file ({e})") from e
+    if not box.streams.video:
+        box.close()
+        raise ValueError(f"{path} has no video stream")
+    return box
+
+
+def video_info(path: str | os.PathLike) -> dict:
+    """fps, frame size, duration (s) and whether there is an audio track, without decoding."""
+    path = Path(path)
+    with _open(path) as box:
+        vs = box.streams.video[0]
+        fps = float(vs.average_rate or vs.guessed_rate or 0)
+        duration = float(vs.duration * vs.time_base) if vs.duration else (box.duration or 0) / 1e6
+        return {"fps": fps, "width": vs.width, "height": vs.height, "duration": duration,
+                "frames": vs.frames or int(round(duration * fps)), "has_audio": bool(box.streams.audio)}
+
+
+def iter_frames(path: str | os.PathLike):
+    """Decode a video lazily: yields (timestamp in seconds, frame (H, W, 3) uint8 RGB)."""
+    path = Path(path)
+    with _open(path) as box:
+        vs = box.streams.video[0]
+        vs.thread_type = "AUTO"
+        for k, frame in enumerate(box.decode(vs)):
+            t = float(frame.pts * frame.time_base) if frame.pts is not None else k / float(vs.average_rate)
+            yield t, frame.to_ndarray(format="rgb24")
+
+
 def read_video(path: str | os.PathLike) -> tuple[np.ndarray, float, np.ndarray | None, int | None]:
     """Read an mp4: frames (T, H, W, 3) uint8, fps, mono audio (S,) float32 or None, sample rate."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no video at {path}")
-    with av.open(str(path)) as box:
-        if not box.streams.video:
-            raise ValueError(f"{path} has no video stream")
+    with _open(path) as box:
         vs = box.streams.video[0]
         fps = float(vs.average_rate or vs.guessed_rate)
         frames = np.stack([f.to_ndarray(format="rgb24") for f in box.decode(vs)])

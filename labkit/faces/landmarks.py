@@ -1,0 +1,210 @@
+"""Face detection and 68 landmarks on real images, behind one interface with two backends.
+
+    LandmarkDetector(backend="auto" | "dlib" | "fan").detect(image) -> [Face, ...]   largest first
+    find_face(image)                                                  -> Face       the one to use
+
+Backends (both give iBUG-68 points, the semantics of SynthTalk's ground truth, as (x, y) pixel
+coordinates with the centre of pixel (i, j) at (i, j)):
+
+- "fan": face-alignment's 2D FAN-4 (Bulat & Tzimiropoulos, ICCV 2017) on S3FD boxes; the more
+  accurate, used by "auto" when its weights are already in torch hub's cache (never downloaded).
+  FAN decodes heatmap maxima and returns whole pixels (about ±1 px quantisation).
+- "dlib": dlib's HOG face detector + the 68-point regression-tree predictor (Kazemi & Sullivan,
+  CVPR 2014); fully offline, the default when FAN's weights are absent.
+
+The face choice is explicit: the largest face unless `face_index` says otherwise, a warning when
+several faces are present, and a ValueError for no face or a face too small to use.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from labkit.faces import models
+from labkit.faces.image import as_rgb, image_name
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("auto", "dlib", "fan")
+IOD_POINTS = (36, 45)   # outer eye corners (iBUG 37 and 46, 0-based): the 300-W inter-ocular normaliser
+MIN_BOX = 48            # px: a smaller face box holds too little detail for landmarks or alignment
+MIN_IOD = 20            # px: likewise for the distance between the outer eye corners
+MAX_UPSAMPLED = 1024    # px: dlib's automatic upsampling stops before the image side passes this
+
+
+@dataclass(frozen=True)
+class Face:
+    """One detected face."""
+    box: np.ndarray         # (4,) float32 (left, top, right, bottom) in pixels
+    score: float            # detector confidence (dlib: SVM margin, > 0; FAN/S3FD: probability)
+    landmarks: np.ndarray   # (L, 2) float32, L = 68 iBUG points (x, y) in pixels
+    backend: str            # "dlib" or "fan"
+
+    @property
+    def size(self) -> float:
+        """Box side length in pixels (geometric mean of width and height)."""
+        w, h = self.box[2] - self.box[0], self.box[3] - self.box[1]
+        return float(np.sqrt(max(w, 0) * max(h, 0)))
+
+    @property
+    def iod(self) -> float:
+        """Inter-ocular distance in pixels (outer eye corners)."""
+        return float(np.linalg.norm(self.landmarks[IOD_POINTS[0]] - self.landmarks[IOD_POINTS[1]]))
+
+
+def _largest_first(boxes: np.ndarray) -> np.ndarray:
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    return np.argsort(-area, kind="stable")
+
+
+# ----------------------------------------------------------------------------------------------
+# Backends
+# ----------------------------------------------------------------------------------------------
+
+def _dlib_run(image: np.ndarray, upsample: int) -> tuple[np.ndarray, np.ndarray]:
+    """dlib HOG boxes (N, 4) and scores (N,), largest first. image: (H, W, 3) uint8."""
+    rects, scores, _ = models.dlib_detector().run(image, upsample, 0.0)
+    boxes = np.array([[r.left(), r.top(), r.right(), r.bottom()] for r in rects], np.float32).reshape(-1, 4)
+    order = _largest_first(boxes)
+    return boxes[order], np.asarray(scores, np.float32)[order]
+
+
+def dlib_shape(image: np.ndarray, box) -> np.ndarray:
+    """dlib's 68 landmarks (68, 2) float32 for a face box (left, top, right, bottom)."""
+    import dlib
+
+    rect = dlib.rectangle(*(int(round(float(v))) for v in box))
+    shape = models.dlib_predictor()(image, rect)
+    return np.array([[shape.part(k).x, shape.part(k).y] for k in range(68)], np.float32)
+
+
+class _Dlib:
+    name = "dlib"
+
+    def __init__(self, upsample: int | None):
+        self.upsample = upsample
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        if self.upsample is not None:
+            boxes, scores = _dlib_run(image, self.upsample)
+        else:   # automatic: upsample (finds faces down to ~80 / 2^u px) only until something is found
+            u = 0
+            while True:
+                boxes, scores = _dlib_run(image, u)
+                if len(boxes) or min(image.shape[:2]) * 2 ** (u + 1) > MAX_UPSAMPLED:
+                    break
+                u += 1
+        return [Face(b, float(s), dlib_shape(image, b), self.name) for b, s in zip(boxes, scores)]
+
+
+class _Fan:
+    name = "fan"
+
+    def __init__(self, device: str):
+        if not models.fan_available():
+            raise FileNotFoundError(models.fan_missing_message())
+        self.device = device   # the network itself loads on first use
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        import warnings
+
+        with warnings.catch_warnings():           # face_alignment warns "No faces were detected."
+            warnings.simplefilter("ignore")
+            lms, _, dets = models.fan_model(self.device).get_landmarks_from_image(image, return_bboxes=True)
+        if not lms:
+            return []
+        boxes = np.array([d[:4] for d in dets], np.float32).reshape(-1, 4)
+        faces = [Face(boxes[i], float(dets[i][4]), np.asarray(lms[i][:, :2], np.float32), self.name)
+                 for i in range(len(lms))]
+        return [faces[i] for i in _largest_first(boxes)]
+
+
+# ----------------------------------------------------------------------------------------------
+# The interface
+# ----------------------------------------------------------------------------------------------
+
+class LandmarkDetector:
+    """Faces and their 68 landmarks. backend: "auto" (FAN if its weights are cached, else dlib),
+    "dlib" or "fan" (raises FileNotFoundError naming the missing weight files).
+
+    upsample (dlib only): image doublings before HOG detection; None = start at 0 and double
+    until a face is found or the image side would pass MAX_UPSAMPLED px (finds small faces in
+    small images at little cost). Models load on first use.
+    """
+
+    def __init__(self, backend: str = "auto", *, upsample: int | None = None, device: str = "cpu"):
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown landmark backend {backend!r}; choose one of {BACKENDS}")
+        if backend == "auto":
+            backend = "fan" if models.fan_available() else "dlib"
+            log.debug("landmark backend: %s", backend)
+        self._impl = _Fan(device) if backend == "fan" else _Dlib(upsample)
+
+    @property
+    def backend(self) -> str:
+        """The backend in use: "dlib" or "fan"."""
+        return self._impl.name
+
+    def detect(self, image, *, name: str | None = None) -> list[Face]:
+        """Every face in `image` (see :func:`labkit.faces.image.as_rgb`), largest box first."""
+        return self._impl.detect(as_rgb(image, name=name))
+
+    def find(self, image, *, face_index: int | None = None, name: str | None = None,
+             min_box: float = MIN_BOX, min_iod: float = MIN_IOD) -> Face:
+        """The face to use: the largest (a warning if there are several) or number `face_index`
+        in largest-first order. ValueError if there is none, or if it is too small to use."""
+        name = image_name(image, name)
+        rgb = as_rgb(image, name=name)
+        faces = self._impl.detect(rgb)
+        if not faces:
+            hint = (f" (the image is only {rgb.shape[1]}x{rgb.shape[0]} px)" if min(rgb.shape[:2]) < 4 * min_box else "")
+            raise ValueError(f"no face found in {name}{hint}")
+        if face_index is None:
+            if len(faces) > 1:
+                log.warning("%d faces found in %s; using the largest (pass face_index to choose another)",
+                            len(faces), name)
+            face_index = 0
+        if not -len(faces) <= face_index < len(faces):
+            raise ValueError(f"face_index {face_index} is out of range: {len(faces)} face(s) found in {name}")
+        face = faces[face_index]
+        if face.size < min_box or face.iod < min_iod:
+            raise ValueError(f"the face in {name} is too small to use: box {face.size:.0f} px, eyes {face.iod:.0f} px "
+                             f"apart; need a box >= {min_box:.0f} px and eyes >= {min_iod:.0f} px apart "
+                             "(use a larger image or a closer crop)")
+        return face
+
+
+@lru_cache(maxsize=4)
+def _detector(backend: str) -> LandmarkDetector:
+    return LandmarkDetector(backend)
+
+
+def find_face(image, *, backend: str = "auto", face_index: int | None = None, name: str | None = None) -> Face:
+    """The face to use in `image` with a shared, cached detector; see :meth:`LandmarkDetector.find`."""
+    return _detector(backend).find(image, face_index=face_index, name=name)
+
+
+def detect_faces(image: np.ndarray, *, upsample: int = 0) -> np.ndarray:
+    """dlib HOG face boxes (N, 4) as (left, top, right, bottom), largest first. image: (H, W, 3)."""
+    return _dlib_run(as_rgb(image), upsample)[0]
+
+
+def dlib_landmarks(image: np.ndarray, box=None) -> np.ndarray | None:
+    """dlib's 68 landmarks (68, 2) of the largest face (or of `box`); None if no face is found."""
+    image = as_rgb(image)
+    if box is None:
+        boxes = detect_faces(image)
+        if len(boxes) == 0:
+            return None
+        box = boxes[0]
+    return dlib_shape(image, box)
+
+
+def landmark_error_iod(pred: np.ndarray, truth: np.ndarray, points=slice(17, 68)) -> float:
+    """Mean point error over `points` (default iBUG 18–68) divided by the inter-ocular distance.
+    pred, truth: (L, 2)."""
+    iod = np.linalg.norm(truth[IOD_POINTS[0]] - truth[IOD_POINTS[1]])
+    return float(np.linalg.norm(pred[points] - truth[points], axis=-1).mean() / iod)
