@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from labkit.landmarks import detect_faces, dlib_landmarks, landmark_error_iod
+from labkit.faces import detect_faces, dlib_landmarks, landmark_error_iod
 from labkit.synthtalk.dataset import SynthTalk, split_sentences
 from labkit.synthtalk.identity import sample_identity
 from labkit.synthtalk.renderer import Renderer

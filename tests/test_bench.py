@@ -5,7 +5,7 @@ import numpy as np
 
 from labkit.bench import realism
 from labkit.cli import main
-from labkit.landmarks import landmark_error_iod
+from labkit.faces import landmark_error_iod
 
 
 def test_landmark_error_normalisation():
