@@ -20,11 +20,11 @@ PROVENANCE = f"made with labkit {labkit.__version__}: synthetic media, not a rec
 
 def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float, audio: np.ndarray | None = None,
                 sample_rate: int | None = None, *, crf: int = 18, overwrite: bool = False,
-                metadata: dict[str, str] | None = None) -> Path:
+                metadata: dict[str, str] | None = None, progress: bool = False) -> Path:
     """Write frames (T, H, W, 3) uint8 and optional mono audio (S,) float32 to an H.264/AAC mp4.
 
     The file appears atomically (written beside it, then renamed); an existing file is
-    an error unless `overwrite`.
+    an error unless `overwrite`. `progress` shows a bar over the frames (long writes).
     """
     path = Path(path)
     frames = np.asarray(frames)
@@ -50,7 +50,11 @@ def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float, audio: 
             if audio is not None:
                 aus = box.add_stream("aac", rate=int(sample_rate))
                 aus.layout = "mono"
-            for t, img in enumerate(frames):
+            steps = enumerate(frames)
+            if progress:
+                from tqdm.auto import tqdm
+                steps = tqdm(steps, total=len(frames), desc=f"write {path.name}", unit="frame")
+            for t, img in steps:
                 vf = av.VideoFrame.from_ndarray(img, format="rgb24")
                 vf.pts = t
                 vf.time_base = 1 / rate

@@ -112,6 +112,10 @@ def test_several_faces_warn_and_take_the_largest(astronaut, caplog):
         found = LandmarkDetector("dlib").find(canvas)
     assert "faces found" in caplog.text
     assert found.box[0] < head.shape[1]                    # the big one, on the left
+    other = LandmarkDetector("dlib").find(canvas, face_index=1)
+    assert other.box[0] > head.shape[1] and other.size < found.size
+    with pytest.raises(ValueError, match="face_index 5 is out of range"):
+        LandmarkDetector("dlib").find(canvas, face_index=5)
 
 
 def test_bad_images_fail_clearly(astronaut, tmp_path):
@@ -119,9 +123,11 @@ def test_bad_images_fail_clearly(astronaut, tmp_path):
         find_face(skimage.data.coffee(), backend="dlib", name="coffee")
     with pytest.raises(ValueError, match="no face found"):
         find_face(np.full((200, 200, 3), 128, np.uint8), backend="dlib")
-    tiny = astronaut[0][::8, ::8]                           # a 64 px photo: the face is a few pixels
-    with pytest.raises(ValueError, match="no face found|too small"):
-        find_face(tiny, backend="dlib")
+    import cv2
+
+    small = cv2.resize(astronaut[0], None, fx=0.3, fy=0.3, interpolation=cv2.INTER_AREA)   # a ~36 px face
+    with pytest.raises(ValueError, match="too small to use"):
+        find_face(small, backend="dlib")
     with pytest.raises(ValueError, match="expected an image"):
         as_rgb(np.zeros((10,)))
     with pytest.raises(ValueError, match="float images must hold values in"):
