@@ -9,6 +9,7 @@ from labkit.faces import (LandmarkDetector, align_face, as_rgb, canonical_templa
                           gaze_angles, head_pose, identity_embedding, identity_similarity, landmark_error_iod,
                           mouth_openness)
 from labkit.faces import models
+from labkit.faces.validation import validate
 from labkit.synthtalk import neutral_factors, render, sample_identity
 
 
@@ -128,8 +129,15 @@ def test_bad_images_fail_clearly(astronaut, tmp_path):
     small = cv2.resize(astronaut[0], None, fx=0.3, fy=0.3, interpolation=cv2.INTER_AREA)   # a ~36 px face
     with pytest.raises(ValueError, match="too small to use"):
         find_face(small, backend="dlib")
+    tiny = cv2.resize(astronaut[0], (60, 60), interpolation=cv2.INTER_AREA)                # the whole photo in 60 px
+    with pytest.raises(ValueError, match="no face found in image .the image is only 60x60 px"):
+        find_face(tiny, backend="dlib")
     with pytest.raises(ValueError, match="expected an image"):
         as_rgb(np.zeros((10,)))
+    with pytest.raises(ValueError, match="expected a numeric image"):
+        as_rgb(np.zeros((64, 64, 3), bool))
+    with pytest.raises(ValueError, match="expected an image of shape"):
+        as_rgb(np.zeros((64, 64, 5), np.uint8))
     with pytest.raises(ValueError, match="float images must hold values in"):
         as_rgb(np.full((64, 64, 3), 3.0))
     text = tmp_path / "not_an_image.png"
@@ -146,8 +154,9 @@ def test_bad_images_fail_clearly(astronaut, tmp_path):
 def test_fan_is_never_downloaded(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))        # an empty hub cache
     assert not models.fan_available()
-    with pytest.raises(FileNotFoundError, match="FAN landmarks need"):
+    with pytest.raises(FileNotFoundError, match="FAN landmarks need") as err:
         LandmarkDetector("fan")
+    assert "2DFAN4-11f355bf06.pth.tar" in str(err.value) and "s3fd-619a316812.pth" in str(err.value)
     assert LandmarkDetector("auto").backend == "dlib"
     with pytest.raises(ValueError, match="unknown landmark backend"):
         LandmarkDetector("mtcnn")
@@ -156,3 +165,14 @@ def test_fan_is_never_downloaded(tmp_path, monkeypatch):
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_bytes(b"")
     assert models.fan_available() and LandmarkDetector("auto").backend == "fan"
+
+
+def test_validation_against_synthtalk_ground_truth():
+    r = validate(identities=(10,), yaws=(-20, 0, 20), pitches=(-10, 0, 10), rolls=(0, 8), jaws=(0.0, 0.5, 1.0),
+                 blinks=(0.0, 1.0), gazes=((-20, 0), (20, 0), (0, -12), (0, 12)))
+    gt, dl = r["gt"], r["dlib"]
+    assert gt["pose_mae_yaw"] < 3 and gt["pose_mae_roll"] < 2 and gt["pitch_change_mae"] < 4
+    assert gt["mouth_jaw_r"] > 0.95 and gt["eye_blink_r"] > 0.95 and gt["blink_accuracy"] == 1.0
+    assert gt["gaze_yaw_sign"] == 1.0 and gt["gaze_pitch_sign"] == 1.0
+    # from pixels, through dlib: pose and mouth survive; dlib does not see SynthTalk's closed eyes
+    assert dl["detect_rate"] > 0.7 and dl["pose_mae_yaw"] < 8 and dl["mouth_jaw_r"] > 0.5

@@ -29,7 +29,11 @@ def identity_embedding(image, face: Face | None = None, *, name: str | None = No
 
 
 def identity_similarity(a: np.ndarray, b: np.ndarray) -> float:
-    """Cosine similarity of two embeddings (128,): 1 = the same direction."""
+    """Cosine similarity of two embeddings (128,): 1 = the same direction.
+
+    dlib's embeddings are not centred, so any two faces score high (SynthTalk: ~0.97-0.99 for
+    one identity, ~0.90-0.97 across identities; a real photo vs SynthTalk ~0.86-0.90). Compare
+    scores with each other, or use Euclidean distance with dlib's 0.6 threshold."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     assert a.shape == b.shape == (EMBEDDING_SIZE,), (a.shape, b.shape)
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))
