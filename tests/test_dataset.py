@@ -97,3 +97,11 @@ def test_bad_arguments_fail_clearly(kwargs, message):
 def test_index_out_of_range():
     with pytest.raises(IndexError, match="out of range"):
         SynthTalk("test", num_clips=2)[2]
+
+
+def test_phones_are_contiguous_and_pauses_merged():
+    m = SynthTalk("train", resolution=64, seconds=4.0, num_clips=3).sample_motion(2)
+    ph = m["phones"]
+    assert ph[0].start == 0.0 and abs(ph[-1].end - len(m["audio"]) / m["sample_rate"]) < 1e-9
+    assert all(a.end == b.start for a, b in zip(ph, ph[1:]))
+    assert not any(a.symbol.startswith("_") and b.symbol.startswith("_") for a, b in zip(ph, ph[1:]))

@@ -103,9 +103,9 @@ def speak(rng: np.random.Generator, split: str, language: str, num_samples: int 
     voice = sample_voice(rng, language, variants=split_voices(split))
     sentences = split_sentences(split, language)
     pieces, phones, texts = [], [], []
-    t = rng.uniform(0.1, 0.4)
-    pieces.append(np.zeros(int(t * sample_rate), np.float32))
-    phones.append(Phone(0.0, t, "_"))
+    lead = int(rng.uniform(0.1, 0.4) * sample_rate)   # leading silence, whole samples
+    pieces.append(np.zeros(lead, np.float32))
+    phones.append(Phone(0.0, lead / sample_rate, "_"))
     order = rng.permutation(len(sentences))         # no sentence twice in one clip
     for k in range(len(sentences)):
         text = sentences[order[k]]
@@ -120,6 +120,13 @@ def speak(rng: np.random.Generator, split: str, language: str, num_samples: int 
         phones.append(Phone(phones[-1].end, end, "_"))
         if num_samples is None or sum(len(p) for p in pieces) >= num_samples:
             break
+    merged = [phones[0]]                               # adjacent pauses (sentence joins) become one
+    for p in phones[1:]:
+        if p.symbol.startswith("_") and merged[-1].symbol.startswith("_"):
+            merged[-1] = Phone(merged[-1].start, p.end, merged[-1].symbol)
+        else:
+            merged.append(p)
+    phones = merged
     audio = np.concatenate(pieces)
     if num_samples is not None:
         audio = np.pad(audio, (0, max(0, num_samples - len(audio))))[:num_samples]
