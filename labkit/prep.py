@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from labkit.atomic import save_npz_atomic, write_json_atomic
+
 log = logging.getLogger(__name__)
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".webm", ".mkv", ".avi", ".m4v")
@@ -151,9 +153,7 @@ def prepare_clip(video: Path, out_dir: Path, name: str, cfg: PrepConfig) -> dict
     audio = np.pad(audio, (0, max(0, int(round(T * spf)) - len(audio))))[: int(round(T * spf))]
     write_video(out_dir / f"{name}.mp4", np.stack(crops), fps, audio, cfg.sample_rate, overwrite=True,
                 metadata={"title": f"labkit prep of {video.name}"})
-    tmp = out_dir / f".{name}.partial.npz"
-    np.savez_compressed(tmp, **arrays)
-    os.replace(tmp, out_dir / f"{name}.npz")
+    save_npz_atomic(out_dir / f"{name}.npz", **arrays)
     seconds = T / fps
     return {"name": name, "source": str(video), "status": "ok", "frames": T, "seconds": round(seconds, 3),
             "fps": fps, "detected_fraction": round(float(found.mean()), 4), "backend": detector.backend,
@@ -169,10 +169,7 @@ def _work(args) -> dict:
 
 
 def _write_manifest(path: Path, settings: dict, clips: dict) -> None:
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(json.dumps({"settings": settings, "clips": sorted(clips.values(), key=lambda c: c["name"])},
-                              indent=1), encoding="utf-8")
-    os.replace(tmp, path)
+    write_json_atomic(path, {"settings": settings, "clips": sorted(clips.values(), key=lambda c: c["name"])})
 
 
 def prepare(video_dir: str | os.PathLike, out_dir: str | os.PathLike, cfg: PrepConfig = PrepConfig(), *,

@@ -106,19 +106,19 @@ def speak(rng: np.random.Generator, split: str, language: str, num_samples: int 
     lead = int(rng.uniform(0.1, 0.4) * sample_rate)   # leading silence, whole samples
     pieces.append(np.zeros(lead, np.float32))
     phones.append(Phone(0.0, lead / sample_rate, "_"))
+    n = lead                                           # samples so far
     order = rng.permutation(len(sentences))         # no sentence twice in one clip
     for k in range(len(sentences)):
         text = sentences[order[k]]
         utt = synthesize(text, voice, sample_rate=sample_rate)
-        start = sum(len(p) for p in pieces) / sample_rate
-        pieces.append(utt.audio)
+        start = n / sample_rate
+        pause = np.zeros(int(rng.uniform(0.15, 0.5) * sample_rate), np.float32)
+        pieces += [utt.audio, pause]
+        n += len(utt.audio) + len(pause)
         phones += [Phone(start + p.start, start + p.end, p.symbol) for p in utt.phones]
+        phones.append(Phone(phones[-1].end, n / sample_rate, "_"))
         texts.append(text)
-        pause = rng.uniform(0.15, 0.5)
-        pieces.append(np.zeros(int(pause * sample_rate), np.float32))
-        end = sum(len(p) for p in pieces) / sample_rate
-        phones.append(Phone(phones[-1].end, end, "_"))
-        if num_samples is None or sum(len(p) for p in pieces) >= num_samples:
+        if num_samples is None or n >= num_samples:
             break
     merged = [phones[0]]                               # adjacent pauses (sentence joins) become one
     for p in phones[1:]:
@@ -162,20 +162,22 @@ class SynthTalk(torch.utils.data.Dataset):
         c = self.config
         return np.random.default_rng([c.seed, SPLITS.index(c.split), index])
 
-    def identity(self, index: int) -> Identity:
-        """The identity of clip `index` (drawn from the split's identity pool)."""
+    def _identity_draw(self, index: int) -> tuple[Identity, np.random.Generator]:
+        """Clip `index`'s identity, drawn first from its generator, and that generator."""
         rng = self.clip_rng(index)
         pool = split_identities(self.config.split)
-        return sample_identity(int(pool[int(rng.integers(len(pool)))]))
+        return sample_identity(int(pool[int(rng.integers(len(pool)))])), rng
+
+    def identity(self, index: int) -> Identity:
+        """The identity of clip `index` (drawn from the split's identity pool)."""
+        return self._identity_draw(index)[0]
 
     def sample_motion(self, index: int) -> dict:
         """Everything of clip `index` except the pixels: audio, phones, factors and metadata."""
         if not 0 <= index < len(self):
             raise IndexError(f"clip index {index} out of range for {len(self)} clips")
         c = self.config
-        rng = self.clip_rng(index)
-        pool = split_identities(c.split)
-        ident = sample_identity(int(pool[int(rng.integers(len(pool)))]))   # the same draw as identity()
+        ident, rng = self._identity_draw(index)
         language = c.languages[int(rng.integers(len(c.languages)))]
         spf = int(c.sample_rate / c.fps)
         T = None if c.seconds is None else int(round(c.seconds * c.fps))

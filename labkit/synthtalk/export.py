@@ -13,23 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
+from labkit.atomic import save_npz_atomic, write_json_atomic
 from labkit.synthtalk.dataset import SynthTalk
 from labkit.video_io import write_video
 
 log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def _save_npz(path: Path, **arrays) -> None:
-    tmp = path.with_name(f".{path.stem}.partial.npz")
-    np.savez_compressed(tmp, **arrays)
-    os.replace(tmp, path)
 
 
 def clip_name(index: int) -> str:
@@ -66,6 +55,9 @@ def export(dataset: SynthTalk, out_dir: str | os.PathLike, n: int | None = None,
             clips = {c["name"]: c for c in old.get("clips", [])}
     elif any(out.glob("clip_*")) and not overwrite:
         raise FileExistsError(f"{out} already holds clip files but no manifest; pass overwrite=True to replace them")
+    def save_manifest():
+        write_json_atomic(man_path, {"settings": settings, "clips": sorted(clips.values(), key=lambda c: c["index"])})
+
     it = range(n)
     if progress:
         from tqdm.auto import tqdm
@@ -80,14 +72,14 @@ def export(dataset: SynthTalk, out_dir: str | os.PathLike, n: int | None = None,
                                      "sample_rate", "fps")}
         write_video(mp4, clip["frames"], clip["fps"], clip["audio"], clip["sample_rate"], overwrite=True,
                     metadata={"title": f"SynthTalk {dataset.config.split} {name}"})
-        _save_npz(npz, audio=clip["audio"], landmarks=clip["landmarks"],
+        save_npz_atomic(npz, audio=clip["audio"], landmarks=clip["landmarks"],
                   **{f"factor_{k}": v for k, v in clip["factors"].items()},
                   meta=np.array(json.dumps(meta)))
         clips[name] = {"name": name, "index": i, "video": mp4.name, "factors": npz.name,
                        "frames": int(len(clip["frames"])), **meta}
         if (i + 1) % 10 == 0:                          # checkpoint the manifest now and then
-            _atomic_write_text(man_path, json.dumps({"settings": settings, "clips": sorted(clips.values(), key=lambda c: c["index"])}, indent=1))
-    _atomic_write_text(man_path, json.dumps({"settings": settings, "clips": sorted(clips.values(), key=lambda c: c["index"])}, indent=1))
+            save_manifest()
+    save_manifest()
     return man_path
 
 
