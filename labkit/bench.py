@@ -116,3 +116,76 @@ def bench_prep(*, n_clips: int = 8, seconds: float = 4.0, resolution: int = 256,
     return {"prep_clips_ok": len(clips), "prep_clips": n_clips, "prep_backend": backend_used,
             "prep_landmark_err_px": float(np.mean(errs)), "prep_landmark_err_px_all68": float(np.mean(errs68)),
             "prep_resolution": resolution, "prep_seconds_per_video_second": wall / video_s}
+
+
+def matmul_gflops(n: int = 1024, repeats: int = 10, device: str = "cpu") -> float:
+    """Measured float32 matmul throughput (GFLOP/s) of this machine: the yardstick for model FLOPs."""
+    import torch
+
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    a @ b
+    _sync(device)
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    _sync(device)
+    return 2 * n ** 3 * repeats / (time.perf_counter() - t0) / 1e9
+
+
+def _sync(device: str) -> None:
+    import torch
+
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def bench_latent(*, sizes=(128, 256, 512), batch: int = 1, repeats: int = 3, device: str = "cpu") -> dict:
+    """Per-frame encode and decode time (ms) and GFLOPs per frame of the s<size> presets (random
+    weights: speed does not depend on training), with the machine's matmul throughput."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from labkit.face_latent import FaceLatentModel, make_config
+
+    out = {"device": device if device == "cpu" else torch.cuda.get_device_name(device),
+           "threads": torch.get_num_threads(), "matmul_gflops": matmul_gflops(device=device), "sizes": {}}
+    for size in sizes:
+        model = FaceLatentModel(make_config(f"s{size}")).to(device).eval()
+        x = torch.rand(batch, 3, size, size, device=device)
+        amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else None
+
+        def enc():
+            return model.encode(x)
+
+        def dec(lat):
+            return model.decode(model.canonicalize(lat), lat.z_id, lat.z_pose, lat.z_dyn)
+
+        with torch.no_grad():
+            if amp is not None:
+                amp.__enter__()
+            lat = enc()
+            dec(lat)                                         # warm-up
+            times = {"encode": [], "decode": []}
+            for _ in range(repeats):
+                _sync(device)
+                t0 = time.perf_counter()
+                lat = enc()
+                _sync(device)
+                t1 = time.perf_counter()
+                dec(lat)
+                _sync(device)
+                times["encode"].append(t1 - t0)
+                times["decode"].append(time.perf_counter() - t1)
+            with FlopCounterMode(display=False) as fc_enc:
+                lat = enc()
+            with FlopCounterMode(display=False) as fc_dec:
+                dec(lat)
+            if amp is not None:
+                amp.__exit__(None, None, None)
+        gf_enc, gf_dec = fc_enc.get_total_flops() / batch / 1e9, fc_dec.get_total_flops() / batch / 1e9
+        ms_enc = 1e3 * min(times["encode"]) / batch
+        ms_dec = 1e3 * min(times["decode"]) / batch
+        out["sizes"][size] = {"encode_ms": ms_enc, "decode_ms": ms_dec, "encode_gflops": gf_enc,
+                              "decode_gflops": gf_dec,
+                              "fraction_of_matmul_peak": (gf_enc + gf_dec) / ((ms_enc + ms_dec) / 1e3) / out["matmul_gflops"]}
+    return out

@@ -82,6 +82,58 @@ def cmd_bench_prep(a) -> int:
     return 0
 
 
+def cmd_train_latent(a) -> int:
+    import dataclasses
+
+    import torch
+
+    from labkit.latent_losses import LossWeights
+    from labkit.train_latent import TrainLatentConfig, train_latent
+
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    losses = dataclasses.replace(LossWeights(), pose_supervision=a.pose_supervision)
+    cfg = TrainLatentConfig(preset=a.preset, data=a.data, steps=a.steps, batch_size=a.batch_size, lr=a.lr,
+                            seed=a.seed, consistency=not a.no_consistency, losses=losses,
+                            snapshot_steps=tuple(a.snapshot_steps))
+    path = train_latent(cfg, a.out, device=a.device, overwrite=a.overwrite, progress=not a.quiet,
+                        deterministic=a.deterministic)
+    print(f"trained {cfg.steps} steps; weights {path}")
+    return 0
+
+
+def cmd_eval_latent(a) -> int:
+    from labkit.eval_latent import KEYS, BARS, evaluate_latent, meets
+    from labkit.train_latent import load_face_latent
+
+    model = load_face_latent(a.checkpoint)
+    r = evaluate_latent(model, pairs=a.pairs, probe_train=a.probe_train, probe_test=a.probe_test, seed=a.seed,
+                        progress=not a.json)
+    if a.json:
+        print(json.dumps(r))
+        return 0
+    for k in KEYS:
+        bar = f"{BARS[k][0]} {BARS[k][1]:g}" if k in BARS else ""
+        ok = {True: "ok", False: "MISSED", None: ""}[meets(k, r[k])]
+        print(f"{k:22s} {r[k]:8.3f}   {bar:8s} {ok}")
+    return 0
+
+
+def cmd_bench_latent(a) -> int:
+    from labkit.bench import bench_latent
+
+    r = bench_latent(sizes=tuple(a.sizes), repeats=a.repeats, device=a.device)
+    if a.json:
+        print(json.dumps(r))
+        return 0
+    print(f"{r['device']}, {r['threads']} threads, float32 matmul {r['matmul_gflops']:.1f} GFLOP/s")
+    print(f"{'size':>5s} {'encode ms':>10s} {'decode ms':>10s} {'enc GFLOP':>10s} {'dec GFLOP':>10s} {'of peak':>8s}")
+    for size, v in r["sizes"].items():
+        print(f"{size:5d} {v['encode_ms']:10.1f} {v['decode_ms']:10.1f} {v['encode_gflops']:10.2f} "
+              f"{v['decode_gflops']:10.2f} {v['fraction_of_matmul_peak']:8.0%}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="labkit", description="labkit: audio-driven talking faces (open VASA-1 at laptop scale)")
     p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
@@ -119,6 +171,37 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--quiet", action="store_true", help="no progress bar")
     pr.set_defaults(func=cmd_prep)
 
+    from labkit.face_latent import PRESETS
+
+    train = sub.add_parser("train", help="train a model (resumable)").add_subparsers(dest="model", required=True)
+    tl = train.add_parser("latent", help="the face latent model (VASA-1 §3.1)")
+    tl.add_argument("--preset", default="s128", choices=sorted(PRESETS), help="model size (default: s128)")
+    tl.add_argument("--data", default="synthtalk", help="'synthtalk' (rendered on the fly) or a `labkit prep` folder")
+    tl.add_argument("--out", required=True, help="run folder: checkpoints, log.jsonl, tb/ (resumed if it holds this run)")
+    tl.add_argument("--steps", type=int, default=20_000, help="optimisation steps (default: 20000)")
+    tl.add_argument("--batch-size", type=int, default=8, help="frame pairs per step (default: 8)")
+    tl.add_argument("--lr", type=float, default=5e-4, help="peak AdamW learning rate (default: 5e-4)")
+    tl.add_argument("--seed", type=int, default=0, help="seed of the init and of every batch (default: 0)")
+    tl.add_argument("--no-consistency", action="store_true", help="drop VASA-1's transfer and cross-identity losses (ablation)")
+    tl.add_argument("--pose-supervision", type=float, default=0.0, help="weight of SynthTalk ground-truth pose supervision (ablation; default 0)")
+    tl.add_argument("--snapshot-steps", type=int, nargs="*", default=[], help="keep copies of the weights at these steps")
+    tl.add_argument("--device", default="cpu", help="cpu or cuda[:N] (bf16 autocast on CUDA)")
+    tl.add_argument("--threads", type=int, default=0, help="CPU threads (default: torch's choice)")
+    tl.add_argument("--deterministic", action="store_true", help="torch deterministic algorithms (tests)")
+    tl.add_argument("--overwrite", action="store_true", help="start afresh in a folder holding another run")
+    tl.add_argument("--quiet", action="store_true", help="no progress bar")
+    tl.set_defaults(func=cmd_train_latent)
+
+    ev = sub.add_parser("eval", help="evaluate a model against SynthTalk ground truth").add_subparsers(dest="model", required=True)
+    el = ev.add_parser("latent", help="reenactment PSNR/SSIM, linear probes, identity codes, DCI/MIG/SAP/modularity")
+    el.add_argument("--checkpoint", default=None, help="weights (.safetensors); default: the shipped SynthTalk 128 px model")
+    el.add_argument("--json", action="store_true", help="print one JSON object")
+    el.add_argument("--pairs", type=int, default=64, help="self- and cross-reenactment pairs each (default: 64)")
+    el.add_argument("--probe-train", type=int, default=1500, help="train-identity frames to fit probes on (default: 1500)")
+    el.add_argument("--probe-test", type=int, default=600, help="test-identity frames to score probes on (default: 600)")
+    el.add_argument("--seed", type=int, default=0, help="seed of every draw (default: 0)")
+    el.set_defaults(func=cmd_eval_latent)
+
     bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="what", required=True)
     b = bench.add_parser("synth", help="SynthTalk render/speech speed and dlib realism")
     b.add_argument("--json", action="store_true", help="print one JSON object")
@@ -126,6 +209,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--realism-clips", type=int, default=24, help="test clips for the dlib check (0 = skip)")
     b.add_argument("--all-cores", action="store_true", help="do not pin the benchmark to one core")
     b.set_defaults(func=cmd_bench_synth)
+    bl = bench.add_parser("latent", help="face latent model: per-frame encode/decode time and FLOPs at 128/256/512")
+    bl.add_argument("--json", action="store_true", help="print one JSON object")
+    bl.add_argument("--sizes", type=int, nargs="+", default=[128, 256, 512], help="presets s<size> to time")
+    bl.add_argument("--repeats", type=int, default=3, help="timed repeats, the fastest is kept (default: 3)")
+    bl.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    bl.set_defaults(func=cmd_bench_latent)
     bp = bench.add_parser("prep", help="labkit prep on SynthTalk mp4s: landmark error and time per video second")
     bp.add_argument("--json", action="store_true", help="print one JSON object")
     bp.add_argument("--clips", type=int, default=8, help="SynthTalk test clips (default: 8)")

@@ -1,0 +1,60 @@
+"""Model checkpoints: weights as safetensors with the config in the metadata, written atomically.
+
+A checkpoint is self-describing: ``metadata["config"]`` is ``json.dumps(asdict(config))`` and
+``metadata["kind"]`` names the model, so ``load_*`` needs nothing but the file. Training state
+(optimizer moments, step) sits beside it in ``<name>.train.pt``, also replaced atomically.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+ASSETS = Path(__file__).parent / "assets"
+
+
+def save_weights(path: str | os.PathLike, model: torch.nn.Module, *, kind: str, config: dict,
+                 extra: dict | None = None) -> None:
+    """Write model's state_dict (float tensors, contiguous) to `path` atomically."""
+    path = Path(path)
+    state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    meta = {"kind": kind, "config": json.dumps(config), **{k: json.dumps(v) for k, v in (extra or {}).items()}}
+    tmp = path.with_name(f".{path.name}.partial")
+    save_file(state, str(tmp), metadata=meta)
+    os.replace(tmp, path)
+
+
+def read_metadata(path: str | os.PathLike) -> dict:
+    """The checkpoint's metadata with JSON values decoded: {'kind': str, 'config': dict, ...}."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata() or {}
+    if "kind" not in meta or "config" not in meta:
+        raise ValueError(f"{path} is not a labkit checkpoint (no 'kind'/'config' metadata)")
+    return {k: (v if k == "kind" else json.loads(v)) for k, v in meta.items()}
+
+
+def load_state(path: str | os.PathLike, *, kind: str) -> tuple[dict, dict]:
+    """(state_dict, metadata) of a checkpoint of `kind`, on CPU."""
+    meta = read_metadata(path)
+    if meta["kind"] != kind:
+        raise ValueError(f"{path} holds a {meta['kind']!r} model, not a {kind!r} model")
+    state = {}
+    with safe_open(str(path), framework="pt") as f:
+        for k in f.keys():
+            state[k] = f.get_tensor(k)
+    return state, meta
+
+
+def save_training_state(path: str | os.PathLike, state: dict) -> None:
+    """torch.save(state, path) atomically (optimizer moments, step, anything resumable)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.partial")
+    torch.save(state, tmp)
+    os.replace(tmp, path)

@@ -1,0 +1,182 @@
+"""``labkit eval latent``: how good and how disentangled a face latent model is, on SynthTalk.
+
+SynthTalk renders any identity with any motion, so every number here is measured against
+exact ground truth on test identities the model never saw:
+
+- **self-reenactment**: frame i of a person driven by frame j of the same person → frame j;
+- **cross-identity reenactment**: person A driven by person B's frame → the exact render of A
+  performing B's pose and dynamics;
+- **linear probes** (fit on train identities, scored on test identities): z_pose → head pose,
+  z_dyn → jaw, blink, brow and gaze, and the leakage probes z_dyn → pose, z_pose → expression.
+  Probe frames combine the pose of one motion frame with the dynamics of another, so pose and
+  expression are independent by construction (in natural speech they are not: nods come with
+  brow raises, and a probe could "leak" through that correlation alone);
+- **identity code**: cosine within one person (many motions) and across people;
+- **disentanglement**: DCI, MIG, SAP and modularity of [z_pose, z_dyn] against the factors.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from labkit.face_latent import FaceLatentModel
+from labkit.latent_data import DYN_FACTORS, POSE_FACTORS, MotionBank, PairSampler, motion_bank
+from labkit.metrics import dci, histogram_discretize, mig, modularity, psnr, sap, ssim
+from labkit.synthtalk.factors import FACTOR_NAMES
+
+PROBE_DYN = ("jaw", "blink", "brow", "gaze_yaw", "gaze_pitch")      # what z_dyn must carry (issue #4)
+METRIC_FACTORS = POSE_FACTORS + ("jaw", "lip_spread", "lip_round", "blink", "brow", "gaze_yaw", "gaze_pitch")
+_COL = {n: i for i, n in enumerate(FACTOR_NAMES)}
+
+
+def _cols(names) -> list[int]:
+    return [_COL[n] for n in names]
+
+
+def mixed_frames(bank: MotionBank, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """n factor vectors whose pose comes from one bank frame and dynamics from another: (n, F), (n,)."""
+    a, b = rng.integers(len(bank), size=n), rng.integers(len(bank), size=n)
+    f = bank.factors[b].copy()
+    f[:, _cols(POSE_FACTORS)] = bank.factors[a][:, _cols(POSE_FACTORS)]
+    return f, bank.emotion[b].copy()
+
+
+@torch.no_grad()
+def encode_codes(model: FaceLatentModel, images: torch.Tensor, batch: int = 64) -> dict[str, np.ndarray]:
+    """z_id, z_pose, z_dyn of images (N, 3, H, W) as numpy arrays (N, ·)."""
+    parts = [model.encode_codes(images[k:k + batch]) for k in range(0, len(images), batch)]
+    return {name: torch.cat([p[i] for p in parts]).float().cpu().numpy()
+            for i, name in enumerate(("z_id", "z_pose", "z_dyn"))}
+
+
+def probe_r2(x_train, y_train, x_test, y_test) -> np.ndarray:
+    """Per-target test R² of a ridge regression on standardised codes: (num_targets,)."""
+    from sklearn.linear_model import Ridge
+    from sklearn.metrics import r2_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    probe = make_pipeline(StandardScaler(), Ridge(alpha=1.0)).fit(x_train, y_train)
+    return np.atleast_1d(r2_score(y_test, probe.predict(x_test), multioutput="raw_values"))
+
+
+def _render_set(sampler: PairSampler, ids, factors, emotion, batch: int = 64) -> torch.Tensor:
+    return torch.cat([sampler.render(ids[k:k + batch], factors[k:k + batch], emotion[k:k + batch])
+                      for k in range(0, len(ids), batch)])
+
+
+@torch.no_grad()
+def reenactment_scores(model: FaceLatentModel, sampler: PairSampler, bank: MotionBank, rng: np.random.Generator,
+                       pairs: int, *, cross: bool, batch: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """PSNR (dB) and SSIM of `pairs` reenactments against the exact ground truth: two (pairs,) arrays."""
+    ids = sampler.identities[rng.integers(len(sampler.identities), size=pairs)]
+    other = sampler.identities[rng.integers(len(sampler.identities), size=pairs)] if cross else ids
+    fs, es = mixed_frames(bank, rng, pairs)
+    fd, ed = mixed_frames(bank, rng, pairs)
+    p, s = [], []
+    for k in range(0, pairs, batch):
+        sl = slice(k, k + batch)
+        src = sampler.render(ids[sl], fs[sl], es[sl])
+        drv = sampler.render(other[sl], fd[sl], ed[sl])
+        gt = sampler.render(ids[sl], fd[sl], ed[sl]) if cross else drv
+        out = model.reenact(src, drv).float().clamp(0, 1)
+        p.append(psnr(out, gt))
+        s.append(ssim(out, gt))
+    return torch.cat(p).numpy(), torch.cat(s).numpy()
+
+
+def evaluate_latent(model: FaceLatentModel, *, pairs: int = 64, probe_train: int = 1500, probe_test: int = 600,
+                    identities: int = 24, seed: int = 0, progress: bool = False) -> dict:
+    """Every figure of issue #4's table for `model` (see the module docstring); a flat dict of floats
+    plus 'per_factor_r2' (probe name → {factor: R²}) and 'counts'."""
+    model = model.eval()
+    size = model.cfg.image_size
+    rng = np.random.default_rng(seed)
+    steps = iter(["motion banks", "self-reenactment", "cross-reenactment", "probes", "identity", "disentanglement"])
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=6, desc="eval latent", unit="stage")
+
+    def tick():
+        if bar is not None:
+            bar.set_postfix_str(next(steps))
+            bar.update(1)
+
+    train_bank = motion_bank("train", 24, seed=seed + 1)
+    test_bank = motion_bank("test", 24, seed=seed)
+    train = PairSampler("train", size, train_bank, random_pose_prob=0.0)
+    test = PairSampler("test", size, test_bank, random_pose_prob=0.0)
+    tick()
+    out: dict = {}
+    sp, ss = reenactment_scores(model, test, test_bank, rng, pairs, cross=False)
+    out["self_psnr"], out["self_ssim"] = float(sp.mean()), float(ss.mean())
+    tick()
+    cp, _ = reenactment_scores(model, test, test_bank, rng, pairs, cross=True)
+    out["cross_psnr"] = float(cp.mean())
+    tick()
+
+    # linear probes: fit on train identities, score on test identities
+    sets = {}
+    for name, sampler, bank, n in (("train", train, train_bank, probe_train), ("test", test, test_bank, probe_test)):
+        ids = sampler.identities[rng.integers(len(sampler.identities), size=n)]
+        f, e = mixed_frames(bank, rng, n)
+        sets[name] = (encode_codes(model, _render_set(sampler, ids, f, e)), f)
+    (ctr, ftr), (cte, fte) = sets["train"], sets["test"]
+    pose_cols, dyn_cols = _cols(POSE_FACTORS), _cols(PROBE_DYN)
+    probes = {"probe_pose": ("z_pose", pose_cols, POSE_FACTORS), "probe_dyn": ("z_dyn", dyn_cols, PROBE_DYN),
+              "leak_dyn_to_pose": ("z_dyn", pose_cols, POSE_FACTORS),
+              "leak_pose_to_dyn": ("z_pose", dyn_cols, PROBE_DYN)}
+    out["per_factor_r2"] = {}
+    for key, (code, cols, names) in probes.items():
+        r2 = probe_r2(ctr[code], ftr[:, cols], cte[code], fte[:, cols])
+        out[f"{key}_r2"] = float(r2.mean())
+        out["per_factor_r2"][key] = {n: round(float(v), 4) for n, v in zip(names, r2)}
+    tick()
+
+    # identity code: one person under many motions vs different people
+    n_per = 8
+    ids = np.repeat(test.identities[rng.integers(len(test.identities), size=identities)], n_per)
+    f, e = mixed_frames(test_bank, rng, len(ids))
+    z = encode_codes(model, _render_set(test, ids, f, e))["z_id"]
+    z = z / np.linalg.norm(z, axis=1, keepdims=True)
+    cos = z @ z.T
+    same = ids[:, None] == ids[None, :]
+    off = ~np.eye(len(ids), dtype=bool)
+    out["id_intra_cos"] = float(cos[same & off].mean())
+    out["id_inter_cos"] = float(cos[~same].mean())
+    tick()
+
+    # disentanglement of the motion codes against the (discretised) ground-truth factors
+    codes = np.concatenate([cte["z_pose"], cte["z_dyn"]], 1)
+    facts = fte[:, _cols(METRIC_FACTORS)]
+    facts_d = histogram_discretize(facts, 20)
+    d = dci(codes, facts_d, seed=seed)
+    out["dci_disentanglement"], out["dci_completeness"] = d["disentanglement"], d["completeness"]
+    out["dci_informativeness"] = d["informativeness_test"]
+    out["mig"] = mig(codes, facts_d)
+    out["sap"] = sap(codes, facts_d, seed=seed)
+    out["modularity"] = modularity(codes, facts_d)
+    tick()
+    if bar is not None:
+        bar.close()
+    out["counts"] = {"pairs": pairs, "probe_train": probe_train, "probe_test": probe_test,
+                     "identities": identities, "frames_per_identity": n_per, "image_size": size}
+    return out
+
+
+KEYS = ("self_psnr", "self_ssim", "cross_psnr", "probe_pose_r2", "probe_dyn_r2", "leak_dyn_to_pose_r2",
+        "leak_pose_to_dyn_r2", "id_intra_cos", "id_inter_cos", "dci_disentanglement", "dci_completeness",
+        "mig", "sap", "modularity")
+# issue #4's bars: key → (comparison, value)
+BARS = {"self_psnr": (">=", 28.0), "self_ssim": (">=", 0.90), "cross_psnr": (">=", 25.0),
+        "probe_pose_r2": (">=", 0.95), "probe_dyn_r2": (">=", 0.90), "leak_dyn_to_pose_r2": ("<=", 0.10),
+        "leak_pose_to_dyn_r2": ("<=", 0.10), "id_intra_cos": (">=", 0.95)}
+
+
+def meets(key: str, value: float) -> bool | None:
+    """Whether `value` reaches issue #4's bar for `key` (None where the issue sets no number)."""
+    if key not in BARS:
+        return None
+    op, bar = BARS[key]
+    return value >= bar if op == ">=" else value <= bar

@@ -1,0 +1,301 @@
+"""The face latent model: one image factored into appearance, identity, pose and dynamics (VASA-1 §3.1).
+
+    image ─ E_app ─► V_app (B, C, D, Hv, Wv)   3D appearance volume
+          ─ E_id  ─► z_id  (B, Z_id)           identity code
+          ─ E_mot ─► z_pose (B, 6), z_dyn (B, Z_dyn)   head pose, holistic facial dynamics
+
+    decode: V_app ─ W_s→c ─► G_3D ─ W_c→d ─► project (C·D channels) ─ G_2D ─► image
+
+W_s→c undoes the source's pose and dynamics (rigid part from z_pose, non-rigid part generated
+from z_dyn), W_c→d applies the target's; both non-rigid generators also see z_id, because
+where a mouth opens depends on whose face it is (MegaPortraits feeds its warp generators the
+same global descriptor). Any combination of codes from different images can be decoded, which
+is what reenactment, the consistency losses and every disentanglement test rely on.
+
+The same code runs from 64 to 512 px: the number of down/up-sampling stages follows from
+image_size / volume_size. Presets are one-line functions in PRESETS.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import NamedTuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from labkit import warp
+from labkit.warp import POSE_DIM
+
+
+@dataclass
+class FaceLatentConfig:
+    image_size: int = 128        # H = W of input and output images
+    volume_size: int = 32        # Hv = Wv of the appearance volume
+    volume_depth: int = 16       # D, depth bins of the appearance volume
+    volume_channels: int = 16    # C, feature channels per voxel
+    width: int = 32              # channels of the first conv stage; doubles per downsampling (capped)
+    max_width: int = 256         # channel cap of the 2D networks
+    code_size: int = 64          # input size of the identity and motion encoders (images are resized)
+    id_dim: int = 64             # Z_id, identity code size
+    dyn_dim: int = 24            # Z_dyn, facial dynamics code size (lips, blinks, brows, gaze, emotion)
+    flow_size: int = 8           # d = h = w of the generated non-rigid displacement grids
+    flow_hidden: int = 256       # hidden width of the warp generators
+    res3d_blocks: int = 2        # residual 3D conv blocks of G_3D on the canonical volume
+    dyn_film: bool = True        # also modulate G_2D with (z_id, z_dyn): mouth interior and eyelids
+                                 # are not warps of visible texture, they must be painted
+
+    def __post_init__(self):
+        for name in ("image_size", "volume_size", "code_size"):
+            n = getattr(self, name)
+            if n < 4 or n & (n - 1):
+                raise ValueError(f"{name} must be a power of two >= 4, got {n}")
+        if self.volume_size > self.image_size:
+            raise ValueError(f"volume_size {self.volume_size} exceeds image_size {self.image_size}")
+
+
+# one-line presets: `tiny` keeps tests fast; s64..s512 are the real sizes
+PRESETS = {
+    "tiny": lambda: FaceLatentConfig(image_size=64, volume_size=16, volume_depth=4, volume_channels=4, width=8,
+                                     max_width=32, code_size=32, id_dim=16, dyn_dim=8, flow_size=4,
+                                     flow_hidden=32, res3d_blocks=1),
+    "s64": lambda: FaceLatentConfig(image_size=64, volume_size=16, volume_depth=16, width=32),
+    "s128": lambda: FaceLatentConfig(image_size=128, volume_size=32, volume_depth=16, width=24),
+    "s256": lambda: FaceLatentConfig(image_size=256, volume_size=32, volume_depth=16, width=24, max_width=384),
+    "s512": lambda: FaceLatentConfig(image_size=512, volume_size=64, volume_depth=16, width=16, max_width=384),
+}
+
+
+def make_config(preset: str, **overrides) -> FaceLatentConfig:
+    """A preset's config with some fields replaced: make_config("s128", dyn_dim=32)."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+    return FaceLatentConfig(**{**asdict(PRESETS[preset]()), **overrides})
+
+
+class Latents(NamedTuple):
+    volume: torch.Tensor   # (B, C, D, Hv, Wv) appearance volume V_app
+    z_id: torch.Tensor     # (B, Z_id)
+    z_pose: torch.Tensor   # (B, 6): yaw, pitch, roll (rad), tx, ty, log scale
+    z_dyn: torch.Tensor    # (B, Z_dyn)
+
+
+# ---------------------------------------------------------------------------- building blocks
+
+def _groups(c: int) -> int:
+    return math.gcd(c, 8)
+
+
+class ResBlock2d(nn.Module):
+    def __init__(self, c_in: int, c_out: int, stride: int = 1):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.GroupNorm(_groups(c_in), c_in), nn.SiLU(), nn.Conv2d(c_in, c_out, 3, stride, 1),
+            nn.GroupNorm(_groups(c_out), c_out), nn.SiLU(), nn.Conv2d(c_out, c_out, 3, 1, 1))
+        self.skip = nn.Identity() if (c_in == c_out and stride == 1) else nn.Conv2d(c_in, c_out, 1, stride)
+
+    def forward(self, x):
+        return self.skip(x) + self.body(x)
+
+
+class ResBlock3d(nn.Module):
+    def __init__(self, c: int):
+        super().__init__()
+        self.body = nn.Sequential(nn.GroupNorm(_groups(c), c), nn.SiLU(), nn.Conv3d(c, c, 3, 1, 1),
+                                  nn.GroupNorm(_groups(c), c), nn.SiLU(), nn.Conv3d(c, c, 3, 1, 1))
+
+    def forward(self, x):
+        return x + self.body(x)
+
+
+def _widths(cfg: FaceLatentConfig, stages: int) -> list[int]:
+    return [min(cfg.width * 2 ** k, cfg.max_width) for k in range(stages + 1)]
+
+
+class ConvEncoder(nn.Module):
+    """Image (B, 3, H, W) → features (B, c, H / 2^stages, W / 2^stages) by strided residual blocks."""
+
+    def __init__(self, cfg: FaceLatentConfig, stages: int):
+        super().__init__()
+        w = _widths(cfg, stages)
+        self.stem = nn.Conv2d(3, w[0], 3, 1, 1)
+        self.blocks = nn.Sequential(*[ResBlock2d(w[k], w[k + 1], stride=2) for k in range(stages)])
+        self.out_channels = w[-1]
+
+    def forward(self, x):
+        return self.blocks(self.stem(x))
+
+
+# ---------------------------------------------------------------------------- the paper's networks
+
+class AppearanceEncoder(nn.Module):
+    """E_app: image → 3D appearance volume V_app (B, C, D, Hv, Wv), by lifting 2D features
+    (B, C·D, Hv, Wv) into depth, as in MegaPortraits."""
+
+    def __init__(self, cfg: FaceLatentConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.conv = ConvEncoder(cfg, int(math.log2(cfg.image_size // cfg.volume_size)))
+        self.lift = nn.Conv2d(self.conv.out_channels, cfg.volume_channels * cfg.volume_depth, 1)
+        self.refine = ResBlock3d(cfg.volume_channels)
+
+    def forward(self, x):
+        c = self.cfg
+        f = self.lift(self.conv(x))                                          # (B, C·D, Hv, Wv)
+        B = f.shape[0]
+        v = f.view(B, c.volume_channels, c.volume_depth, c.volume_size, c.volume_size)
+        return self.refine(v)
+
+
+class CodeEncoder(nn.Module):
+    """A global encoder: image resized to code_size → pooled features → linear head of `out` values."""
+
+    def __init__(self, cfg: FaceLatentConfig, out: int):
+        super().__init__()
+        self.size = cfg.code_size
+        self.conv = ConvEncoder(cfg, int(math.log2(cfg.code_size // 4)))   # down to 4 x 4
+        self.head = nn.Sequential(nn.Flatten(), nn.SiLU(), nn.Linear(self.conv.out_channels * 16, out))
+
+    def forward(self, x):
+        if x.shape[-1] != self.size:
+            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", antialias=True, align_corners=False)
+        return self.head(self.conv(x))
+
+
+class WarpGenerator(nn.Module):
+    """W: (z_dyn, z_id) → a smooth non-rigid 3D displacement field (B, 3, d, d, d), zero at init."""
+
+    def __init__(self, cfg: FaceLatentConfig):
+        super().__init__()
+        self.d = cfg.flow_size
+        self.mlp = nn.Sequential(nn.Linear(cfg.dyn_dim + cfg.id_dim, cfg.flow_hidden), nn.SiLU(),
+                                 nn.Linear(cfg.flow_hidden, cfg.flow_hidden), nn.SiLU(),
+                                 nn.Linear(cfg.flow_hidden, 3 * self.d ** 3))
+        nn.init.zeros_(self.mlp[-1].weight)
+        nn.init.zeros_(self.mlp[-1].bias)
+
+    def forward(self, z_dyn, z_id):
+        d = self.d
+        return self.mlp(torch.cat([z_dyn, z_id], 1)).view(-1, 3, d, d, d)
+
+
+class FiLM(nn.Module):
+    """Feature-wise scale and shift of (B, c, H, W) features from a code (B, z); identity at init."""
+
+    def __init__(self, z: int, c: int):
+        super().__init__()
+        self.lin = nn.Linear(z, 2 * c)
+        nn.init.zeros_(self.lin.weight)
+        nn.init.zeros_(self.lin.bias)
+
+    def forward(self, x, z):
+        scale, shift = self.lin(z)[:, :, None, None].chunk(2, 1)
+        return x * (1 + scale) + shift
+
+
+class Decoder2d(nn.Module):
+    """G_2D: projected volume (B, C·D, Hv, Wv) → image (B, 3, H, W) in [0, 1]."""
+
+    def __init__(self, cfg: FaceLatentConfig):
+        super().__init__()
+        stages = int(math.log2(cfg.image_size // cfg.volume_size))
+        w = _widths(cfg, stages)[::-1]                                       # wide at low resolution
+        self.inp = nn.Conv2d(cfg.volume_channels * cfg.volume_depth, w[0], 1)
+        self.mid = ResBlock2d(w[0], w[0])
+        self.ups = nn.ModuleList([ResBlock2d(w[k], w[k + 1]) for k in range(stages)])
+        z = cfg.id_dim + cfg.dyn_dim
+        self.films = nn.ModuleList([FiLM(z, c) for c in w[:stages + 1]]) if cfg.dyn_film else None
+        self.out = nn.Sequential(nn.GroupNorm(_groups(w[-1]), w[-1]), nn.SiLU(), nn.Conv2d(w[-1], 3, 3, 1, 1))
+
+    def forward(self, x, z):
+        x = self.mid(self.inp(x))
+        for k, up in enumerate(self.ups):
+            if self.films is not None:
+                x = self.films[k](x, z)
+            x = up(F.interpolate(x, scale_factor=2, mode="nearest"))
+        if self.films is not None:
+            x = self.films[-1](x, z)
+        return torch.sigmoid(self.out(x))
+
+
+# ---------------------------------------------------------------------------- the model
+
+class FaceLatentModel(nn.Module):
+    """Encode images into Latents, decode any combination of Latents back into images."""
+
+    def __init__(self, cfg: FaceLatentConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.app_encoder = AppearanceEncoder(cfg)                          # E_app
+        self.id_encoder = CodeEncoder(cfg, cfg.id_dim)                     # E_id
+        self.motion_encoder = CodeEncoder(cfg, POSE_DIM + cfg.dyn_dim)     # E_mot
+        nn.init.normal_(self.motion_encoder.head[-1].weight, std=1e-3)     # start near the identity pose
+        nn.init.zeros_(self.motion_encoder.head[-1].bias)
+        self.warp_to_canonical = WarpGenerator(cfg)                        # non-rigid part of W_s→c
+        self.warp_from_canonical = WarpGenerator(cfg)                      # non-rigid part of W_c→d
+        self.g3d = nn.Sequential(*[ResBlock3d(cfg.volume_channels) for _ in range(cfg.res3d_blocks)])
+        self.g2d = Decoder2d(cfg)
+        c = cfg
+        self.register_buffer("grid", warp.identity_grid(c.volume_depth, c.volume_size, c.volume_size),
+                             persistent=False)                             # (D, Hv, Wv, 3)
+
+    def _check_images(self, x):
+        s = self.cfg.image_size
+        if x.ndim != 4 or x.shape[1:] != (3, s, s):
+            raise ValueError(f"expected images (B, 3, {s}, {s}) in [0, 1], got {tuple(x.shape)}")
+
+    def encode(self, x: torch.Tensor) -> Latents:
+        """x: (B, 3, H, W) in [0, 1] → Latents."""
+        self._check_images(x)
+        x = 2 * x - 1
+        m = self.motion_encoder(x)
+        return Latents(self.app_encoder(x), self.id_encoder(x), m[:, :POSE_DIM], m[:, POSE_DIM:])
+
+    def encode_codes(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Only the small codes (z_id, z_pose, z_dyn) -- no appearance volume; cheap."""
+        self._check_images(x)
+        x = 2 * x - 1
+        m = self.motion_encoder(x)
+        return self.id_encoder(x), m[:, :POSE_DIM], m[:, POSE_DIM:]
+
+    def canonicalize(self, lat: Latents) -> torch.Tensor:
+        """W_s→c then G_3D: the source volume with its own pose and dynamics undone.
+
+        For every canonical voxel p we sample the source at s·R·(p + δ(p)) + t: the point where
+        that part of the face sits once the source's dynamics (δ) and pose (s, R, t) are applied.
+        """
+        B = lat.volume.shape[0]
+        shape = lat.volume.shape[2:]                                          # (D, Hv, Wv)
+        delta = warp.upsample_flow(self.warp_to_canonical(lat.z_dyn, lat.z_id), shape)
+        points = self.grid.expand(B, *shape, 3) + delta
+        canonical = warp.sample_volume(lat.volume, warp.canonical_to_pose(points, lat.z_pose))
+        return self.g3d(canonical)
+
+    def decode(self, canonical: torch.Tensor, z_id: torch.Tensor, z_pose: torch.Tensor,
+               z_dyn: torch.Tensor) -> torch.Tensor:
+        """W_c→d, projection and G_2D: a canonical volume shown with any pose and dynamics.
+
+        canonical: (B, C, D, Hv, Wv); z_id (B, Z_id); z_pose (B, 6); z_dyn (B, Z_dyn) → (B, 3, H, W).
+        """
+        B, C, D, Hv, Wv = canonical.shape
+        delta = warp.upsample_flow(self.warp_from_canonical(z_dyn, z_id), (D, Hv, Wv))
+        points = warp.pose_to_canonical(self.grid.expand(B, D, Hv, Wv, 3), z_pose) + delta
+        posed = warp.sample_volume(canonical, points)                        # (B, C, D, Hv, Wv)
+        projected = posed.reshape(B, C * D, Hv, Wv)                          # orthographic: depth → channels
+        return self.g2d(projected, torch.cat([z_id, z_dyn], 1))
+
+    def reenact(self, source: torch.Tensor, driver: torch.Tensor) -> torch.Tensor:
+        """The source's appearance and identity with the driver's pose and dynamics: (B, 3, H, W)."""
+        s = self.encode(source)
+        _, pose, dyn = self.encode_codes(driver)
+        return self.decode(self.canonicalize(s), s.z_id, pose, dyn)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Auto-encode: x (B, 3, H, W) → its reconstruction through the canonical volume."""
+        lat = self.encode(x)
+        return self.decode(self.canonicalize(lat), lat.z_id, lat.z_pose, lat.z_dyn)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,150 @@
+"""Training and evaluation pairs for the face latent model, rendered from SynthTalk on the fly.
+
+VASA-1 trains on pairs of frames from one video clip: same person, same appearance, two
+different poses and expressions. SynthTalk can render *any* identity with *any* motion, so a
+"clip" here is an identity plus two frames drawn from a bank of natural motion (speech-driven
+factors of SynthTalk clips of the same split); with a small probability the two frames are
+given independent random head poses, which widens the pose range the rigid warp must explain.
+
+For evaluation the same machinery gives what real video never has: the exact ground-truth
+image of identity A performing identity B's motion (cross-identity reenactment).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from labkit.synthtalk.dataset import SynthTalk, split_identities
+from labkit.synthtalk.factors import FACTOR_NAMES, FACTORS, array_to_factors, factors_to_array
+from labkit.synthtalk.identity import sample_identity
+from labkit.synthtalk.renderer import Renderer
+
+POSE_FACTORS = ("yaw", "pitch", "roll", "tx", "ty", "distance")
+DYN_FACTORS = ("jaw", "lip_spread", "lip_round", "blink", "brow", "gaze_yaw", "gaze_pitch", "emotion_intensity")
+
+
+@dataclass
+class MotionBank:
+    """Per-frame ground-truth factors of many SynthTalk clips: factors (N, F), emotion (N,), clip (N,)."""
+    factors: np.ndarray
+    emotion: np.ndarray
+    clip: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.factors)
+
+
+def motion_bank(split: str, num_clips: int, *, seconds: float = 4.0, seed: int = 0,
+                progress: bool = False) -> MotionBank:
+    """Factors of `num_clips` SynthTalk clips of `split` (speech synthesis + motion, no pixels)."""
+    data = SynthTalk(split=split, seconds=seconds, seed=seed, num_clips=num_clips)
+    it = range(num_clips)
+    if progress:
+        from tqdm.auto import tqdm
+        it = tqdm(it, desc=f"motion bank ({split})", unit="clip")
+    fs, es, cs = [], [], []
+    for i in it:
+        f = data.sample_motion(i)["factors"]
+        fs.append(factors_to_array(f))
+        es.append(f["emotion"])
+        cs.append(np.full(len(f["emotion"]), i))
+    return MotionBank(np.concatenate(fs), np.concatenate(es), np.concatenate(cs))
+
+
+def random_pose(rng: np.random.Generator, n: int, spread: float = 0.8) -> np.ndarray:
+    """n head poses (n, 6) uniform over `spread` of each pose factor's range."""
+    out = np.empty((n, len(POSE_FACTORS)), np.float32)
+    for k, name in enumerate(POSE_FACTORS):
+        lo, hi, _ = FACTORS[name]
+        mid, half = (lo + hi) / 2, (hi - lo) / 2 * spread
+        out[:, k] = rng.uniform(mid - half, mid + half, n)
+    return out
+
+
+class PairSampler:
+    """Batches of same-identity frame pairs, rendered at `resolution`.
+
+    ``sampler.batch(B, rng)`` returns dict(source (B, 3, H, W), driver (B, 3, H, W) float in
+    [0, 1], source_factors / driver_factors (B, F) in FACTOR_NAMES order, identity (B,)).
+    """
+
+    def __init__(self, split: str, resolution: int, bank: MotionBank, *, random_pose_prob: float = 0.2):
+        self.split, self.bank = split, bank
+        self.identities = split_identities(split)
+        self.renderer = Renderer(resolution)
+        self.random_pose_prob = random_pose_prob
+        self._pose_cols = [FACTOR_NAMES.index(n) for n in POSE_FACTORS]
+
+    def draw_frames(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """n motion states from the bank: factors (n, F) float32 and emotion (n,)."""
+        idx = rng.integers(len(self.bank), size=n)
+        f, e = self.bank.factors[idx].copy(), self.bank.emotion[idx].copy()
+        swap = rng.random(n) < self.random_pose_prob
+        f[np.ix_(swap, self._pose_cols)] = random_pose(rng, int(swap.sum()))
+        return f, e
+
+    def render(self, identity_ids, factors: np.ndarray, emotion: np.ndarray) -> torch.Tensor:
+        """Render identity_ids[b] with factors[b]: (B, 3, H, W) float32 in [0, 1]."""
+        n = self.renderer.resolution
+        out = np.empty((len(factors), n, n, 3), np.uint8)
+        for b, (i, f, e) in enumerate(zip(identity_ids, factors, emotion)):
+            fd = array_to_factors(f[None], np.asarray([e]))
+            self.renderer.render_frame(sample_identity(int(i)), fd, 0, out[b])
+        return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous().float().div_(255)  # NCHW layout: channels-last input crashes some CPU backward kernels
+
+    def batch(self, B: int, rng: np.random.Generator) -> dict:
+        ids = self.identities[rng.integers(len(self.identities), size=B)]
+        fs, es = self.draw_frames(rng, B)
+        fd, ed = self.draw_frames(rng, B)
+        return dict(source=self.render(ids, fs, es), driver=self.render(ids, fd, ed),
+                    source_factors=torch.from_numpy(fs), driver_factors=torch.from_numpy(fd),
+                    source_emotion=torch.from_numpy(es), driver_emotion=torch.from_numpy(ed),
+                    identity=torch.from_numpy(ids.astype(np.int64)))
+
+
+class PreparedPairs:
+    """Same-clip frame pairs from a folder written by ``labkit prep`` (real video, no factors).
+
+    ``batch(B, rng)`` returns dict(source, driver (B, 3, H, W) in [0, 1], identity (B,) = clip
+    index). Decoded clips are kept in memory (a few MB each at 128 px).
+    """
+
+    def __init__(self, prepared_dir, resolution: int):
+        import json
+        from pathlib import Path
+
+        root = Path(prepared_dir)
+        man = root / "manifest.json"
+        if not man.is_file():
+            raise FileNotFoundError(f"{root} has no manifest.json; is it a folder written by `labkit prep`?")
+        clips = [c for c in json.loads(man.read_text())["clips"] if c.get("status") == "ok"]
+        self.paths = [root / f"{c['name']}.mp4" for c in clips if (root / f"{c['name']}.mp4").is_file()]
+        if len(self.paths) < 2:
+            raise ValueError(f"{root} holds {len(self.paths)} prepared clips; training needs at least 2")
+        self.resolution = resolution
+        self._frames: dict[int, torch.Tensor] = {}
+
+    def frames(self, k: int) -> torch.Tensor:
+        """Clip k's frames (T, 3, H, W) uint8 at the model's resolution."""
+        if k not in self._frames:
+            from labkit.video_io import read_video
+
+            f = torch.from_numpy(read_video(self.paths[k])[0]).permute(0, 3, 1, 2).contiguous()
+            if f.shape[-1] != self.resolution:
+                f = torch.nn.functional.interpolate(f.float(), size=(self.resolution,) * 2, mode="area")
+                f = f.round().clamp(0, 255).to(torch.uint8)
+            self._frames[k] = f
+        return self._frames[k]
+
+    def batch(self, B: int, rng: np.random.Generator) -> dict:
+        clips = rng.integers(len(self.paths), size=B)
+        src, drv = [], []
+        for k in clips:
+            f = self.frames(int(k))
+            i, j = rng.integers(len(f), size=2)
+            src.append(f[i])
+            drv.append(f[j])
+        return dict(source=torch.stack(src).float() / 255, driver=torch.stack(drv).float() / 255,
+                    identity=torch.from_numpy(clips.astype(np.int64)))

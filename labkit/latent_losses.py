@@ -1,0 +1,112 @@
+"""The training objective of the face latent model (VASA-1 §3.1).
+
+For a pair (I_i, I_j) of frames of one clip:
+
+- **reconstruction with swapped latents**: I_i's appearance and identity with I_j's pose and
+  dynamics must give I_j (and the other way round); L1 + (1 - MS-SSIM);
+- **pairwise transfer consistency** (VASA-1): I_j given I_i's pose and I_i given I_j's
+  dynamics both show (pose_i, dyn_j), so the two images must agree;
+- **cross-identity consistency** (VASA-1): I_i reenacted with the motion of another person's
+  frame must keep I_i's identity code and take on the other frame's pose and dynamics codes,
+  when the result is encoded again;
+- **identity code**: equal within a clip, apart across people (an InfoNCE over the batch);
+- **weak pose supervision** (SynthTalk only, an ablation, off by default): z_pose regressed on
+  the ground-truth pose.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from labkit.face_latent import FaceLatentModel, Latents
+from labkit.metrics.image import ms_ssim
+from labkit.synthtalk.factors import FACTOR_NAMES
+
+
+@dataclass
+class LossWeights:
+    l1: float = 1.0              # reconstruction, L1
+    ms_ssim: float = 0.5         # reconstruction, 1 - MS-SSIM
+    transfer: float = 1.0        # VASA-1 pairwise pose/dynamics transfer consistency
+    cross_id: float = 0.5        # VASA-1 cross-identity: identity code of the reenactment kept
+    cross_motion: float = 0.5    # VASA-1 cross-identity: motion codes of the reenactment kept
+    id_contrast: float = 0.1     # identity codes equal within a clip, apart across people
+    pose_supervision: float = 0.0  # SynthTalk-only weak supervision of z_pose (ablation)
+    consistency_fraction: float = 0.5  # share of the batch the consistency terms are computed on
+
+
+def reconstruction(pred: torch.Tensor, target: torch.Tensor, w: LossWeights) -> torch.Tensor:
+    """L1 + (1 - MS-SSIM) of images (B, 3, H, W) in [0, 1]: a scalar."""
+    return w.l1 * (pred - target).abs().mean() + w.ms_ssim * (1 - ms_ssim(pred, target)).mean()
+
+
+def _code_match(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Squared error of codes (B, Z) relative to the target's batch variance (scale-free)."""
+    return ((pred - target) ** 2).mean(0).div(target.var(0) + 1e-3).mean()
+
+
+def id_info_nce(z_a: torch.Tensor, z_b: torch.Tensor, identity: torch.Tensor, tau: float = 0.1) -> torch.Tensor:
+    """InfoNCE: z_a[b] must be closest to z_b[b] among the batch's other identities."""
+    a, b = F.normalize(z_a, dim=1), F.normalize(z_b, dim=1)
+    logits = a @ b.T / tau                                             # (B, B)
+    same = identity[:, None] == identity[None, :]
+    logits = logits.masked_fill(same & ~torch.eye(len(a), dtype=torch.bool, device=a.device), -1e4)
+    return F.cross_entropy(logits, torch.arange(len(a), device=a.device))
+
+
+_GT_POSE_COLS = [FACTOR_NAMES.index(n) for n in ("yaw", "pitch", "roll", "tx", "ty", "distance")]
+
+
+def pose_target(factors: torch.Tensor) -> torch.Tensor:
+    """Ground-truth SynthTalk factors (B, F) → the z_pose convention (B, 6): angles in radians,
+    translations in normalised image units ([-1, 1] spans the frame), log scale = -log distance."""
+    p = factors[:, _GT_POSE_COLS]
+    return torch.stack([p[:, 0] * np.pi / 180, p[:, 1] * np.pi / 180, p[:, 2] * np.pi / 180,
+                        2 * p[:, 3], 2 * p[:, 4], -torch.log(p[:, 5])], 1)
+
+
+def latent_losses(model: FaceLatentModel, batch: dict, w: LossWeights, *,
+                  consistency: bool = True) -> tuple[torch.Tensor, dict[str, float], dict[str, torch.Tensor]]:
+    """All terms for one batch of pairs. Returns (total loss, {term: value}, {name: image batch})."""
+    x_i, x_j = batch["source"], batch["driver"]
+    B = x_i.shape[0]
+    lat = model.encode(torch.cat([x_i, x_j]))                          # both frames in one pass
+    canon = model.canonicalize(lat)
+    li = Latents(*(t[:B] for t in lat))
+    lj = Latents(*(t[B:] for t in lat))
+    c_i, c_j = canon[:B], canon[B:]
+
+    # reconstruction with swapped latents: appearance of one frame, motion of the other
+    rec_j = model.decode(c_i, li.z_id, lj.z_pose, lj.z_dyn)
+    rec_i = model.decode(c_j, lj.z_id, li.z_pose, li.z_dyn)
+    terms = {"rec": reconstruction(torch.cat([rec_j, rec_i]), torch.cat([x_j, x_i]), w)}
+    terms["id_contrast"] = id_info_nce(li.z_id, lj.z_id, batch["identity"])
+    images = {"source": x_i, "driver": x_j, "reenacted": rec_j}
+
+    if consistency:
+        n = max(2, int(round(B * w.consistency_fraction)))
+        # pairwise transfer: (I_j with pose_i) and (I_i with dyn_j) both show (pose_i, dyn_j)
+        a = model.decode(c_j[:n], lj.z_id[:n], li.z_pose[:n], lj.z_dyn[:n])
+        b = model.decode(c_i[:n], li.z_id[:n], li.z_pose[:n], lj.z_dyn[:n])
+        terms["transfer"] = (a - b).abs().mean()
+        # cross-identity: I_i driven by the next sample's driver frame (another person)
+        k = torch.roll(torch.arange(n), 1)
+        cross = model.decode(c_i[:n], li.z_id[:n], lj.z_pose[k], lj.z_dyn[k])
+        id_c, pose_c, dyn_c = model.encode_codes(cross)
+        terms["cross_id"] = (1 - F.cosine_similarity(id_c, li.z_id[:n].detach(), dim=1)).mean()
+        terms["cross_motion"] = 0.5 * (_code_match(pose_c, lj.z_pose[k].detach())
+                                       + _code_match(dyn_c, lj.z_dyn[k].detach()))
+        images["cross"] = cross
+    if w.pose_supervision > 0:
+        gt = pose_target(torch.cat([batch["source_factors"], batch["driver_factors"]]))
+        terms["pose_sup"] = F.mse_loss(lat.z_pose, gt.to(lat.z_pose))
+
+    weight = {"rec": 1.0, "id_contrast": w.id_contrast, "transfer": w.transfer, "cross_id": w.cross_id,
+              "cross_motion": w.cross_motion, "pose_sup": w.pose_supervision}
+    total = sum(weight[k] * v for k, v in terms.items())
+    with torch.no_grad():
+        terms["l1"] = (rec_j - x_j).abs().mean()
+    return total, {k: float(v.detach()) for k, v in terms.items()}, images

@@ -1,0 +1,205 @@
+"""Training the face latent model: ``labkit train latent --preset s128 --out runs/latent``.
+
+AdamW with a linear warm-up and cosine decay; batches are rendered from SynthTalk on the fly
+(or read from a ``labkit prep`` folder). Everything is a function of (seed, step): the batch of
+step k is drawn from ``default_rng([seed, k])``, so a run killed at any point and resumed from
+its last checkpoint continues exactly as if it had never stopped.
+
+Run folder::
+
+    config.json                 train + model config (a resumed run must match it)
+    latest.safetensors          model weights + config (see labkit.checkpoint), atomically replaced
+    latest.train.pt             optimizer state and step, atomically replaced
+    log.jsonl                   one line of scalars per logged step
+    tb/                         TensorBoard scalars and image grids (if tensorboard is installed)
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from labkit.atomic import write_json_atomic
+from labkit.checkpoint import load_state, save_training_state, save_weights
+from labkit.face_latent import FaceLatentConfig, FaceLatentModel, make_config
+from labkit.latent_losses import LossWeights, latent_losses
+
+log = logging.getLogger(__name__)
+KIND = "face_latent"
+
+
+@dataclass
+class TrainLatentConfig:
+    preset: str = "s128"           # model preset (labkit.face_latent.PRESETS)
+    data: str = "synthtalk"        # "synthtalk" or a folder written by `labkit prep`
+    steps: int = 20_000            # optimisation steps
+    batch_size: int = 8            # frame pairs per step
+    lr: float = 5e-4               # peak AdamW learning rate
+    weight_decay: float = 1e-4     # AdamW weight decay
+    warmup: int = 200              # linear warm-up steps
+    seed: int = 0                  # model init and every batch
+    consistency: bool = True       # VASA-1's transfer and cross-identity losses (off = the ablation)
+    bank_clips: int = 400          # SynthTalk clips whose motion feeds the pairs
+    random_pose_prob: float = 0.2  # share of frames given a random head pose
+    log_every: int = 25            # steps between scalar logs
+    image_every: int = 500         # steps between TensorBoard image grids
+    checkpoint_every: int = 200    # steps between checkpoints
+    snapshot_steps: tuple[int, ...] = ()  # also keep a copy of the weights at these steps (step-N.safetensors)
+    losses: LossWeights = field(default_factory=LossWeights)
+
+
+# fields a resumed run may change: how long it runs and how often it reports (a longer run
+# stretches the cosine schedule from the step it resumes at)
+_RESUMABLE_CHANGES = {"steps", "log_every", "image_every", "checkpoint_every", "snapshot_steps"}
+
+
+def lr_at(step: int, cfg: TrainLatentConfig) -> float:
+    """Linear warm-up, then cosine decay to a tenth of the peak."""
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    u = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
+    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * u)))
+
+
+def make_sampler(cfg: TrainLatentConfig, image_size: int, *, progress: bool = False):
+    from labkit import latent_data
+
+    if cfg.data == "synthtalk":
+        bank = latent_data.motion_bank("train", cfg.bank_clips, seed=cfg.seed, progress=progress)
+        return latent_data.PairSampler("train", image_size, bank, random_pose_prob=cfg.random_pose_prob)
+    if not Path(cfg.data).is_dir():
+        raise FileNotFoundError(f"--data must be 'synthtalk' or a folder written by `labkit prep`; "
+                                f"{cfg.data} is neither")
+    return latent_data.PreparedPairs(cfg.data, image_size)
+
+
+def _config_dict(cfg: TrainLatentConfig, model_cfg: FaceLatentConfig) -> dict:
+    return {"train": asdict(cfg), "model": asdict(model_cfg)}
+
+
+def _tensorboard(path: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:                                    # tensorboard is optional
+        log.warning("tensorboard is not installed; scalars go to log.jsonl only")
+        return None
+    return SummaryWriter(str(path))
+
+
+def train_latent(cfg: TrainLatentConfig, out_dir: str | os.PathLike, *, model_overrides: dict | None = None,
+                 device: str = "cpu", overwrite: bool = False, progress: bool = True,
+                 deterministic: bool = False) -> Path:
+    """Train (or resume training) a face latent model in `out_dir`; returns the weights path.
+
+    A folder holding a run is resumed when its config matches, refused when it does not
+    (pass overwrite=True to start afresh there).
+    """
+    out = Path(out_dir)
+    model_cfg = make_config(cfg.preset, **(model_overrides or {}))
+    conf = _config_dict(cfg, model_cfg)
+    weights, state_path = out / "latest.safetensors", out / "latest.train.pt"
+    resume = state_path.exists() and weights.exists() and not overwrite
+    if resume:
+        old, new = json.loads((out / "config.json").read_text()), json.loads(json.dumps(conf))
+        diff = sorted(k for part in ("train", "model") for k in new[part]
+                      if old[part].get(k) != new[part][k] and k not in _RESUMABLE_CHANGES)
+        if diff:
+            raise ValueError(f"{out} holds a run with another config (differs in {diff}); "
+                             f"choose another --out or pass --overwrite to start afresh")
+    elif out.exists() and any(out.iterdir()) and not overwrite:
+        raise FileExistsError(f"{out} is not empty and holds no resumable run; pass --overwrite to reuse it")
+    out.mkdir(parents=True, exist_ok=True)
+    if overwrite:
+        for p in (weights, state_path, out / "log.jsonl"):
+            p.unlink(missing_ok=True)
+    write_json_atomic(out / "config.json", conf)
+
+    if deterministic:
+        torch.use_deterministic_algorithms(True)
+    torch.manual_seed(cfg.seed)
+    model = FaceLatentModel(model_cfg).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
+    step, elapsed = 0, 0.0
+    if resume:
+        state, _ = load_state(weights, kind=KIND)
+        model.load_state_dict(state)
+        ts = torch.load(state_path, map_location=device, weights_only=True)
+        opt.load_state_dict(ts["optimizer"])
+        step, elapsed = int(ts["step"]), float(ts.get("elapsed", 0.0))
+        log.info("resuming %s at step %d", out, step)
+    sampler = make_sampler(cfg, model_cfg.image_size, progress=progress)
+    tb = _tensorboard(out / "tb")
+    amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else None
+
+    def checkpoint():
+        seconds = elapsed + time.time() - t0
+        save_weights(weights, model, kind=KIND, config=asdict(model_cfg), extra={"step": step, "seconds": seconds})
+        save_training_state(state_path, {"optimizer": opt.state_dict(), "step": step, "elapsed": seconds})
+        if step in cfg.snapshot_steps:
+            save_weights(out / f"step-{step}.safetensors", model, kind=KIND, config=asdict(model_cfg),
+                         extra={"step": step, "seconds": seconds})
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=cfg.steps, initial=step, desc="train latent", unit="step")
+    model.train()
+    t0 = time.time()
+    with open(out / "log.jsonl", "a", encoding="utf-8") as logf:
+        while step < cfg.steps:
+            batch = sampler.batch(cfg.batch_size, np.random.default_rng([cfg.seed, step]))
+            batch = {k: v.to(device) for k, v in batch.items()}
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step, cfg)
+            if amp is not None:
+                with amp:
+                    loss, terms, images = latent_losses(model, batch, cfg.losses, consistency=cfg.consistency)
+            else:
+                loss, terms, images = latent_losses(model, batch, cfg.losses, consistency=cfg.consistency)
+            if not math.isfinite(float(loss.detach())):
+                raise FloatingPointError(f"loss became {float(loss)} at step {step}; lower --lr or check the data")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            step += 1
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{float(loss.detach()):.4f}", l1=f"{terms['l1']:.4f}")
+            if step % cfg.log_every == 0 or step == cfg.steps:
+                rec = {"step": step, "loss": float(loss.detach()), "lr": lr_at(step - 1, cfg),
+                       "seconds": round(elapsed + time.time() - t0, 1), **terms}
+                logf.write(json.dumps(rec) + "\n")
+                logf.flush()
+                if tb is not None:
+                    for k, v in rec.items():
+                        if k != "step":
+                            tb.add_scalar(f"train/{k}", v, step)
+            if tb is not None and (step % cfg.image_every == 0 or step == cfg.steps):
+                grid = torch.cat([images[k][:4].detach().float().cpu() for k in images], 2)  # rows of kinds
+                tb.add_images("train/source_driver_reenacted_cross", grid.clamp(0, 1), step)
+            if step % cfg.checkpoint_every == 0 or step == cfg.steps or step in cfg.snapshot_steps:
+                checkpoint()
+    if bar is not None:
+        bar.close()
+    if tb is not None:
+        tb.close()
+    return weights
+
+
+def load_face_latent(path: str | os.PathLike | None = None, *, device: str = "cpu") -> FaceLatentModel:
+    """A trained FaceLatentModel in eval mode; the shipped SynthTalk 128 px checkpoint by default."""
+    from labkit.checkpoint import ASSETS
+
+    path = Path(path) if path is not None else ASSETS / "face_latent_s128.safetensors"
+    state, meta = load_state(path, kind=KIND)
+    model = FaceLatentModel(FaceLatentConfig(**meta["config"]))
+    model.load_state_dict(state)
+    return model.to(device).eval()

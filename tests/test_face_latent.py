@@ -1,0 +1,154 @@
+"""The face latent model: shapes, warps, losses, training/resume, checkpoints, evaluation."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from labkit import warp
+from labkit.checkpoint import load_state, read_metadata, save_weights
+from labkit.face_latent import PRESETS, FaceLatentConfig, FaceLatentModel, make_config
+from labkit.latent_losses import LossWeights, id_info_nce, latent_losses, pose_target
+from labkit.train_latent import TrainLatentConfig, load_face_latent, lr_at, train_latent
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    torch.manual_seed(0)
+    return FaceLatentModel(make_config("tiny")).eval()
+
+
+@torch.no_grad()
+def test_encode_decode_shapes(tiny):
+    c = tiny.cfg
+    x = torch.rand(3, 3, c.image_size, c.image_size)
+    lat = tiny.encode(x)
+    assert lat.volume.shape == (3, c.volume_channels, c.volume_depth, c.volume_size, c.volume_size)
+    assert lat.z_id.shape == (3, c.id_dim) and lat.z_pose.shape == (3, 6) and lat.z_dyn.shape == (3, c.dyn_dim)
+    y = tiny.decode(tiny.canonicalize(lat), lat.z_id, lat.z_pose, lat.z_dyn)
+    assert y.shape == x.shape and float(y.min()) >= 0 and float(y.max()) <= 1
+    assert tiny.reenact(x, x.flip(0)).shape == x.shape
+
+
+def test_every_preset_builds_and_runs_at_its_size():
+    for name in ("tiny", "s64"):
+        m = FaceLatentModel(make_config(name))
+        n = m.cfg.image_size
+        assert m(torch.rand(1, 3, n, n)).shape == (1, 3, n, n)
+    assert make_config("s512").image_size == 512 and set(PRESETS) >= {"tiny", "s64", "s128", "s256", "s512"}
+
+
+def test_bad_input_and_config_errors(tiny):
+    with pytest.raises(ValueError, match="expected images"):
+        tiny.encode(torch.rand(1, 3, 32, 32))
+    with pytest.raises(ValueError, match="unknown preset"):
+        make_config("s100")
+    with pytest.raises(ValueError, match="power of two"):
+        FaceLatentConfig(image_size=100)
+    assert make_config("tiny", dyn_dim=5).dyn_dim == 5
+
+
+def test_rotation_is_orthonormal_and_pose_warps_invert():
+    g = torch.Generator().manual_seed(0)
+    pose = torch.randn(4, 6, generator=g) * 0.3
+    R = warp.rotation_matrix(pose[:, 0], pose[:, 1], pose[:, 2])
+    assert torch.allclose(R @ R.transpose(1, 2), torch.eye(3).expand(4, 3, 3), atol=1e-5)
+    assert torch.allclose(torch.det(R), torch.ones(4), atol=1e-5)
+    pts = warp.identity_grid(3, 4, 5).expand(4, 3, 4, 5, 3)
+    back = warp.pose_to_canonical(warp.canonical_to_pose(pts, pose), pose)
+    assert torch.allclose(back, pts, atol=1e-5)
+    # the identity grid samples a volume exactly at its voxel centres
+    v = torch.randn(2, 3, 3, 4, 5, generator=g)
+    assert torch.allclose(warp.sample_volume(v, warp.identity_grid(3, 4, 5).expand(2, 3, 4, 5, 3)), v, atol=1e-5)
+
+
+def test_translation_moves_content_the_right_way():
+    # content at the canonical centre must appear at +t after posing: x right, y down
+    v = torch.zeros(1, 1, 1, 9, 9)
+    v[0, 0, 0, 4, 4] = 1
+    pose = torch.tensor([[0, 0, 0, 2 / 9 * 2, 0, 0]], dtype=torch.float32)        # two voxels right
+    grid = warp.pose_to_canonical(warp.identity_grid(1, 9, 9)[None], pose)
+    moved = warp.sample_volume(v, grid)[0, 0, 0]
+    assert tuple(np.argwhere(moved.numpy() > 0.5)[0]) == (4, 6)
+
+
+def test_losses_and_the_ablation_switch(tiny):
+    g = torch.Generator().manual_seed(1)
+    b = dict(source=torch.rand(4, 3, 64, 64, generator=g), driver=torch.rand(4, 3, 64, 64, generator=g),
+             identity=torch.arange(4))
+    total, terms, images = latent_losses(tiny, b, LossWeights(), consistency=True)
+    assert {"rec", "transfer", "cross_id", "cross_motion", "id_contrast"} <= set(terms) and torch.isfinite(total)
+    _, terms0, images0 = latent_losses(tiny, b, LossWeights(), consistency=False)
+    assert "transfer" not in terms0 and "cross" not in images0 and "cross" in images
+
+
+def test_info_nce_prefers_matching_identity_codes():
+    z = torch.randn(6, 8, generator=torch.Generator().manual_seed(0))
+    ids = torch.arange(6)
+    assert id_info_nce(z, z, ids) < id_info_nce(z, z.roll(1, 0), ids)
+
+
+def test_pose_target_units():
+    f = torch.zeros(1, 14)
+    f[0, :6] = torch.tensor([90.0, 0, 0, 0.05, -0.05, 2.0])
+    t = pose_target(f)[0]
+    assert t[0] == pytest.approx(np.pi / 2) and t[3] == pytest.approx(0.1) and t[4] == pytest.approx(-0.1)
+    assert t[5] == pytest.approx(-np.log(2.0))
+
+
+def test_model_overfits_one_batch():
+    torch.manual_seed(0)
+    m = FaceLatentModel(make_config("tiny"))
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 3, 64, 64, generator=g).mul(0.2).add(torch.linspace(0, 0.8, 64).view(1, 1, 1, 64))
+    opt = torch.optim.Adam(m.parameters(), 3e-3)
+    first = None
+    for _ in range(80):
+        loss = (m(x) - x).abs().mean()
+        first = first or float(loss)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert float(loss) < 0.5 * first
+
+
+def test_lr_schedule():
+    c = TrainLatentConfig(steps=1000, warmup=100, lr=1.0)
+    assert lr_at(0, c) == pytest.approx(0.01) and lr_at(99, c) == pytest.approx(1.0)
+    assert lr_at(1000, c) == pytest.approx(0.1) and lr_at(500, c) < lr_at(200, c)
+
+
+def _run(tmp_path, name, steps, **kw):
+    cfg = TrainLatentConfig(preset="tiny", steps=steps, batch_size=2, bank_clips=3, log_every=1,
+                            checkpoint_every=2, image_every=1000, warmup=2, **kw)
+    return train_latent(cfg, tmp_path / name, progress=False, deterministic=True)
+
+
+def test_training_is_seeded_and_resume_is_exact(tmp_path):
+    a = load_state(_run(tmp_path, "a", 4), kind="face_latent")[0]
+    _run(tmp_path, "b", 2)
+    b_path = _run(tmp_path, "b", 4)                                   # resumes at step 2
+    b = load_state(b_path, kind="face_latent")[0]
+    assert read_metadata(b_path)["step"] == 4
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    lines = [json.loads(s) for s in (tmp_path / "b" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in lines] == [1, 2, 3, 4]
+    with pytest.raises(ValueError, match="another config"):
+        _run(tmp_path, "b", 4, lr=1e-2)
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "notes.txt").write_text("keep me")
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        _run(tmp_path, "c", 2)
+
+
+def test_checkpoint_round_trip_and_errors(tmp_path, tiny):
+    p = tmp_path / "m.safetensors"
+    save_weights(p, tiny, kind="face_latent", config=tiny.cfg.__dict__)
+    m = load_face_latent(p)
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(m(x), tiny(x))
+    with pytest.raises(ValueError, match="not a 'motion'"):
+        load_state(p, kind="motion")
+    with pytest.raises(FileNotFoundError):
+        load_face_latent(tmp_path / "missing.safetensors")
