@@ -18,10 +18,13 @@ ASSETS = Path(__file__).parent / "assets"
 
 
 def save_weights(path: str | os.PathLike, model: torch.nn.Module, *, kind: str, config: dict,
-                 extra: dict | None = None) -> None:
-    """Write model's state_dict (float tensors, contiguous) to `path` atomically."""
+                 extra: dict | None = None, dtype: torch.dtype | None = None) -> None:
+    """Write model's state_dict to `path` atomically; `dtype` (e.g. torch.float16, to ship a
+    smaller file) casts the floating-point tensors, and loading casts them back."""
     path = Path(path)
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    if dtype is not None:
+        state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
     meta = {"kind": kind, "config": json.dumps(config), **{k: json.dumps(v) for k, v in (extra or {}).items()}}
     tmp = path.with_name(f".{path.name}.partial")
     save_file(state, str(tmp), metadata=meta)
@@ -58,3 +61,20 @@ def save_training_state(path: str | os.PathLike, state: dict) -> None:
     tmp = path.with_name(f".{path.name}.partial")
     torch.save(state, tmp)
     os.replace(tmp, path)
+
+
+def export_weights(src: str | os.PathLike, dst: str | os.PathLike, *, dtype: torch.dtype | None = torch.float16,
+                   overwrite: bool = False) -> Path:
+    """Copy a checkpoint's weights and metadata to `dst` (e.g. labkit/assets/), cast to `dtype`."""
+    dst = Path(dst)
+    if dst.exists() and not overwrite:
+        raise FileExistsError(f"{dst} exists; pass --overwrite to replace it")
+    meta = read_metadata(src)
+    state, _ = load_state(src, kind=meta["kind"])
+    if dtype is not None:
+        state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
+    raw = {k: (v if k == "kind" else json.dumps(v)) for k, v in meta.items()}
+    tmp = dst.with_name(f".{dst.name}.partial")
+    save_file(state, str(tmp), metadata=raw)
+    os.replace(tmp, dst)
+    return dst

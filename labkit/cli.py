@@ -94,7 +94,8 @@ def cmd_train_latent(a) -> int:
         torch.set_num_threads(a.threads)
     losses = dataclasses.replace(LossWeights(), pose_supervision=a.pose_supervision)
     cfg = TrainLatentConfig(preset=a.preset, data=a.data, steps=a.steps, batch_size=a.batch_size, lr=a.lr,
-                            seed=a.seed, consistency=not a.no_consistency, losses=losses,
+                            seed=a.seed, consistency=not a.no_consistency, losses=losses, init=a.init,
+                            warmup=a.warmup,
                             snapshot_steps=tuple(a.snapshot_steps))
     path = train_latent(cfg, a.out, device=a.device, overwrite=a.overwrite, progress=not a.quiet,
                         deterministic=a.deterministic)
@@ -131,6 +132,16 @@ def cmd_bench_latent(a) -> int:
     for size, v in r["sizes"].items():
         print(f"{size:5d} {v['encode_ms']:10.1f} {v['decode_ms']:10.1f} {v['encode_gflops']:10.2f} "
               f"{v['decode_gflops']:10.2f} {v['fraction_of_matmul_peak']:8.0%}")
+    return 0
+
+
+def cmd_weights_export(a) -> int:
+    import torch
+
+    from labkit.checkpoint import export_weights
+
+    dst = export_weights(a.src, a.dst, dtype=torch.float16 if a.fp16 else None, overwrite=a.overwrite)
+    print(f"wrote {dst} ({dst.stat().st_size / 1e6:.1f} MB)")
     return 0
 
 
@@ -182,6 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     tl.add_argument("--batch-size", type=int, default=8, help="frame pairs per step (default: 8)")
     tl.add_argument("--lr", type=float, default=5e-4, help="peak AdamW learning rate (default: 5e-4)")
     tl.add_argument("--seed", type=int, default=0, help="seed of the init and of every batch (default: 0)")
+    tl.add_argument("--init", default=None, help="start from these weights (.safetensors), e.g. a run without consistency")
+    tl.add_argument("--warmup", type=int, default=200, help="linear learning-rate warm-up steps (default: 200)")
     tl.add_argument("--no-consistency", action="store_true", help="drop VASA-1's transfer and cross-identity losses (ablation)")
     tl.add_argument("--pose-supervision", type=float, default=0.0, help="weight of SynthTalk ground-truth pose supervision (ablation; default 0)")
     tl.add_argument("--snapshot-steps", type=int, nargs="*", default=[], help="keep copies of the weights at these steps")
@@ -191,6 +204,14 @@ def build_parser() -> argparse.ArgumentParser:
     tl.add_argument("--overwrite", action="store_true", help="start afresh in a folder holding another run")
     tl.add_argument("--quiet", action="store_true", help="no progress bar")
     tl.set_defaults(func=cmd_train_latent)
+
+    wt = sub.add_parser("weights", help="checkpoint files").add_subparsers(dest="action", required=True)
+    we = wt.add_parser("export", help="copy a run's weights (e.g. into labkit/assets/), optionally as float16")
+    we.add_argument("src", help="a checkpoint .safetensors (e.g. runs/latent_s128/latest.safetensors)")
+    we.add_argument("dst", help="output .safetensors")
+    we.add_argument("--fp16", action="store_true", help="store floating-point weights as float16 (half the size)")
+    we.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    we.set_defaults(func=cmd_weights_export)
 
     ev = sub.add_parser("eval", help="evaluate a model against SynthTalk ground truth").add_subparsers(dest="model", required=True)
     el = ev.add_parser("latent", help="reenactment PSNR/SSIM, linear probes, identity codes, DCI/MIG/SAP/modularity")

@@ -46,6 +46,7 @@ class TrainLatentConfig:
     warmup: int = 200              # linear warm-up steps
     seed: int = 0                  # model init and every batch
     consistency: bool = True       # VASA-1's transfer and cross-identity losses (off = the ablation)
+    init: str | None = None        # start from these weights (e.g. a run trained without consistency)
     bank_clips: int = 400          # SynthTalk clips whose motion feeds the pairs
     random_pose_prob: float = 0.2  # share of frames given a random head pose
     log_every: int = 25            # steps between scalar logs
@@ -127,6 +128,9 @@ def train_latent(cfg: TrainLatentConfig, out_dir: str | os.PathLike, *, model_ov
     model = FaceLatentModel(model_cfg).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
     step, elapsed = 0, 0.0
+    if cfg.init and not resume:
+        model.load_state_dict(load_state(cfg.init, kind=KIND)[0])
+        log.info("initialised from %s", cfg.init)
     if resume:
         state, _ = load_state(weights, kind=KIND)
         model.load_state_dict(state)

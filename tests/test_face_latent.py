@@ -152,3 +152,15 @@ def test_checkpoint_round_trip_and_errors(tmp_path, tiny):
         load_state(p, kind="motion")
     with pytest.raises(FileNotFoundError):
         load_face_latent(tmp_path / "missing.safetensors")
+
+
+def test_cross_identity_re_encoding_does_not_train_the_encoders(tiny):
+    from labkit.latent_losses import frozen_encode_codes
+
+    x = torch.rand(2, 3, 64, 64, requires_grad=True)
+    codes = frozen_encode_codes(tiny, x)
+    assert all(torch.allclose(a, b) for a, b in zip(codes, tiny.encode_codes(x)))
+    sum(c.sum() for c in codes).backward()
+    assert x.grad.abs().sum() > 0
+    assert all(p.grad is None for p in tiny.motion_encoder.parameters())
+    assert all(p.grad is None for p in tiny.id_encoder.parameters())
