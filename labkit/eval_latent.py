@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from labkit.face_latent import FaceLatentModel
-from labkit.latent_data import DYN_FACTORS, POSE_FACTORS, MotionBank, PairSampler, motion_bank
+from labkit.latent_data import POSE_FACTORS, MotionBank, PairSampler, motion_bank
 from labkit.metrics import dci, histogram_discretize, mig, modularity, psnr, sap, ssim
 from labkit.synthtalk.factors import FACTOR_NAMES
 

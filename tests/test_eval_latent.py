@@ -1,6 +1,5 @@
 """labkit eval latent: probes, mixed frames, the report's keys, the bars."""
 import numpy as np
-import pytest
 import torch
 
 from labkit.eval_latent import BARS, KEYS, evaluate_latent, meets, mixed_frames, probe_r2
