@@ -1,6 +1,7 @@
 """Benchmarks: speed and realism figures that live outside the test suite (``labkit bench …``)."""
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import time
@@ -152,7 +153,7 @@ def bench_latent(*, sizes=(128, 256, 512), batch: int = 1, repeats: int = 3, dev
     for size in sizes:
         model = FaceLatentModel(make_config(f"s{size}")).to(device).eval()
         x = torch.rand(batch, 3, size, size, device=device)
-        amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else None
+        amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else contextlib.nullcontext()
 
         def enc():
             return model.encode(x)
@@ -160,9 +161,7 @@ def bench_latent(*, sizes=(128, 256, 512), batch: int = 1, repeats: int = 3, dev
         def dec(lat):
             return model.decode(model.canonicalize(lat), lat.z_id, lat.z_pose, lat.z_dyn)
 
-        with torch.no_grad():
-            if amp is not None:
-                amp.__enter__()
+        with torch.no_grad(), amp:
             lat = enc()
             dec(lat)                                         # warm-up
             times = {"encode": [], "decode": []}
@@ -180,8 +179,6 @@ def bench_latent(*, sizes=(128, 256, 512), batch: int = 1, repeats: int = 3, dev
                 lat = enc()
             with FlopCounterMode(display=False) as fc_dec:
                 dec(lat)
-            if amp is not None:
-                amp.__exit__(None, None, None)
         gf_enc, gf_dec = fc_enc.get_total_flops() / batch / 1e9, fc_dec.get_total_flops() / batch / 1e9
         ms_enc = 1e3 * min(times["encode"]) / batch
         ms_dec = 1e3 * min(times["decode"]) / batch

@@ -17,18 +17,22 @@ from safetensors.torch import save_file
 ASSETS = Path(__file__).parent / "assets"
 
 
+def _write(path: Path, state: dict, meta: dict, dtype: torch.dtype | None) -> None:
+    """Save `state` with `meta` (kind + JSON-encodable values) atomically, floating-point tensors cast to `dtype`."""
+    if dtype is not None:
+        state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
+    raw = {k: (v if k == "kind" else json.dumps(v)) for k, v in meta.items()}
+    tmp = path.with_name(f".{path.name}.partial")
+    save_file(state, str(tmp), metadata=raw)
+    os.replace(tmp, path)
+
+
 def save_weights(path: str | os.PathLike, model: torch.nn.Module, *, kind: str, config: dict,
                  extra: dict | None = None, dtype: torch.dtype | None = None) -> None:
     """Write model's state_dict to `path` atomically; `dtype` (e.g. torch.float16, to ship a
     smaller file) casts the floating-point tensors, and loading casts them back."""
-    path = Path(path)
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    if dtype is not None:
-        state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
-    meta = {"kind": kind, "config": json.dumps(config), **{k: json.dumps(v) for k, v in (extra or {}).items()}}
-    tmp = path.with_name(f".{path.name}.partial")
-    save_file(state, str(tmp), metadata=meta)
-    os.replace(tmp, path)
+    _write(Path(path), state, {"kind": kind, "config": config, **(extra or {})}, dtype)
 
 
 def read_metadata(path: str | os.PathLike) -> dict:
@@ -69,12 +73,6 @@ def export_weights(src: str | os.PathLike, dst: str | os.PathLike, *, dtype: tor
     dst = Path(dst)
     if dst.exists() and not overwrite:
         raise FileExistsError(f"{dst} exists; pass --overwrite to replace it")
-    meta = read_metadata(src)
-    state, _ = load_state(src, kind=meta["kind"])
-    if dtype is not None:
-        state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
-    raw = {k: (v if k == "kind" else json.dumps(v)) for k, v in meta.items()}
-    tmp = dst.with_name(f".{dst.name}.partial")
-    save_file(state, str(tmp), metadata=raw)
-    os.replace(tmp, dst)
+    state, meta = load_state(src, kind=read_metadata(src)["kind"])
+    _write(dst, state, meta, dtype)
     return dst

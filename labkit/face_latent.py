@@ -247,10 +247,8 @@ class FaceLatentModel(nn.Module):
 
     def encode(self, x: torch.Tensor) -> Latents:
         """x: (B, 3, H, W) in [0, 1] → Latents."""
-        self._check_images(x)
-        x = 2 * x - 1
-        m = self.motion_encoder(x)
-        return Latents(self.app_encoder(x), self.id_encoder(x), m[:, :POSE_DIM], m[:, POSE_DIM:])
+        z_id, z_pose, z_dyn = self.encode_codes(x)
+        return Latents(self.app_encoder(2 * x - 1), z_id, z_pose, z_dyn)
 
     def encode_codes(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Only the small codes (z_id, z_pose, z_dyn) -- no appearance volume; cheap."""

@@ -115,10 +115,12 @@ class PreparedPairs:
         import json
         from pathlib import Path
 
+        from labkit.prep import MANIFEST
+
         root = Path(prepared_dir)
-        man = root / "manifest.json"
+        man = root / MANIFEST
         if not man.is_file():
-            raise FileNotFoundError(f"{root} has no manifest.json; is it a folder written by `labkit prep`?")
+            raise FileNotFoundError(f"{root} has no {MANIFEST}; is it a folder written by `labkit prep`?")
         clips = [c for c in json.loads(man.read_text())["clips"] if c.get("status") == "ok"]
         self.paths = [root / f"{c['name']}.mp4" for c in clips if (root / f"{c['name']}.mp4").is_file()]
         if len(self.paths) < 2:

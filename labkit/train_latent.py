@@ -15,6 +15,7 @@ Run folder::
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -140,7 +141,7 @@ def train_latent(cfg: TrainLatentConfig, out_dir: str | os.PathLike, *, model_ov
         log.info("resuming %s at step %d", out, step)
     sampler = make_sampler(cfg, model_cfg.image_size, progress=progress)
     tb = _tensorboard(out / "tb")
-    amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else None
+    amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else contextlib.nullcontext()
 
     def checkpoint():
         seconds = elapsed + time.time() - t0
@@ -162,10 +163,7 @@ def train_latent(cfg: TrainLatentConfig, out_dir: str | os.PathLike, *, model_ov
             batch = {k: v.to(device) for k, v in batch.items()}
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, cfg)
-            if amp is not None:
-                with amp:
-                    loss, terms, images = latent_losses(model, batch, cfg.losses, consistency=cfg.consistency)
-            else:
+            with amp:
                 loss, terms, images = latent_losses(model, batch, cfg.losses, consistency=cfg.consistency)
             if not math.isfinite(float(loss.detach())):
                 raise FloatingPointError(f"loss became {float(loss)} at step {step}; lower --lr or check the data")

@@ -38,28 +38,29 @@ def identity_grid(D: int, H: int, W: int, *, device=None, dtype=torch.float32) -
     return torch.stack([x, y, z], -1)
 
 
+def _pose_parts(pose: torch.Tensor):
+    """z_pose (B, POSE_DIM) → rotation (B, 3, 3), translation (B, 1, 1, 1, 3) and scale (B, 1, 1, 1, 1)."""
+    B = pose.shape[0]
+    assert pose.shape == (B, POSE_DIM), f"pose must be (B, {POSE_DIM}), got {tuple(pose.shape)}"
+    R = rotation_matrix(pose[:, 0], pose[:, 1], pose[:, 2])
+    t = torch.cat([pose[:, 3:5], torch.zeros_like(pose[:, :1])], 1)     # no depth shift
+    return R, t.view(B, 1, 1, 1, 3), torch.exp(pose[:, 5]).view(B, 1, 1, 1, 1)
+
+
 def pose_to_canonical(points: torch.Tensor, pose: torch.Tensor) -> torch.Tensor:
     """Undo a head pose: points seen in a posed frame → where they sit in the canonical volume.
 
     points: (B, D, H, W, 3) posed-frame coordinates; pose: (B, POSE_DIM). The forward model of
     a pose is p_posed = s · R · p_canonical + t, so the inverse is R^T (p_posed - t) / s.
     """
-    B = pose.shape[0]
-    assert pose.shape == (B, POSE_DIM), f"pose must be (B, {POSE_DIM}), got {tuple(pose.shape)}"
-    R = rotation_matrix(pose[:, 0], pose[:, 1], pose[:, 2])             # (B, 3, 3)
-    t = torch.cat([pose[:, 3:5], torch.zeros_like(pose[:, :1])], 1)     # (B, 3): no depth shift
-    s = torch.exp(pose[:, 5]).view(B, 1, 1, 1, 1)
-    p = (points - t.view(B, 1, 1, 1, 3)) / s
-    return torch.einsum("bij,bdhwi->bdhwj", R, p)                        # R^T p, row-vector form
+    R, t, s = _pose_parts(pose)
+    return torch.einsum("bij,bdhwi->bdhwj", R, (points - t) / s)         # R^T p, row-vector form
 
 
 def canonical_to_pose(points: torch.Tensor, pose: torch.Tensor) -> torch.Tensor:
     """Apply a head pose to canonical points: (B, D, H, W, 3) → posed-frame coordinates."""
-    B = pose.shape[0]
-    R = rotation_matrix(pose[:, 0], pose[:, 1], pose[:, 2])
-    t = torch.cat([pose[:, 3:5], torch.zeros_like(pose[:, :1])], 1)
-    s = torch.exp(pose[:, 5]).view(B, 1, 1, 1, 1)
-    return s * torch.einsum("bij,bdhwj->bdhwi", R, points) + t.view(B, 1, 1, 1, 3)
+    R, t, s = _pose_parts(pose)
+    return s * torch.einsum("bij,bdhwj->bdhwi", R, points) + t
 
 
 def upsample_flow(flow: torch.Tensor, size: tuple[int, int, int]) -> torch.Tensor:

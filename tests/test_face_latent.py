@@ -105,7 +105,7 @@ def test_model_overfits_one_batch():
     first = None
     for _ in range(80):
         loss = (m(x) - x).abs().mean()
-        first = first or float(loss)
+        first = first or float(loss.detach())
         opt.zero_grad()
         loss.backward()
         opt.step()
