@@ -186,3 +186,44 @@ def bench_latent(*, sizes=(128, 256, 512), batch: int = 1, repeats: int = 3, dev
                               "decode_gflops": gf_dec,
                               "fraction_of_matmul_peak": (gf_enc + gf_dec) / ((ms_enc + ms_dec) / 1e3) / out["matmul_gflops"]}
     return out
+
+
+def bench_motion(*, presets=("tiny", "small", "base"), steps=(1, 5, 10, 25), seconds: float = 20.0,
+                 shipped: tuple[str, int] = ("small", 10), device: str = "cpu", repeats: int = 2) -> dict:
+    """Motion frames per second of sliding-window generation (one clip of `seconds`, 25 fps) for
+    each preset and number of sampling steps, and the first window's latency (random weights:
+    speed does not depend on training). ``motion_fps`` / ``first_window_ms`` are those of the
+    `shipped` (preset, steps)."""
+    import torch
+
+    from labkit.diffusion import Guidance
+    from labkit.motion_dit import MotionDiT, make_config
+    from labkit.motion_generator import MotionGenerator
+
+    out = {"device": device if device == "cpu" else torch.cuda.get_device_name(device),
+           "threads": torch.get_num_threads(), "seconds": seconds, "results": {}}
+    for preset in presets:
+        torch.manual_seed(0)
+        gen = MotionGenerator(MotionDiT(make_config(preset)).to(device))
+        T = int(seconds * 25)
+        audio = np.random.default_rng(0).normal(size=(T, gen.cfg.audio_dim)).astype(np.float32)
+        first = audio[:gen.cfg.window]
+        for n in steps:
+            g = Guidance(audio=2.0)                             # guidance on: two passes per step, batched
+            gen.generate(first, steps=n, guidance=g)            # warm-up
+            t_all, t_first = [], []
+            for _ in range(repeats):
+                _sync(device)
+                t0 = time.perf_counter()
+                gen.generate(first, steps=n, guidance=g)
+                _sync(device)
+                t1 = time.perf_counter()
+                gen.generate(audio, steps=n, guidance=g)
+                _sync(device)
+                t_first.append(t1 - t0)
+                t_all.append(time.perf_counter() - t1)
+            out["results"][f"{preset}/{n}"] = {"motion_fps": T / min(t_all), "first_window_ms": 1e3 * min(t_first)}
+    key = f"{shipped[0]}/{shipped[1]}"
+    if key in out["results"]:
+        out.update(out["results"][key], shipped=key)
+    return out

@@ -92,7 +92,7 @@ def cmd_train_latent(a) -> int:
 
     if a.threads:
         torch.set_num_threads(a.threads)
-    losses = dataclasses.replace(LossWeights(), pose_supervision=a.pose_supervision)
+    losses = dataclasses.replace(LossWeights(), pose_supervision=a.pose_supervision, region=a.region)
     cfg = TrainLatentConfig(preset=a.preset, data=a.data, steps=a.steps, batch_size=a.batch_size, lr=a.lr,
                             seed=a.seed, consistency=not a.no_consistency, losses=losses, init=a.init,
                             warmup=a.warmup,
@@ -145,6 +145,67 @@ def cmd_weights_export(a) -> int:
     return 0
 
 
+def cmd_train_motion(a) -> int:
+    import torch
+
+    from labkit.train_motion import TrainMotionConfig, train_motion
+
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    cfg = TrainMotionConfig(preset=a.preset, process=a.process, motion=a.motion, latent=a.latent,
+                            train_clips=a.clips, steps=a.steps, batch_size=a.batch_size, lr=a.lr, warmup=a.warmup,
+                            seed=a.seed, heldout_language=None if a.heldout_language == "none" else a.heldout_language,
+                            snapshot_steps=tuple(a.snapshot_steps))
+    path = train_motion(cfg, a.out, device=a.device, overwrite=a.overwrite, progress=not a.quiet)
+    print(f"trained {cfg.steps} steps; weights {path}")
+    return 0
+
+
+def cmd_eval_motion(a) -> int:
+    from labkit.diffusion import Guidance
+    from labkit.eval_motion import BARS, KEYS, evaluate_motion, meets
+    from labkit.motion_generator import MotionGenerator
+
+    gen = MotionGenerator.load(a.checkpoint, steps=a.steps, guidance=Guidance(audio=a.cfg_audio, gaze=a.cfg_gaze,
+                                                                          control=a.cfg_control))
+    reg = MotionGenerator.load(a.regression) if a.regression else _shipped_regression()
+    r = evaluate_motion(gen, regression=reg, latent=a.latent, test_clips=a.clips, seeds=a.seeds, seed=a.seed,
+                        progress=not a.json)
+    if a.json:
+        print(json.dumps(r))
+        return 0
+    for k in KEYS:
+        if k not in r:
+            continue
+        op, bar = BARS.get(k, ("", None))
+        bar_s = "" if bar is None else (f"{bar[0]:g}..{bar[1]:g}" if op == "within" else f"{op} {bar:g}")
+        ok = "" if k not in BARS else ("ok" if meets(k, r[k]) else "MISSED")
+        print(f"{k:26s} {r[k]:8.3f}   {bar_s:10s} {ok}")
+    return 0
+
+
+def _shipped_regression():
+    from labkit.checkpoint import ASSETS
+    from labkit.motion_generator import MotionGenerator
+
+    path = ASSETS / "motion_regression_small.safetensors"
+    return MotionGenerator.load(path) if path.is_file() else None
+
+
+def cmd_bench_motion(a) -> int:
+    from labkit.bench import bench_motion
+
+    r = bench_motion(presets=tuple(a.presets), steps=tuple(a.steps), device=a.device)
+    if a.json:
+        print(json.dumps(r))
+        return 0
+    print(f"{r['device']}, {r['threads']} threads, {r['seconds']:g} s of audio, audio guidance on")
+    print(f"{'preset/steps':>14s} {'motion fps':>11s} {'first window ms':>16s}")
+    for k, v in r["results"].items():
+        print(f"{k:>14s} {v['motion_fps']:11.0f} {v['first_window_ms']:16.1f}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="labkit", description="labkit: audio-driven talking faces (open VASA-1 at laptop scale)")
     p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
@@ -183,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.set_defaults(func=cmd_prep)
 
     from labkit.face_latent import PRESETS
+    from labkit.latent_losses import LossWeights
 
     train = sub.add_parser("train", help="train a model (resumable)").add_subparsers(dest="model", required=True)
     tl = train.add_parser("latent", help="the face latent model (VASA-1 §3.1)")
@@ -197,6 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     tl.add_argument("--warmup", type=int, default=200, help="linear learning-rate warm-up steps (default: 200)")
     tl.add_argument("--no-consistency", action="store_true", help="drop VASA-1's transfer and cross-identity losses (ablation)")
     tl.add_argument("--pose-supervision", type=float, default=0.0, help="weight of SynthTalk ground-truth pose supervision (ablation; default 0)")
+    tl.add_argument("--region", type=float, default=LossWeights().region,
+                    help=f"weight of the eye/brow and mouth region L1 (default: {LossWeights().region}; 0 = off)")
     tl.add_argument("--snapshot-steps", type=int, nargs="*", default=[], help="keep copies of the weights at these steps")
     tl.add_argument("--device", default="cpu", help="cpu or cuda[:N] (bf16 autocast on CUDA)")
     tl.add_argument("--threads", type=int, default=0, help="CPU threads (default: torch's choice)")
@@ -204,6 +268,29 @@ def build_parser() -> argparse.ArgumentParser:
     tl.add_argument("--overwrite", action="store_true", help="start afresh in a folder holding another run")
     tl.add_argument("--quiet", action="store_true", help="no progress bar")
     tl.set_defaults(func=cmd_train_latent)
+    from labkit.motion_dit import PRESETS as MOTION_PRESETS
+    tm = train.add_parser("motion", help="the motion generator, a diffusion transformer (VASA-1 §3.2)")
+    tm.add_argument("--preset", default="small", choices=sorted(MOTION_PRESETS), help="denoiser size (default: small)")
+    tm.add_argument("--process", default="diffusion", choices=["diffusion", "regression"],
+                    help="diffusion (the paper) or regression (the deterministic baseline)")
+    tm.add_argument("--motion", default="latent", choices=["latent", "factors"],
+                    help="latent: codes of the face latent model's motion encoder; factors: SynthTalk ground truth (oracle)")
+    tm.add_argument("--latent", default=None, help="face latent checkpoint (default: the shipped one)")
+    tm.add_argument("--data", default="synthtalk", choices=["synthtalk"], help="training data (SynthTalk train split)")
+    tm.add_argument("--clips", type=int, default=400, help="training clips extracted (cached) (default: 400)")
+    tm.add_argument("--heldout-language", default="es", help="language never trained on, or 'none' (default: es)")
+    tm.add_argument("--out", required=True, help="run folder (resumed if it holds this run)")
+    tm.add_argument("--steps", type=int, default=20_000, help="optimisation steps (default: 20000)")
+    tm.add_argument("--batch-size", type=int, default=64, help="windows per step (default: 64)")
+    tm.add_argument("--lr", type=float, default=3e-4, help="peak AdamW learning rate (default: 3e-4)")
+    tm.add_argument("--warmup", type=int, default=500, help="linear warm-up steps (default: 500)")
+    tm.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
+    tm.add_argument("--snapshot-steps", type=int, nargs="*", default=[], help="keep copies of the weights at these steps")
+    tm.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    tm.add_argument("--threads", type=int, default=0, help="CPU threads (default: torch's choice)")
+    tm.add_argument("--overwrite", action="store_true", help="start afresh in a folder holding another run")
+    tm.add_argument("--quiet", action="store_true", help="no progress bar")
+    tm.set_defaults(func=cmd_train_motion)
 
     wt = sub.add_parser("weights", help="checkpoint files").add_subparsers(dest="action", required=True)
     we = wt.add_parser("export", help="copy a run's weights (e.g. into labkit/assets/), optionally as float16")
@@ -222,6 +309,19 @@ def build_parser() -> argparse.ArgumentParser:
     el.add_argument("--probe-test", type=int, default=600, help="test-identity frames to score probes on (default: 600)")
     el.add_argument("--seed", type=int, default=0, help="seed of every draw (default: 0)")
     el.set_defaults(func=cmd_eval_latent)
+    em = ev.add_parser("motion", help="lip sync, gaze/distance/emotion control, ΔP, seams, held-out language")
+    em.add_argument("--checkpoint", default=None, help="motion generator (default: the shipped small model)")
+    em.add_argument("--regression", default=None, help="regression baseline checkpoint (default: the shipped one, if any)")
+    em.add_argument("--latent", default=None, help="face latent checkpoint the generator was trained with (default: shipped)")
+    em.add_argument("--clips", type=int, default=40, help="test clips (default: 40)")
+    em.add_argument("--seeds", type=int, default=3, help="sampling seeds per clip (default: 3)")
+    em.add_argument("--steps", type=int, default=10, help="sampling steps (default: 10)")
+    em.add_argument("--cfg-audio", type=float, default=1.0, help="audio guidance scale (default: 1 = none)")
+    em.add_argument("--cfg-gaze", type=float, default=1.0, help="gaze guidance scale (default: 1)")
+    em.add_argument("--cfg-control", type=float, default=1.0, help="distance/emotion guidance scale (default: 1)")
+    em.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
+    em.add_argument("--json", action="store_true", help="print one JSON object")
+    em.set_defaults(func=cmd_eval_motion)
 
     bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="what", required=True)
     b = bench.add_parser("synth", help="SynthTalk render/speech speed and dlib realism")
@@ -236,6 +336,12 @@ def build_parser() -> argparse.ArgumentParser:
     bl.add_argument("--repeats", type=int, default=3, help="timed repeats, the fastest is kept (default: 3)")
     bl.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     bl.set_defaults(func=cmd_bench_latent)
+    bm = bench.add_parser("motion", help="motion generator: motion frames/s and first-window latency per preset and steps")
+    bm.add_argument("--json", action="store_true", help="print one JSON object")
+    bm.add_argument("--presets", nargs="+", default=["tiny", "small", "base"], help="presets to time")
+    bm.add_argument("--steps", type=int, nargs="+", default=[1, 5, 10, 25], help="sampling steps to time")
+    bm.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    bm.set_defaults(func=cmd_bench_motion)
     bp = bench.add_parser("prep", help="labkit prep on SynthTalk mp4s: landmark error and time per video second")
     bp.add_argument("--json", action="store_true", help="print one JSON object")
     bp.add_argument("--clips", type=int, default=8, help="SynthTalk test clips (default: 8)")

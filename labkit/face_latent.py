@@ -252,10 +252,15 @@ class FaceLatentModel(nn.Module):
 
     def encode_codes(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Only the small codes (z_id, z_pose, z_dyn) -- no appearance volume; cheap."""
+        z_pose, z_dyn = self.encode_motion(x)
+        return self.id_encoder(2 * x - 1), z_pose, z_dyn
+
+    def encode_motion(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """E_mot alone: x (B, 3, H, W) in [0, 1] → z_pose (B, 6), z_dyn (B, Z_dyn), the motion that
+        the motion generator learns to produce (VASA-1 §3.2)."""
         self._check_images(x)
-        x = 2 * x - 1
-        m = self.motion_encoder(x)
-        return self.id_encoder(x), m[:, :POSE_DIM], m[:, POSE_DIM:]
+        m = self.motion_encoder(2 * x - 1)
+        return m[:, :POSE_DIM], m[:, POSE_DIM:]
 
     def canonicalize(self, lat: Latents) -> torch.Tensor:
         """W_s→c then G_3D: the source volume with its own pose and dynamics undone.

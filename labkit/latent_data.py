@@ -67,7 +67,8 @@ class PairSampler:
     """Batches of same-identity frame pairs, rendered at `resolution`.
 
     ``sampler.batch(B, rng)`` returns dict(source (B, 3, H, W), driver (B, 3, H, W) float in
-    [0, 1], source_factors / driver_factors (B, F) in FACTOR_NAMES order, identity (B,)).
+    [0, 1], source_factors / driver_factors (B, F) in FACTOR_NAMES order, source_landmarks /
+    driver_landmarks (B, 68, 2) pixel (x, y), identity (B,)).
     """
 
     def __init__(self, split: str, resolution: int, bank: MotionBank, *, random_pose_prob: float = 0.2):
@@ -87,18 +88,26 @@ class PairSampler:
 
     def render(self, identity_ids, factors: np.ndarray, emotion: np.ndarray) -> torch.Tensor:
         """Render identity_ids[b] with factors[b]: (B, 3, H, W) float32 in [0, 1]."""
+        return self.render_with_landmarks(identity_ids, factors, emotion)[0]
+
+    def render_with_landmarks(self, identity_ids, factors: np.ndarray,
+                              emotion: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """Images (B, 3, H, W) float32 in [0, 1] and their iBUG-68 landmarks (B, 68, 2) in pixels."""
         n = self.renderer.resolution
         out = np.empty((len(factors), n, n, 3), np.uint8)
+        lms = np.empty((len(factors), 68, 2), np.float32)
         for b, (i, f, e) in enumerate(zip(identity_ids, factors, emotion)):
             fd = array_to_factors(f[None], np.asarray([e]))
-            self.renderer.render_frame(sample_identity(int(i)), fd, 0, out[b])
-        return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous().float().div_(255)  # NCHW layout: channels-last input crashes some CPU backward kernels
+            lms[b] = self.renderer.render_frame(sample_identity(int(i)), fd, 0, out[b])
+        images = torch.from_numpy(out).permute(0, 3, 1, 2).contiguous().float().div_(255)  # NCHW layout: channels-last input crashes some CPU backward kernels
+        return images, torch.from_numpy(lms)
 
     def batch(self, B: int, rng: np.random.Generator) -> dict:
         ids = self.identities[rng.integers(len(self.identities), size=B)]
         fs, es = self.draw_frames(rng, B)
         fd, ed = self.draw_frames(rng, B)
-        return dict(source=self.render(ids, fs, es), driver=self.render(ids, fd, ed),
+        (src, src_lm), (drv, drv_lm) = self.render_with_landmarks(ids, fs, es), self.render_with_landmarks(ids, fd, ed)
+        return dict(source=src, driver=drv, source_landmarks=src_lm, driver_landmarks=drv_lm,
                     source_factors=torch.from_numpy(fs), driver_factors=torch.from_numpy(fd),
                     source_emotion=torch.from_numpy(es), driver_emotion=torch.from_numpy(ed),
                     identity=torch.from_numpy(ids.astype(np.int64)))
@@ -107,8 +116,9 @@ class PairSampler:
 class PreparedPairs:
     """Same-clip frame pairs from a folder written by ``labkit prep`` (real video, no factors).
 
-    ``batch(B, rng)`` returns dict(source, driver (B, 3, H, W) in [0, 1], identity (B,) = clip
-    index). Decoded clips are kept in memory (a few MB each at 128 px).
+    ``batch(B, rng)`` returns dict(source, driver (B, 3, H, W) in [0, 1], source_landmarks /
+    driver_landmarks (B, 68, 2) in the model's pixels, identity (B,) = clip index). Decoded clips
+    are kept in memory (a few MB each at 128 px).
     """
 
     def __init__(self, prepared_dir, resolution: int):
@@ -126,27 +136,33 @@ class PreparedPairs:
         if len(self.paths) < 2:
             raise ValueError(f"{root} holds {len(self.paths)} prepared clips; training needs at least 2")
         self.resolution = resolution
-        self._frames: dict[int, torch.Tensor] = {}
+        self._frames: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
 
-    def frames(self, k: int) -> torch.Tensor:
-        """Clip k's frames (T, 3, H, W) uint8 at the model's resolution."""
+    def frames(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Clip k's frames (T, 3, H, W) uint8 at the model's resolution and their aligned landmarks
+        (T, 68, 2) in the same pixels."""
         if k not in self._frames:
             from labkit.video_io import read_video
 
             f = torch.from_numpy(read_video(self.paths[k])[0]).permute(0, 3, 1, 2).contiguous()
+            lm = torch.from_numpy(np.load(self.paths[k].with_suffix(".npz"))["aligned_landmarks"]).float()
+            lm = lm * (self.resolution / f.shape[-1])
             if f.shape[-1] != self.resolution:
                 f = torch.nn.functional.interpolate(f.float(), size=(self.resolution,) * 2, mode="area")
                 f = f.round().clamp(0, 255).to(torch.uint8)
-            self._frames[k] = f
+            self._frames[k] = f, lm
         return self._frames[k]
 
     def batch(self, B: int, rng: np.random.Generator) -> dict:
         clips = rng.integers(len(self.paths), size=B)
-        src, drv = [], []
+        src, drv, src_lm, drv_lm = [], [], [], []
         for k in clips:
-            f = self.frames(int(k))
+            f, lm = self.frames(int(k))
             i, j = rng.integers(len(f), size=2)
             src.append(f[i])
             drv.append(f[j])
+            src_lm.append(lm[i])
+            drv_lm.append(lm[j])
         return dict(source=torch.stack(src).float() / 255, driver=torch.stack(drv).float() / 255,
+                    source_landmarks=torch.stack(src_lm), driver_landmarks=torch.stack(drv_lm),
                     identity=torch.from_numpy(clips.astype(np.int64)))

@@ -9,6 +9,10 @@ For a pair (I_i, I_j) of frames of one clip:
 - **cross-identity consistency** (VASA-1): I_i reenacted with the motion of another person's
   frame must keep I_i's identity code and take on the other frame's pose and dynamics codes,
   when the result is encoded again;
+- **face regions** (after LivePortrait's lip and eye terms): the same L1 again inside boxes
+  around the eyes and brows and around the mouth, found from the target's landmarks. A full
+  jaw opening changes ~2 % of a 128 px frame and a blink ~0.5 %, so a whole-image loss barely
+  sees them; z_dyn is learned only when these pixels weigh as much as the rest of the face;
 - **identity code**: equal within a clip, apart across people (an InfoNCE over the batch);
 - **weak pose supervision** (SynthTalk only, an ablation, off by default): z_pose regressed on
   the ground-truth pose.
@@ -35,6 +39,7 @@ class LossWeights:
     cross_id: float = 0.2        # VASA-1 cross-identity: identity code of the reenactment kept
     cross_motion: float = 0.2    # VASA-1 cross-identity: motion codes of the reenactment kept
     id_contrast: float = 0.1     # identity codes equal within a clip, apart across people
+    region: float = 1.0          # L1 inside eye/brow and mouth boxes (needs landmarks in the batch)
     pose_supervision: float = 0.0  # SynthTalk-only weak supervision of z_pose (ablation)
     consistency_fraction: float = 0.5  # share of the batch the consistency terms are computed on
 
@@ -42,6 +47,36 @@ class LossWeights:
 def reconstruction(pred: torch.Tensor, target: torch.Tensor, w: LossWeights) -> torch.Tensor:
     """L1 + (1 - MS-SSIM) of images (B, 3, H, W) in [0, 1]: a scalar."""
     return w.l1 * (pred - target).abs().mean() + w.ms_ssim * (1 - ms_ssim(pred, target)).mean()
+
+
+# iBUG-68 groups whose boxes the region loss weighs: eyes with brows, and the mouth
+REGIONS = {"eyes": list(range(17, 27)) + list(range(36, 48)), "mouth": list(range(48, 68))}
+
+
+def region_masks(landmarks: torch.Tensor, size: int, margin: float = 0.25) -> torch.Tensor:
+    """Boxes around each landmark group, grown by `margin` of their size (and 2 px):
+    landmarks (B, 68, 2) pixel (x, y) → masks (B, R, size, size) of 0/1, R = len(REGIONS)."""
+    if landmarks.ndim != 3 or landmarks.shape[1:] != (68, 2):
+        raise ValueError(f"expected landmarks (B, 68, 2), got {tuple(landmarks.shape)}")
+    coords = torch.arange(size, dtype=landmarks.dtype, device=landmarks.device) + 0.5  # pixel centres
+    masks = []
+    for idx in REGIONS.values():
+        pts = landmarks[:, idx]                                             # (B, n, 2)
+        lo, hi = pts.amin(1), pts.amax(1)                                   # (B, 2)
+        pad = margin * (hi - lo) + 2
+        lo, hi = lo - pad, hi + pad
+        inside_x = (coords >= lo[:, :1]) & (coords <= hi[:, :1])            # (B, size)
+        inside_y = (coords >= lo[:, 1:]) & (coords <= hi[:, 1:])
+        masks.append(inside_y[:, :, None] & inside_x[:, None, :])           # (B, size, size)
+    return torch.stack(masks, 1).to(landmarks.dtype)
+
+
+def region_l1(pred: torch.Tensor, target: torch.Tensor, landmarks: torch.Tensor) -> torch.Tensor:
+    """Mean L1 inside each region box, averaged over regions and batch: a scalar. Every box
+    counts as much as the whole image does in the plain L1, whatever its size."""
+    m = region_masks(landmarks, pred.shape[-1])                            # (B, R, H, W)
+    err = (pred - target).abs().mean(1, keepdim=True)                       # (B, 1, H, W)
+    return ((err * m).sum((2, 3)) / m.sum((2, 3)).clamp_min(1)).mean()
 
 
 def _code_match(pred: torch.Tensor, target: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -98,6 +133,9 @@ def latent_losses(model: FaceLatentModel, batch: dict, w: LossWeights, *,
     rec_j = model.decode(c_i, li.z_id, lj.z_pose, lj.z_dyn)
     rec_i = model.decode(c_j, lj.z_id, li.z_pose, li.z_dyn)
     terms = {"rec": reconstruction(torch.cat([rec_j, rec_i]), torch.cat([x_j, x_i]), w)}
+    if w.region > 0 and "driver_landmarks" in batch:
+        terms["region"] = region_l1(torch.cat([rec_j, rec_i]), torch.cat([x_j, x_i]),
+                                    torch.cat([batch["driver_landmarks"], batch["source_landmarks"]]))
     terms["id_contrast"] = id_info_nce(li.z_id, lj.z_id, batch["identity"])
     images = {"source": x_i, "driver": x_j, "reenacted": rec_j}
 
@@ -119,7 +157,7 @@ def latent_losses(model: FaceLatentModel, batch: dict, w: LossWeights, *,
         gt = pose_target(torch.cat([batch["source_factors"], batch["driver_factors"]]))
         terms["pose_sup"] = F.mse_loss(lat.z_pose, gt.to(lat.z_pose))
 
-    weight = {"rec": 1.0, "id_contrast": w.id_contrast, "transfer": w.transfer, "cross_id": w.cross_id,
+    weight = {"rec": 1.0, "region": w.region, "id_contrast": w.id_contrast, "transfer": w.transfer, "cross_id": w.cross_id,
               "cross_motion": w.cross_motion, "pose_sup": w.pose_supervision}
     total = sum(weight[k] * v for k, v in terms.items())
     with torch.no_grad():

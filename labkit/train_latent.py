@@ -5,18 +5,12 @@ AdamW with a linear warm-up and cosine decay; batches are rendered from SynthTal
 step k is drawn from ``default_rng([seed, k])``, so a run killed at any point and resumed from
 its last checkpoint continues exactly as if it had never stopped.
 
-Run folder::
-
-    config.json                 train + model config (a resumed run must match it)
-    latest.safetensors          model weights + config (see labkit.checkpoint), atomically replaced
-    latest.train.pt             optimizer state and step, atomically replaced
-    log.jsonl                   one line of scalars per logged step
-    tb/                         TensorBoard scalars and image grids (if tensorboard is installed)
+The run folder is a :class:`labkit.runs.RunFolder` (config, latest weights and optimizer
+state, log.jsonl, tb/).
 """
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
 import os
@@ -27,10 +21,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from labkit.atomic import write_json_atomic
-from labkit.checkpoint import load_state, save_training_state, save_weights
+from labkit.checkpoint import load_state
 from labkit.face_latent import FaceLatentConfig, FaceLatentModel, make_config
 from labkit.latent_losses import LossWeights, latent_losses
+from labkit.runs import RunFolder, warmup_cosine
 
 log = logging.getLogger(__name__)
 KIND = "face_latent"
@@ -64,10 +58,7 @@ _RESUMABLE_CHANGES = {"steps", "log_every", "image_every", "checkpoint_every", "
 
 def lr_at(step: int, cfg: TrainLatentConfig) -> float:
     """Linear warm-up, then cosine decay to a tenth of the peak."""
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
-    u = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
-    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * u)))
+    return warmup_cosine(step, lr=cfg.lr, warmup=cfg.warmup, steps=cfg.steps)
 
 
 def make_sampler(cfg: TrainLatentConfig, image_size: int, *, progress: bool = False):
@@ -82,19 +73,6 @@ def make_sampler(cfg: TrainLatentConfig, image_size: int, *, progress: bool = Fa
     return latent_data.PreparedPairs(cfg.data, image_size)
 
 
-def _config_dict(cfg: TrainLatentConfig, model_cfg: FaceLatentConfig) -> dict:
-    return {"train": asdict(cfg), "model": asdict(model_cfg)}
-
-
-def _tensorboard(path: Path):
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:                                    # tensorboard is optional
-        log.warning("tensorboard is not installed; scalars go to log.jsonl only")
-        return None
-    return SummaryWriter(str(path))
-
-
 def train_latent(cfg: TrainLatentConfig, out_dir: str | os.PathLike, *, model_overrides: dict | None = None,
                  device: str = "cpu", overwrite: bool = False, progress: bool = True,
                  deterministic: bool = False) -> Path:
@@ -103,53 +81,20 @@ def train_latent(cfg: TrainLatentConfig, out_dir: str | os.PathLike, *, model_ov
     A folder holding a run is resumed when its config matches, refused when it does not
     (pass overwrite=True to start afresh there).
     """
-    out = Path(out_dir)
     model_cfg = make_config(cfg.preset, **(model_overrides or {}))
-    conf = _config_dict(cfg, model_cfg)
-    weights, state_path = out / "latest.safetensors", out / "latest.train.pt"
-    resume = state_path.exists() and weights.exists() and not overwrite
-    if resume:
-        old, new = json.loads((out / "config.json").read_text()), json.loads(json.dumps(conf))
-        diff = sorted(k for part in ("train", "model") for k in new[part]
-                      if old[part].get(k) != new[part][k] and k not in _RESUMABLE_CHANGES)
-        if diff:
-            raise ValueError(f"{out} holds a run with another config (differs in {diff}); "
-                             f"choose another --out or pass --overwrite to start afresh")
-    elif out.exists() and any(out.iterdir()) and not overwrite:
-        raise FileExistsError(f"{out} is not empty and holds no resumable run; pass --overwrite to reuse it")
-    out.mkdir(parents=True, exist_ok=True)
-    if overwrite:
-        for p in (weights, state_path, out / "log.jsonl"):
-            p.unlink(missing_ok=True)
-    write_json_atomic(out / "config.json", conf)
-
+    run = RunFolder(out_dir, {"train": asdict(cfg), "model": asdict(model_cfg)}, kind=KIND,
+                    resumable=_RESUMABLE_CHANGES, overwrite=overwrite)
     if deterministic:
         torch.use_deterministic_algorithms(True)
     torch.manual_seed(cfg.seed)
     model = FaceLatentModel(model_cfg).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
-    step, elapsed = 0, 0.0
-    if cfg.init and not resume:
+    if cfg.init and not run.resume:
         model.load_state_dict(load_state(cfg.init, kind=KIND)[0])
         log.info("initialised from %s", cfg.init)
-    if resume:
-        state, _ = load_state(weights, kind=KIND)
-        model.load_state_dict(state)
-        ts = torch.load(state_path, map_location=device, weights_only=True)
-        opt.load_state_dict(ts["optimizer"])
-        step, elapsed = int(ts["step"]), float(ts.get("elapsed", 0.0))
-        log.info("resuming %s at step %d", out, step)
+    step, elapsed = run.load(model, opt, device)
     sampler = make_sampler(cfg, model_cfg.image_size, progress=progress)
-    tb = _tensorboard(out / "tb")
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else contextlib.nullcontext()
-
-    def checkpoint():
-        seconds = elapsed + time.time() - t0
-        save_weights(weights, model, kind=KIND, config=asdict(model_cfg), extra={"step": step, "seconds": seconds})
-        save_training_state(state_path, {"optimizer": opt.state_dict(), "step": step, "elapsed": seconds})
-        if step in cfg.snapshot_steps:
-            save_weights(out / f"step-{step}.safetensors", model, kind=KIND, config=asdict(model_cfg),
-                         extra={"step": step, "seconds": seconds})
 
     bar = None
     if progress:
@@ -157,43 +102,36 @@ def train_latent(cfg: TrainLatentConfig, out_dir: str | os.PathLike, *, model_ov
         bar = tqdm(total=cfg.steps, initial=step, desc="train latent", unit="step")
     model.train()
     t0 = time.time()
-    with open(out / "log.jsonl", "a", encoding="utf-8") as logf:
-        while step < cfg.steps:
-            batch = sampler.batch(cfg.batch_size, np.random.default_rng([cfg.seed, step]))
-            batch = {k: v.to(device) for k, v in batch.items()}
-            for g in opt.param_groups:
-                g["lr"] = lr_at(step, cfg)
-            with amp:
-                loss, terms, images = latent_losses(model, batch, cfg.losses, consistency=cfg.consistency)
-            if not math.isfinite(float(loss.detach())):
-                raise FloatingPointError(f"loss became {float(loss)} at step {step}; lower --lr or check the data")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            step += 1
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{float(loss.detach()):.4f}", l1=f"{terms['l1']:.4f}")
-            if step % cfg.log_every == 0 or step == cfg.steps:
-                rec = {"step": step, "loss": float(loss.detach()), "lr": lr_at(step - 1, cfg),
-                       "seconds": round(elapsed + time.time() - t0, 1), **terms}
-                logf.write(json.dumps(rec) + "\n")
-                logf.flush()
-                if tb is not None:
-                    for k, v in rec.items():
-                        if k != "step":
-                            tb.add_scalar(f"train/{k}", v, step)
-            if tb is not None and (step % cfg.image_every == 0 or step == cfg.steps):
-                grid = torch.cat([images[k][:4].detach().float().cpu() for k in images], 2)  # rows of kinds
-                tb.add_images("train/source_driver_reenacted_cross", grid.clamp(0, 1), step)
-            if step % cfg.checkpoint_every == 0 or step == cfg.steps or step in cfg.snapshot_steps:
-                checkpoint()
+    while step < cfg.steps:
+        batch = sampler.batch(cfg.batch_size, np.random.default_rng([cfg.seed, step]))
+        batch = {k: v.to(device) for k, v in batch.items()}
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, cfg)
+        with amp:
+            loss, terms, images = latent_losses(model, batch, cfg.losses, consistency=cfg.consistency)
+        if not math.isfinite(float(loss.detach())):
+            raise FloatingPointError(f"loss became {float(loss)} at step {step}; lower --lr or check the data")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{float(loss.detach()):.4f}", l1=f"{terms['l1']:.4f}")
+        if step % cfg.log_every == 0 or step == cfg.steps:
+            run.log({"step": step, "loss": float(loss.detach()), "lr": lr_at(step - 1, cfg),
+                     "seconds": round(elapsed + time.time() - t0, 1), **terms})
+        if run.tb is not None and (step % cfg.image_every == 0 or step == cfg.steps):
+            grid = torch.cat([images[k][:4].detach().float().cpu() for k in images], 2)  # rows of kinds
+            run.tb.add_images("train/source_driver_reenacted_cross", grid.clamp(0, 1), step)
+        if step % cfg.checkpoint_every == 0 or step == cfg.steps or step in cfg.snapshot_steps:
+            run.save(model, opt, model_config=asdict(model_cfg), step=step, seconds=elapsed + time.time() - t0,
+                     snapshot=step in cfg.snapshot_steps)
     if bar is not None:
         bar.close()
-    if tb is not None:
-        tb.close()
-    return weights
+    run.close()
+    return run.weights
 
 
 def load_face_latent(path: str | os.PathLike | None = None, *, device: str = "cpu") -> FaceLatentModel:

@@ -8,7 +8,7 @@ import torch
 from labkit import warp
 from labkit.checkpoint import load_state, read_metadata, save_weights
 from labkit.face_latent import PRESETS, FaceLatentConfig, FaceLatentModel, make_config
-from labkit.latent_losses import LossWeights, id_info_nce, latent_losses, pose_target
+from labkit.latent_losses import LossWeights, id_info_nce, latent_losses, pose_target, region_l1, region_masks
 from labkit.train_latent import TrainLatentConfig, load_face_latent, lr_at, train_latent
 
 
@@ -80,6 +80,29 @@ def test_losses_and_the_ablation_switch(tiny):
     assert {"rec", "transfer", "cross_id", "cross_motion", "id_contrast"} <= set(terms) and torch.isfinite(total)
     _, terms0, images0 = latent_losses(tiny, b, LossWeights(), consistency=False)
     assert "transfer" not in terms0 and "cross" not in images0 and "cross" in images
+    assert "region" not in terms                         # needs landmarks
+    b["source_landmarks"] = b["driver_landmarks"] = torch.full((4, 68, 2), 32.0) + torch.randn(4, 68, 2)
+    _, terms1, _ = latent_losses(tiny, b, LossWeights(), consistency=False)
+    _, terms2, _ = latent_losses(tiny, b, LossWeights(region=0), consistency=False)
+    assert terms1["region"] > 0 and "region" not in terms2
+
+
+def test_region_loss_weighs_small_face_regions():
+    lm = torch.zeros(2, 68, 2)
+    lm[:, :, 0], lm[:, :, 1] = 20.0, 20.0               # eyes and brows around (20, 20) ...
+    lm[:, 48:, 0], lm[:, 48:, 1] = 40.0, 50.0           # ... the mouth around (40, 50)
+    lm[:, 48, 0] = 30.0                                  # a mouth 10 px wide
+    m = region_masks(lm, 64)
+    assert m.shape == (2, 2, 64, 64) and m[0, 1, 50, 40] == 1 and m[0, 1, 50, 10] == 0 and m[0, 0, 20, 20] == 1
+    target = torch.zeros(2, 3, 64, 64)
+    mouth = target.clone()
+    mouth[:, :, 48:53, 32:39] = 1.0                      # a small change inside the mouth box
+    corner = target.clone()
+    corner[:, :, 0:5, 57:64] = 1.0                       # the same change far from the face
+    assert (mouth - target).abs().mean() == (corner - target).abs().mean()
+    assert region_l1(corner, target, lm) == 0 and region_l1(mouth, target, lm) > 0.1
+    with pytest.raises(ValueError, match="landmarks"):
+        region_masks(torch.zeros(2, 5, 2), 64)
 
 
 def test_info_nce_prefers_matching_identity_codes():

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from labkit.cli import main
+from labkit.latent_data import PreparedPairs
 from labkit.prep import PrepConfig, prepare
 from labkit.synthtalk import SynthTalk, export
 
@@ -43,6 +44,10 @@ def test_prep_recovers_synthtalk_landmarks(videos, tmp_path):
         assert np.abs(z["pose"][:, 0] - ds[i]["factors"]["yaw"]).mean() < 8.0    # degrees
         assert z["aligned_landmarks"].min() > 0 and z["aligned_landmarks"].max() < 128
         assert np.allclose(np.diff(z["timestamps"]), 0.04, atol=1e-6)
+    # the folder trains the face latent model: frame pairs of one clip with landmarks at the model's size
+    pairs = PreparedPairs(tmp_path / "out", 64).batch(3, np.random.default_rng(0))
+    assert pairs["source"].shape == (3, 3, 64, 64) and pairs["driver_landmarks"].shape == (3, 68, 2)
+    assert 0 < float(pairs["driver_landmarks"].min()) and float(pairs["driver_landmarks"].max()) < 64
 
 
 def test_resume_and_refusals(videos, tmp_path):

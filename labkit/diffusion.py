@@ -1,0 +1,135 @@
+"""The diffusion process around the motion denoiser (VASA-1 §3.2), kept apart from the network.
+
+VASA-1 trains its transformer with the DDPM forward process and lets it predict the *clean*
+sequence X0 rather than the noise (which also makes auxiliary losses on X0 straightforward);
+sampling here uses DDIM's deterministic update (eta = 0) over a few steps, which is what
+makes the generator real-time.
+
+    x_t = sqrt(ᾱ_t) · x_0 + sqrt(1 - ᾱ_t) · ε,      ᾱ from the cosine schedule (Nichol & Dhariwal)
+    loss = |x̂_0 - x_0|² + λ_vel · |Δx̂_0 - Δx_0|²      (Δ: frame-to-frame difference)
+
+Classifier-free guidance has one scale per condition c (audio, gaze, control):
+
+    x̂ = f(all) + Σ_c (s_c - 1) · (f(all) - f(all but c))
+
+so s_c = 1 leaves c unguided and the usual single-condition CFG is the one-term case.
+
+Two processes share one interface (``loss(model, x0, cond)`` and ``sample(model, cond)``):
+:class:`Diffusion` and the deterministic :class:`Regression` baseline (the same network,
+no noise, one forward pass).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+import torch
+import torch.nn.functional as F
+
+
+def cosine_alpha_bar(timesteps: int, s: float = 0.008) -> torch.Tensor:
+    """ᾱ_t for t = 0 … timesteps-1 (float64), the cosine schedule, clipped away from 0."""
+    t = torch.arange(timesteps + 1, dtype=torch.float64) / timesteps
+    f = torch.cos((t + s) / (1 + s) * math.pi / 2) ** 2
+    ab = f[1:] / f[0]
+    return ab.clamp(1e-5, 1.0)
+
+
+@dataclass
+class Guidance:
+    """Classifier-free guidance scale of each condition; 1 = no guidance, 0 = condition ignored."""
+    audio: float = 1.0
+    gaze: float = 1.0
+    control: float = 1.0      # head distance and emotion
+
+    def active(self) -> list[str]:
+        return [f.name for f in fields(self) if getattr(self, f.name) != 1.0]
+
+
+def guided(model, x_t: torch.Tensor, t: torch.Tensor, cond, guidance: Guidance) -> torch.Tensor:
+    """The guided x̂_0: one batched forward pass over the full condition and each condition dropped."""
+    names = guidance.active()
+    if not names:
+        return model(x_t, t, cond)
+    variants = [cond] + [cond.drop(name) for name in names]
+    out = model(torch.cat([x_t] * len(variants)), torch.cat([t] * len(variants)), type(cond).cat(variants))
+    full, *dropped = out.chunk(len(variants))
+    x0 = full
+    for name, d in zip(names, dropped):
+        x0 = x0 + (getattr(guidance, name) - 1) * (full - d)
+    return x0
+
+
+class Diffusion:
+    """DDPM training with x0 prediction; DDIM sampling with any number of steps."""
+
+    def __init__(self, timesteps: int = 1000, velocity_weight: float = 1.0):
+        self.timesteps = timesteps
+        self.velocity_weight = velocity_weight
+        self.alpha_bar = cosine_alpha_bar(timesteps)
+
+    def _ab(self, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        return self.alpha_bar.to(like.device)[t].to(like.dtype)[:, None, None]     # (B, 1, 1)
+
+    def q_sample(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """x_t of clean x0 (B, W, M) at integer steps t (B,)."""
+        ab = self._ab(t, x0)
+        return ab.sqrt() * x0 + (1 - ab).sqrt() * noise
+
+    def loss(self, model, x0: torch.Tensor, cond, *, generator: torch.Generator | None = None):
+        """(scalar loss, {term: value}) for clean sequences x0 (B, W, M) under `cond`."""
+        B = x0.shape[0]
+        t = torch.randint(0, self.timesteps, (B,), generator=generator).to(x0.device)
+        noise = torch.randn(x0.shape, generator=generator).to(x0)
+        x0_hat = model(self.q_sample(x0, t, noise), t, cond)
+        return _x0_loss(x0_hat, x0, self.velocity_weight)
+
+    @torch.no_grad()
+    def sample(self, model, cond, *, steps: int = 10, guidance: Guidance = Guidance(),
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """DDIM (eta = 0) from pure noise to x̂_0 (B, W, M) in `steps` denoiser evaluations."""
+        if not 1 <= steps <= self.timesteps:
+            raise ValueError(f"steps must be in 1..{self.timesteps}, got {steps}")
+        shape = (cond.batch_size, model.cfg.window, model.cfg.motion_dim)
+        device = next(model.parameters()).device
+        x = torch.randn(shape, generator=generator).to(device)
+        ts = torch.linspace(self.timesteps - 1, 0, steps + 1).round().long().tolist()
+        for k in range(steps):
+            t, t_next = ts[k], ts[k + 1]
+            x0 = guided(model, x, torch.full((shape[0],), t, device=device), cond, guidance)
+            if k == steps - 1:
+                return x0
+            ab, ab_next = float(self.alpha_bar[t]), float(self.alpha_bar[t_next])
+            eps = (x - math.sqrt(ab) * x0) / math.sqrt(1 - ab)
+            x = math.sqrt(ab_next) * x0 + math.sqrt(1 - ab_next) * eps
+        return x
+
+
+class Regression:
+    """The deterministic baseline: the same network maps (conditions, no noise) → x0 by MSE."""
+
+    def __init__(self, velocity_weight: float = 1.0):
+        self.velocity_weight = velocity_weight
+
+    def _inputs(self, cond, model, device):
+        B = cond.batch_size
+        return (torch.zeros(B, model.cfg.window, model.cfg.motion_dim, device=device),
+                torch.zeros(B, dtype=torch.long, device=device))
+
+    def loss(self, model, x0: torch.Tensor, cond, *, generator: torch.Generator | None = None):
+        return _x0_loss(model(*self._inputs(cond, model, x0.device), cond), x0, self.velocity_weight)
+
+    @torch.no_grad()
+    def sample(self, model, cond, *, steps: int = 1, guidance: Guidance = Guidance(),
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        x, t = self._inputs(cond, model, next(model.parameters()).device)
+        return guided(model, x, t, cond, guidance)
+
+
+def _x0_loss(x0_hat: torch.Tensor, x0: torch.Tensor, velocity_weight: float):
+    mse = F.mse_loss(x0_hat, x0)
+    vel = F.mse_loss(x0_hat.diff(dim=1), x0.diff(dim=1))
+    return mse + velocity_weight * vel, {"mse": float(mse.detach()), "velocity": float(vel.detach())}
+
+
+PROCESSES = {"diffusion": Diffusion, "regression": Regression}

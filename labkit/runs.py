@@ -1,0 +1,106 @@
+"""A training run's folder, shared by every trainer: resume, atomic checkpoints, logs.
+
+Run folder::
+
+    config.json                 train + model config (a resumed run must match it)
+    latest.safetensors          model weights + config (see labkit.checkpoint), atomically replaced
+    latest.train.pt             optimizer state, step and elapsed seconds, atomically replaced
+    step-N.safetensors          snapshots kept at chosen steps
+    log.jsonl                   one line of scalars per logged step
+    tb/                         TensorBoard scalars and image grids (if tensorboard is installed)
+
+A folder holding a run with the same config is resumed; one holding another run, or other
+files, is refused unless ``overwrite=True``. Fields named in ``resumable`` may differ on
+resume (how long the run goes on, how often it reports).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from pathlib import Path
+
+import torch
+
+from labkit.atomic import write_json_atomic
+from labkit.checkpoint import load_state, save_training_state, save_weights
+
+log = logging.getLogger(__name__)
+
+
+class RunFolder:
+    def __init__(self, path: str | os.PathLike, config: dict[str, dict], *, kind: str,
+                 resumable: set[str] = frozenset(), overwrite: bool = False):
+        self.path, self.config, self.kind = Path(path), config, kind
+        self.weights, self.state = self.path / "latest.safetensors", self.path / "latest.train.pt"
+        self.resume = self.state.exists() and self.weights.exists() and not overwrite
+        if self.resume:
+            old, new = json.loads((self.path / "config.json").read_text()), json.loads(json.dumps(config))
+            diff = sorted(k for part in new for k in new[part]
+                          if old.get(part, {}).get(k) != new[part][k] and k not in resumable)
+            if diff:
+                raise ValueError(f"{self.path} holds a run with another config (differs in {diff}); "
+                                 f"choose another --out or pass --overwrite to start afresh")
+        elif self.path.exists() and any(self.path.iterdir()) and not overwrite:
+            raise FileExistsError(f"{self.path} is not empty and holds no resumable run; "
+                                  f"pass --overwrite to reuse it")
+        self.path.mkdir(parents=True, exist_ok=True)
+        if overwrite:
+            for p in (self.weights, self.state, self.path / "log.jsonl"):
+                p.unlink(missing_ok=True)
+        write_json_atomic(self.path / "config.json", config)
+        self._log = open(self.path / "log.jsonl", "a", encoding="utf-8")
+        self.tb = _tensorboard(self.path / "tb")
+
+    def load(self, model: torch.nn.Module, opt: torch.optim.Optimizer, device: str = "cpu") -> tuple[int, float]:
+        """Restore weights and optimizer of a resumed run: returns (step, elapsed seconds); (0, 0) if new."""
+        if not self.resume:
+            return 0, 0.0
+        model.load_state_dict(load_state(self.weights, kind=self.kind)[0])
+        ts = torch.load(self.state, map_location=device, weights_only=True)
+        opt.load_state_dict(ts["optimizer"])
+        log.info("resuming %s at step %d", self.path, int(ts["step"]))
+        return int(ts["step"]), float(ts.get("elapsed", 0.0))
+
+    def save(self, model: torch.nn.Module, opt: torch.optim.Optimizer, *, model_config: dict, step: int,
+             seconds: float, snapshot: bool = False, extra: dict | None = None) -> None:
+        """Replace latest.* atomically (and keep step-N.safetensors when `snapshot`); `extra` goes
+        into the weights' metadata beside the step and the seconds trained."""
+        extra = {**(extra or {}), "step": step, "seconds": round(seconds, 1)}
+        save_weights(self.weights, model, kind=self.kind, config=model_config, extra=extra)
+        save_training_state(self.state, {"optimizer": opt.state_dict(), "step": step, "elapsed": seconds})
+        if snapshot:
+            save_weights(self.path / f"step-{step}.safetensors", model, kind=self.kind, config=model_config,
+                         extra=extra)
+
+    def log(self, record: dict) -> None:
+        """One line of log.jsonl; every numeric value but the step also goes to TensorBoard."""
+        self._log.write(json.dumps(record) + "\n")
+        self._log.flush()
+        if self.tb is not None:
+            for k, v in record.items():
+                if k != "step" and isinstance(v, (int, float)):
+                    self.tb.add_scalar(f"train/{k}", v, record["step"])
+
+    def close(self) -> None:
+        self._log.close()
+        if self.tb is not None:
+            self.tb.close()
+
+
+def _tensorboard(path: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:                                    # tensorboard is optional
+        log.warning("tensorboard is not installed; scalars go to log.jsonl only")
+        return None
+    return SummaryWriter(str(path))
+
+
+def warmup_cosine(step: int, *, lr: float, warmup: int, steps: int) -> float:
+    """Learning rate at `step`: linear warm-up over `warmup` steps, then cosine decay to lr / 10 at `steps`."""
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    u = min(1.0, (step - warmup) / max(1, steps - warmup))
+    return lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * u)))

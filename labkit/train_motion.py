@@ -1,0 +1,136 @@
+"""Training the motion generator: ``labkit train motion --preset small --out runs/motion``.
+
+The same conventions as the face latent model (labkit.train_latent): AdamW with warm-up and
+cosine decay, everything a function of (seed, step), atomic checkpoints, exact resume,
+log.jsonl + TensorBoard, a progress bar. Motion is extracted once (labkit.motion_data, cached)
+and windows are cut from it at random. Conditions are dropped independently for classifier-free
+guidance (VASA-1: each condition with 0.1, the previous-window context with 0.5).
+
+``--process regression`` trains the deterministic baseline of the issue: the same network and
+data, MSE on x0 from the conditions alone.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from labkit.diffusion import PROCESSES
+from labkit.motion_data import extract_clips, sample_windows, source_id
+from labkit.motion_dit import MotionDiT, make_config
+from labkit.motion_generator import KIND
+from labkit.runs import RunFolder, warmup_cosine
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainMotionConfig:
+    preset: str = "small"            # denoiser preset (labkit.motion_dit.PRESETS)
+    process: str = "diffusion"       # "diffusion" (the paper) or "regression" (the deterministic baseline)
+    motion: str = "latent"           # "latent": E_mot codes of the face latent model; "factors": the oracle
+    latent: str | None = None        # face latent checkpoint (default: the shipped one)
+    train_clips: int = 400           # SynthTalk train clips extracted
+    seconds: float = 6.0             # clip length
+    heldout_language: str | None = "es"  # never trained on, to test other languages
+    steps: int = 20_000              # optimisation steps
+    batch_size: int = 64             # windows per step
+    lr: float = 3e-4                 # peak AdamW learning rate
+    weight_decay: float = 0.01       # AdamW weight decay
+    warmup: int = 500                # linear warm-up steps
+    seed: int = 0                    # init, data order, noise
+    drop_prob: float = 0.1           # chance of dropping audio / gaze / control (each, independently)
+    drop_context: float = 0.5        # chance of dropping the previous-window context
+    velocity_weight: float = 1.0     # weight of the frame-to-frame velocity term of the x0 loss
+    log_every: int = 50              # steps between scalar logs
+    checkpoint_every: int = 500      # steps between checkpoints
+    snapshot_steps: tuple[int, ...] = ()  # also keep the weights at these steps
+
+
+_RESUMABLE_CHANGES = {"steps", "log_every", "checkpoint_every", "snapshot_steps"}
+
+
+def motion_source(cfg: TrainMotionConfig):
+    """What extract_clips reads: "factors", or the face latent checkpoint path."""
+    if cfg.motion == "factors":
+        return "factors"
+    if cfg.motion != "latent":
+        raise ValueError(f"motion must be 'latent' or 'factors', got {cfg.motion!r}")
+    from labkit.checkpoint import ASSETS
+    path = Path(cfg.latent) if cfg.latent else ASSETS / "face_latent_s128.safetensors"
+    if not path.is_file():
+        raise FileNotFoundError(f"no face latent checkpoint at {path}")
+    return str(path)
+
+
+def train_languages(cfg: TrainMotionConfig) -> tuple[str, ...]:
+    from labkit.synthtalk.dataset import LANGUAGES
+    if cfg.heldout_language is not None and cfg.heldout_language not in LANGUAGES:
+        raise ValueError(f"heldout_language must be one of {LANGUAGES} or None, got {cfg.heldout_language!r}")
+    return tuple(lang for lang in LANGUAGES if lang != cfg.heldout_language)
+
+
+def train_motion(cfg: TrainMotionConfig, out_dir: str | os.PathLike, *, device: str = "cpu",
+                 overwrite: bool = False, progress: bool = True, cache_dir=None) -> Path:
+    """Train (or resume) a motion generator in `out_dir`; returns the weights path."""
+    if cfg.process not in PROCESSES:
+        raise ValueError(f"process must be one of {sorted(PROCESSES)}, got {cfg.process!r}")
+    source = motion_source(cfg)
+    clips = extract_clips("train", cfg.train_clips, source=source, seconds=cfg.seconds, seed=cfg.seed,
+                          languages=train_languages(cfg), cache_dir=cache_dir, progress=progress)
+    model_cfg = make_config(cfg.preset, motion_dim=clips.motion.shape[-1], audio_dim=clips.audio.shape[-1])
+    run = RunFolder(out_dir, {"train": asdict(cfg), "model": asdict(model_cfg)}, kind=KIND,
+                    resumable=_RESUMABLE_CHANGES, overwrite=overwrite)
+    torch.manual_seed(cfg.seed)
+    model = MotionDiT(model_cfg).to(device)
+    model.set_statistics(torch.from_numpy(clips.motion.reshape(-1, model_cfg.motion_dim)),
+                         torch.from_numpy(clips.audio.reshape(-1, model_cfg.audio_dim)))
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
+    step, elapsed = run.load(model, opt, device)
+    process = PROCESSES[cfg.process](velocity_weight=cfg.velocity_weight)
+    extra = {"process": cfg.process, "motion_source": source_id(source), "motion": cfg.motion,
+             "latent": None if source == "factors" else Path(source).name,
+             "heldout_language": cfg.heldout_language, "train_clips": cfg.train_clips}
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=cfg.steps, initial=step, desc=f"train motion ({cfg.process})", unit="step")
+    model.train()
+    t0 = time.time()
+    while step < cfg.steps:
+        rng = np.random.default_rng([cfg.seed, step])
+        gen = torch.Generator().manual_seed(int(rng.integers(2 ** 62)))
+        torch.manual_seed(int(rng.integers(2 ** 62)))          # dropout: a function of the step too (exact resume)
+        x0, cond = sample_windows(clips, cfg.batch_size, model_cfg.window, model_cfg.context, rng)
+        cond = cond.random_drop(cfg.drop_prob, cfg.drop_context, generator=gen).to(device)
+        lr = warmup_cosine(step, lr=cfg.lr, warmup=cfg.warmup, steps=cfg.steps)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        loss, terms = process.loss(model, model.normalize(x0.to(device)), cond, generator=gen)
+        if not math.isfinite(float(loss.detach())):
+            raise FloatingPointError(f"loss became {float(loss)} at step {step}; lower --lr")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
+        if step % cfg.log_every == 0 or step == cfg.steps:
+            run.log({"step": step, "loss": float(loss.detach()), "lr": lr,
+                     "seconds": round(elapsed + time.time() - t0, 1), **terms})
+        if step % cfg.checkpoint_every == 0 or step == cfg.steps or step in cfg.snapshot_steps:
+            run.save(model, opt, model_config=asdict(model_cfg), step=step, seconds=elapsed + time.time() - t0,
+                     snapshot=step in cfg.snapshot_steps, extra=extra)
+    if bar is not None:
+        bar.close()
+    run.close()
+    return run.weights

@@ -1,0 +1,185 @@
+"""The motion generator: denoiser shapes and conditions, the diffusion process, guidance, sliding
+windows and streaming, training/resume and the CLI."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from labkit.diffusion import Diffusion, Guidance, Regression, cosine_alpha_bar, guided
+from labkit.motion_data import emotion_offset, extract_clips, gaze_of, sample_windows, window_controls
+from labkit.motion_dit import MotionConditions, MotionDiT, make_config
+from labkit.motion_generator import MotionGenerator
+from labkit.train_motion import TrainMotionConfig, train_motion
+
+
+def _cond(cfg, B=3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    K, W = cfg.context, cfg.window
+    return MotionConditions.full(torch.randn(B, K + W, cfg.audio_dim, generator=g),
+                                 torch.randn(B, K, cfg.motion_dim, generator=g),
+                                 torch.randn(B, 2, generator=g), torch.rand(B, cfg.control_dim, generator=g))
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    torch.manual_seed(0)
+    m = MotionDiT(make_config("tiny", motion_dim=6, audio_dim=8)).eval()
+    torch.nn.init.normal_(m.out.weight, std=0.1)          # not the zero init, so outputs depend on inputs
+    return m
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    return extract_clips("train", 6, source="factors", seconds=2.0, cache_dir=tmp_path_factory.mktemp("cache"))
+
+
+def test_denoiser_shapes_and_every_condition_matters(tiny):
+    c = tiny.cfg
+    cond = _cond(c)
+    x = torch.randn(3, c.window, c.motion_dim)
+    t = torch.tensor([0, 500, 999])
+    y = tiny(x, t, cond)
+    assert y.shape == (3, c.window, c.motion_dim)
+    for name in ("audio", "context", "gaze", "control"):
+        assert not torch.allclose(tiny(x, t, cond.drop(name)), y), name
+    assert not torch.allclose(tiny(x, t.flip(0), cond), y)
+    with pytest.raises(ValueError, match="unknown condition"):
+        cond.drop("mood")
+    with pytest.raises(AssertionError, match="x_t"):
+        tiny(torch.randn(3, c.window + 1, c.motion_dim), t, cond)
+    with pytest.raises(ValueError, match="unknown motion preset"):
+        make_config("huge")
+    assert make_config("base").width == 512 and make_config("base").layers == 8 and make_config("base").heads == 8
+
+
+def test_random_drop_rates():
+    cfg = make_config("tiny", motion_dim=6, audio_dim=8)
+    cond = _cond(cfg, B=4000).random_drop(0.1, 0.5, generator=torch.Generator().manual_seed(0))
+    assert abs(float((~cond.keep_audio).float().mean()) - 0.1) < 0.02
+    assert abs(float((~cond.keep_context).float().mean()) - 0.5) < 0.03
+    assert abs(float((cond.keep_gaze ^ cond.keep_control).float().mean()) - 0.18) < 0.03   # independent
+
+
+def test_schedule_and_forward_process():
+    ab = cosine_alpha_bar(1000)
+    assert ab.shape == (1000,) and float(ab[0]) > 0.999 and float(ab[-1]) < 1e-3 and bool((ab.diff() <= 0).all())
+    d = Diffusion()
+    x0 = torch.ones(2, 4, 3)
+    xt = d.q_sample(x0, torch.tensor([0, 999]), torch.zeros_like(x0))
+    assert torch.allclose(xt[0], x0[0], atol=1e-3) and float(xt[1].abs().max()) < 0.05
+
+
+def test_guidance_combines_the_dropped_predictions(tiny):
+    c = tiny.cfg
+    cond = _cond(c)
+    x, t = torch.randn(3, c.window, c.motion_dim), torch.tensor([10, 10, 10])
+    full, no_audio, no_gaze = tiny(x, t, cond), tiny(x, t, cond.drop("audio")), tiny(x, t, cond.drop("gaze"))
+    assert torch.allclose(guided(tiny, x, t, cond, Guidance()), full, atol=1e-5)
+    g = guided(tiny, x, t, cond, Guidance(audio=3.0, gaze=0.0))
+    assert torch.allclose(g, full + 2 * (full - no_audio) - (full - no_gaze), atol=1e-5)
+
+
+def test_sampling_is_seeded_and_steps_are_checked(tiny):
+    d = Diffusion()
+    cond = _cond(tiny.cfg)
+    a = d.sample(tiny, cond, steps=4, generator=torch.Generator().manual_seed(1))
+    b = d.sample(tiny, cond, steps=4, generator=torch.Generator().manual_seed(1))
+    c = d.sample(tiny, cond, steps=4, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(a, b) and not torch.allclose(a, c)
+    with pytest.raises(ValueError, match="steps"):
+        d.sample(tiny, cond, steps=0)
+    r = Regression().sample(tiny, cond)
+    assert torch.equal(r, Regression().sample(tiny, cond))
+
+
+def test_denoiser_overfits_one_batch():
+    torch.manual_seed(0)
+    m = MotionDiT(make_config("tiny", motion_dim=6, audio_dim=8, dropout=0.0))
+    cond = _cond(m.cfg, B=4)
+    x0 = torch.sin(torch.linspace(0, 6, m.cfg.window))[None, :, None].repeat(4, 1, 6) * torch.arange(1, 5)[:, None, None]
+    d, opt = Diffusion(), torch.optim.Adam(m.parameters(), lr=3e-3)
+    g = torch.Generator().manual_seed(0)
+    first = None
+    for _ in range(300):
+        loss, _ = d.loss(m, x0, cond, generator=g)
+        first = first if first is not None else float(loss.detach())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert float(loss) < 0.1 * first
+
+
+def test_motion_data_controls_and_windows(clips):
+    assert clips.motion.shape == (6, 50, 14) and clips.audio.shape == (6, 50, 80)
+    assert np.array_equal(clips.motion, clips.factors)                     # the oracle source
+    off = emotion_offset(np.array([0, 2]), np.array([0.0, 0.7], np.float32))
+    assert off.tolist() == [[0, 0, 0, 0], [0, pytest.approx(0.7), 0, 0]]
+    f = np.zeros((1, 5, 14), np.float32)
+    f[..., 0], f[..., 11], f[..., 5] = 10.0, 5.0, 1.1                        # yaw, gaze_yaw, distance
+    g, ctrl = window_controls(f, np.array([0]), np.array([0.0], np.float32))
+    assert g.tolist() == [[0.0, 15.0]] and ctrl[0, 0] == pytest.approx(1.1) and gaze_of(f).shape == (1, 5, 2)
+    x0, cond = sample_windows(clips, 5, 12, 4, np.random.default_rng(0))
+    assert x0.shape == (5, 12, 14) and cond.audio.shape == (5, 16, 80) and cond.context.shape == (5, 4, 14)
+    with pytest.raises(ValueError, match="shorter"):
+        sample_windows(clips, 5, 50, 4, np.random.default_rng(0))
+
+
+def test_sliding_windows_and_streaming_agree(tiny):
+    gen = MotionGenerator(tiny, steps=3)
+    c = tiny.cfg
+    rng = np.random.default_rng(0)
+    audio = rng.normal(size=16000 * 2).astype(np.float32) * 0.1            # 2 s → 50 frames, 5 windows of 12
+    from labkit.audio import log_mel
+    feats = log_mel(audio)[:, :c.audio_dim]
+    tiny_audio_dim = c.audio_dim
+    whole = gen.generate(feats, seed=3, gaze=(0, 10))
+    assert whole.shape == (len(feats), c.motion_dim)
+    assert np.array_equal(whole, gen.generate(feats, seed=3, gaze=(0, 10)))
+    assert not np.allclose(whole, gen.generate(feats, seed=4, gaze=(0, 10)))
+    batch = gen.generate(np.stack([feats, feats]), seed=3, gaze=(0, 10))
+    assert batch.shape == (2, len(feats), c.motion_dim)
+    with pytest.raises(ValueError, match="gaze"):
+        gen.generate(feats, gaze=(1, 2, 3))
+    # streaming: the same frames, window by window, from chunks of any size
+    from labkit.audio import MelFeatures
+    mel = MelFeatures(n_mels=tiny_audio_dim)
+    feats_small = log_mel(audio, mel)
+    ref = gen.generate(feats_small, seed=3, gaze=(0, 10))
+    chunks = np.split(audio, [1000, 1700, 9000, 20000])
+    parts = list(gen.stream(iter(chunks), seed=3, gaze=(0, 10), mel=mel))
+    assert [len(p) for p in parts] == [12, 12, 12, 12, 2]
+    assert np.allclose(np.concatenate(parts), ref, atol=1e-5)
+
+
+def test_training_resume_is_exact_and_checkpoint_loads(tmp_path, clips):
+    cache = tmp_path / "cache"
+    kw = dict(preset="tiny", motion="factors", train_clips=6, seconds=2.0, batch_size=8, warmup=2, log_every=1,
+              checkpoint_every=2)
+    full = train_motion(TrainMotionConfig(steps=4, **kw), tmp_path / "a", progress=False, cache_dir=cache)
+    train_motion(TrainMotionConfig(steps=2, **kw), tmp_path / "b", progress=False, cache_dir=cache)
+    resumed = train_motion(TrainMotionConfig(steps=4, **kw), tmp_path / "b", progress=False, cache_dir=cache)
+    a, b = MotionGenerator.load(full), MotionGenerator.load(resumed)
+    for (k, v), w in zip(a.model.state_dict().items(), b.model.state_dict().values()):
+        assert torch.equal(v, w), k
+    assert a.meta["motion"] == "factors" and a.meta["step"] == 4 and a.process_name == "diffusion"
+    assert float(a.model.motion_std[5]) > 0                                # statistics saved with the weights
+    with pytest.raises(ValueError, match="another config"):
+        train_motion(TrainMotionConfig(steps=4, **{**kw, "batch_size": 4}), tmp_path / "b", progress=False,
+                     cache_dir=cache)
+    reg = train_motion(TrainMotionConfig(steps=2, process="regression", **kw), tmp_path / "r", progress=False,
+                       cache_dir=cache)
+    assert MotionGenerator.load(reg).process_name == "regression"
+    log = [json.loads(line) for line in (tmp_path / "a" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2, 3, 4] and all(np.isfinite(r["loss"]) for r in log)
+
+
+def test_cli_train_motion_refuses_bad_input(tmp_path, capsys):
+    from labkit.cli import main
+
+    assert main(["train", "motion", "--out", str(tmp_path / "x"), "--latent", str(tmp_path / "none.safetensors"),
+                 "--quiet"]) == 2
+    assert "no face latent checkpoint" in capsys.readouterr().err
+    assert main(["train", "motion", "--out", str(tmp_path / "x"), "--motion", "factors", "--heldout-language", "xx",
+                 "--quiet"]) == 2
+    assert "heldout_language" in capsys.readouterr().err
