@@ -104,3 +104,16 @@ def warmup_cosine(step: int, *, lr: float, warmup: int, steps: int) -> float:
         return lr * (step + 1) / warmup
     u = min(1.0, (step - warmup) / max(1, steps - warmup))
     return lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * u)))
+
+
+def optimizer_step(model: torch.nn.Module, opt: torch.optim.Optimizer, loss: torch.Tensor, *, step: int,
+                   max_grad_norm: float = 1.0) -> float:
+    """Refuse a non-finite loss, back-propagate, clip the gradient norm and step; returns the loss value."""
+    value = float(loss.detach())
+    if not math.isfinite(value):
+        raise FloatingPointError(f"loss became {value} at step {step}; lower --lr or check the data")
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    opt.step()
+    return value

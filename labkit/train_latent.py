@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -24,7 +23,7 @@ import torch
 from labkit.checkpoint import load_state
 from labkit.face_latent import FaceLatentConfig, FaceLatentModel, make_config
 from labkit.latent_losses import LossWeights, latent_losses
-from labkit.runs import RunFolder, warmup_cosine
+from labkit.runs import RunFolder, optimizer_step, warmup_cosine
 
 log = logging.getLogger(__name__)
 KIND = "face_latent"
@@ -109,18 +108,13 @@ def train_latent(cfg: TrainLatentConfig, out_dir: str | os.PathLike, *, model_ov
             g["lr"] = lr_at(step, cfg)
         with amp:
             loss, terms, images = latent_losses(model, batch, cfg.losses, consistency=cfg.consistency)
-        if not math.isfinite(float(loss.detach())):
-            raise FloatingPointError(f"loss became {float(loss)} at step {step}; lower --lr or check the data")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        value = optimizer_step(model, opt, loss, step=step)
         step += 1
         if bar is not None:
             bar.update(1)
-            bar.set_postfix(loss=f"{float(loss.detach()):.4f}", l1=f"{terms['l1']:.4f}")
+            bar.set_postfix(loss=f"{value:.4f}", l1=f"{terms['l1']:.4f}")
         if step % cfg.log_every == 0 or step == cfg.steps:
-            run.log({"step": step, "loss": float(loss.detach()), "lr": lr_at(step - 1, cfg),
+            run.log({"step": step, "loss": value, "lr": lr_at(step - 1, cfg),
                      "seconds": round(elapsed + time.time() - t0, 1), **terms})
         if run.tb is not None and (step % cfg.image_every == 0 or step == cfg.steps):
             grid = torch.cat([images[k][:4].detach().float().cpu() for k in images], 2)  # rows of kinds

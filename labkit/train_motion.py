@@ -12,7 +12,6 @@ data, MSE on x0 from the conditions alone.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -25,7 +24,7 @@ from labkit.diffusion import PROCESSES
 from labkit.motion_data import extract_clips, sample_windows, source_id
 from labkit.motion_dit import MotionDiT, make_config
 from labkit.motion_generator import KIND
-from labkit.runs import RunFolder, warmup_cosine
+from labkit.runs import RunFolder, optimizer_step, warmup_cosine
 
 log = logging.getLogger(__name__)
 
@@ -114,18 +113,13 @@ def train_motion(cfg: TrainMotionConfig, out_dir: str | os.PathLike, *, device: 
         for g in opt.param_groups:
             g["lr"] = lr
         loss, terms = process.loss(model, model.normalize(x0.to(device)), cond, generator=gen)
-        if not math.isfinite(float(loss.detach())):
-            raise FloatingPointError(f"loss became {float(loss)} at step {step}; lower --lr")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        value = optimizer_step(model, opt, loss, step=step)
         step += 1
         if bar is not None:
             bar.update(1)
-            bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
+            bar.set_postfix(loss=f"{value:.4f}")
         if step % cfg.log_every == 0 or step == cfg.steps:
-            run.log({"step": step, "loss": float(loss.detach()), "lr": lr,
+            run.log({"step": step, "loss": value, "lr": lr,
                      "seconds": round(elapsed + time.time() - t0, 1), **terms})
         if step % cfg.checkpoint_every == 0 or step == cfg.steps or step in cfg.snapshot_steps:
             run.save(model, opt, model_config=asdict(model_cfg), step=step, seconds=elapsed + time.time() - t0,
