@@ -102,14 +102,7 @@ class MotionGenerator:
         c = self.cfg
         if A != c.audio_dim:
             raise ValueError(f"audio features must have {c.audio_dim} values per frame, got {A}")
-        gaze_f = _per_frame(gaze, B, T, c.gaze_dim, "gaze")
-        control_f = None
-        if distance is not None or emotion is not None:
-            d = np.asarray(1.0 if distance is None else distance, np.float32)
-            d = _per_frame(d[..., None] if d.ndim else d.reshape(1), B, T, 1, "distance")
-            e = _per_frame(np.zeros(c.control_dim - 1) if emotion is None else emotion, B, T, c.control_dim - 1,
-                           "emotion")
-            control_f = np.concatenate([d, e], -1)
+        gaze_f, control_f = self._commands(gaze, distance, emotion, B, T)
         W, K = c.window, c.context
         n_win = -(-T // W)
         pad = np.full((B, K + n_win * W - T, A), SILENCE, np.float32)
@@ -148,11 +141,12 @@ class MotionGenerator:
         dev = next(self.model.parameters()).device
         gen = torch.Generator().manual_seed(seed)
         context = None
-        const = dict(gaze=gaze, distance=distance, emotion=emotion)
+        gaze_f, control_f = self._commands(gaze, distance, emotion, 1, 1)            # constant commands
+        g = None if gaze_f is None else torch.from_numpy(gaze_f[:, 0].copy()).to(dev)
+        ctrl = None if control_f is None else torch.from_numpy(control_f[:, 0].copy()).to(dev)
 
         def window(audio_win: np.ndarray, n_real: int) -> np.ndarray:
             nonlocal context
-            g, ctrl = self._commands(**const)
             x = self._window(torch.from_numpy(audio_win[None]).to(dev), context, g, ctrl,
                              steps=steps or self.steps, guidance=guidance or self.guidance, generator=gen)
             context = x[:, W - K:] if K else None
@@ -170,15 +164,17 @@ class MotionGenerator:
             yield window(win, n)
             buf = buf[W:] if len(buf) > K + W else buf[:0]
 
-    def _commands(self, *, gaze, distance, emotion):
-        """Constant commands for streaming → (gaze (1, 2) or None, control (1, C) or None) tensors."""
-        dev = next(self.model.parameters()).device
-        g = None if gaze is None else torch.tensor([list(map(float, gaze))], device=dev)
+    def _commands(self, gaze, distance, emotion, B: int, T: int):
+        """Commands → per-frame arrays: gaze (B, T, 2) and control (B, T, C) = [distance, emotion offset],
+        each None when not given (a missing distance is 1, a missing emotion neutral, if the other is given)."""
+        c = self.cfg
+        gaze_f = _per_frame(gaze, B, T, c.gaze_dim, "gaze")
         if distance is None and emotion is None:
-            return g, None
-        e = np.zeros(self.cfg.control_dim - 1, np.float32) if emotion is None else np.asarray(emotion, np.float32)
-        ctrl = np.concatenate([[1.0 if distance is None else float(distance)], e]).astype(np.float32)
-        return g, torch.from_numpy(ctrl[None]).to(dev)
+            return gaze_f, None
+        d = np.asarray(1.0 if distance is None else distance, np.float32)
+        d = _per_frame(d[..., None] if d.ndim else d.reshape(1), B, T, 1, "distance")
+        e = _per_frame(np.zeros(c.control_dim - 1) if emotion is None else emotion, B, T, c.control_dim - 1, "emotion")
+        return gaze_f, np.concatenate([d, e], -1)
 
     def config_dict(self) -> dict:
         return {"model": asdict(self.cfg), "process": self.process_name, "steps": self.steps,

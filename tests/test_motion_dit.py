@@ -150,6 +150,11 @@ def test_sliding_windows_and_streaming_agree(tiny):
     parts = list(gen.stream(iter(chunks), seed=3, gaze=(0, 10), mel=mel))
     assert [len(p) for p in parts] == [12, 12, 12, 12, 2]
     assert np.allclose(np.concatenate(parts), ref, atol=1e-5)
+    emo = np.array([0, 0.8, 0, 0], np.float32)
+    ref = gen.generate(feats_small, seed=5, distance=1.1, emotion=emo)
+    assert not np.allclose(ref, gen.generate(feats_small, seed=5))              # the commands reach the model
+    parts = list(gen.stream(iter(chunks), seed=5, distance=1.1, emotion=emo, mel=mel))
+    assert np.allclose(np.concatenate(parts), ref, atol=1e-5)
 
 
 def test_training_resume_is_exact_and_checkpoint_loads(tmp_path, clips):
