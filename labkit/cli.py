@@ -206,6 +206,20 @@ def cmd_bench_motion(a) -> int:
     return 0
 
 
+def _add_run_options(p: argparse.ArgumentParser, *, lr: float, warmup: int, device_help: str) -> None:
+    """The options every trainer shares: run folder, length, schedule, seed, device, output."""
+    p.add_argument("--out", required=True, help="run folder: checkpoints, log.jsonl, tb/ (resumed if it holds this run)")
+    p.add_argument("--steps", type=int, default=20_000, help="optimisation steps (default: 20000)")
+    p.add_argument("--lr", type=float, default=lr, help=f"peak AdamW learning rate (default: {lr:g})")
+    p.add_argument("--warmup", type=int, default=warmup, help=f"linear learning-rate warm-up steps (default: {warmup})")
+    p.add_argument("--seed", type=int, default=0, help="seed of the init and of every batch (default: 0)")
+    p.add_argument("--snapshot-steps", type=int, nargs="*", default=[], help="keep copies of the weights at these steps")
+    p.add_argument("--device", default="cpu", help=device_help)
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (default: torch's choice)")
+    p.add_argument("--overwrite", action="store_true", help="start afresh in a folder holding another run")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="labkit", description="labkit: audio-driven talking faces (open VASA-1 at laptop scale)")
     p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
@@ -248,28 +262,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train a model (resumable)").add_subparsers(dest="model", required=True)
     tl = train.add_parser("latent", help="the face latent model (VASA-1 §3.1)")
+    _add_run_options(tl, lr=5e-4, warmup=200, device_help="cpu or cuda[:N] (bf16 autocast on CUDA)")
     tl.add_argument("--preset", default="s128", choices=sorted(PRESETS), help="model size (default: s128)")
     tl.add_argument("--data", default="synthtalk", help="'synthtalk' (rendered on the fly) or a `labkit prep` folder")
-    tl.add_argument("--out", required=True, help="run folder: checkpoints, log.jsonl, tb/ (resumed if it holds this run)")
-    tl.add_argument("--steps", type=int, default=20_000, help="optimisation steps (default: 20000)")
     tl.add_argument("--batch-size", type=int, default=8, help="frame pairs per step (default: 8)")
-    tl.add_argument("--lr", type=float, default=5e-4, help="peak AdamW learning rate (default: 5e-4)")
-    tl.add_argument("--seed", type=int, default=0, help="seed of the init and of every batch (default: 0)")
     tl.add_argument("--init", default=None, help="start from these weights (.safetensors), e.g. a run without consistency")
-    tl.add_argument("--warmup", type=int, default=200, help="linear learning-rate warm-up steps (default: 200)")
     tl.add_argument("--no-consistency", action="store_true", help="drop VASA-1's transfer and cross-identity losses (ablation)")
     tl.add_argument("--pose-supervision", type=float, default=0.0, help="weight of SynthTalk ground-truth pose supervision (ablation; default 0)")
     tl.add_argument("--region", type=float, default=LossWeights().region,
                     help=f"weight of the eye/brow and mouth region L1 (default: {LossWeights().region}; 0 = off)")
-    tl.add_argument("--snapshot-steps", type=int, nargs="*", default=[], help="keep copies of the weights at these steps")
-    tl.add_argument("--device", default="cpu", help="cpu or cuda[:N] (bf16 autocast on CUDA)")
-    tl.add_argument("--threads", type=int, default=0, help="CPU threads (default: torch's choice)")
     tl.add_argument("--deterministic", action="store_true", help="torch deterministic algorithms (tests)")
-    tl.add_argument("--overwrite", action="store_true", help="start afresh in a folder holding another run")
-    tl.add_argument("--quiet", action="store_true", help="no progress bar")
     tl.set_defaults(func=cmd_train_latent)
     from labkit.motion_dit import PRESETS as MOTION_PRESETS
     tm = train.add_parser("motion", help="the motion generator, a diffusion transformer (VASA-1 §3.2)")
+    _add_run_options(tm, lr=3e-4, warmup=500, device_help="cpu or cuda[:N]")
     tm.add_argument("--preset", default="small", choices=sorted(MOTION_PRESETS), help="denoiser size (default: small)")
     tm.add_argument("--process", default="diffusion", choices=["diffusion", "regression"],
                     help="diffusion (the paper) or regression (the deterministic baseline)")
@@ -279,17 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     tm.add_argument("--data", default="synthtalk", choices=["synthtalk"], help="training data (SynthTalk train split)")
     tm.add_argument("--clips", type=int, default=400, help="training clips extracted (cached) (default: 400)")
     tm.add_argument("--heldout-language", default="es", help="language never trained on, or 'none' (default: es)")
-    tm.add_argument("--out", required=True, help="run folder (resumed if it holds this run)")
-    tm.add_argument("--steps", type=int, default=20_000, help="optimisation steps (default: 20000)")
     tm.add_argument("--batch-size", type=int, default=64, help="windows per step (default: 64)")
-    tm.add_argument("--lr", type=float, default=3e-4, help="peak AdamW learning rate (default: 3e-4)")
-    tm.add_argument("--warmup", type=int, default=500, help="linear warm-up steps (default: 500)")
-    tm.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
-    tm.add_argument("--snapshot-steps", type=int, nargs="*", default=[], help="keep copies of the weights at these steps")
-    tm.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
-    tm.add_argument("--threads", type=int, default=0, help="CPU threads (default: torch's choice)")
-    tm.add_argument("--overwrite", action="store_true", help="start afresh in a folder holding another run")
-    tm.add_argument("--quiet", action="store_true", help="no progress bar")
     tm.set_defaults(func=cmd_train_motion)
 
     wt = sub.add_parser("weights", help="checkpoint files").add_subparsers(dest="action", required=True)

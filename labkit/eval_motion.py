@@ -21,6 +21,7 @@ voices, sentences and identities):
 from __future__ import annotations
 
 import numpy as np
+from scipy.signal import lfilter
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -92,10 +93,7 @@ def puppet_factors(clips: MotionClips, rng: np.random.Generator) -> np.ndarray:
     out[..., _COL["jaw"]] = np.clip((energy - lo) / np.maximum(hi - lo, 1e-6), 0, 1)
     out[..., _COL["distance"]] = 1.0
     for k, sigma in zip(_ANGLES, (4.0, 2.5, 1.8)):                            # an AR(1) sway, degrees
-        e = rng.normal(0, sigma * np.sqrt(1 - 0.96 ** 2), (N, T))
-        for t in range(1, T):
-            e[:, t] += 0.96 * e[:, t - 1]
-        out[..., k] = e
+        out[..., k] = lfilter([1.0], [1.0, -0.96], rng.normal(0, sigma * np.sqrt(1 - 0.96 ** 2), (N, T)), axis=1)
     return out
 
 
