@@ -163,18 +163,18 @@ def cmd_train_motion(a) -> int:
 
 def cmd_eval_motion(a) -> int:
     from labkit.diffusion import Guidance
-    from labkit.eval_motion import BARS, KEYS, evaluate_motion, meets
+    from labkit.eval_motion import BARS, EXTRA_KEYS, KEYS, evaluate_motion, meets
     from labkit.motion_generator import MotionGenerator
 
-    gen = MotionGenerator.load(a.checkpoint, steps=a.steps, guidance=Guidance(audio=a.cfg_audio, gaze=a.cfg_gaze,
-                                                                          control=a.cfg_control))
+    gen = MotionGenerator.load(a.checkpoint, steps=a.steps, overlap=a.overlap,
+                               guidance=Guidance(audio=a.cfg_audio, gaze=a.cfg_gaze, control=a.cfg_control))
     reg = MotionGenerator.load(a.regression) if a.regression else _shipped_regression()
     r = evaluate_motion(gen, regression=reg, latent=a.latent, test_clips=a.clips, seeds=a.seeds, seed=a.seed,
                         progress=not a.json)
     if a.json:
         print(json.dumps(r))
         return 0
-    for k in KEYS:
+    for k in KEYS + EXTRA_KEYS:
         if k not in r:
             continue
         op, bar = BARS.get(k, ("", None))
@@ -312,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     em.add_argument("--clips", type=int, default=40, help="test clips (default: 40)")
     em.add_argument("--seeds", type=int, default=3, help="sampling seeds per clip (default: 3)")
     em.add_argument("--steps", type=int, default=10, help="sampling steps (default: 10)")
+    em.add_argument("--overlap", type=int, default=None, help="frames shared by consecutive windows (default: W/10)")
     em.add_argument("--cfg-audio", type=float, default=1.0, help="audio guidance scale (default: 1 = none)")
     em.add_argument("--cfg-gaze", type=float, default=1.0, help="gaze guidance scale (default: 1)")
     em.add_argument("--cfg-control", type=float, default=1.0, help="distance/emotion guidance scale (default: 1)")

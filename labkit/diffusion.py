@@ -14,6 +14,11 @@ Classifier-free guidance has one scale per condition c (audio, gaze, control):
 
 so s_c = 1 leaves c unguided and the usual single-condition CFG is the one-term case.
 
+Both samplers can hold the first frames of the window close to frames that are already known
+(``prefix``: the overlap with the previous window when windows are chained): after every
+denoiser call the prefix of x̂_0 is blended toward the known frames, the x0-replacement form of
+diffusion inpainting, so the frames sampled after the prefix are drawn to continue it.
+
 Two processes share one interface (``loss(model, x0, cond)`` and ``sample(model, cond)``):
 :class:`Diffusion` and the deterministic :class:`Regression` baseline (the same network,
 no noise, one forward pass).
@@ -60,6 +65,29 @@ def guided(model, x_t: torch.Tensor, t: torch.Tensor, cond, guidance: Guidance) 
     return x0
 
 
+@dataclass
+class Prefix:
+    """Known frames for the start of a window: x̂_0[:, :O] ← w·known + (1 - w)·x̂_0[:, :O].
+
+    known: (B, O, M) in the denoiser's (normalised) motion space; weight: (O,) in [0, 1]."""
+    known: torch.Tensor
+    weight: torch.Tensor
+
+    def __post_init__(self):
+        if self.known.ndim != 3 or self.weight.shape != self.known.shape[1:2]:
+            raise ValueError(f"prefix: known must be (B, O, M) and weight (O,), got {tuple(self.known.shape)} "
+                             f"and {tuple(self.weight.shape)}")
+
+    def apply(self, x0: torch.Tensor) -> torch.Tensor:
+        O = self.known.shape[1]
+        w = self.weight.to(x0)[None, :, None]
+        return torch.cat([w * self.known.to(x0) + (1 - w) * x0[:, :O], x0[:, O:]], 1)
+
+
+def _with_prefix(x0: torch.Tensor, prefix: Prefix | None) -> torch.Tensor:
+    return x0 if prefix is None else prefix.apply(x0)
+
+
 class Diffusion:
     """DDPM training with x0 prediction; DDIM sampling with any number of steps."""
 
@@ -86,7 +114,7 @@ class Diffusion:
 
     @torch.no_grad()
     def sample(self, model, cond, *, steps: int = 10, guidance: Guidance = Guidance(),
-               generator: torch.Generator | None = None) -> torch.Tensor:
+               generator: torch.Generator | None = None, prefix: Prefix | None = None) -> torch.Tensor:
         """DDIM (eta = 0) from pure noise to x̂_0 (B, W, M) in `steps` denoiser evaluations."""
         if not 1 <= steps <= self.timesteps:
             raise ValueError(f"steps must be in 1..{self.timesteps}, got {steps}")
@@ -96,7 +124,7 @@ class Diffusion:
         ts = torch.linspace(self.timesteps - 1, 0, steps + 1).round().long().tolist()
         for k in range(steps):
             t, t_next = ts[k], ts[k + 1]
-            x0 = guided(model, x, torch.full((shape[0],), t, device=device), cond, guidance)
+            x0 = _with_prefix(guided(model, x, torch.full((shape[0],), t, device=device), cond, guidance), prefix)
             if k == steps - 1:
                 return x0
             ab, ab_next = float(self.alpha_bar[t]), float(self.alpha_bar[t_next])
@@ -121,9 +149,9 @@ class Regression:
 
     @torch.no_grad()
     def sample(self, model, cond, *, steps: int = 1, guidance: Guidance = Guidance(),
-               generator: torch.Generator | None = None) -> torch.Tensor:
+               generator: torch.Generator | None = None, prefix: Prefix | None = None) -> torch.Tensor:
         x, t = self._inputs(cond, model, next(model.parameters()).device)
-        return guided(model, x, t, cond, guidance)
+        return _with_prefix(guided(model, x, t, cond, guidance), prefix)
 
 
 def _x0_loss(x0_hat: torch.Tensor, x0: torch.Tensor, velocity_weight: float):

@@ -7,14 +7,15 @@ voices, sentences and identities):
 
 - ``lipsync_corr``: Pearson correlation of the generated and the ground-truth jaw opening of
   the same audio, per clip, averaged; the same for the audio-energy puppet and the
-  regression baseline, and for test clips of the held-out language;
+  regression baseline, for test clips of the held-out language, and for a crude sung clip
+  (``sung_lipsync_corr``: synthtalk.singing, four test voices);
 - ``gaze_err_deg``: commanded vs achieved main gaze (window means), mean angular error;
 - ``distance_err_rel``: commanded vs achieved head distance, mean relative error;
 - ``emotion_acc``: emotion recognised from generated windows by a classifier trained on
   ground-truth motion windows (its accuracy on ground-truth test windows is reported too);
 - ``dp_ratio``: ΔP (mean absolute frame-to-frame change of yaw, pitch, roll) of generated
   motion over that of the ground truth, both read through the probes;
-- ``seam_ratio``: mean motion velocity across window boundaries over that inside windows;
+- ``seam_ratio``: mean motion velocity where windows join (the whole overlap) over that elsewhere;
 - ``diversity``: head-pose spread between seeds for the same audio (degrees), and the
   lip-sync of each seed.
 """
@@ -27,6 +28,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from labkit.motion_data import MotionClips, extract_clips, gaze_of, emotion_offset
+from labkit.motion_generator import window_starts
 from labkit.synthtalk.factors import FACTOR_NAMES
 
 _COL = {n: i for i, n in enumerate(FACTOR_NAMES)}
@@ -34,6 +36,9 @@ _ANGLES = [_COL["yaw"], _COL["pitch"], _COL["roll"]]
 
 KEYS = ("lipsync_corr", "puppet_lipsync_corr", "regression_lipsync_corr", "gaze_err_deg", "distance_err_rel",
         "emotion_acc", "dp_ratio", "seam_ratio", "heldout_lang_lipsync_corr")
+# printed by `labkit eval motion` besides KEYS: the sung clip, and what the truth scores through the same readers
+EXTRA_KEYS = ("sung_lipsync_corr", "lipsync_corr_probe_gt", "gaze_err_deg_probe_gt", "emotion_acc_gt", "seam_ratio_gt",
+              "diversity_pose_deg", "diversity_gt_pose_deg")
 BARS = {"lipsync_corr": (">=", 0.80), "gaze_err_deg": ("<=", 3.0), "distance_err_rel": ("<=", 0.05),
         "emotion_acc": (">=", 0.90), "dp_ratio": ("within", (0.85, 1.15)), "seam_ratio": ("<=", 1.5)}
 
@@ -63,13 +68,19 @@ def delta_p(angles: np.ndarray) -> float:
     return float(np.abs(np.diff(angles, axis=1)).mean())
 
 
-def seam_ratio(motion: np.ndarray, window: int) -> float:
-    """Mean |velocity| (N, T, M) at window boundaries (frame kW-1 → kW) over that inside windows."""
+def seam_ratio(motion: np.ndarray, starts: list[int], overlap: int = 0) -> float:
+    """Mean |velocity| (N, T, M) where windows join over that elsewhere.
+
+    A window starting at frame s > 0 joins its predecessor over the steps s-1 → s … s+O-1 → s+O
+    (O = overlap; with O = 0 the single step across the boundary). Every one of them counts as
+    seam, so a jump merely spread over the overlap still shows."""
+    T = motion.shape[1]
     v = np.linalg.norm(np.diff(motion, axis=1), axis=-1)                    # (N, T-1): step t → t+1
-    at = np.zeros(v.shape[1], bool)
-    at[window - 1::window] = True                                           # steps that cross a boundary
+    at = np.zeros(T - 1, bool)
+    for s in starts[1:]:
+        at[max(s - 1, 0):min(s + overlap, T - 1)] = True
     if not at.any():
-        raise ValueError(f"clips of {motion.shape[1]} frames have no window boundary (window {window})")
+        raise ValueError(f"clips of {T} frames have no window boundary (window starts {starts})")
     return float(v[:, at].mean() / max(v[:, ~at].mean(), 1e-12))
 
 
@@ -123,9 +134,13 @@ class MotionReader:
         w = motion[:, :n * self.window].reshape(N * n, self.window, M)
         return np.concatenate([w.mean(1), w.std(1)], 1)
 
+    def predict_emotion(self, motion: np.ndarray) -> np.ndarray:
+        """The emotion (index into EMOTIONS) of each whole window of motion (N, T, M): (N · T // W,)."""
+        return self.emotion.predict(self._window_features(motion))
+
     def emotion_accuracy(self, motion: np.ndarray, emotion: np.ndarray) -> float:
         n = motion.shape[1] // self.window
-        return float((self.emotion.predict(self._window_features(motion)) == np.repeat(emotion, n)).mean())
+        return float((self.predict_emotion(motion) == np.repeat(emotion, n)).mean())
 
 
 # ---------------------------------------------------------------------------- the evaluation
@@ -143,11 +158,36 @@ def _window_means(x: np.ndarray, window: int) -> np.ndarray:
     return x[:, :n * window].reshape(N, n, window, *x.shape[2:]).mean(2).reshape(N * n, *x.shape[2:])
 
 
-def generate_for(gen, clips: MotionClips, *, seed: int = 0, controls: bool = True) -> np.ndarray:
-    """Motion (N, T, M) generated from each clip's audio (and its ground-truth commands)."""
-    gaze, distance, emotion = _commands(clips)
-    kw = dict(gaze=gaze, distance=distance, emotion=emotion) if controls else {}
-    return gen.generate(clips.audio, seed=seed, **kw)
+COMMANDS = ("gaze", "distance", "emotion")
+
+
+def generate_for(gen, clips: MotionClips, *, seed: int = 0, commands: tuple[str, ...] = COMMANDS) -> np.ndarray:
+    """Motion (N, T, M) generated from each clip's audio and those of its ground-truth commands
+    named in `commands` (the others are left to the model)."""
+    unknown = set(commands) - set(COMMANDS)
+    if unknown:
+        raise ValueError(f"unknown commands {sorted(unknown)}; choose from {COMMANDS}")
+    given = dict(zip(COMMANDS, _commands(clips)))
+    return gen.generate(clips.audio, seed=seed, **{k: given[k] for k in commands})
+
+
+def sung_clips(n: int, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The crude sung SynthTalk clip (synthtalk.singing) by n test-split voices: audio log-mel
+    (n, T, A) and the ground-truth jaw opening (n, T)."""
+    from labkit.audio import log_mel
+    from labkit.synthtalk.dataset import split_voices
+    from labkit.synthtalk.singing import sung_clip
+    from labkit.synthtalk.speech import Voice
+
+    variants = split_voices("test")
+    feats, jaw = [], []
+    for k in range(n):
+        voice = Voice(language="en", variant=variants[k % len(variants)], rate=150, pitch=35 + 10 * (k % 3),
+                      pitch_range=0)
+        clip = sung_clip(voice, seed=seed + k)
+        feats.append(log_mel(clip["audio"], num_frames=len(clip["factors"]["jaw"])))
+        jaw.append(clip["factors"]["jaw"])
+    return np.stack(feats), np.stack(jaw)
 
 
 def motion_source_of(gen, latent=None):
@@ -167,54 +207,102 @@ def motion_source_of(gen, latent=None):
     return str(path)
 
 
+class MotionEvaluation:
+    """Test clips, their ground truth and the readers of one evaluation, fit once and reused to
+    score any number of generators and settings (notebook 06 sweeps guidance, steps, overlap).
+
+    source: what the generators were trained on ("factors" or a face latent checkpoint path);
+    window: their window length W (probes read windows of W frames for emotion)."""
+
+    def __init__(self, source, window: int, *, heldout_language: str | None = None, test_clips: int = 40,
+                 train_clips: int = 200, seed: int = 0, cache_dir=None, progress: bool = False):
+        from labkit.synthtalk.dataset import LANGUAGES
+
+        langs = tuple(lang for lang in LANGUAGES if lang != heldout_language)
+        self.window, self.seed, self.heldout_language = window, seed, heldout_language
+        seconds = round(4 * window / 25.0, 3)                                 # four windows per clip
+        self._kw = dict(source=source, seconds=seconds, cache_dir=cache_dir, progress=progress)
+        self.train = extract_clips("train", train_clips, languages=langs, seed=seed + 1, **self._kw)
+        self.test = extract_clips("test", test_clips, languages=langs, seed=seed, **self._kw)
+        self.reader = MotionReader(self.train, window)
+        self.gt_factors = self.reader.factors(self.test.motion)               # the truth, read like generated motion
+        self.jaw = self.test.factors[..., _COL["jaw"]]
+
+    def lipsync(self, factors: np.ndarray) -> float:
+        """Correlation of read-out jaw (N, T, F) with the test clips' true jaw."""
+        return pearson_per_clip(factors[..., _COL["jaw"]], self.jaw)
+
+    def score(self, gen, *, seeds: int = 1, commands: tuple[str, ...] = COMMANDS, seams: bool = True) -> dict:
+        """lipsync_corr, dp_ratio, gaze_err_deg, distance_err_rel, emotion_acc, seam_ratio (and
+        diversity with seeds > 1) of `gen` on the test clips, given the true `commands` (always
+        scored against the true ones, so a dropped command shows what the model does unasked)."""
+        W = self.window
+        runs = [generate_for(gen, self.test, seed=self.seed + s, commands=commands) for s in range(seeds)]
+        fs = [self.reader.factors(m) for m in runs]
+        gaze_cmd, dist_cmd, _ = _commands(self.test)
+        d_cmd = _window_means(dist_cmd, W)
+        f0 = fs[0]
+        out = {"lipsync_corr": float(np.mean([self.lipsync(f) for f in fs])),
+               "dp_ratio": float(np.mean([delta_p(f[..., _ANGLES]) for f in fs]) / delta_p(self.gt_factors[..., _ANGLES])),
+               "gaze_err_deg": angular_error(_window_means(gaze_of(f0), W), _window_means(gaze_cmd, W)),
+               "distance_err_rel": float(np.mean(np.abs(_window_means(f0[..., _COL["distance"]], W) - d_cmd) / d_cmd)),
+               "emotion_acc": self.reader.emotion_accuracy(runs[0], self.test.emotion)}
+        if seams:
+            mean, std = gen.model.motion_mean.cpu().numpy(), gen.model.motion_std.cpu().numpy()
+            starts = window_starts(self.test.motion.shape[1], gen.cfg.window, gen.overlap)
+            out["seam_ratio"] = float(np.mean([seam_ratio((m - mean) / std, starts, gen.overlap) for m in runs]))
+        if seeds > 1:
+            ang = np.stack([f[..., _ANGLES] for f in fs])                      # (S, N, T, 3)
+            out["diversity_pose_deg"] = float(ang.std(0).mean())
+        return out
+
+    def ceilings(self) -> dict:
+        """The same figures for the true test motion read by the same probes (what a perfect
+        generator would score through them), and the puppet's."""
+        W = self.window
+        gaze_cmd, _, _ = _commands(self.test)
+        puppet = puppet_factors(self.test, np.random.default_rng(self.seed))
+        return {"lipsync_corr_probe_gt": self.lipsync(self.gt_factors),
+                "gaze_err_deg_probe_gt": angular_error(_window_means(gaze_of(self.gt_factors), W),
+                                                       _window_means(gaze_cmd, W)),
+                "emotion_acc_gt": self.reader.emotion_accuracy(self.test.motion, self.test.emotion),
+                "diversity_gt_pose_deg": float(self.gt_factors[..., _ANGLES].std(1).mean()),
+                "puppet_lipsync_corr": self.lipsync(puppet),
+                "puppet_dp_ratio": delta_p(puppet[..., _ANGLES]) / delta_p(self.gt_factors[..., _ANGLES])}
+
+    def seam_ratio_gt(self, gen) -> float:
+        mean, std = gen.model.motion_mean.cpu().numpy(), gen.model.motion_std.cpu().numpy()
+        starts = window_starts(self.test.motion.shape[1], gen.cfg.window, gen.overlap)
+        return seam_ratio((self.test.motion - mean) / std, starts, gen.overlap)
+
+    def heldout_lipsync(self, gen, clips: int) -> float:
+        """Lip sync on test clips of the held-out language."""
+        ho = extract_clips("test", clips, languages=(self.heldout_language,), seed=self.seed, **self._kw)
+        hf = self.reader.factors(generate_for(gen, ho, seed=self.seed))
+        return pearson_per_clip(hf[..., _COL["jaw"]], ho.factors[..., _COL["jaw"]])
+
+    def sung_lipsync(self, gen, clips: int = 4) -> float:
+        """Lip sync on the crude sung clip (synthtalk.singing) by `clips` test voices."""
+        audio, jaw = sung_clips(clips, seed=self.seed)
+        f = self.reader.factors(gen.generate(audio, seed=self.seed))
+        return pearson_per_clip(f[..., _COL["jaw"]], jaw)
+
+
 def evaluate_motion(gen, *, regression=None, latent=None, test_clips: int = 40, train_clips: int = 200,
                     seeds: int = 3, seed: int = 0, cache_dir=None, progress: bool = False) -> dict:
-    """Every figure of the issue for a MotionGenerator (and the regression baseline's lip sync)."""
-    from labkit.synthtalk.dataset import LANGUAGES
-
-    source = motion_source_of(gen, latent)
+    """Every figure of the issue for a MotionGenerator (and the regression baseline's)."""
     held = gen.meta.get("heldout_language")
-    langs = tuple(lang for lang in LANGUAGES if lang != held)
-    W = gen.cfg.window
-    seconds = round(4 * W / 25.0, 3)                                          # four windows per clip
-    kw = dict(source=source, seconds=seconds, cache_dir=cache_dir, progress=progress)
-    train = extract_clips("train", train_clips, languages=langs, seed=seed + 1, **kw)
-    test = extract_clips("test", test_clips, languages=langs, seed=seed, **kw)
-    reader = MotionReader(train, W)
-
-    gt_f = reader.factors(test.motion)
-    jaw_true = test.factors[..., _COL["jaw"]]
-    out: dict[str, float] = {}
-    runs = [generate_for(gen, test, seed=seed + s) for s in range(seeds)]
-    fs = [reader.factors(m) for m in runs]
-    out["lipsync_corr"] = float(np.mean([pearson_per_clip(f[..., _COL["jaw"]], jaw_true) for f in fs]))
-    out["lipsync_corr_probe_gt"] = pearson_per_clip(gt_f[..., _COL["jaw"]], jaw_true)   # the probe's ceiling
-    out["puppet_lipsync_corr"] = pearson_per_clip(puppet_factors(test, np.random.default_rng(seed))[..., _COL["jaw"]],
-                                                  jaw_true)
+    ev = MotionEvaluation(motion_source_of(gen, latent), gen.cfg.window, heldout_language=held,
+                          test_clips=test_clips, train_clips=train_clips, seed=seed, cache_dir=cache_dir,
+                          progress=progress)
+    out: dict = ev.score(gen, seeds=seeds)
+    out.update(ev.ceilings())
+    out["seam_ratio_gt"] = ev.seam_ratio_gt(gen)
     if regression is not None:
-        rf = reader.factors(generate_for(regression, test, seed=seed))
-        out["regression_lipsync_corr"] = pearson_per_clip(rf[..., _COL["jaw"]], jaw_true)
-        out["regression_dp_ratio"] = delta_p(rf[..., _ANGLES]) / delta_p(gt_f[..., _ANGLES])
-    gaze_cmd, dist_cmd, _ = _commands(test)
-    f0 = fs[0]
-    out["gaze_err_deg"] = angular_error(_window_means(gaze_of(f0), W), _window_means(gaze_cmd, W))
-    out["gaze_err_deg_probe_gt"] = angular_error(_window_means(gaze_of(gt_f), W), _window_means(gaze_cmd, W))
-    d_cmd = _window_means(dist_cmd, W)
-    out["distance_err_rel"] = float(np.mean(np.abs(_window_means(f0[..., _COL["distance"]], W) - d_cmd) / d_cmd))
-    out["emotion_acc"] = reader.emotion_accuracy(runs[0], test.emotion)
-    out["emotion_acc_gt"] = reader.emotion_accuracy(test.motion, test.emotion)
-    out["dp_ratio"] = float(np.mean([delta_p(f[..., _ANGLES]) for f in fs]) / delta_p(gt_f[..., _ANGLES]))
-    mean, std = gen.model.motion_mean.cpu().numpy(), gen.model.motion_std.cpu().numpy()
-    out["seam_ratio"] = float(np.mean([seam_ratio((m - mean) / std, W) for m in runs]))
-    if seeds > 1:
-        ang = np.stack([f[..., _ANGLES] for f in fs])                          # (S, N, T, 3)
-        out["diversity_pose_deg"] = float(ang.std(0).mean())
-        out["diversity_gt_pose_deg"] = float(gt_f[..., _ANGLES].std(1).mean())
+        r = ev.score(regression, seams=False)
+        out["regression_lipsync_corr"], out["regression_dp_ratio"] = r["lipsync_corr"], r["dp_ratio"]
     if held:
-        ho = extract_clips("test", max(8, test_clips // 2), languages=(held,), seed=seed, **kw)
-        hf = reader.factors(generate_for(gen, ho, seed=seed))
-        out["heldout_lang_lipsync_corr"] = pearson_per_clip(hf[..., _COL["jaw"]], ho.factors[..., _COL["jaw"]])
-    out["heldout_language"] = held
-    out["test_clips"] = test_clips
-    out["steps"] = gen.steps
+        out["heldout_lang_lipsync_corr"] = ev.heldout_lipsync(gen, max(8, test_clips // 2))
+    out["sung_lipsync_corr"] = ev.sung_lipsync(gen)
+    out.update(heldout_language=held, test_clips=test_clips, steps=gen.steps, overlap=gen.overlap)
     return out

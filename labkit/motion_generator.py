@@ -1,13 +1,20 @@
-"""Audio of any length → motion, by sliding windows chained through their context (VASA-1 §3.2).
+"""Audio of any length → motion, by overlapping windows chained through their context (VASA-1 §3.2).
 
-Window k covers frames [kW, kW + W). It is sampled given the audio of frames [kW - K, kW + W)
-and, as context, the last K frames the previous window produced; the first window has no
-history and is sampled with the context dropped (the model was trained for that case).
-Audio before the start and past the end is silence.
+Windows of W frames start every S = W - O frames (O: the overlap). Window k covers frames
+[kS, kS + W); it is sampled given the audio of frames [kS - K, kS + W), the K frames before it
+as context (VASA-1's previous-window conditioning), and its first O frames held close to what
+the previous window already made for them (``diffusion.Prefix``); those O frames are then
+cross-faded from the old window to the new. The first window has no history and is sampled
+with the context dropped (the model was trained for that case). Audio before the start and past
+the end is silence. With O = 0 the windows simply abut.
+
+Why the overlap: a window sampled from fresh noise only *tends* to continue its context, and the
+mismatch shows as a jump at every boundary (``eval_motion.seam_ratio``); a sampled overlap
+spreads what mismatch is left over O frames.
 
 ``MotionGenerator.generate`` does a whole clip (or a batch of equally long clips) at once;
-``MotionGenerator.stream`` takes audio chunk by chunk and yields each window's frames as soon
-as the audio that window needs has arrived, holding only one window of state.
+``MotionGenerator.stream`` takes audio chunk by chunk and yields frames as soon as no later
+window can change them. Both run the same :class:`_Chain`, so they give the same frames.
 """
 from __future__ import annotations
 
@@ -20,11 +27,20 @@ import numpy as np
 import torch
 
 from labkit.audio import MelFeatures, StreamingLogMel
-from labkit.diffusion import PROCESSES, Guidance
+from labkit.diffusion import PROCESSES, Guidance, Prefix
 from labkit.motion_dit import MotionConditions, MotionDiT, MotionDiTConfig
 
 KIND = "motion_dit"
 SILENCE = float(np.log(MelFeatures().log_floor))      # log-mel of digital silence
+
+
+def window_starts(T: int, window: int, overlap: int) -> list[int]:
+    """First frame of each window that covers T frames: 0, S, 2S, … with S = window - overlap."""
+    if not 0 <= overlap < window:
+        raise ValueError(f"overlap must be in 0..{window - 1}, got {overlap}")
+    S = window - overlap
+    n = 1 if T <= window else 1 + -(-(T - window) // S)
+    return [k * S for k in range(n)]
 
 
 def _per_frame(v, B: int, T: int, dim: int, name: str) -> np.ndarray | None:
@@ -45,13 +61,19 @@ class MotionGenerator:
     """A trained motion denoiser with its sampling process: audio features + commands → motion."""
 
     def __init__(self, model: MotionDiT, process: str = "diffusion", *, steps: int = 10,
-                 guidance: Guidance = Guidance(), meta: dict | None = None):
+                 guidance: Guidance = Guidance(), overlap: int | None = None, meta: dict | None = None):
         if process not in PROCESSES:
             raise ValueError(f"unknown process {process!r}; choose one of {sorted(PROCESSES)}")
+        c = model.cfg
+        if overlap is None:                                                    # a tenth of the window (5 of 50)
+            overlap = min(c.window // 10, c.window - max(c.context, 1))
+        if not 0 <= overlap <= c.window - max(c.context, 1):
+            raise ValueError(f"overlap must be in 0..{c.window - max(c.context, 1)} (window {c.window}, "
+                             f"context {c.context}), got {overlap}")
         self.model = model.eval()
         self.process_name = process
         self.process = PROCESSES[process]()
-        self.steps, self.guidance = steps, guidance
+        self.steps, self.guidance, self.overlap = steps, guidance, overlap
         self.meta = meta or {}
 
     @property
@@ -69,9 +91,17 @@ class MotionGenerator:
         model.load_state_dict(state)
         return cls(model.to(device), meta.get("process", "diffusion"), meta=meta, **kw)
 
+    def replace(self, *, steps: int | None = None, guidance: Guidance | None = None,
+                overlap: int | None = None) -> "MotionGenerator":
+        """The same trained model with other sampling settings (the model is shared, not copied)."""
+        return MotionGenerator(self.model, self.process_name, steps=self.steps if steps is None else steps,
+                               guidance=self.guidance if guidance is None else guidance,
+                               overlap=self.overlap if overlap is None else overlap, meta=self.meta)
+
     def _window(self, audio: torch.Tensor, context: torch.Tensor | None, gaze, control, *, steps, guidance,
-                generator) -> torch.Tensor:
-        """Sample one window: audio (B, K+W, A), context (B, K, M) raw or None → raw motion (B, W, M)."""
+                generator, prefix: torch.Tensor | None = None) -> torch.Tensor:
+        """Sample one window: audio (B, K+W, A), context (B, K, M) raw or None, prefix (B, O, M) raw
+        or None (known first frames, cross-faded in) → raw motion (B, W, M)."""
         B, dev = audio.shape[0], audio.device
         K, M = self.cfg.context, self.cfg.motion_dim
         ctx = context if context is not None else torch.zeros(B, K, M, device=dev)
@@ -83,7 +113,12 @@ class MotionGenerator:
             cond.keep_gaze = zeros
         if control is None:
             cond.keep_control = zeros
-        x0 = self.process.sample(self.model, cond, steps=steps, guidance=guidance, generator=generator)
+        known = None
+        if prefix is not None:
+            O = prefix.shape[1]
+            ramp = 1 - torch.arange(1, O + 1, dtype=torch.float32, device=dev) / (O + 1)   # old window's share
+            known = Prefix(self.model.normalize(prefix), ramp)
+        x0 = self.process.sample(self.model, cond, steps=steps, guidance=guidance, generator=generator, prefix=known)
         return self.model.denormalize(x0)
 
     @torch.no_grad()
@@ -104,24 +139,23 @@ class MotionGenerator:
             raise ValueError(f"audio features must have {c.audio_dim} values per frame, got {A}")
         gaze_f, control_f = self._commands(gaze, distance, emotion, B, T)
         W, K = c.window, c.context
-        n_win = -(-T // W)
-        pad = np.full((B, K + n_win * W - T, A), SILENCE, np.float32)
+        starts = window_starts(T, W, self.overlap)
+        end = starts[-1] + W
+        pad = np.full((B, K + end - T, A), SILENCE, np.float32)
         a = np.concatenate([pad[:, :K], a, pad[:, K:]], 1)                     # frame f is at f + K
         dev = next(self.model.parameters()).device
-        gen = torch.Generator().manual_seed(seed)
-        out, context = [], None
-        it = range(n_win)
+        chain = _Chain(self, steps, guidance, seed)
+        it = starts
         if progress:
             from tqdm.auto import tqdm
             it = tqdm(it, desc="generate motion", unit="window")
-        for k in it:
-            lo, hi = k * W, min(k * W + W, T)                                    # the window's real frames
+        out = []
+        for lo in it:
+            hi = min(lo + W, T)                                                  # the window's real frames
             win_gaze = None if gaze_f is None else torch.from_numpy(gaze_f[:, lo:hi].mean(1)).to(dev)
             win_ctrl = None if control_f is None else torch.from_numpy(control_f[:, lo:hi].mean(1)).to(dev)
-            x = self._window(torch.from_numpy(a[:, k * W:k * W + K + W]).to(dev), context, win_gaze, win_ctrl,
-                             steps=steps or self.steps, guidance=guidance or self.guidance, generator=gen)
-            out.append(x)
-            context = x[:, W - K:] if K else None
+            out.append(chain.push(torch.from_numpy(a[:, lo:lo + K + W]).to(dev), win_gaze, win_ctrl))
+        out.append(chain.finish())
         motion = torch.cat(out, 1)[:, :T].cpu().numpy()
         return motion[0] if single else motion
 
@@ -136,33 +170,37 @@ class MotionGenerator:
         """
         c = self.cfg
         W, K = c.window, c.context
+        S = W - self.overlap                                                    # hop between windows
         feats = StreamingLogMel(mel)
-        buf = np.full((K, c.audio_dim), SILENCE, np.float32)                    # features from frame kW - K on
+        buf = np.full((K, c.audio_dim), SILENCE, np.float32)                    # features from frame kS - K on
         dev = next(self.model.parameters()).device
-        gen = torch.Generator().manual_seed(seed)
-        context = None
+        chain = _Chain(self, steps, guidance, seed)
         gaze_f, control_f = self._commands(gaze, distance, emotion, 1, 1)            # constant commands
         g = None if gaze_f is None else torch.from_numpy(gaze_f[:, 0].copy()).to(dev)
         ctrl = None if control_f is None else torch.from_numpy(control_f[:, 0].copy()).to(dev)
 
-        def window(audio_win: np.ndarray, n_real: int) -> np.ndarray:
-            nonlocal context
-            x = self._window(torch.from_numpy(audio_win[None]).to(dev), context, g, ctrl,
-                             steps=steps or self.steps, guidance=guidance or self.guidance, generator=gen)
-            context = x[:, W - K:] if K else None
-            return x[0, :n_real].cpu().numpy()
+        def window(audio_win: np.ndarray) -> np.ndarray:
+            return chain.push(torch.from_numpy(audio_win[None]).to(dev), g, ctrl)[0].cpu().numpy()
 
         for chunk in chunks:
             buf = np.concatenate([buf, feats.push(chunk)])
             while len(buf) >= K + W:
-                yield window(buf[:K + W], W)
-                buf = buf[W:]
+                yield window(buf[:K + W])
+                buf = buf[S:]
         buf = np.concatenate([buf, feats.flush()])
-        while len(buf) > K:
-            n = min(W, len(buf) - K)
-            win = np.concatenate([buf, np.full((K + W - len(buf), c.audio_dim), SILENCE, np.float32)])[:K + W]
-            yield window(win, n)
-            buf = buf[W:] if len(buf) > K + W else buf[:0]
+        # the frames still to make, from the current window's start; the same windows as generate
+        left = len(buf) - K
+        if chain.started and left <= self.overlap:                             # all inside the pending overlap
+            yield chain.finish()[0, :left].cpu().numpy()
+            return
+        while left > 0:
+            win = np.concatenate([buf, np.full((max(K + W - len(buf), 0), c.audio_dim), SILENCE, np.float32)])
+            frames = window(win[:K + W])
+            if left <= W:                                                      # the last window
+                yield np.concatenate([frames, chain.finish()[0].cpu().numpy()])[:left]
+                return
+            yield frames
+            buf, left = buf[S:], left - S
 
     def _commands(self, gaze, distance, emotion, B: int, T: int):
         """Commands → per-frame arrays: gaze (B, T, 2) and control (B, T, C) = [distance, emotion offset],
@@ -178,4 +216,35 @@ class MotionGenerator:
 
     def config_dict(self) -> dict:
         return {"model": asdict(self.cfg), "process": self.process_name, "steps": self.steps,
-                "guidance": asdict(self.guidance)}
+                "overlap": self.overlap, "guidance": asdict(self.guidance)}
+
+
+class _Chain:
+    """The state between windows, shared by ``generate`` and ``stream``: the K context frames and
+    the O frames of the last window that the next one overlaps (not final yet)."""
+
+    def __init__(self, gen: MotionGenerator, steps: int | None, guidance: Guidance | None, seed: int):
+        self.gen, self.steps, self.guidance = gen, steps or gen.steps, guidance or gen.guidance
+        self.generator = torch.Generator().manual_seed(seed)
+        self.context: torch.Tensor | None = None                                # (B, K, M) raw
+        self.pending: torch.Tensor | None = None                                # (B, O, M) raw
+        self.started = False
+
+    def push(self, audio: torch.Tensor, gaze, control) -> torch.Tensor:
+        """Sample the next window from its audio (B, K+W, A) → the frames now final (B, S, M)
+        (the window's first S = W - O frames, the overlap with the previous one cross-faded)."""
+        c, O = self.gen.cfg, self.gen.overlap
+        W, K = c.window, c.context
+        x = self.gen._window(audio, self.context, gaze, control, steps=self.steps, guidance=self.guidance,
+                             generator=self.generator, prefix=self.pending if O and self.started else None)
+        S = W - O
+        self.context = x[:, S - K:S] if K else None
+        self.pending = x[:, S:]
+        self.started = True
+        return x[:, :S]
+
+    def finish(self) -> torch.Tensor:
+        """The last window's overlap frames (B, O, M), final once no window follows."""
+        if self.pending is None:
+            raise RuntimeError("no window was sampled")
+        return self.pending

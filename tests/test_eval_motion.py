@@ -22,12 +22,17 @@ def test_pearson_delta_p_seams_and_angles():
     ang = np.cumsum(np.ones((2, 11, 3)), 1)                       # one degree per frame
     assert delta_p(ang) == pytest.approx(1.0) and delta_p(np.zeros((2, 11, 3))) == 0.0
     smooth = np.cumsum(np.ones((3, 40, 2)), 1)
-    assert seam_ratio(smooth, 10) == pytest.approx(1.0)
+    assert seam_ratio(smooth, [0, 10, 20, 30]) == pytest.approx(1.0)
     jumpy = smooth.copy()
     jumpy[:, 10:] += 5.0                                          # a jump across the first boundary
-    assert seam_ratio(jumpy, 10) > 1.5
+    assert seam_ratio(jumpy, [0, 10, 20, 30]) > 1.5
+    ramp = smooth.copy()
+    ramp[:, 10:15] += np.linspace(1, 5, 5)[:, None]               # the same jump spread over a 5-frame overlap
+    ramp[:, 15:] += 5.0
+    assert seam_ratio(ramp, [0, 10], overlap=5) > 1.5             # still counted: every overlap step is seam
+    assert seam_ratio(ramp, [0, 10], overlap=5) < seam_ratio(jumpy, [0, 10])
     with pytest.raises(ValueError, match="boundary"):
-        seam_ratio(smooth, 100)
+        seam_ratio(smooth, [0])
     g = np.array([[0.0, 0.0], [10.0, 0.0]])
     assert angular_error(g, g) == pytest.approx(0.0, abs=1e-5)
     assert angular_error(g, np.array([[0.0, 3.0], [10.0, 0.0]])) == pytest.approx(1.5, abs=1e-3)
@@ -63,3 +68,4 @@ def test_evaluation_end_to_end(trained):
     assert -1 <= r["lipsync_corr"] <= 1 and r["gaze_err_deg"] >= 0 and r["dp_ratio"] > 0 and r["seam_ratio"] > 0
     assert r["lipsync_corr_probe_gt"] > 0.99                                     # oracle probes read the truth
     assert r["heldout_language"] == "es" and r["diversity_pose_deg"] > 0
+    assert -1 <= r["sung_lipsync_corr"] <= 1 and r["seam_ratio_gt"] > 0

@@ -9,7 +9,7 @@ import torch
 from labkit.diffusion import Diffusion, Guidance, Regression, cosine_alpha_bar, guided
 from labkit.motion_data import emotion_offset, extract_clips, gaze_of, sample_windows, window_controls
 from labkit.motion_dit import MotionConditions, MotionDiT, make_config
-from labkit.motion_generator import MotionGenerator
+from labkit.motion_generator import MotionGenerator, window_starts
 from labkit.train_motion import TrainMotionConfig, train_motion
 
 
@@ -107,7 +107,7 @@ def test_denoiser_overfits_one_batch():
         opt.zero_grad()
         loss.backward()
         opt.step()
-    assert float(loss) < 0.1 * first
+    assert loss.item() < 0.1 * first
 
 
 def test_motion_data_controls_and_windows(clips):
@@ -125,9 +125,43 @@ def test_motion_data_controls_and_windows(clips):
         sample_windows(clips, 5, 50, 4, np.random.default_rng(0))
 
 
-def test_sliding_windows_and_streaming_agree(tiny):
-    gen = MotionGenerator(tiny, steps=3)
+def test_window_starts_cover_the_clip():
+    assert window_starts(50, 50, 10) == [0] and window_starts(51, 50, 10) == [0, 40]
+    assert window_starts(200, 50, 0) == [0, 50, 100, 150] and window_starts(200, 50, 10) == [0, 40, 80, 120, 160]
+    for T in (1, 49, 50, 51, 89, 90, 91, 333):
+        s = window_starts(T, 50, 10)
+        assert s[-1] + 50 >= T and (len(s) == 1 or s[-2] + 50 < T)          # covered, and no window too many
+    with pytest.raises(ValueError, match="overlap"):
+        window_starts(100, 50, 50)
+
+
+def test_prefix_pins_the_first_frames(tiny):
+    from labkit.diffusion import Prefix
     c = tiny.cfg
+    cond = MotionConditions.full(torch.randn(2, c.context + c.window, c.audio_dim), torch.zeros(2, c.context, c.motion_dim),
+                                 torch.zeros(2, 2), torch.zeros(2, c.control_dim), has_context=False)
+    known = torch.full((2, 3, c.motion_dim), 5.0)
+    for process in (Diffusion(), Regression()):
+        free = process.sample(tiny, cond, steps=4, generator=torch.Generator().manual_seed(0))
+        x = process.sample(tiny, cond, steps=4, generator=torch.Generator().manual_seed(0),
+                           prefix=Prefix(known, torch.tensor([1.0, 0.5, 0.0])))
+        assert torch.allclose(x[:, 0], known[:, 0])                          # weight 1: the known frame
+        assert not torch.allclose(x[:, 0], free[:, 0])
+        if isinstance(process, Regression):                                  # one pass: a plain cross-fade
+            assert torch.allclose(x[:, 1], 0.5 * (known[:, 1] + free[:, 1]), atol=1e-5)
+            assert torch.allclose(x[:, 2:], free[:, 2:], atol=1e-5)
+        else:                                                                 # the known frames steer the rest
+            assert not torch.allclose(x[:, 3:], free[:, 3:])
+    with pytest.raises(ValueError, match="prefix"):
+        Prefix(known, torch.ones(4))
+
+
+@pytest.mark.parametrize("overlap", [0, 3])
+def test_sliding_windows_and_streaming_agree(tiny, overlap):
+    gen = MotionGenerator(tiny, steps=3, overlap=overlap)
+    c = tiny.cfg
+    other = gen.replace(steps=5, overlap=0)
+    assert other.model is gen.model and (other.steps, other.overlap, gen.steps, gen.overlap) == (5, 0, 3, overlap)
     rng = np.random.default_rng(0)
     audio = rng.normal(size=16000 * 2).astype(np.float32) * 0.1            # 2 s → 50 frames, 5 windows of 12
     from labkit.audio import log_mel
@@ -148,7 +182,9 @@ def test_sliding_windows_and_streaming_agree(tiny):
     ref = gen.generate(feats_small, seed=3, gaze=(0, 10))
     chunks = np.split(audio, [1000, 1700, 9000, 20000])
     parts = list(gen.stream(iter(chunks), seed=3, gaze=(0, 10), mel=mel))
-    assert [len(p) for p in parts] == [12, 12, 12, 12, 2]
+    S = c.window - overlap
+    assert all(len(p) == S for p in parts[:-1]) and sum(map(len, parts)) == 50
+    assert len(parts) == len(window_starts(50, c.window, overlap))
     assert np.allclose(np.concatenate(parts), ref, atol=1e-5)
     emo = np.array([0, 0.8, 0, 0], np.float32)
     ref = gen.generate(feats_small, seed=5, distance=1.1, emotion=emo)

@@ -92,6 +92,7 @@ _INITIALIZE_PHONEME_EVENTS = 0x0001
 _EVENT_LIST_TERMINATED, _EVENT_PHONEME = 0, 7   # WORD=1, SENTENCE=2, END=5, MSG_TERMINATED=6 are ignored
 _POS_CHARACTER = 1
 _CHARS_UTF8 = 1
+_SSML = 0x10            # espeakSSML: the text is SSML (<prosody pitch= rate=>, <break time=>)
 _PARAM_RATE, _PARAM_PITCH, _PARAM_RANGE = 1, 3, 4
 _EE_OK = 0
 
@@ -161,7 +162,7 @@ class _Espeak:
             i += 1
         return 0  # 0 = continue synthesis
 
-    def synth(self, text: str, voice: Voice) -> tuple[np.ndarray, list[tuple[int, str]]]:
+    def synth(self, text: str, voice: Voice, ssml: bool = False) -> tuple[np.ndarray, list[tuple[int, str]]]:
         """Returns int16 samples (S,) and the phoneme events (ms, mnemonic) of one call."""
         name = f"{voice.language}+{voice.variant}"
         if self.lib.espeak_SetVoiceByName(name.encode()) != _EE_OK:
@@ -170,7 +171,8 @@ class _Espeak:
                              (_PARAM_RANGE, voice.pitch_range)):
             self.lib.espeak_SetParameter(param, value, 0)
         buf = ctypes.create_string_buffer(text.encode("utf-8"))
-        status = self.lib.espeak_Synth(buf, len(buf), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
+        flags = _CHARS_UTF8 | (_SSML if ssml else 0)
+        status = self.lib.espeak_Synth(buf, len(buf), 0, _POS_CHARACTER, 0, flags, None, None)
         if status != _EE_OK:
             raise RuntimeError(f"espeak_Synth failed with status {status} for text {text!r}")
         samples = np.concatenate(self.chunks) if self.chunks else np.zeros(0, np.int16)
@@ -258,8 +260,9 @@ def _phones_from_events(events: list[tuple[int, str]], duration: float) -> list[
     return phones
 
 
-def synthesize(text: str, voice: Voice, *, sample_rate: int | None = None) -> Utterance:
-    """Speaks `text` with `voice`; deterministic for the same arguments.
+def synthesize(text: str, voice: Voice, *, sample_rate: int | None = None, ssml: bool = False) -> Utterance:
+    """Speaks `text` with `voice`; deterministic for the same arguments. With `ssml` the text is
+    SSML markup (espeak-ng reads <prosody pitch rate volume>, <break>, <voice>; see its markup docs).
 
     Returns an Utterance with audio (S,) float32 in [-1, 1] and contiguous phones that
     start at 0 and end at S / sample_rate. `sample_rate` resamples with soxr (librosa).
@@ -274,7 +277,7 @@ def synthesize(text: str, voice: Voice, *, sample_rate: int | None = None) -> Ut
     with _lock:
         espeak = _Espeak()
         try:
-            samples, events = espeak.synth(text, voice)
+            samples, events = espeak.synth(text, voice, ssml)
         finally:
             espeak.close()
         native_rate = espeak.sample_rate
