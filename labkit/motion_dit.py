@@ -165,6 +165,8 @@ class MotionDiT(nn.Module):
         self.register_buffer("motion_std", torch.ones(c.motion_dim))
         self.register_buffer("audio_mean", torch.zeros(c.audio_dim))
         self.register_buffer("audio_std", torch.ones(c.audio_dim))
+        self.register_buffer("control_mean", torch.zeros(c.control_dim))        # distance sits near 1 and varies
+        self.register_buffer("control_std", torch.ones(c.control_dim))          # by a few %: standardise it
         self.time = nn.Sequential(nn.Linear(D, D), nn.SiLU(), nn.Linear(D, D))
         self.gaze = ConditionToken(c.gaze_dim, D)
         self.control = ConditionToken(c.control_dim, D)
@@ -186,12 +188,15 @@ class MotionDiT(nn.Module):
     def denormalize(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.motion_std + self.motion_mean
 
-    def set_statistics(self, motion: torch.Tensor, audio: torch.Tensor) -> None:
-        """Per-dimension mean/std of training motion (N, M) and audio features (N, A)."""
+    def set_statistics(self, motion: torch.Tensor, audio: torch.Tensor, control: torch.Tensor | None = None) -> None:
+        """Per-dimension mean/std of training motion (N, M), audio features (N, A) and controls (N, C)."""
         self.motion_mean.copy_(motion.mean(0))
         self.motion_std.copy_(motion.std(0).clamp_min(1e-4))
         self.audio_mean.copy_(audio.mean(0))
         self.audio_std.copy_(audio.std(0).clamp_min(1e-4))
+        if control is not None:
+            self.control_mean.copy_(control.mean(0))
+            self.control_std.copy_(control.std(0).clamp_min(1e-2))
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, cond: MotionConditions) -> torch.Tensor:
         """x_t (B, W, M) normalised noisy motion; t (B,) steps; returns normalised x̂_0 (B, W, M)."""
@@ -209,7 +214,8 @@ class MotionDiT(nn.Module):
             frames = torch.cat([ctx, frames[:, K:]], 1)                                     # (B, K+W, D)
         tokens = torch.cat([self.time(timestep_embedding(t, D))[:, None],
                             self.gaze(cond.gaze / GAZE_SCALE, cond.keep_gaze)[:, None],
-                            self.control(cond.control, cond.keep_control)[:, None], frames], 1)
+                            self.control((cond.control - self.control_mean) / self.control_std,
+                                         cond.keep_control)[:, None], frames], 1)
         h = tokens + self.pos                                                               # (B, 3+K+W, D)
         for block in self.blocks:
             h = block(h)

@@ -88,6 +88,8 @@ class MotionGenerator:
         path = Path(path) if path is not None else ASSETS / "motion_dit_small.safetensors"
         state, meta = load_state(path, kind=KIND)
         model = MotionDiT(MotionDiTConfig(**meta["config"]))
+        for name in ("control_mean", "control_std"):                           # checkpoints from before the
+            state.setdefault(name, getattr(model, name))                       # control statistics: raw controls
         model.load_state_dict(state)
         return cls(model.to(device), meta.get("process", "diffusion"), meta=meta, **kw)
 

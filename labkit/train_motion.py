@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from labkit.diffusion import PROCESSES
-from labkit.motion_data import extract_clips, sample_windows, source_id
+from labkit.motion_data import extract_clips, sample_windows, source_id, window_controls
 from labkit.motion_dit import MotionDiT, make_config
 from labkit.motion_generator import KIND
 from labkit.runs import RunFolder, optimizer_step, warmup_cosine
@@ -88,8 +88,9 @@ def train_motion(cfg: TrainMotionConfig, out_dir: str | os.PathLike, *, device: 
                     resumable=_RESUMABLE_CHANGES, overwrite=overwrite)
     torch.manual_seed(cfg.seed)
     model = MotionDiT(model_cfg).to(device)
+    _, control = window_controls(clips.factors, clips.emotion, clips.intensity)    # one command per clip
     model.set_statistics(torch.from_numpy(clips.motion.reshape(-1, model_cfg.motion_dim)),
-                         torch.from_numpy(clips.audio.reshape(-1, model_cfg.audio_dim)))
+                         torch.from_numpy(clips.audio.reshape(-1, model_cfg.audio_dim)), torch.from_numpy(control))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
     step, elapsed = run.load(model, opt, device)
     process = PROCESSES[cfg.process](velocity_weight=cfg.velocity_weight)

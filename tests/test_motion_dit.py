@@ -205,6 +205,8 @@ def test_training_resume_is_exact_and_checkpoint_loads(tmp_path, clips):
         assert torch.equal(v, w), k
     assert a.meta["motion"] == "factors" and a.meta["step"] == 4 and a.process_name == "diffusion"
     assert float(a.model.motion_std[5]) > 0                                # statistics saved with the weights
+    assert float(a.model.control_mean[0]) == pytest.approx(1.0, abs=0.2)   # distance, standardised around ~1
+    assert float(a.model.control_std[0]) != 1.0
     with pytest.raises(ValueError, match="another config"):
         train_motion(TrainMotionConfig(steps=4, **{**kw, "batch_size": 4}), tmp_path / "b", progress=False,
                      cache_dir=cache)
