@@ -248,9 +248,7 @@ class MotionEvaluation:
                "distance_err_rel": float(np.mean(np.abs(_window_means(f0[..., _COL["distance"]], W) - d_cmd) / d_cmd)),
                "emotion_acc": self.reader.emotion_accuracy(runs[0], self.test.emotion)}
         if seams:
-            mean, std = gen.model.motion_mean.cpu().numpy(), gen.model.motion_std.cpu().numpy()
-            starts = window_starts(self.test.motion.shape[1], gen.cfg.window, gen.overlap)
-            out["seam_ratio"] = float(np.mean([seam_ratio((m - mean) / std, starts, gen.overlap) for m in runs]))
+            out["seam_ratio"] = float(np.mean([self._seams(gen, m) for m in runs]))
         if seeds > 1:
             ang = np.stack([f[..., _ANGLES] for f in fs])                      # (S, N, T, 3)
             out["diversity_pose_deg"] = float(ang.std(0).mean())
@@ -271,9 +269,15 @@ class MotionEvaluation:
                 "puppet_dp_ratio": delta_p(puppet[..., _ANGLES]) / delta_p(self.gt_factors[..., _ANGLES])}
 
     def seam_ratio_gt(self, gen) -> float:
+        """The seam ratio of the true test motion cut where `gen`'s windows would join (≈ 1)."""
+        return self._seams(gen, self.test.motion)
+
+    @staticmethod
+    def _seams(gen, motion: np.ndarray) -> float:
+        """seam_ratio of motion (N, T, M), standardised as `gen` sees it, at `gen`'s window joins."""
         mean, std = gen.model.motion_mean.cpu().numpy(), gen.model.motion_std.cpu().numpy()
-        starts = window_starts(self.test.motion.shape[1], gen.cfg.window, gen.overlap)
-        return seam_ratio((self.test.motion - mean) / std, starts, gen.overlap)
+        starts = window_starts(motion.shape[1], gen.cfg.window, gen.overlap)
+        return seam_ratio((motion - mean) / std, starts, gen.overlap)
 
     def heldout_lipsync(self, gen, clips: int) -> float:
         """Lip sync on test clips of the held-out language."""
