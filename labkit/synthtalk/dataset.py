@@ -23,7 +23,7 @@ from labkit.synthtalk.identity import Identity, sample_identity
 from labkit.synthtalk.factors import EMOTIONS
 from labkit.synthtalk.motion import generate_motion
 from labkit.synthtalk.renderer import RESOLUTIONS, Renderer
-from labkit.synthtalk.speech import LANGUAGES, VOICE_VARIANTS, Phone, load_sentences, sample_voice, synthesize
+from labkit.synthtalk.speech import LANGUAGES, VOICE_VARIANTS, Phone, load_sentences, merge_pauses, sample_voice, synthesize
 
 SPLITS = ("train", "val", "test")
 IDENTITIES_PER_SPLIT_SLOT = 10_000          # ids 0 .. 99_999: 10k test, 10k val, 80k train
@@ -120,13 +120,7 @@ def speak(rng: np.random.Generator, split: str, language: str, num_samples: int 
         texts.append(text)
         if num_samples is None or n >= num_samples:
             break
-    merged = [phones[0]]                               # adjacent pauses (sentence joins) become one
-    for p in phones[1:]:
-        if p.symbol.startswith("_") and merged[-1].symbol.startswith("_"):
-            merged[-1] = Phone(merged[-1].start, p.end, merged[-1].symbol)
-        else:
-            merged.append(p)
-    phones = merged
+    phones = merge_pauses(phones)                      # adjacent pauses (sentence joins) become one
     audio = np.concatenate(pieces)
     if num_samples is not None:
         audio = np.pad(audio, (0, max(0, num_samples - len(audio))))[:num_samples]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from labkit.synthtalk.speech import Phone, Utterance, Voice, synthesize
+from labkit.synthtalk.speech import Phone, Utterance, Voice, merge_pauses, synthesize
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ def sing(notes: tuple[Note, ...], voice: Voice, *, beat: float = 0.22, sample_ra
         pieces.append(audio)
         t += dur
     text = " ".join(n.syllable for n in notes)
-    return Utterance(audio=np.concatenate(pieces), sample_rate=sample_rate, phones=_merge_pauses(phones),
+    return Utterance(audio=np.concatenate(pieces), sample_rate=sample_rate, phones=merge_pauses(phones),
                      text=text, voice=voice)
 
 
@@ -89,16 +89,6 @@ def _voiced_length(u: Utterance) -> int:
     """Samples up to the end of the last non-pause phone."""
     end = max((p.end for p in u.phones if not p.symbol.startswith("_")), default=len(u.audio) / u.sample_rate)
     return int(end * u.sample_rate)
-
-
-def _merge_pauses(phones: list[Phone]) -> list[Phone]:
-    out = [phones[0]]
-    for p in phones[1:]:
-        if p.symbol.startswith("_") and out[-1].symbol.startswith("_"):
-            out[-1] = Phone(out[-1].start, p.end, out[-1].symbol)
-        else:
-            out.append(p)
-    return out
 
 
 def sung_clip(voice: Voice, *, notes: tuple[Note, ...] = ROW_YOUR_BOAT, beat: float = 0.22, fps: float = 25.0,

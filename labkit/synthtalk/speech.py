@@ -192,6 +192,17 @@ class _Espeak:
                         "cannot be reset, so synthesis may not be bit-reproducible")
 
 
+def merge_pauses(phones: list[Phone]) -> list[Phone]:
+    """Adjacent pauses ("_", "_:", …) joined into one, keeping the first one's symbol."""
+    out = [phones[0]]
+    for p in phones[1:]:
+        if p.symbol.startswith("_") and out[-1].symbol.startswith("_"):
+            out[-1] = Phone(out[-1].start, p.end, out[-1].symbol)
+        else:
+            out.append(p)
+    return out
+
+
 def _variant_exists(variant: str) -> bool:
     import espeakng_loader
 
