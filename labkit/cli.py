@@ -92,7 +92,8 @@ def cmd_train_latent(a) -> int:
 
     if a.threads:
         torch.set_num_threads(a.threads)
-    losses = dataclasses.replace(LossWeights(), pose_supervision=a.pose_supervision, region=a.region)
+    losses = dataclasses.replace(LossWeights(), pose_supervision=a.pose_supervision, region=a.region,
+                                 decorrelate=a.decorrelate)
     cfg = TrainLatentConfig(preset=a.preset, data=a.data, steps=a.steps, batch_size=a.batch_size, lr=a.lr,
                             seed=a.seed, consistency=not a.no_consistency, losses=losses, init=a.init,
                             warmup=a.warmup,
@@ -161,6 +162,34 @@ def cmd_train_motion(a) -> int:
     return 0
 
 
+def cmd_train_labsync(a) -> int:
+    import torch
+
+    from labkit.train_labsync import TrainLabSyncConfig, train_labsync
+
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    cfg = TrainLabSyncConfig(train_clips=a.clips, steps=a.steps, batch_size=a.batch_size, lr=a.lr, warmup=a.warmup,
+                             seed=a.seed, snapshot_steps=tuple(a.snapshot_steps))
+    path = train_labsync(cfg, a.out, device=a.device, overwrite=a.overwrite, progress=not a.quiet)
+    print(f"trained {cfg.steps} steps; weights {path}")
+    return 0
+
+
+def cmd_train_capp(a) -> int:
+    import torch
+
+    from labkit.train_capp import TrainCAPPConfig, train_capp
+
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    cfg = TrainCAPPConfig(train_clips=a.clips, steps=a.steps, batch_size=a.batch_size, lr=a.lr, warmup=a.warmup,
+                          seed=a.seed, snapshot_steps=tuple(a.snapshot_steps))
+    path = train_capp(cfg, a.out, device=a.device, overwrite=a.overwrite, progress=not a.quiet)
+    print(f"trained {cfg.steps} steps; weights {path}")
+    return 0
+
+
 def cmd_eval_motion(a) -> int:
     from labkit.diffusion import Guidance
     from labkit.eval_motion import BARS, EXTRA_KEYS, KEYS, evaluate_motion, meets
@@ -206,10 +235,11 @@ def cmd_bench_motion(a) -> int:
     return 0
 
 
-def _add_run_options(p: argparse.ArgumentParser, *, lr: float, warmup: int, device_help: str) -> None:
+def _add_run_options(p: argparse.ArgumentParser, *, lr: float, warmup: int, device_help: str,
+                     steps: int = 20_000) -> None:
     """The options every trainer shares: run folder, length, schedule, seed, device, output."""
     p.add_argument("--out", required=True, help="run folder: checkpoints, log.jsonl, tb/ (resumed if it holds this run)")
-    p.add_argument("--steps", type=int, default=20_000, help="optimisation steps (default: 20000)")
+    p.add_argument("--steps", type=int, default=steps, help=f"optimisation steps (default: {steps})")
     p.add_argument("--lr", type=float, default=lr, help=f"peak AdamW learning rate (default: {lr:g})")
     p.add_argument("--warmup", type=int, default=warmup, help=f"linear learning-rate warm-up steps (default: {warmup})")
     p.add_argument("--seed", type=int, default=0, help="seed of the init and of every batch (default: 0)")
@@ -269,6 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
     tl.add_argument("--init", default=None, help="start from these weights (.safetensors), e.g. a run without consistency")
     tl.add_argument("--no-consistency", action="store_true", help="drop VASA-1's transfer and cross-identity losses (ablation)")
     tl.add_argument("--pose-supervision", type=float, default=0.0, help="weight of SynthTalk ground-truth pose supervision (ablation; default 0)")
+    tl.add_argument("--decorrelate", type=float, default=0.0,
+                    help="weight of the z_pose/z_dyn cross-correlation penalty (experiment; default 0)")
     tl.add_argument("--region", type=float, default=LossWeights().region,
                     help=f"weight of the eye/brow and mouth region L1 (default: {LossWeights().region}; 0 = off)")
     tl.add_argument("--deterministic", action="store_true", help="torch deterministic algorithms (tests)")
@@ -287,6 +319,16 @@ def build_parser() -> argparse.ArgumentParser:
     tm.add_argument("--heldout-language", default="es", help="language never trained on, or 'none' (default: es)")
     tm.add_argument("--batch-size", type=int, default=64, help="windows per step (default: 64)")
     tm.set_defaults(func=cmd_train_motion)
+    ts = train.add_parser("labsync", help="LabSync, the SyncNet-style lip-sync expert of the evaluation (SynthTalk)")
+    _add_run_options(ts, lr=1e-3, warmup=100, device_help="cpu or cuda[:N]", steps=3000)
+    ts.add_argument("--clips", type=int, default=200, help="SynthTalk train clips (default: 200)")
+    ts.add_argument("--batch-size", type=int, default=64, help="video windows per step (default: 64)")
+    ts.set_defaults(func=cmd_train_labsync)
+    tc = train.add_parser("capp", help="CAPP, VASA-1's contrastive audio-pose model (SynthTalk ground-truth pose)")
+    _add_run_options(tc, lr=5e-4, warmup=100, device_help="cpu or cuda[:N]", steps=2000)
+    tc.add_argument("--clips", type=int, default=400, help="SynthTalk train clips (default: 400)")
+    tc.add_argument("--batch-size", type=int, default=128, help="windows per step, one per clip (default: 128)")
+    tc.set_defaults(func=cmd_train_capp)
 
     wt = sub.add_parser("weights", help="checkpoint files").add_subparsers(dest="action", required=True)
     we = wt.add_parser("export", help="copy a run's weights (e.g. into labkit/assets/), optionally as float16")

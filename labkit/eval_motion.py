@@ -63,9 +63,7 @@ def pearson_per_clip(a: np.ndarray, b: np.ndarray) -> float:
     return float(r.mean())
 
 
-def delta_p(angles: np.ndarray) -> float:
-    """ΔP: mean absolute frame-to-frame change of head angles (N, T, 3) in degrees (VASA-1)."""
-    return float(np.abs(np.diff(angles, axis=1)).mean())
+from labkit.metrics.pose import delta_p
 
 
 def seam_ratio(motion: np.ndarray, starts: list[int], overlap: int = 0) -> float:

@@ -14,6 +14,9 @@ For a pair (I_i, I_j) of frames of one clip:
   jaw opening changes ~2 % of a 128 px frame and a blink ~0.5 %, so a whole-image loss barely
   sees them; z_dyn is learned only when these pixels weigh as much as the rest of the face;
 - **identity code**: equal within a clip, apart across people (an InfoNCE over the batch);
+- **pose/dynamics decorrelation** (off by default, an experiment): the squared correlations
+  between z_pose and z_dyn over the batch (XCov, Cheung et al. 2015), so that z_dyn cannot
+  linearly repeat the head pose;
 - **weak pose supervision** (SynthTalk only, an ablation, off by default): z_pose regressed on
   the ground-truth pose.
 """
@@ -41,6 +44,7 @@ class LossWeights:
     id_contrast: float = 0.1     # identity codes equal within a clip, apart across people
     region: float = 1.0          # L1 inside eye/brow and mouth boxes (needs landmarks in the batch)
     pose_supervision: float = 0.0  # SynthTalk-only weak supervision of z_pose (ablation)
+    decorrelate: float = 0.0     # mean squared correlation of z_pose with z_dyn over the batch (XCov)
     consistency_fraction: float = 0.5  # share of the batch the consistency terms are computed on
 
 
@@ -83,6 +87,16 @@ def _code_match(pred: torch.Tensor, target: torch.Tensor, scale: torch.Tensor) -
     """Squared error of codes (n, Z) relative to each dimension's variance `scale` (Z,) over the whole
     batch (scale-free, and steadier than the variance of the few consistency samples)."""
     return ((pred - target) ** 2).mean(0).div(scale + 1e-3).mean()
+
+
+def cross_correlation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Mean squared Pearson correlation between every column of a (N, P) and of b (N, Q) over the
+    N samples: 0 when no dimension of one follows any dimension of the other linearly."""
+    if a.ndim != 2 or b.ndim != 2 or len(a) != len(b) or len(a) < 3:
+        raise ValueError(f"expected (N, P) and (N, Q) codes with N >= 3, got {tuple(a.shape)} and {tuple(b.shape)}")
+    a = (a - a.mean(0)) / (a.std(0) + 1e-4)
+    b = (b - b.mean(0)) / (b.std(0) + 1e-4)
+    return ((a.T @ b) / (len(a) - 1)).pow(2).mean()
 
 
 def id_info_nce(z_a: torch.Tensor, z_b: torch.Tensor, identity: torch.Tensor, tau: float = 0.1) -> torch.Tensor:
@@ -153,12 +167,14 @@ def latent_losses(model: FaceLatentModel, batch: dict, w: LossWeights, *,
         terms["cross_motion"] = 0.5 * (_code_match(pose_c, lj.z_pose[k].detach(), lat.z_pose.detach().var(0))
                                        + _code_match(dyn_c, lj.z_dyn[k].detach(), lat.z_dyn.detach().var(0)))
         images["cross"] = cross
+    if w.decorrelate > 0:
+        terms["decorrelate"] = cross_correlation(lat.z_pose, lat.z_dyn)
     if w.pose_supervision > 0:
         gt = pose_target(torch.cat([batch["source_factors"], batch["driver_factors"]]))
         terms["pose_sup"] = F.mse_loss(lat.z_pose, gt.to(lat.z_pose))
 
     weight = {"rec": 1.0, "region": w.region, "id_contrast": w.id_contrast, "transfer": w.transfer, "cross_id": w.cross_id,
-              "cross_motion": w.cross_motion, "pose_sup": w.pose_supervision}
+              "cross_motion": w.cross_motion, "pose_sup": w.pose_supervision, "decorrelate": w.decorrelate}
     total = sum(weight[k] * v for k, v in terms.items())
     with torch.no_grad():
         terms["l1"] = (rec_j - x_j).abs().mean()

@@ -1,0 +1,105 @@
+"""Training CAPP, the audio–pose contrastive pair: ``labkit train capp --out runs/capp``.
+
+CLIP's recipe (VASA-1 §4.1): batches of 3 s windows of head pose and audio, each window from a
+different clip, a symmetric cross-entropy over the batch's similarities. Data: the ground-truth
+head pose and log-mel audio of SynthTalk train clips (labkit.motion_data, cached; no pixels are
+rendered). Same run conventions as the other trainers (labkit.runs).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from labkit.capp import CAPP, KIND, CAPPConfig
+from labkit.motion_data import extract_clips
+from labkit.runs import RunFolder, optimizer_step, warmup_cosine
+from labkit.synthtalk.factors import FACTOR_NAMES
+
+log = logging.getLogger(__name__)
+ANGLES = [FACTOR_NAMES.index(n) for n in ("yaw", "pitch", "roll")]
+
+
+@dataclass
+class TrainCAPPConfig:
+    train_clips: int = 400         # SynthTalk train clips (6 s each)
+    seconds: float = 6.0           # clip length
+    steps: int = 2000              # optimisation steps
+    batch_size: int = 128          # windows per step, each from another clip
+    lr: float = 5e-4               # peak AdamW learning rate
+    weight_decay: float = 0.01     # AdamW weight decay
+    warmup: int = 100              # linear warm-up steps
+    seed: int = 0                  # init and every batch
+    log_every: int = 50            # steps between scalar logs
+    checkpoint_every: int = 500    # steps between checkpoints
+    snapshot_steps: tuple[int, ...] = ()
+
+
+_RESUMABLE_CHANGES = {"steps", "log_every", "checkpoint_every", "snapshot_steps"}
+
+
+def pose_audio(split: str, num_clips: int, *, seconds: float = 6.0, seed: int = 0, cache_dir=None,
+               progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Ground-truth head angles (N, T, 3) degrees and log-mel audio (N, T, A) of SynthTalk clips."""
+    clips = extract_clips(split, num_clips, source="factors", seconds=seconds, seed=seed, cache_dir=cache_dir,
+                          progress=progress)
+    return clips.factors[..., ANGLES], clips.audio
+
+
+def window_batch(pose: np.ndarray, audio: np.ndarray, B: int, window: int, rng: np.random.Generator):
+    """B windows (B, window, ·) of pose and audio, from B different clips."""
+    N, T = pose.shape[:2]
+    if B > N:
+        raise ValueError(f"batch_size {B} exceeds the {N} clips (each window comes from another clip)")
+    n = rng.choice(N, B, replace=False)
+    idx = rng.integers(T - window + 1, size=B)[:, None] + np.arange(window)
+    return pose[n[:, None], idx], audio[n[:, None], idx]
+
+
+def train_capp(cfg: TrainCAPPConfig, out_dir: str | os.PathLike, *, model_cfg: CAPPConfig | None = None,
+               device: str = "cpu", overwrite: bool = False, progress: bool = True, cache_dir=None) -> Path:
+    """Train (or resume) CAPP in `out_dir`; returns the weights path."""
+    model_cfg = model_cfg or CAPPConfig()
+    pose, audio = pose_audio("train", cfg.train_clips, seconds=cfg.seconds, seed=cfg.seed, cache_dir=cache_dir,
+                             progress=progress)
+    run = RunFolder(out_dir, {"train": asdict(cfg), "model": asdict(model_cfg)}, kind=KIND,
+                    resumable=_RESUMABLE_CHANGES, overwrite=overwrite)
+    torch.manual_seed(cfg.seed)
+    model = CAPP(model_cfg).to(device)
+    a = torch.from_numpy(audio.reshape(-1, audio.shape[-1]))
+    model.audio_mean.copy_(a.mean(0))
+    model.audio_std.copy_(a.std(0).clamp_min(1e-3))
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    step, elapsed = run.load(model, opt, device)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=cfg.steps, initial=step, desc="train capp", unit="step")
+    model.train()
+    t0 = time.time()
+    while step < cfg.steps:
+        rng = np.random.default_rng([cfg.seed, step])
+        p, a = window_batch(pose, audio, cfg.batch_size, model_cfg.window, rng)
+        lr = warmup_cosine(step, lr=cfg.lr, warmup=cfg.warmup, steps=cfg.steps)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        loss, terms = model.loss(torch.from_numpy(p).to(device), torch.from_numpy(a).to(device))
+        value = optimizer_step(model, opt, loss, step=step)
+        step += 1
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{value:.3f}", acc=f"{terms['acc']:.2f}")
+        if step % cfg.log_every == 0 or step == cfg.steps:
+            run.log({"step": step, "loss": value, "lr": lr, "seconds": round(elapsed + time.time() - t0, 1), **terms})
+        if step % cfg.checkpoint_every == 0 or step == cfg.steps or step in cfg.snapshot_steps:
+            run.save(model, opt, model_config=asdict(model_cfg), step=step, seconds=elapsed + time.time() - t0,
+                     snapshot=step in cfg.snapshot_steps, extra={"train_clips": cfg.train_clips})
+    if bar is not None:
+        bar.close()
+    run.close()
+    return run.weights
