@@ -190,6 +190,33 @@ def cmd_train_capp(a) -> int:
     return 0
 
 
+def cmd_eval_sync(a) -> int:
+    from labkit.labsync import load_labsync
+    from labkit.train_labsync import evaluate_labsync
+
+    r = evaluate_labsync(load_labsync(a.checkpoint), num_clips=a.clips, progress=not a.json)
+    if a.json:
+        print(json.dumps(r))
+        return 0
+    print(f"S_C {r['S_C']:.3f}   S_D {r['S_D']:.3f}   offset 0 found in {100 * r['offset_acc']:.0f} % of "
+          f"{r['clips']} test clips; shifted audio: offset found in {100 * r['shifted_offset_acc']:.0f} %")
+    return 0
+
+
+def cmd_eval_capp(a) -> int:
+    from labkit.capp import load_capp
+    from labkit.train_capp import evaluate_capp
+
+    r = evaluate_capp(load_capp(a.checkpoint), num_clips=a.clips, progress=not a.json)
+    if a.json:
+        print(json.dumps(r))
+        return 0
+    shifts = "   ".join(f"±{k[6:]}: {v:.3f}" for k, v in r.items() if k.startswith("shift_"))
+    print(f"CAPP on {r['clips']} test clips: true pose {r['matched']:.3f}, another clip's audio {r['mismatched']:.3f}\n"
+          f"pose shifted by   {shifts}")
+    return 0
+
+
 def cmd_eval_motion(a) -> int:
     from labkit.diffusion import Guidance
     from labkit.eval_motion import BARS, EXTRA_KEYS, KEYS, evaluate_motion, meets
@@ -361,6 +388,16 @@ def build_parser() -> argparse.ArgumentParser:
     em.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
     em.add_argument("--json", action="store_true", help="print one JSON object")
     em.set_defaults(func=cmd_eval_motion)
+    es = ev.add_parser("sync", help="LabSync on SynthTalk test clips: S_C, S_D, offsets found with shifted audio")
+    es.add_argument("--checkpoint", default=None, help="LabSync weights (default: the shipped ones)")
+    es.add_argument("--clips", type=int, default=40, help="test clips (default: 40)")
+    es.add_argument("--json", action="store_true", help="print one JSON object")
+    es.set_defaults(func=cmd_eval_sync)
+    ec = ev.add_parser("capp", help="CAPP on SynthTalk test clips: true, mismatched and time-shifted pose")
+    ec.add_argument("--checkpoint", default=None, help="CAPP weights (default: the shipped ones)")
+    ec.add_argument("--clips", type=int, default=100, help="test clips (default: 100)")
+    ec.add_argument("--json", action="store_true", help="print one JSON object")
+    ec.set_defaults(func=cmd_eval_capp)
 
     bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="what", required=True)
     b = bench.add_parser("synth", help="SynthTalk render/speech speed and dlib realism")

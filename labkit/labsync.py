@@ -94,19 +94,27 @@ class LabSync(nn.Module):
                    batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
         """Per-window embeddings of a clip: frames (T, H, W, 3) uint8 and mono audio (S,) →
         video (T - frames + 1, E) and audio (T - frames + 1, E), row t = the window starting at t."""
-        crops = mouth_crops(frames, self.cfg)                                  # (T, 3, h, w)
-        feats = torch.from_numpy(sync_audio_features(audio, len(frames), self.cfg, sample_rate=sample_rate, fps=fps))
-        n = len(frames) - self.cfg.frames + 1
+        feats = sync_audio_features(audio, len(frames), self.cfg, sample_rate=sample_rate, fps=fps)
+        return self.embed_windows(mouth_crops(frames, self.cfg), torch.from_numpy(feats), batch=batch)
+
+    @torch.no_grad()
+    def embed_windows(self, crops: torch.Tensor, feats: torch.Tensor, *, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
+        """embed_clip from mouth crops (T, 3, h, w) in [0, 1] and audio features (T · audio_rate, n_mels)."""
+        c = self.cfg
+        n = len(crops) - c.frames + 1
         if n < 1:
-            raise ValueError(f"a clip of {len(frames)} frames is shorter than one window ({self.cfg.frames})")
+            raise ValueError(f"a clip of {len(crops)} frames is shorter than one window ({c.frames})")
+        if len(feats) < len(crops) * c.audio_rate:
+            raise ValueError(f"{len(feats)} audio feature frames for {len(crops)} video frames; "
+                             f"expected {len(crops) * c.audio_rate}")
         dev = self.audio_mean.device
         ev, ea = [], []
         for s in range(0, n, batch):
             t = torch.arange(s, min(n, s + batch))
-            v = crops[t[:, None] + torch.arange(self.cfg.frames)]               # (b, frames, 3, h, w)
-            a = feats[t[:, None] * self.cfg.audio_rate + torch.arange(self.cfg.audio_window)]
-            ev.append(self.embed_video(v.to(dev)).cpu())
-            ea.append(self.embed_audio(a.to(dev)).cpu())
+            v = crops[t[:, None] + torch.arange(c.frames)]                       # (b, frames, 3, h, w)
+            a = feats[t[:, None] * c.audio_rate + torch.arange(c.audio_window)]  # (b, frames · audio_rate, n_mels)
+            ev.append(self.embed_video(v.float().to(dev)).cpu())
+            ea.append(self.embed_audio(a.float().to(dev)).cpu())
         return torch.cat(ev).numpy(), torch.cat(ea).numpy()
 
     def score(self, frames: np.ndarray, audio: np.ndarray, *, vshift: int = 15, **kw) -> SyncScores:

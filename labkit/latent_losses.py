@@ -16,7 +16,8 @@ For a pair (I_i, I_j) of frames of one clip:
 - **identity code**: equal within a clip, apart across people (an InfoNCE over the batch);
 - **pose/dynamics decorrelation** (off by default, an experiment): the squared correlations
   between z_pose and z_dyn over the batch (XCov, Cheung et al. 2015), so that z_dyn cannot
-  linearly repeat the head pose;
+  linearly repeat the head pose. One-sided: z_pose is held fixed in this term (penalising both
+  sides drained the pose out of z_pose instead; see data_cards/model_face_latent.md);
 - **weak pose supervision** (SynthTalk only, an ablation, off by default): z_pose regressed on
   the ground-truth pose.
 """
@@ -168,7 +169,7 @@ def latent_losses(model: FaceLatentModel, batch: dict, w: LossWeights, *,
                                        + _code_match(dyn_c, lj.z_dyn[k].detach(), lat.z_dyn.detach().var(0)))
         images["cross"] = cross
     if w.decorrelate > 0:
-        terms["decorrelate"] = cross_correlation(lat.z_pose, lat.z_dyn)
+        terms["decorrelate"] = cross_correlation(lat.z_pose.detach(), lat.z_dyn)
     if w.pose_supervision > 0:
         gt = pose_target(torch.cat([batch["source_factors"], batch["driver_factors"]]))
         terms["pose_sup"] = F.mse_loss(lat.z_pose, gt.to(lat.z_pose))

@@ -103,3 +103,18 @@ def train_capp(cfg: TrainCAPPConfig, out_dir: str | os.PathLike, *, model_cfg: C
         bar.close()
     run.close()
     return run.weights
+
+
+def evaluate_capp(model: CAPP, *, num_clips: int = 100, shifts: tuple[int, ...] = (1, 2, 3, 4), cache_dir=None,
+                  progress: bool = False) -> dict:
+    """CAPP on SynthTalk test clips: the score of true pose with its own audio, with another clip's
+    audio, and with the pose moved by ±shift frames (VASA-1 shows CAPP falls as the pose slips)."""
+    from labkit.capp import shift_frames
+
+    pose, audio = pose_audio("test", num_clips, cache_dir=cache_dir, progress=progress)
+    out = {"matched": float(model.score(pose, audio).mean()),
+           "mismatched": float(model.score(pose, np.roll(audio, 1, axis=0)).mean())}
+    for k in shifts:
+        out[f"shift_{k}"] = float(np.mean([model.score(shift_frames(pose, s), audio).mean() for s in (k, -k)]))
+    out["clips"] = num_clips
+    return out
