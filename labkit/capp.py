@@ -39,11 +39,12 @@ class CAPPConfig:
 
 
 class SequenceEncoder(nn.Module):
-    """(B, T, in) → (B, E): linear in, learned positions, a transformer encoder, mean over time."""
+    """(B, T, in) → (B, E): a temporal convolution in (5 frames: onsets and nods are local),
+    learned positions, a transformer encoder, mean over time."""
 
     def __init__(self, cfg: CAPPConfig, dim_in: int):
         super().__init__()
-        self.inp = nn.Linear(dim_in, cfg.width)
+        self.inp = nn.Conv1d(dim_in, cfg.width, 5, padding=2)
         self.pos = nn.Parameter(torch.zeros(1, cfg.window, cfg.width))
         nn.init.normal_(self.pos, std=0.02)
         layer = nn.TransformerEncoderLayer(cfg.width, cfg.heads, 4 * cfg.width, dropout=0.0, activation="gelu",
@@ -52,7 +53,8 @@ class SequenceEncoder(nn.Module):
         self.out = nn.Sequential(nn.LayerNorm(cfg.width), nn.Linear(cfg.width, cfg.embed_dim))
 
     def forward(self, x):
-        h = self.body(self.inp(x) + self.pos[:, :x.shape[1]])                   # (B, T, D)
+        h = self.inp(x.transpose(1, 2)).transpose(1, 2)                       # (B, T, D)
+        h = self.body(h + self.pos[:, :x.shape[1]])
         return self.out(h.mean(1))
 
 
@@ -60,16 +62,19 @@ class CAPP(nn.Module):
     def __init__(self, cfg: CAPPConfig):
         super().__init__()
         self.cfg = cfg
-        self.pose = SequenceEncoder(cfg, cfg.pose_dim)
+        self.pose = SequenceEncoder(cfg, 2 * cfg.pose_dim)                    # angles and their velocity
         self.audio = SequenceEncoder(cfg, cfg.audio_dim)
         self.logit_scale = nn.Parameter(torch.tensor(np.log(1 / 0.07), dtype=torch.float32))
         self.register_buffer("audio_mean", torch.zeros(cfg.audio_dim))
         self.register_buffer("audio_std", torch.ones(cfg.audio_dim))
 
     def embed_pose(self, pose: torch.Tensor) -> torch.Tensor:
-        """pose (B, T, 3) degrees → (B, E) unit vectors (the window's mean pose is removed)."""
+        """pose (B, T, 3) degrees → (B, E) unit vectors. The encoder sees the angles relative to the
+        window's mean and their frame-to-frame velocity (×5, so a nod's few degrees per frame count)."""
         assert pose.ndim == 3 and pose.shape[1:] == (self.cfg.window, self.cfg.pose_dim), f"pose {tuple(pose.shape)}"
-        return F.normalize(self.pose((pose - pose.mean(1, keepdim=True)) / self.cfg.pose_scale), dim=1)
+        rel = pose - pose.mean(1, keepdim=True)
+        vel = F.pad(pose.diff(dim=1), (0, 0, 1, 0))                                # (B, T, 3), 0 at the first frame
+        return F.normalize(self.pose(torch.cat([rel, 5 * vel], 2) / self.cfg.pose_scale), dim=1)
 
     def embed_audio(self, audio: torch.Tensor) -> torch.Tensor:
         """audio (B, T, A) log-mel → (B, E) unit vectors."""

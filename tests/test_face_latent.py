@@ -8,7 +8,7 @@ import torch
 from labkit import warp
 from labkit.checkpoint import load_state, read_metadata, save_weights
 from labkit.face_latent import PRESETS, FaceLatentConfig, FaceLatentModel, make_config
-from labkit.latent_losses import LossWeights, id_info_nce, latent_losses, pose_target, region_l1, region_masks
+from labkit.latent_losses import LossWeights, cross_correlation, id_info_nce, latent_losses, pose_target, region_l1, region_masks
 from labkit.train_latent import TrainLatentConfig, load_face_latent, lr_at, train_latent
 
 
@@ -109,6 +109,25 @@ def test_info_nce_prefers_matching_identity_codes():
     z = torch.randn(6, 8, generator=torch.Generator().manual_seed(0))
     ids = torch.arange(6)
     assert id_info_nce(z, z, ids) < id_info_nce(z, z.roll(1, 0), ids)
+
+
+def test_decorrelation_term_is_one_sided():
+    g = torch.Generator().manual_seed(0)
+    pose, noise = torch.randn(2000, 6, generator=g), torch.randn(2000, 24, generator=g)
+    assert float(cross_correlation(pose, noise)) < 0.002                     # independent codes: ~0
+    copied = torch.cat([pose, noise[:, 6:]], 1)                              # z_dyn repeats the pose in 6 of 24
+    assert float(cross_correlation(pose, copied)) == pytest.approx(6 / (6 * 24), abs=0.003)
+    with pytest.raises(ValueError, match="N >= 3"):
+        cross_correlation(pose[:2], noise[:2])
+    model = FaceLatentModel(PRESETS["tiny"]())
+    x = torch.rand(6, 3, 64, 64, generator=g)
+    batch = {"source": x[:3], "driver": x[3:], "identity": torch.tensor([0, 1, 2])}
+    w = LossWeights(region=0, decorrelate=1.0, l1=0, ms_ssim=0, id_contrast=0)
+    total, terms, _ = latent_losses(model, batch, w, consistency=False)
+    total.backward()                                                          # rec and id terms weigh 0 here
+    assert terms["decorrelate"] > 0
+    head = model.motion_encoder.head[-1].weight.grad                         # rows: 6 pose, then z_dyn
+    assert head[:6].abs().sum() == 0 and head[6:].abs().sum() > 0           # only z_dyn is pushed
 
 
 def test_pose_target_units():
