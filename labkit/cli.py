@@ -162,30 +162,19 @@ def cmd_train_motion(a) -> int:
     return 0
 
 
-def cmd_train_labsync(a) -> int:
+def cmd_train_evaluator(a) -> int:
+    """labkit train labsync|capp: the evaluation suite's two trained instruments."""
     import torch
 
-    from labkit.train_labsync import TrainLabSyncConfig, train_labsync
-
+    if a.model == "labsync":
+        from labkit.train_labsync import TrainLabSyncConfig as Config, train_labsync as train
+    else:
+        from labkit.train_capp import TrainCAPPConfig as Config, train_capp as train
     if a.threads:
         torch.set_num_threads(a.threads)
-    cfg = TrainLabSyncConfig(train_clips=a.clips, steps=a.steps, batch_size=a.batch_size, lr=a.lr, warmup=a.warmup,
-                             seed=a.seed, snapshot_steps=tuple(a.snapshot_steps))
-    path = train_labsync(cfg, a.out, device=a.device, overwrite=a.overwrite, progress=not a.quiet)
-    print(f"trained {cfg.steps} steps; weights {path}")
-    return 0
-
-
-def cmd_train_capp(a) -> int:
-    import torch
-
-    from labkit.train_capp import TrainCAPPConfig, train_capp
-
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    cfg = TrainCAPPConfig(train_clips=a.clips, steps=a.steps, batch_size=a.batch_size, lr=a.lr, warmup=a.warmup,
-                          seed=a.seed, snapshot_steps=tuple(a.snapshot_steps))
-    path = train_capp(cfg, a.out, device=a.device, overwrite=a.overwrite, progress=not a.quiet)
+    cfg = Config(train_clips=a.clips, steps=a.steps, batch_size=a.batch_size, lr=a.lr, warmup=a.warmup, seed=a.seed,
+                 snapshot_steps=tuple(a.snapshot_steps))
+    path = train(cfg, a.out, device=a.device, overwrite=a.overwrite, progress=not a.quiet)
     print(f"trained {cfg.steps} steps; weights {path}")
     return 0
 
@@ -350,12 +339,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(ts, lr=1e-3, warmup=100, device_help="cpu or cuda[:N]", steps=3000)
     ts.add_argument("--clips", type=int, default=200, help="SynthTalk train clips (default: 200)")
     ts.add_argument("--batch-size", type=int, default=64, help="video windows per step (default: 64)")
-    ts.set_defaults(func=cmd_train_labsync)
+    ts.set_defaults(func=cmd_train_evaluator)
     tc = train.add_parser("capp", help="CAPP, VASA-1's contrastive audio-pose model (SynthTalk ground-truth pose)")
     _add_run_options(tc, lr=5e-4, warmup=100, device_help="cpu or cuda[:N]", steps=2000)
     tc.add_argument("--clips", type=int, default=400, help="SynthTalk train clips (default: 400)")
     tc.add_argument("--batch-size", type=int, default=128, help="windows per step, one per clip (default: 128)")
-    tc.set_defaults(func=cmd_train_capp)
+    tc.set_defaults(func=cmd_train_evaluator)
 
     wt = sub.add_parser("weights", help="checkpoint files").add_subparsers(dest="action", required=True)
     we = wt.add_parser("export", help="copy a run's weights (e.g. into labkit/assets/), optionally as float16")

@@ -19,6 +19,7 @@ import json
 import logging
 import math
 import os
+import time
 from pathlib import Path
 
 import torch
@@ -117,3 +118,36 @@ def optimizer_step(model: torch.nn.Module, opt: torch.optim.Optimizer, loss: tor
     torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
     opt.step()
     return value
+
+
+def run_steps(run: RunFolder, model: torch.nn.Module, opt: torch.optim.Optimizer, cfg, loss_at, *, start: int,
+              elapsed: float, model_config: dict, extra: dict | None = None, desc: str, progress: bool = True,
+              show: str | None = None) -> None:
+    """The loop of a plain trainer, from step `start` to cfg.steps: warm-up/cosine learning rate,
+    ``loss_at(step) -> (loss, {term: value})`` (its batch must be a function of the step, so that
+    resuming is exact), a clipped optimizer step, the progress bar (with the term `show`), a log
+    line every cfg.log_every steps and a checkpoint every cfg.checkpoint_every steps and at
+    cfg.snapshot_steps. cfg needs steps, lr, warmup, log_every, checkpoint_every, snapshot_steps."""
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=cfg.steps, initial=start, desc=desc, unit="step")
+    model.train()
+    t0, step = time.time(), start
+    while step < cfg.steps:
+        lr = warmup_cosine(step, lr=cfg.lr, warmup=cfg.warmup, steps=cfg.steps)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        loss, terms = loss_at(step)
+        value = optimizer_step(model, opt, loss, step=step)
+        step += 1
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{value:.3f}", **({show: f"{terms[show]:.2f}"} if show else {}))
+        if step % cfg.log_every == 0 or step == cfg.steps:
+            run.log({"step": step, "loss": value, "lr": lr, "seconds": round(elapsed + time.time() - t0, 1), **terms})
+        if step % cfg.checkpoint_every == 0 or step == cfg.steps or step in cfg.snapshot_steps:
+            run.save(model, opt, model_config=model_config, step=step, seconds=elapsed + time.time() - t0,
+                     snapshot=step in cfg.snapshot_steps, extra=extra)
+    if bar is not None:
+        bar.close()

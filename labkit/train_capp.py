@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import torch
 
 from labkit.capp import CAPP, KIND, CAPPConfig
 from labkit.motion_data import extract_clips
-from labkit.runs import RunFolder, optimizer_step, warmup_cosine
+from labkit.runs import RunFolder, run_steps
 from labkit.synthtalk.factors import FACTOR_NAMES
 
 log = logging.getLogger(__name__)
@@ -76,31 +75,13 @@ def train_capp(cfg: TrainCAPPConfig, out_dir: str | os.PathLike, *, model_cfg: C
     model.audio_std.copy_(a.std(0).clamp_min(1e-3))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, elapsed = run.load(model, opt, device)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=cfg.steps, initial=step, desc="train capp", unit="step")
-    model.train()
-    t0 = time.time()
-    while step < cfg.steps:
-        rng = np.random.default_rng([cfg.seed, step])
-        p, a = window_batch(pose, audio, cfg.batch_size, model_cfg.window, rng)
-        lr = warmup_cosine(step, lr=cfg.lr, warmup=cfg.warmup, steps=cfg.steps)
-        for g in opt.param_groups:
-            g["lr"] = lr
-        loss, terms = model.loss(torch.from_numpy(p).to(device), torch.from_numpy(a).to(device))
-        value = optimizer_step(model, opt, loss, step=step)
-        step += 1
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{value:.3f}", acc=f"{terms['acc']:.2f}")
-        if step % cfg.log_every == 0 or step == cfg.steps:
-            run.log({"step": step, "loss": value, "lr": lr, "seconds": round(elapsed + time.time() - t0, 1), **terms})
-        if step % cfg.checkpoint_every == 0 or step == cfg.steps or step in cfg.snapshot_steps:
-            run.save(model, opt, model_config=asdict(model_cfg), step=step, seconds=elapsed + time.time() - t0,
-                     snapshot=step in cfg.snapshot_steps, extra={"train_clips": cfg.train_clips})
-    if bar is not None:
-        bar.close()
+
+    def loss_at(step):
+        p, a = window_batch(pose, audio, cfg.batch_size, model_cfg.window, np.random.default_rng([cfg.seed, step]))
+        return model.loss(torch.from_numpy(p).to(device), torch.from_numpy(a).to(device))
+
+    run_steps(run, model, opt, cfg, loss_at, start=step, elapsed=elapsed, model_config=asdict(model_cfg),
+              extra={"train_clips": cfg.train_clips}, desc="train capp", progress=progress, show="acc")
     run.close()
     return run.weights
 

@@ -17,7 +17,6 @@ import hashlib
 import json
 import logging
 import os
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -27,7 +26,7 @@ import torch.nn.functional as F
 
 from labkit.atomic import save_npz_atomic
 from labkit.labsync import KIND, LabSync, LabSyncConfig, mouth_crops, sync_audio_features
-from labkit.runs import RunFolder, optimizer_step, warmup_cosine
+from labkit.runs import RunFolder, run_steps
 
 log = logging.getLogger(__name__)
 
@@ -159,36 +158,19 @@ def train_labsync(cfg: TrainLabSyncConfig, out_dir: str | os.PathLike, *, model_
     model.audio_std.copy_(a.std(0).clamp_min(1e-3))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, elapsed = run.load(model, opt, device)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=cfg.steps, initial=step, desc="train labsync", unit="step")
-    model.train()
-    t0 = time.time()
-    while step < cfg.steps:
+
+    def loss_at(step):
         rng = np.random.default_rng([cfg.seed, step])
         gen = torch.Generator().manual_seed(int(rng.integers(2 ** 62)))
         video, audio, valid = offset_batch(data, model_cfg, cfg.batch_size, cfg.max_offset, rng)
         video = torch.from_numpy(video).float().div_(255)
         if cfg.augment:
             video = augment(video, gen)
-        lr = warmup_cosine(step, lr=cfg.lr, warmup=cfg.warmup, steps=cfg.steps)
-        for g in opt.param_groups:
-            g["lr"] = lr
-        loss, terms = labsync_loss(model, video.to(device), torch.from_numpy(audio.astype(np.float32)).to(device),
-                                   torch.from_numpy(valid).to(device))
-        value = optimizer_step(model, opt, loss, step=step)
-        step += 1
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{value:.3f}", acc=f"{terms['offset_acc']:.2f}")
-        if step % cfg.log_every == 0 or step == cfg.steps:
-            run.log({"step": step, "loss": value, "lr": lr, "seconds": round(elapsed + time.time() - t0, 1), **terms})
-        if step % cfg.checkpoint_every == 0 or step == cfg.steps or step in cfg.snapshot_steps:
-            run.save(model, opt, model_config=asdict(model_cfg), step=step, seconds=elapsed + time.time() - t0,
-                     snapshot=step in cfg.snapshot_steps, extra={"train_clips": cfg.train_clips})
-    if bar is not None:
-        bar.close()
+        return labsync_loss(model, video.to(device), torch.from_numpy(audio.astype(np.float32)).to(device),
+                            torch.from_numpy(valid).to(device))
+
+    run_steps(run, model, opt, cfg, loss_at, start=step, elapsed=elapsed, model_config=asdict(model_cfg),
+              extra={"train_clips": cfg.train_clips}, desc="train labsync", progress=progress, show="offset_acc")
     run.close()
     return run.weights
 
