@@ -26,6 +26,7 @@ import torch.nn.functional as F
 
 from labkit.atomic import save_npz_atomic
 from labkit.labsync import KIND, LabSync, LabSyncConfig, mouth_crops, sync_audio_features
+from labkit.metrics.sync import sync_scores
 from labkit.runs import RunFolder, run_steps
 
 log = logging.getLogger(__name__)
@@ -182,8 +183,6 @@ def evaluate_labsync(model: LabSync, *, num_clips: int = 40, shifts: tuple[int, 
     clips in sync, the share of clips whose detected offset is 0, and for the shifted audio the
     share whose detected offset is exactly −shift (SyncNet's sign: delayed audio reads negative)."""
     data = extract_sync_clips("test", num_clips, model.cfg, cache_dir=cache_dir, progress=progress)
-    from labkit.metrics.sync import sync_scores
-
     r = model.cfg.audio_rate
     sc, sd, ok0, ok_shift = [], [], [], []
     for crops, feats in zip(data["crops"], data["audio"]):
