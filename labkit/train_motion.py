@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from labkit.diffusion import PROCESSES
 from labkit.motion_data import extract_clips, sample_windows, source_id, window_controls
 from labkit.motion_dit import MotionDiT, make_config
 from labkit.motion_generator import KIND
-from labkit.runs import RunFolder, optimizer_step, warmup_cosine
+from labkit.runs import RunFolder, run_steps
 
 log = logging.getLogger(__name__)
 
@@ -98,34 +97,16 @@ def train_motion(cfg: TrainMotionConfig, out_dir: str | os.PathLike, *, device: 
              "latent": None if source == "factors" else Path(source).name,
              "heldout_language": cfg.heldout_language, "train_clips": cfg.train_clips}
 
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=cfg.steps, initial=step, desc=f"train motion ({cfg.process})", unit="step")
-    model.train()
-    t0 = time.time()
-    while step < cfg.steps:
+
+    def loss_at(step):
         rng = np.random.default_rng([cfg.seed, step])
         gen = torch.Generator().manual_seed(int(rng.integers(2 ** 62)))
         torch.manual_seed(int(rng.integers(2 ** 62)))          # dropout: a function of the step too (exact resume)
         x0, cond = sample_windows(clips, cfg.batch_size, model_cfg.window, model_cfg.context, rng)
         cond = cond.random_drop(cfg.drop_prob, cfg.drop_context, generator=gen).to(device)
-        lr = warmup_cosine(step, lr=cfg.lr, warmup=cfg.warmup, steps=cfg.steps)
-        for g in opt.param_groups:
-            g["lr"] = lr
-        loss, terms = process.loss(model, model.normalize(x0.to(device)), cond, generator=gen)
-        value = optimizer_step(model, opt, loss, step=step)
-        step += 1
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{value:.4f}")
-        if step % cfg.log_every == 0 or step == cfg.steps:
-            run.log({"step": step, "loss": value, "lr": lr,
-                     "seconds": round(elapsed + time.time() - t0, 1), **terms})
-        if step % cfg.checkpoint_every == 0 or step == cfg.steps or step in cfg.snapshot_steps:
-            run.save(model, opt, model_config=asdict(model_cfg), step=step, seconds=elapsed + time.time() - t0,
-                     snapshot=step in cfg.snapshot_steps, extra=extra)
-    if bar is not None:
-        bar.close()
+        return process.loss(model, model.normalize(x0.to(device)), cond, generator=gen)
+
+    run_steps(run, model, opt, cfg, loss_at, start=step, elapsed=elapsed, model_config=asdict(model_cfg), extra=extra,
+              desc=f"train motion ({cfg.process})", progress=progress)
     run.close()
     return run.weights
