@@ -163,13 +163,15 @@ def cmd_train_motion(a) -> int:
 
 
 def cmd_train_evaluator(a) -> int:
-    """labkit train labsync|capp: the evaluation suite's two trained instruments."""
+    """labkit train labsync|capp|video-features: the evaluation suite's trained instruments."""
     import torch
 
     if a.model == "labsync":
         from labkit.train_labsync import TrainLabSyncConfig as Config, train_labsync as train
-    else:
+    elif a.model == "capp":
         from labkit.train_capp import TrainCAPPConfig as Config, train_capp as train
+    else:
+        from labkit.train_video_features import TrainVideoFeaturesConfig as Config, train_video_features as train
     if a.threads:
         torch.set_num_threads(a.threads)
     cfg = Config(train_clips=a.clips, steps=a.steps, batch_size=a.batch_size, lr=a.lr, warmup=a.warmup, seed=a.seed,
@@ -189,6 +191,72 @@ def cmd_eval_sync(a) -> int:
         return 0
     print(f"S_C {r['S_C']:.3f}   S_D {r['S_D']:.3f}   offset 0 found in {100 * r['offset_acc']:.0f} % of "
           f"{r['clips']} test clips; shifted audio: offset found in {100 * r['shifted_offset_acc']:.0f} %")
+    return 0
+
+
+def cmd_eval_video_features(a) -> int:
+    from labkit.train_video_features import evaluate_video_features
+    from labkit.video_features import load_video_features
+
+    r = evaluate_video_features(load_video_features(a.checkpoint), num_clips=a.clips, progress=not a.json)
+    if a.json:
+        print(json.dumps(r))
+        return 0
+    r2 = "  ".join(f"{k[3:]} {v:.2f}" for k, v in r.items() if k.startswith("r2_"))
+    print(f"R² on {r['clips']} test windows: {r2}\nemotion accuracy {r['emotion_acc']:.2f}\n"
+          f"FVD between halves {r['fvd_halves']:.2f}, to blurred {r['fvd_blurred']:.2f}, "
+          f"to frozen {r['fvd_frozen']:.2f}")
+    return 0
+
+
+def cmd_eval_table(a) -> int:
+    """labkit eval: the comparison table (labkit.eval_table)."""
+    import torch
+
+    from labkit.atomic import write_text_atomic
+    from labkit.checkpoint import ASSETS
+    from labkit.diffusion import Guidance
+    from labkit.eval_table import METHODS, bars, evaluate_table, load_instruments, to_csv, to_markdown
+    from labkit.motion_generator import MotionGenerator
+    from labkit.synthtalk.dataset import LANGUAGES
+
+    methods = [m.strip() for m in a.methods.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        raise ValueError(f"--methods: unknown {unknown or 'empty list'}; choose from {','.join(METHODS)}")
+    out = Path(a.out)
+    paths = [out.with_suffix(".csv"), out.with_suffix(".md")]
+    for path in paths:
+        if path.exists() and not a.overwrite:
+            raise FileExistsError(f"{path} exists; pass --overwrite to replace it")
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    oracle = a.renderer == "synthtalk"
+    default = {"ours": "motion_dit_small_factors" if oracle else "motion_dit_small",
+               "regression": "motion_regression_small_factors" if oracle else "motion_regression_small"}
+    paths_in = {"ours": a.checkpoint, "regression": a.regression}
+    gens = {m: MotionGenerator.load(paths_in[m] or ASSETS / f"{default[m]}.safetensors", steps=a.steps,
+                                    guidance=Guidance(audio=a.cfg_audio) if m == "ours" else Guidance())
+            for m in ("ours", "regression") if m in methods}
+    held = next(iter(gens.values())).meta.get("heldout_language") if gens else "es"
+    langs = tuple(lang for lang in LANGUAGES if lang != held)
+    inst, train = load_instruments(latent=a.latent, languages=langs, progress=not a.json, lmd_every=a.lmd_every,
+                                   reader_clips=a.reader_clips)
+    table, in_sync = evaluate_table(methods, renderer=a.renderer, generators=gens, instruments=inst, train=train,
+                                    split=a.split, num_clips=a.clips, seconds=a.seconds, seed=a.seed,
+                                    languages=langs, progress=not a.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(paths[0], to_csv(table))
+    write_text_atomic(paths[1], to_markdown(table))
+    if a.json:
+        print(json.dumps(table))
+        return 0
+    print(to_markdown(table))
+    print("clips found in sync (offset 0): " + ", ".join(f"{m} {v:.0%}" for m, v in in_sync.items()))
+    verdict = {True: "ok", False: "MISSED", None: "n/a"}
+    print("bars (ours beats every baseline; ΔP closest to gt): "
+          + ", ".join(f"{k} {verdict[v]}" for k, v in bars(table).items()))
+    print(f"wrote {paths[0]} and {paths[1]}")
     return 0
 
 
@@ -345,6 +413,11 @@ def build_parser() -> argparse.ArgumentParser:
     tc.add_argument("--clips", type=int, default=400, help="SynthTalk train clips (default: 400)")
     tc.add_argument("--batch-size", type=int, default=128, help="windows per step, one per clip (default: 128)")
     tc.set_defaults(func=cmd_train_evaluator)
+    tv = train.add_parser("video-features", help="the FVD clip encoder: a small 3D conv on SynthTalk 16-frame clips")
+    _add_run_options(tv, lr=1e-3, warmup=100, device_help="cpu or cuda[:N]", steps=2000)
+    tv.add_argument("--clips", type=int, default=4000, help="SynthTalk train clips, one window each (default: 4000)")
+    tv.add_argument("--batch-size", type=int, default=32, help="windows per step (default: 32)")
+    tv.set_defaults(func=cmd_train_evaluator)
 
     wt = sub.add_parser("weights", help="checkpoint files").add_subparsers(dest="action", required=True)
     we = wt.add_parser("export", help="copy a run's weights (e.g. into labkit/assets/), optionally as float16")
@@ -354,7 +427,31 @@ def build_parser() -> argparse.ArgumentParser:
     we.add_argument("--overwrite", action="store_true", help="replace an existing file")
     we.set_defaults(func=cmd_weights_export)
 
-    ev = sub.add_parser("eval", help="evaluate a model against SynthTalk ground truth").add_subparsers(dest="model", required=True)
+    et = sub.add_parser("eval", help="the comparison table (VASA-1's Table 1 on SynthTalk), or one model's evaluation",
+                        description="With no model named: the table of methods × metrics (S_C, S_D, CAPP, ΔP, FVD, "
+                                    "CSIM, LMD) on SynthTalk clips, printed and written as CSV and markdown.")
+    et.add_argument("--methods", default="gt,ours,regression,puppet,still",
+                    help="comma-separated rows (default: gt,ours,regression,puppet,still)")
+    et.add_argument("--split", default="test", help="SynthTalk split of the clips (default: test)")
+    et.add_argument("--clips", type=int, default=40, help="clips (default: 40)")
+    et.add_argument("--seconds", type=float, default=6.0, help="clip length (default: 6)")
+    et.add_argument("--renderer", default="latent", choices=["latent", "synthtalk"],
+                    help="latent: the face latent model draws every row (the whole system); synthtalk: factor-space "
+                         "generators drawn by SynthTalk's renderer (an oracle latent space)")
+    et.add_argument("--checkpoint", default=None, help="motion generator of 'ours' (default: the shipped one for the renderer)")
+    et.add_argument("--regression", default=None, help="regression baseline (default: the shipped one for the renderer)")
+    et.add_argument("--latent", default=None, help="face latent checkpoint: renderer and pose/identity reader (default: shipped)")
+    et.add_argument("--steps", type=int, default=10, help="sampling steps (default: 10)")
+    et.add_argument("--cfg-audio", type=float, default=1.0, help="audio guidance scale of 'ours' (default: 1 = none; 0 = audio ignored)")
+    et.add_argument("--lmd-every", type=int, default=10, help="landmarks on every n-th frame (default: 10)")
+    et.add_argument("--reader-clips", type=int, default=200, help="training clips the pose reader is fit on (default: 200)")
+    et.add_argument("--seed", type=int, default=0, help="seed of the clips and the sampling (default: 0)")
+    et.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's choice)")
+    et.add_argument("--out", default="out/eval_table", help="writes OUT.csv and OUT.md (default: out/eval_table)")
+    et.add_argument("--overwrite", action="store_true", help="replace existing OUT.csv / OUT.md")
+    et.add_argument("--json", action="store_true", help="print {method: {metric: value}}")
+    et.set_defaults(func=cmd_eval_table)
+    ev = et.add_subparsers(dest="model", required=False, metavar="{latent,motion,sync,capp,video-features}")
     el = ev.add_parser("latent", help="reenactment PSNR/SSIM, linear probes, identity codes, DCI/MIG/SAP/modularity")
     el.add_argument("--checkpoint", default=None, help="weights (.safetensors); default: the shipped SynthTalk 128 px model")
     el.add_argument("--json", action="store_true", help="print one JSON object")
@@ -387,6 +484,11 @@ def build_parser() -> argparse.ArgumentParser:
     ec.add_argument("--clips", type=int, default=100, help="test clips (default: 100)")
     ec.add_argument("--json", action="store_true", help="print one JSON object")
     ec.set_defaults(func=cmd_eval_capp)
+    ef = ev.add_parser("video-features", help="the FVD clip encoder on SynthTalk test windows: R², FVD floor and shifts")
+    ef.add_argument("--checkpoint", default=None, help="clip encoder weights (default: the shipped ones)")
+    ef.add_argument("--clips", type=int, default=200, help="test windows (default: 200)")
+    ef.add_argument("--json", action="store_true", help="print one JSON object")
+    ef.set_defaults(func=cmd_eval_video_features)
 
     bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="what", required=True)
     b = bench.add_parser("synth", help="SynthTalk render/speech speed and dlib realism")

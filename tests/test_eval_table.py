@@ -1,0 +1,92 @@
+"""The comparison table: renderers, the bars, the formats, and `labkit eval` end to end on two
+short clips with the shipped instruments (a still head has ΔP 0 and loses lip sync)."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from labkit.cli import main
+from labkit.eval_table import (METHODS, METRICS, LatentRenderer, SynthTalkRenderer, bars, load_test_set,
+                               method_videos, to_csv, to_markdown)
+from labkit.face_latent import FaceLatentModel, make_config
+
+
+@pytest.fixture(scope="module")
+def test_set():
+    return load_test_set("test", 2, seconds=1.2)
+
+
+def test_test_set_and_synthtalk_renderer(test_set):
+    N, T = 2, 30
+    assert test_set.frames.shape == (N, T, 128, 128, 3) and test_set.landmarks.shape == (N, T, 68, 2)
+    assert test_set.mel.shape == (N, T, 80) and test_set.audio.shape == (N, T * 640)
+    gt = list(method_videos("gt", test_set, SynthTalkRenderer(), generators={}))
+    assert np.array_equal(gt[1], test_set.frames[1])
+    # the true factors drawn again by the oracle renderer give back the video exactly
+    again = SynthTalkRenderer().render(test_set, 0, test_set.factors[0])
+    assert np.array_equal(again, test_set.frames[0])
+    still = next(method_videos("still", test_set, SynthTalkRenderer(), generators={}))
+    assert (still == still[:1]).all() and np.array_equal(still[0], test_set.frames[0, 0])
+    puppet = next(method_videos("puppet", test_set, SynthTalkRenderer(), generators={}))
+    assert puppet.shape == (T, 128, 128, 3) and np.abs(np.diff(puppet.astype(int), axis=0)).mean() > 0.1
+    with pytest.raises(ValueError, match="unknown method"):
+        next(method_videos("ours", test_set, SynthTalkRenderer(), generators={}))
+
+
+def test_latent_renderer(test_set):
+    torch.manual_seed(0)
+    model = FaceLatentModel(make_config("tiny", image_size=128)).eval()
+    rng = np.random.default_rng(0)
+    M = 6 + model.cfg.dyn_dim
+    r = LatentRenderer(model, rng.normal(size=(4, 10, 14)), rng.normal(size=(4, 10, M)), batch=7)
+    motion = r.from_factors(test_set.factors, test_set.emotion)
+    assert motion.shape == (2, 30, M)
+    video = r.render(test_set, 0, motion[0])
+    assert video.shape == (30, 128, 128, 3) and video.dtype == np.uint8
+    still = r.still(test_set, 1)
+    assert still.shape == (30, 128, 128, 3) and (still == still[:1]).all()
+
+
+def _table(**rows):
+    return {m: dict(zip(METRICS, v)) for m, v in rows.items()}
+
+
+def test_bars_and_formats():
+    #                 S_C  S_D  CAPP  dP   FVD  CSIM LMD
+    good = _table(gt=(0.9, 0.4, 0.10, 0.50, 1.0, 0.99, 2.0),
+                  ours=(0.6, 0.8, 0.08, 0.45, 2.0, 0.97, 4.0),
+                  regression=(0.5, 0.9, 0.05, 0.30, 3.0, 0.97, 4.0),
+                  puppet=(0.4, 0.9, 0.02, 0.70, 3.0, 0.97, 5.0),
+                  still=(0.0, 1.2, 0.00, 0.00, 5.0, 0.99, 6.0))
+    assert all(bars(good).values())
+    worse = {**good, "puppet": {**good["puppet"], "S_C": 0.7, "dP": 0.52}}
+    b = bars(worse)
+    assert b["S_C"] is False and b["dP"] is False and b["FVD"] is True
+    assert bars({k: good[k] for k in ("gt", "ours")}) == dict.fromkeys(b, None)
+    md = to_markdown(good).splitlines()
+    assert md[0].startswith("| method | S_C ↑ | S_D ↓ | CAPP ↑ | ΔP →GT | FVD ↓")
+    assert md[3] == "| ours | 0.600 | 0.800 | 0.080 | 0.450 | 2.000 | 0.970 | 4.000 |"
+    csv = to_csv(good).splitlines()
+    assert csv[0] == "method,S_C,S_D,CAPP,dP,FVD,CSIM,LMD" and csv[2].startswith("ours,0.6,0.8,")
+
+
+def test_cli_table_end_to_end(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LABKIT_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "table"
+    argv = ["eval", "--methods", "gt,puppet,still", "--renderer", "synthtalk", "--clips", "2", "--seconds", "3.2",
+            "--reader-clips", "4", "--out", str(out), "--json"]
+    assert main(argv) == 0
+    table = json.loads(capsys.readouterr().out)
+    assert list(table) == ["gt", "puppet", "still"] and all(list(v) == list(METRICS) for v in table.values())
+    assert table["still"]["dP"] == 0                                    # a frozen head does not move
+    assert table["gt"]["S_C"] > table["still"]["S_C"] + 0.3             # real video is in sync, a still is not
+    assert table["gt"]["S_D"] < table["still"]["S_D"]
+    assert table["gt"]["CSIM"] > 0.9
+    assert out.with_suffix(".csv").read_text().startswith("method,S_C,S_D")
+    assert "| still |" in out.with_suffix(".md").read_text()
+    assert main(argv) == 2                                              # never overwrites without --overwrite
+    assert "exists" in capsys.readouterr().err
+    assert main(["eval", "--methods", "gt,nope", "--out", str(tmp_path / "x")]) == 2
+    assert "nope" in capsys.readouterr().err
+    assert set(METHODS) == {"gt", "ours", "regression", "puppet", "still"}
