@@ -414,7 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
     tc.add_argument("--batch-size", type=int, default=128, help="windows per step, one per clip (default: 128)")
     tc.set_defaults(func=cmd_train_evaluator)
     tv = train.add_parser("video-features", help="the FVD clip encoder: a small 3D conv on SynthTalk 16-frame clips")
-    _add_run_options(tv, lr=1e-3, warmup=100, device_help="cpu or cuda[:N]", steps=2000)
+    _add_run_options(tv, lr=1e-3, warmup=100, device_help="cpu or cuda[:N]", steps=3000)
     tv.add_argument("--clips", type=int, default=4000, help="SynthTalk train clips, one window each (default: 4000)")
     tv.add_argument("--batch-size", type=int, default=32, help="windows per step (default: 32)")
     tv.set_defaults(func=cmd_train_evaluator)

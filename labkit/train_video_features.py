@@ -2,7 +2,8 @@
 
 Data: a pool of 16-frame windows cut from SynthTalk train clips (factors from labkit.motion_data,
 cached; each window rendered once at 128 px by the SynthTalk renderer and kept at 64 px), each
-labelled with its factors at four frames and its emotion. Loss: mean squared error of the
+labelled with its factors at four frames, how much each factor varies over the window, and its
+emotion. Loss: mean squared error of the
 standardised factors plus the emotion cross-entropy. Same run conventions as the other
 trainers (labkit.runs): exact resume, atomic checkpoints.
 """
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 class TrainVideoFeaturesConfig:
     train_clips: int = 4000        # SynthTalk train clips (6 s each; the same as CAPP's), one window from each
     seconds: float = 6.0           # clip length
-    steps: int = 2000              # optimisation steps
+    steps: int = 3000              # optimisation steps
     batch_size: int = 32           # windows per step
     lr: float = 1e-3               # peak AdamW learning rate
     weight_decay: float = 1e-4     # AdamW weight decay
@@ -75,9 +76,12 @@ def render_windows(split: str, num_clips: int, cfg: VideoFeaturesConfig, *, seco
 
 
 def _targets(data: dict, n: np.ndarray, cfg: VideoFeaturesConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    f = data["factors"][n][:, list(cfg.target_frames)]                            # (B, 4, F)
-    f = (f - np.asarray(cfg.factor_mean)) / np.asarray(cfg.factor_std)
-    return torch.from_numpy(f.astype(np.float32)), torch.from_numpy(data["emotion"][n])
+    """Targets of windows n: standardised factors at the target frames and each factor's spread over
+    the window in units of its overall spread (B, len(target_frames) + 1, F), and the emotion (B,)."""
+    std = np.asarray(cfg.factor_std)
+    f = (data["factors"][n][:, list(cfg.target_frames)] - np.asarray(cfg.factor_mean)) / std   # (B, 4, F)
+    spread = data["factors"][n].std(1, keepdims=True) / std                                   # (B, 1, F)
+    return torch.from_numpy(np.concatenate([f, 4 * spread], 1).astype(np.float32)), torch.from_numpy(data["emotion"][n])
 
 
 def video_features_loss(model: VideoFeatureNet, clips: torch.Tensor, factors: torch.Tensor, emotion: torch.Tensor,
@@ -135,6 +139,7 @@ def evaluate_video_features(model: VideoFeatureNet, *, num_clips: int = 200, cac
     clips = torch.from_numpy(data["frames"])
     pred, logits = zip(*[model(clips[k:k + 64]) for k in range(0, num_clips, 64)])
     pred, logits = torch.cat(pred), torch.cat(logits)
+    pred, factors = pred[:, :-1], factors[:, :-1]                                 # the factors at the target frames
     ss_res = ((pred - factors) ** 2).sum((0, 1))
     ss_tot = ((factors - factors.mean((0, 1))) ** 2).sum((0, 1)).clamp_min(1e-9)
     out = {f"r2_{name}": float(1 - r / t) for name, r, t in zip(FACTOR_NAMES, ss_res, ss_tot)}

@@ -3,13 +3,14 @@
 FVD (Unterthiner et al., 2018) is the Fréchet distance between the feature statistics of real
 and generated video clips, with features from I3D trained on Kinetics. Those weights cannot be
 fetched here, so labkit trains its own clip encoder on SynthTalk, where every clip's content is
-known exactly: from 16 frames it regresses the factors (head pose, jaw, lips, blink, brows,
-gaze, emotion intensity) at four of the frames and classifies the emotion. Its pooled last
+known exactly: from 16 frames and their frame-to-frame changes it regresses the factors (head
+pose, jaw, lips, blink, brows, gaze, emotion intensity) at four of the frames and how much each
+varies over the clip, and classifies the emotion. Its pooled last
 stage is the feature: it has to see head motion, mouth and eye dynamics and expression, which
 is what the evaluation compares.
 
-    clip (B, 16, H, W, 3) uint8 ─ resize to 64² ─ 3D conv stages ─ mean ─► f (B, 4·width)   the FVD feature
-                                                                       └─ linear ─► factors at frames 0, 5, 10, 15 and emotion logits
+    clip (B, 16, H, W, 3) uint8 ─ resize to 64², + changes ─ 3D conv stages ─ mean ─► f (B, 4·width)  the FVD feature
+                                                          └─ linear ─► factors at frames 0, 5, 10, 15, their spread, emotion logits
 
 Features are computed on clips cut every `hop` frames from each video (labkit.metrics.fvd
 computes the distance). Users with I3D weights pass their own features to metrics.fvd.fvd.
@@ -33,7 +34,8 @@ class VideoFeaturesConfig:
     size: int = 64                     # frames are resized to size × size
     width: int = 16                    # channels of the first stage; the feature is 4 · width
     num_factors: int = 14              # F, SynthTalk factors regressed per target frame
-    target_frames: tuple[int, ...] = (0, 5, 10, 15)   # frames of the clip whose factors are regressed
+    target_frames: tuple[int, ...] = (0, 5, 10, 15)   # frames of the clip whose factors are regressed (and each
+                                       # factor's spread over the clip, so that how much things move is seen)
     num_emotions: int = 5              # emotion classes
     factor_mean: list[float] = field(default_factory=list)   # training statistics of the targets (set by the trainer)
     factor_std: list[float] = field(default_factory=list)
@@ -54,15 +56,16 @@ class VideoFeatureNet(nn.Module):
         super().__init__()
         self.cfg = cfg
         w = cfg.width
-        self.stages = nn.Sequential(
-            nn.Conv3d(3, w, (3, 5, 5), (1, 2, 2), (1, 2, 2)), nn.GroupNorm(8, w), nn.SiLU(),  # (w, T, 32, 32): time kept
+        self.stages = nn.Sequential(                                                       # in: frames and their change
+            nn.Conv3d(6, w, (3, 5, 5), (1, 2, 2), (1, 2, 2)), nn.GroupNorm(8, w), nn.SiLU(),  # (w, T, 32, 32): time kept
             _stage(w, 2 * w, 2),                                                           # (2w, T/2, 16, 16)
             _stage(2 * w, 4 * w, 2),                                                       # (4w, T/4, 8, 8)
             _stage(4 * w, 4 * w, 2))                                                       # (4w, T/8, 4, 4)
-        self.head = nn.Linear(4 * w, cfg.num_factors * len(cfg.target_frames) + cfg.num_emotions)
+        self.head = nn.Linear(4 * w, cfg.num_factors * (len(cfg.target_frames) + 1) + cfg.num_emotions)
 
     def _input(self, clips: torch.Tensor) -> torch.Tensor:
-        """uint8 or [0, 1] float clips (B, T, H, W, 3) → (B, 3, T, size, size) in [-1, 1]."""
+        """uint8 or [0, 1] float clips (B, T, H, W, 3) → (B, 6, T, size, size): the frames in [-1, 1] and
+        4 × their frame-to-frame difference (0 at the first frame), so motion is in plain view."""
         B, T, H, W, C = clips.shape
         assert (T, C) == (self.cfg.frames, 3), f"clips must be (B, {self.cfg.frames}, H, W, 3), got {tuple(clips.shape)}"
         x = clips.float().div(255) if clips.dtype == torch.uint8 else clips.float()
@@ -71,17 +74,19 @@ class VideoFeatureNet(nn.Module):
             x = F.interpolate(x, size=(self.cfg.size, self.cfg.size), mode="bilinear", antialias=True,
                               align_corners=False)
         s = self.cfg.size
-        return (2 * x - 1).reshape(B, T, C, s, s).transpose(1, 2)
+        x = (2 * x - 1).reshape(B, T, C, s, s).transpose(1, 2)                   # (B, 3, T, s, s)
+        return torch.cat([x, 4 * F.pad(x.diff(dim=2), (0, 0, 0, 0, 1, 0))], 1)
 
     def features(self, clips: torch.Tensor) -> torch.Tensor:
         """clips (B, T, H, W, 3) → (B, 4·width), the mean of the last stage over time and space."""
         return self.stages(self._input(clips)).mean((2, 3, 4))
 
     def forward(self, clips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """clips → standardised factors (B, len(target_frames), F) and emotion logits (B, num_emotions)."""
+        """clips → standardised factors at the target frames and their spread over the clip
+        (B, len(target_frames) + 1, F), and emotion logits (B, num_emotions)."""
         out = self.head(self.features(clips))
-        n = self.cfg.num_factors * len(self.cfg.target_frames)
-        return out[:, :n].reshape(len(out), len(self.cfg.target_frames), -1), out[:, n:]
+        n = self.cfg.num_factors * (len(self.cfg.target_frames) + 1)
+        return out[:, :n].reshape(len(out), len(self.cfg.target_frames) + 1, -1), out[:, n:]
 
     @torch.no_grad()
     def video_features(self, videos, *, hop: int | None = None, batch: int = 32) -> np.ndarray:

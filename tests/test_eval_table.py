@@ -79,7 +79,7 @@ def test_cli_table_end_to_end(tmp_path, monkeypatch, capsys):
     assert main(argv) == 0
     table = json.loads(capsys.readouterr().out)
     assert list(table) == ["gt", "puppet", "still"] and all(list(v) == list(METRICS) for v in table.values())
-    assert table["still"]["dP"] == 0                                    # a frozen head does not move
+    assert table["still"]["dP"] < 1e-6                                  # a frozen head does not move (up to float noise)
     assert table["gt"]["S_C"] > table["still"]["S_C"] + 0.3             # real video is in sync, a still is not
     assert table["gt"]["S_D"] < table["still"]["S_D"]
     assert table["gt"]["CSIM"] > 0.9
