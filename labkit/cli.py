@@ -181,31 +181,40 @@ def cmd_train_evaluator(a) -> int:
     return 0
 
 
-def cmd_eval_sync(a) -> int:
-    from labkit.labsync import load_labsync
-    from labkit.train_labsync import evaluate_labsync
-
-    r = evaluate_labsync(load_labsync(a.checkpoint), num_clips=a.clips, progress=not a.json)
-    if a.json:
-        print(json.dumps(r))
-        return 0
-    print(f"S_C {r['S_C']:.3f}   S_D {r['S_D']:.3f}   offset 0 found in {100 * r['offset_acc']:.0f} % of "
-          f"{r['clips']} test clips; shifted audio: offset found in {100 * r['shifted_offset_acc']:.0f} %")
-    return 0
+def _sync_summary(r: dict) -> str:
+    return (f"S_C {r['S_C']:.3f}   S_D {r['S_D']:.3f}   offset 0 found in {100 * r['offset_acc']:.0f} % of "
+            f"{r['clips']} test clips; shifted audio: offset found in {100 * r['shifted_offset_acc']:.0f} %")
 
 
-def cmd_eval_video_features(a) -> int:
-    from labkit.train_video_features import evaluate_video_features
-    from labkit.video_features import load_video_features
+def _capp_summary(r: dict) -> str:
+    shifts = "   ".join(f"±{k[6:]}: {v:.3f}" for k, v in r.items() if k.startswith("shift_"))
+    return (f"CAPP on {r['clips']} test clips: true pose {r['matched']:.3f}, another clip's audio "
+            f"{r['mismatched']:.3f}\npose shifted by   {shifts}")
 
-    r = evaluate_video_features(load_video_features(a.checkpoint), num_clips=a.clips, progress=not a.json)
-    if a.json:
-        print(json.dumps(r))
-        return 0
+
+def _video_features_summary(r: dict) -> str:
     r2 = "  ".join(f"{k[3:]} {v:.2f}" for k, v in r.items() if k.startswith("r2_"))
-    print(f"R² on {r['clips']} test windows: {r2}\nemotion accuracy {r['emotion_acc']:.2f}\n"
-          f"FVD between halves {r['fvd_halves']:.2f}, to blurred {r['fvd_blurred']:.2f}, "
-          f"to frozen {r['fvd_frozen']:.2f}")
+    return (f"R² on {r['clips']} test windows: {r2}\nemotion accuracy {r['emotion_acc']:.2f}\n"
+            f"FVD between halves {r['fvd_halves']:.2f}, to blurred {r['fvd_blurred']:.2f}, "
+            f"to frozen {r['fvd_frozen']:.2f}")
+
+
+def cmd_eval_instrument(a) -> int:
+    """labkit eval sync|capp|video-features: one trained instrument of the evaluation suite on test clips."""
+    if a.model == "sync":
+        from labkit.labsync import load_labsync as load
+        from labkit.train_labsync import evaluate_labsync as evaluate
+        summary = _sync_summary
+    elif a.model == "capp":
+        from labkit.capp import load_capp as load
+        from labkit.train_capp import evaluate_capp as evaluate
+        summary = _capp_summary
+    else:
+        from labkit.train_video_features import evaluate_video_features as evaluate
+        from labkit.video_features import load_video_features as load
+        summary = _video_features_summary
+    r = evaluate(load(a.checkpoint), num_clips=a.clips, progress=not a.json)
+    print(json.dumps(r) if a.json else summary(r))
     return 0
 
 
@@ -260,18 +269,6 @@ def cmd_eval_table(a) -> int:
     return 0
 
 
-def cmd_eval_capp(a) -> int:
-    from labkit.capp import load_capp
-    from labkit.train_capp import evaluate_capp
-
-    r = evaluate_capp(load_capp(a.checkpoint), num_clips=a.clips, progress=not a.json)
-    if a.json:
-        print(json.dumps(r))
-        return 0
-    shifts = "   ".join(f"±{k[6:]}: {v:.3f}" for k, v in r.items() if k.startswith("shift_"))
-    print(f"CAPP on {r['clips']} test clips: true pose {r['matched']:.3f}, another clip's audio {r['mismatched']:.3f}\n"
-          f"pose shifted by   {shifts}")
-    return 0
 
 
 def cmd_eval_motion(a) -> int:
@@ -478,17 +475,17 @@ def build_parser() -> argparse.ArgumentParser:
     es.add_argument("--checkpoint", default=None, help="LabSync weights (default: the shipped ones)")
     es.add_argument("--clips", type=int, default=40, help="test clips (default: 40)")
     es.add_argument("--json", action="store_true", help="print one JSON object")
-    es.set_defaults(func=cmd_eval_sync)
+    es.set_defaults(func=cmd_eval_instrument)
     ec = ev.add_parser("capp", help="CAPP on SynthTalk test clips: true, mismatched and time-shifted pose")
     ec.add_argument("--checkpoint", default=None, help="CAPP weights (default: the shipped ones)")
     ec.add_argument("--clips", type=int, default=100, help="test clips (default: 100)")
     ec.add_argument("--json", action="store_true", help="print one JSON object")
-    ec.set_defaults(func=cmd_eval_capp)
+    ec.set_defaults(func=cmd_eval_instrument)
     ef = ev.add_parser("video-features", help="the FVD clip encoder on SynthTalk test windows: R², FVD floor and shifts")
     ef.add_argument("--checkpoint", default=None, help="clip encoder weights (default: the shipped ones)")
     ef.add_argument("--clips", type=int, default=200, help="test windows (default: 200)")
     ef.add_argument("--json", action="store_true", help="print one JSON object")
-    ef.set_defaults(func=cmd_eval_video_features)
+    ef.set_defaults(func=cmd_eval_instrument)
 
     bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="what", required=True)
     b = bench.add_parser("synth", help="SynthTalk render/speech speed and dlib realism")

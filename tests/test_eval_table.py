@@ -1,5 +1,6 @@
 """The comparison table: renderers, the bars, the formats, and `labkit eval` end to end on two
-short clips with the shipped instruments (a still head has ΔP 0 and loses lip sync)."""
+short clips with the shipped instruments (a still head has ΔP 0 and loses lip sync); `labkit eval
+sync|capp` with the shipped LabSync and CAPP."""
 import json
 
 import numpy as np
@@ -90,3 +91,17 @@ def test_cli_table_end_to_end(tmp_path, monkeypatch, capsys):
     assert main(["eval", "--methods", "gt,nope", "--out", str(tmp_path / "x")]) == 2
     assert "nope" in capsys.readouterr().err
     assert set(METHODS) == {"gt", "ours", "regression", "puppet", "still"}
+
+
+def test_cli_instrument_evaluations(tmp_path, monkeypatch, capsys):
+    """`labkit eval sync|capp` on a few test clips with the shipped instruments."""
+    monkeypatch.setenv("LABKIT_CACHE", str(tmp_path / "cache"))
+    assert main(["eval", "sync", "--clips", "3", "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["clips"] == 3 and r["offset_acc"] == 1 and r["shifted_offset_acc"] >= 0.8 and r["S_C"] > 0.5
+    assert main(["eval", "capp", "--clips", "4", "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["clips"] == 4 and set(r) == {"matched", "mismatched", "shift_1", "shift_2", "shift_3", "shift_4", "clips"}
+    assert all(-1 <= v <= 1 for k, v in r.items() if k != "clips")
+    assert main(["eval", "capp", "--clips", "4"]) == 0                  # the printed summary
+    assert capsys.readouterr().out.startswith("CAPP on 4 test clips: true pose")
