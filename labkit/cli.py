@@ -471,21 +471,16 @@ def build_parser() -> argparse.ArgumentParser:
     em.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
     em.add_argument("--json", action="store_true", help="print one JSON object")
     em.set_defaults(func=cmd_eval_motion)
-    es = ev.add_parser("sync", help="LabSync on SynthTalk test clips: S_C, S_D, offsets found with shifted audio")
-    es.add_argument("--checkpoint", default=None, help="LabSync weights (default: the shipped ones)")
-    es.add_argument("--clips", type=int, default=40, help="test clips (default: 40)")
-    es.add_argument("--json", action="store_true", help="print one JSON object")
-    es.set_defaults(func=cmd_eval_instrument)
-    ec = ev.add_parser("capp", help="CAPP on SynthTalk test clips: true, mismatched and time-shifted pose")
-    ec.add_argument("--checkpoint", default=None, help="CAPP weights (default: the shipped ones)")
-    ec.add_argument("--clips", type=int, default=100, help="test clips (default: 100)")
-    ec.add_argument("--json", action="store_true", help="print one JSON object")
-    ec.set_defaults(func=cmd_eval_instrument)
-    ef = ev.add_parser("video-features", help="the FVD clip encoder on SynthTalk test windows: R², FVD floor and shifts")
-    ef.add_argument("--checkpoint", default=None, help="clip encoder weights (default: the shipped ones)")
-    ef.add_argument("--clips", type=int, default=200, help="test windows (default: 200)")
-    ef.add_argument("--json", action="store_true", help="print one JSON object")
-    ef.set_defaults(func=cmd_eval_instrument)
+    for name, what, weights, clips in (
+            ("sync", "LabSync on SynthTalk test clips: S_C, S_D, offsets found with shifted audio", "LabSync", 40),
+            ("capp", "CAPP on SynthTalk test clips: true, mismatched and time-shifted pose", "CAPP", 100),
+            ("video-features", "the FVD clip encoder on SynthTalk test windows: R², FVD floor and shifts",
+             "clip encoder", 200)):
+        ei = ev.add_parser(name, help=what)
+        ei.add_argument("--checkpoint", default=None, help=f"{weights} weights (default: the shipped ones)")
+        ei.add_argument("--clips", type=int, default=clips, help=f"test clips (default: {clips})")
+        ei.add_argument("--json", action="store_true", help="print one JSON object")
+        ei.set_defaults(func=cmd_eval_instrument)
 
     bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="what", required=True)
     b = bench.add_parser("synth", help="SynthTalk render/speech speed and dlib realism")
