@@ -115,7 +115,7 @@ class LatentRenderer:
         self._from_factors = make_pipeline(StandardScaler(), Ridge(alpha=1.0)).fit(
             train_factors.reshape(-1, F), train_motion.reshape(-1, M))
 
-    def from_factors(self, factors: np.ndarray, emotion: np.ndarray) -> np.ndarray:
+    def from_factors(self, factors: np.ndarray) -> np.ndarray:
         """Factors (N, T, F) → motion codes (N, T, M) by the ridge map (the puppet's way in)."""
         N, T, F = factors.shape
         return self._from_factors.predict(factors.reshape(-1, F)).reshape(N, T, -1).astype(np.float32)
@@ -156,7 +156,7 @@ class SynthTalkRenderer:
     """Factors → frames through SynthTalk's own renderer (an oracle latent space), identity = the clip's."""
     space = "factors"
 
-    def from_factors(self, factors: np.ndarray, emotion: np.ndarray) -> np.ndarray:
+    def from_factors(self, factors: np.ndarray) -> np.ndarray:
         return factors
 
     def render(self, test: TestSet, i: int, motion: np.ndarray, emotion: int | None = None) -> np.ndarray:
@@ -199,7 +199,7 @@ def method_videos(method: str, test: TestSet, renderer, *, generators: dict, see
     if method == "puppet":
         clips = MotionClips(motion=test.factors, audio=test.mel, factors=test.factors, emotion=test.emotion,
                             intensity=test.intensity, language=np.array(["?"] * N))
-        motion = renderer.from_factors(puppet_factors(clips, np.random.default_rng(seed)), np.zeros(N, np.int64))
+        motion = renderer.from_factors(puppet_factors(clips, np.random.default_rng(seed)))
         kw = {"emotion": 0} if renderer.space == "factors" else {}
         for i in range(N):
             yield renderer.render(test, i, motion[i], **kw)
@@ -235,7 +235,11 @@ class Instruments:
 
     def pose(self, frames: np.ndarray) -> np.ndarray:
         """Head yaw, pitch, roll (T, 3) degrees read from frames."""
-        return self.pose_reader.factors(self.codes(frames)[1][None])[0][:, _ANGLES]
+        return self.pose_of_codes(self.codes(frames)[1])
+
+    def pose_of_codes(self, motion: np.ndarray) -> np.ndarray:
+        """Head yaw, pitch, roll (T, 3) degrees read from motion codes (T, M) by the probe."""
+        return self.pose_reader.factors(motion[None])[0][:, _ANGLES]
 
     def face_box(self, test: TestSet, i: int) -> np.ndarray:
         """dlib's face box (left, top, right, bottom) on clip i's portrait, used for every frame of
@@ -258,9 +262,9 @@ class Instruments:
     def clip_metrics(self, frames: np.ndarray, test: TestSet, i: int) -> dict:
         """Every per-clip number of one video of test clip i (FVD needs the whole set: clip features)."""
         s = self.labsync.score(frames, test.audio[i], sample_rate=test.sample_rate)
-        ids, _ = self.codes(frames)
+        ids, motion = self.codes(frames)
         portrait_id, _ = self.codes(test.frames[i, :1])
-        pose = self.pose(frames)
+        pose = self.pose_of_codes(motion)
         lm = self.landmarks(frames, self.face_box(test, i))
         return {"S_C": s.confidence, "S_D": s.min_dist, "offset": s.offset,
                 "CAPP": float(self.capp.score(pose[None], test.mel[i][None])[0]), "dP": delta_p(pose),
@@ -333,9 +337,8 @@ def evaluate_table(methods=METHODS, *, renderer: str = "latent", generators: dic
             videos = tqdm(videos, total=num_clips, desc=f"eval {m}", unit="clip")
         rows = [instruments.clip_metrics(v, test, i) for i, v in enumerate(videos)]
         feats = np.concatenate([r.pop("features") for r in rows])
-        table[m] = {k: float(np.mean([r[k] for r in rows])) for k in METRICS if k != "FVD"}
-        table[m]["FVD"] = fvd(feats, ref_features)
-        table[m] = {k: table[m][k] for k in METRICS}
+        table[m] = {k: fvd(feats, ref_features) if k == "FVD" else float(np.mean([r[k] for r in rows]))
+                    for k in METRICS}
         in_sync[m] = float(np.mean([r["offset"] == 0 for r in rows]))
     return table, in_sync
 

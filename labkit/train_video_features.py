@@ -49,7 +49,7 @@ def render_windows(split: str, num_clips: int, cfg: VideoFeaturesConfig, *, seco
     """One random window of cfg.frames frames from each of `num_clips` SynthTalk clips of `split`:
     frames (N, T, size, size, 3) uint8, factors (N, T, F) and emotion (N,)."""
     from labkit.synthtalk import SynthTalk
-    from labkit.synthtalk.factors import FACTOR_NAMES, array_to_factors, clip_factors
+    from labkit.synthtalk.factors import array_to_factors
     from labkit.synthtalk.renderer import render
 
     clips = extract_clips(split, num_clips, source="factors", seconds=seconds, seed=seed, cache_dir=cache_dir,
@@ -65,11 +65,10 @@ def render_windows(split: str, num_clips: int, cfg: VideoFeaturesConfig, *, seco
         it = tqdm(it, desc=f"render windows ({split})", unit="clip")
     for i in it:
         f = clips.factors[i, starts[i]:starts[i] + T]
-        video = render(ds.identity(i), clip_factors(array_to_factors(f, clips.emotion[i])), resolution=128).frames
+        video = render(ds.identity(i), array_to_factors(f, clips.emotion[i]), resolution=128).frames
         x = torch.from_numpy(video).permute(0, 3, 1, 2).float()
         x = F.interpolate(x, size=(s, s), mode="bilinear", antialias=True, align_corners=False)
         frames[i] = x.round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
-    assert clips.factors.shape[-1] == len(FACTOR_NAMES)
     idx = starts[:, None] + np.arange(T)
     return {"frames": frames, "factors": clips.factors[np.arange(num_clips)[:, None], idx],
             "emotion": clips.emotion}

@@ -41,7 +41,7 @@ def test_latent_renderer(test_set):
     rng = np.random.default_rng(0)
     M = 6 + model.cfg.dyn_dim
     r = LatentRenderer(model, rng.normal(size=(4, 10, 14)), rng.normal(size=(4, 10, M)), batch=7)
-    motion = r.from_factors(test_set.factors, test_set.emotion)
+    motion = r.from_factors(test_set.factors)
     assert motion.shape == (2, 30, M)
     video = r.render(test_set, 0, motion[0])
     assert video.shape == (30, 128, 128, 3) and video.dtype == np.uint8
