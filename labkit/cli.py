@@ -400,21 +400,18 @@ def build_parser() -> argparse.ArgumentParser:
     tm.add_argument("--heldout-language", default="es", help="language never trained on, or 'none' (default: es)")
     tm.add_argument("--batch-size", type=int, default=64, help="windows per step (default: 64)")
     tm.set_defaults(func=cmd_train_motion)
-    ts = train.add_parser("labsync", help="LabSync, the SyncNet-style lip-sync expert of the evaluation (SynthTalk)")
-    _add_run_options(ts, lr=1e-3, warmup=100, device_help="cpu or cuda[:N]", steps=3000)
-    ts.add_argument("--clips", type=int, default=200, help="SynthTalk train clips (default: 200)")
-    ts.add_argument("--batch-size", type=int, default=64, help="video windows per step (default: 64)")
-    ts.set_defaults(func=cmd_train_evaluator)
-    tc = train.add_parser("capp", help="CAPP, VASA-1's contrastive audio-pose model (SynthTalk ground-truth pose)")
-    _add_run_options(tc, lr=5e-4, warmup=100, device_help="cpu or cuda[:N]", steps=2000)
-    tc.add_argument("--clips", type=int, default=400, help="SynthTalk train clips (default: 400)")
-    tc.add_argument("--batch-size", type=int, default=128, help="windows per step, one per clip (default: 128)")
-    tc.set_defaults(func=cmd_train_evaluator)
-    tv = train.add_parser("video-features", help="the FVD clip encoder: a small 3D conv on SynthTalk 16-frame clips")
-    _add_run_options(tv, lr=1e-3, warmup=100, device_help="cpu or cuda[:N]", steps=3000)
-    tv.add_argument("--clips", type=int, default=4000, help="SynthTalk train clips, one window each (default: 4000)")
-    tv.add_argument("--batch-size", type=int, default=32, help="windows per step (default: 32)")
-    tv.set_defaults(func=cmd_train_evaluator)
+    for name, what, lr, steps, clips, clips_help, batch, batch_help in (
+            ("labsync", "LabSync, the SyncNet-style lip-sync expert of the evaluation (SynthTalk)", 1e-3, 3000,
+             200, "SynthTalk train clips", 64, "video windows per step"),
+            ("capp", "CAPP, VASA-1's contrastive audio-pose model (SynthTalk ground-truth pose)", 5e-4, 2000,
+             400, "SynthTalk train clips", 128, "windows per step, one per clip"),
+            ("video-features", "the FVD clip encoder: a small 3D conv on SynthTalk 16-frame clips", 1e-3, 3000,
+             4000, "SynthTalk train clips, one window each", 32, "windows per step")):
+        ti = train.add_parser(name, help=what)
+        _add_run_options(ti, lr=lr, warmup=100, device_help="cpu or cuda[:N]", steps=steps)
+        ti.add_argument("--clips", type=int, default=clips, help=f"{clips_help} (default: {clips})")
+        ti.add_argument("--batch-size", type=int, default=batch, help=f"{batch_help} (default: {batch})")
+        ti.set_defaults(func=cmd_train_evaluator)
 
     wt = sub.add_parser("weights", help="checkpoint files").add_subparsers(dest="action", required=True)
     we = wt.add_parser("export", help="copy a run's weights (e.g. into labkit/assets/), optionally as float16")
