@@ -74,12 +74,8 @@ def test_window_batch_draws_distinct_clips():
         window_batch(pose, pose, 11, 20, np.random.default_rng(0))
 
 
-def test_training_resumes_exactly(tmp_path):
+def test_training_resumes_exactly(tmp_path, resumes_exactly):
     cfg = TrainCAPPConfig(train_clips=6, seconds=1.0, steps=4, batch_size=4, checkpoint_every=2)
     model_cfg = dataclasses.replace(TINY, audio_dim=80)
     kw = dict(model_cfg=model_cfg, progress=False, cache_dir=tmp_path / "cache")
-    whole = train_capp(cfg, tmp_path / "whole", **kw)
-    train_capp(dataclasses.replace(cfg, steps=2), tmp_path / "split", **kw)
-    split = train_capp(cfg, tmp_path / "split", **kw)
-    a, b = load_capp(whole).state_dict(), load_capp(split).state_dict()
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    resumes_exactly(train_capp, load_capp, cfg, **kw)

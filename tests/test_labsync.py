@@ -1,5 +1,7 @@
 """LabSync (the lip-sync expert) and the official SyncNet adapter: shapes, learning to tell the
 true audio offset on a toy problem, exact resume, the official key layout, MFCC framing."""
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -65,17 +67,12 @@ def test_learns_the_true_offset_on_a_toy_problem():
     assert delayed.offset == -3
 
 
-def test_training_resumes_exactly(tmp_path):
+def test_training_resumes_exactly(tmp_path, resumes_exactly):
     cfg = TrainLabSyncConfig(train_clips=2, seconds=1.0, steps=4, batch_size=4, max_offset=2, checkpoint_every=2)
     kw = dict(model_cfg=TINY, progress=False, cache_dir=tmp_path / "cache")
-    whole = train_labsync(cfg, tmp_path / "whole", **kw)
-    import dataclasses
-    train_labsync(dataclasses.replace(cfg, steps=2), tmp_path / "split", **kw)
-    split = train_labsync(cfg, tmp_path / "split", **kw)
-    a, b = load_labsync(whole).state_dict(), load_labsync(split).state_dict()
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    split = resumes_exactly(train_labsync, load_labsync, cfg, **kw)
     with pytest.raises(ValueError, match="another config"):
-        train_labsync(dataclasses.replace(cfg, lr=1.0), tmp_path / "split", **kw)
+        train_labsync(dataclasses.replace(cfg, lr=1.0), split, **kw)
 
 
 # the official syncnet_v2.model: (key, shape) of its convolution and linear weights
