@@ -227,3 +227,52 @@ def bench_motion(*, presets=("tiny", "small", "base"), steps=(1, 5, 10, 25), sec
     if key in out["results"]:
         out.update(out["results"][key], shipped=key)
     return out
+
+
+def bench_animate(*, seconds: float = 10.0, device: str = "cpu", renderer: str = "auto", resolutions=(128, 256, 512),
+                  progress: bool = False) -> dict:
+    """``labkit animate`` timed stage by stage on `seconds` of the bundled speech (repeated).
+
+    Offline: frames per second of the whole generation (audio features, motion, rendering,
+    watermark; the mp4 encode is timed apart, as VASA-1 times generation). Streaming at 128 px:
+    time from the first audio chunk to the first frame (compute only: chunks are handed over as
+    fast as they are taken) and frames per second sustained. With the latent renderer at 256/512
+    px the face latent model is an untrained one of that size (speed does not depend on training)."""
+    import tempfile
+
+    import torch
+
+    from labkit.animate import FPS, Animator, chunked, default_speech
+    from labkit.video_io import write_video
+
+    base = default_speech()
+    speech = np.tile(base, int(np.ceil(seconds * 16000 / len(base))))[:int(seconds * 16000)]
+    out = {"device": platform.processor() or platform.machine() if device == "cpu" else torch.cuda.get_device_name(device),
+           "threads": torch.get_num_threads(), "seconds": seconds, "stages": {}}
+    for R in resolutions:
+        preset = f"s{R}" if R != 128 else None
+        anim = Animator(None, resolution=R, renderer=renderer, device=device,
+                        latent_preset=preset if renderer == "latent" else None)
+        out["renderer"] = anim.renderer
+        anim.animate(speech[:16000])                                         # warm-up
+        _sync(device)
+        v = anim.animate(speech, progress=progress)
+        T = len(v.frames)
+        stages = {k: 1e3 * t / T for k, t in v.timings.items()}
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            write_video(f"{tmp}/v.mp4", v.frames, FPS, v.audio, v.sample_rate)
+            stages["encode"] = 1e3 * (time.perf_counter() - t0) / T
+        out["stages"][str(R)] = stages
+        out[f"offline_fps_{R}"] = T / sum(v.timings.values())
+        if R == 128:
+            t0 = time.perf_counter()
+            first, n = None, 0
+            for _ in anim.stream(chunked(speech)):
+                if first is None:
+                    _sync(device)
+                    first = time.perf_counter() - t0
+                n += 1
+            out["stream_fps_128"] = n / (time.perf_counter() - t0)
+            out["first_frame_ms_128"] = 1e3 * first
+    return out

@@ -18,6 +18,86 @@ import labkit
 PROVENANCE = f"made with labkit {labkit.__version__}: synthetic media, not a recording of a real person"
 
 
+class VideoWriter:
+    """An H.264 (+ AAC) mp4 written frame by frame, so a stream of any length keeps memory flat.
+
+    ``with VideoWriter(path, fps, size=(H, W), sample_rate=sr) as w: w.write(frames); w.write_audio(chunk)``.
+    The file is written beside `path` and renamed into place when the block ends without an
+    error; on an error the partial file is removed, so a failed run leaves nothing behind. An
+    existing file is an error unless `overwrite` (checked before anything is written).
+    """
+
+    def __init__(self, path: str | os.PathLike, fps: float, *, size: tuple[int, int], sample_rate: int | None = None,
+                 crf: int = 18, overwrite: bool = False, metadata: dict[str, str] | None = None):
+        self.path = Path(path)
+        H, W = size
+        if H % 2 or W % 2:
+            raise ValueError(f"H.264 needs even frame sizes, got {W}x{H}")
+        if self.path.exists() and not overwrite:
+            raise FileExistsError(f"{self.path} exists; pass overwrite=True to replace it")
+        if not self.path.parent.is_dir():
+            raise FileNotFoundError(f"the output folder {self.path.parent} does not exist")
+        if not os.access(self.path.parent, os.W_OK):
+            raise PermissionError(f"the output folder {self.path.parent} is not writable")
+        self.size, self.frames, self.samples = (H, W), 0, 0
+        self.rate = Fraction(fps).limit_denominator(1001)
+        self._tmp = self.path.with_name(f".{self.path.stem}.partial{self.path.suffix}")
+        self._box = av.open(str(self._tmp), "w", format="mp4")
+        self._box.metadata["comment"] = PROVENANCE
+        for k, v in (metadata or {}).items():
+            self._box.metadata[k] = v
+        self._video = self._box.add_stream("libx264", rate=self.rate)
+        self._video.width, self._video.height, self._video.pix_fmt = W, H, "yuv420p"
+        self._video.options = {"crf": str(crf), "preset": "medium"}
+        self._audio = None
+        if sample_rate:
+            self._audio = self._box.add_stream("aac", rate=int(sample_rate))
+            self._audio.layout = "mono"
+
+    def write(self, frames: np.ndarray) -> None:
+        """Append frames (T, H, W, 3) or one frame (H, W, 3), uint8 RGB."""
+        frames = np.asarray(frames)
+        if frames.ndim == 3:
+            frames = frames[None]
+        if frames.ndim != 4 or frames.shape[1:] != (*self.size, 3) or frames.dtype != np.uint8:
+            raise ValueError(f"frames must be (T, {self.size[0]}, {self.size[1]}, 3) uint8, got {frames.shape} {frames.dtype}")
+        for img in frames:
+            vf = av.VideoFrame.from_ndarray(img, format="rgb24")
+            vf.pts, vf.time_base = self.frames, 1 / self.rate
+            self._box.mux(self._video.encode(vf))
+            self.frames += 1
+
+    def write_audio(self, audio: np.ndarray) -> None:
+        """Append mono audio (S,) float32 in [-1, 1] at the writer's sample rate."""
+        if self._audio is None:
+            raise ValueError("this writer was opened without a sample_rate: it has no audio track")
+        a = np.clip(np.asarray(audio, np.float32), -1, 1)
+        if a.ndim != 1:
+            raise ValueError(f"audio must be mono (S,), got shape {a.shape}")
+        if not len(a):
+            return
+        sr = self._audio.rate
+        af = av.AudioFrame.from_ndarray(a[None], format="fltp", layout="mono")
+        af.sample_rate, af.pts, af.time_base = sr, self.samples, Fraction(1, sr)
+        self._box.mux(self._audio.encode(af))
+        self.samples += len(a)
+
+    def __enter__(self) -> "VideoWriter":
+        return self
+
+    def __exit__(self, kind, error, tb) -> None:
+        try:
+            if kind is None:
+                self._box.mux(self._video.encode())
+                if self._audio is not None:
+                    self._box.mux(self._audio.encode())
+            self._box.close()
+            if kind is None:
+                os.replace(self._tmp, self.path)
+        finally:
+            self._tmp.unlink(missing_ok=True)
+
+
 def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float, audio: np.ndarray | None = None,
                 sample_rate: int | None = None, *, crf: int = 18, overwrite: bool = False,
                 metadata: dict[str, str] | None = None, progress: bool = False) -> Path:
@@ -26,50 +106,26 @@ def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float, audio: 
     The file appears atomically (written beside it, then renamed); an existing file is
     an error unless `overwrite`. `progress` shows a bar over the frames (long writes).
     """
-    path = Path(path)
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise ValueError(f"frames must be (T, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
-    if frames.shape[1] % 2 or frames.shape[2] % 2:
-        raise ValueError(f"H.264 needs even frame sizes, got {frames.shape[2]}x{frames.shape[1]}")
     if audio is not None and not sample_rate:
         raise ValueError("sample_rate is required with audio")
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
-    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
-    rate = Fraction(fps).limit_denominator(1001)
-    try:
-        with av.open(str(tmp), "w", format="mp4") as box:
-            box.metadata["comment"] = PROVENANCE
-            for k, v in (metadata or {}).items():
-                box.metadata[k] = v
-            vs = box.add_stream("libx264", rate=rate)
-            vs.width, vs.height, vs.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-            vs.options = {"crf": str(crf), "preset": "medium"}
-            aus = None
-            if audio is not None:
-                aus = box.add_stream("aac", rate=int(sample_rate))
-                aus.layout = "mono"
-            steps = enumerate(frames)
-            if progress:
-                from tqdm.auto import tqdm
-                steps = tqdm(steps, total=len(frames), desc=f"write {path.name}", unit="frame")
-            for t, img in steps:
-                vf = av.VideoFrame.from_ndarray(img, format="rgb24")
-                vf.pts = t
-                vf.time_base = 1 / rate
-                box.mux(vs.encode(vf))
-            box.mux(vs.encode())
-            if aus is not None:
-                a = np.clip(np.asarray(audio, np.float32), -1, 1)[None]
-                af = av.AudioFrame.from_ndarray(a, format="fltp", layout="mono")
-                af.sample_rate, af.pts, af.time_base = int(sample_rate), 0, Fraction(1, int(sample_rate))
-                box.mux(aus.encode(af))
-                box.mux(aus.encode())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    with VideoWriter(path, fps, size=frames.shape[1:3], sample_rate=sample_rate if audio is not None else None,
+                     crf=crf, overwrite=overwrite, metadata=metadata) as w:
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=len(frames), desc=f"write {w.path.name}", unit="frame")
+        for k in range(0, len(frames), 25):
+            w.write(frames[k:k + 25])
+            if bar is not None:
+                bar.update(len(frames[k:k + 25]))
+        if bar is not None:
+            bar.close()
+        if audio is not None:
+            w.write_audio(audio)
+    return Path(path)
 
 
 def _open(path: Path):
@@ -129,3 +185,9 @@ def provenance(path: str | os.PathLike) -> str | None:
     """The provenance tag of a file (None if it carries none)."""
     with av.open(str(path)) as box:
         return box.metadata.get("comment")
+
+
+def metadata(path: str | os.PathLike) -> dict[str, str]:
+    """The container's metadata tags (labkit writes ``comment`` and, for generated videos, ``description``)."""
+    with _open(Path(path)) as box:
+        return dict(box.metadata)

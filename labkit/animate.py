@@ -1,0 +1,453 @@
+"""One portrait + one speech clip → a talking-face video: VASA-1's pipeline end to end (§3), watermarked.
+
+    audio ─ log-mel ─┐
+    controls ────────┼─ motion generator (diffusion transformer, §3.2) ─ motion ─ renderer ─ watermark ─ video
+    portrait ────────┘                                                   (per frame)
+
+Two renderers turn the same kind of motion into pixels:
+
+- ``latent``: the face latent model (§3.1) encodes the portrait once and decodes each frame's pose
+  and dynamics codes, made by the motion generator trained on those codes. For SynthTalk-domain
+  portraits (the model has seen nothing else); output drawn at 128 px and resized.
+- ``landmarks``: any photo, offline (:mod:`labkit.landmark_renderer`): the motion generator trained
+  on SynthTalk's factors drives the photo's landmarks through a map learned on SynthTalk, and the
+  photo is warped to follow them.
+
+``renderer="auto"`` picks ``latent`` only when it can move a face: the portrait must be from its
+domain (SynthTalk) *and* the face latent checkpoint's dynamics code must carry expression (its
+probe R² of jaw, blink, brow and gaze at least MIN_DYN_R2, from the checkpoint's evaluation).
+Otherwise it picks ``landmarks`` and says why.
+
+Every frame carries labkit's invisible watermark (:mod:`labkit.watermark`) with a content id
+derived from the inputs, and the mp4 a metadata tag with the same; ``watermark=False`` exists
+for research on the watermark itself and logs a warning each time.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+import labkit
+from labkit.synthtalk.factors import EMOTIONS, FACTOR_NAMES
+
+log = logging.getLogger(__name__)
+
+FPS = 25.0
+SAMPLE_RATE = 16000                       # the motion generator's audio rate
+RESOLUTIONS = (128, 256, 512)
+RENDERERS = ("auto", "latent", "landmarks")
+GAZE_RANGE = {"pitch": (-20.0, 20.0), "yaw": (-30.0, 30.0)}   # degrees; SynthTalk's commanded gaze stays inside
+DISTANCE_RANGE = (0.8, 1.25)              # SynthTalk's head-to-camera distances (1 = nominal framing)
+MIN_DYN_R2 = 0.5                          # auto: the latent renderer needs a dynamics code at least this expressive
+MEMORY_FRACTION = 0.5                     # offline frames may take at most this share of the free memory
+DEFAULT_SENTENCES = (0, 1)                # the bundled English test sentences the default clip speaks
+
+
+# ---------------------------------------------------------------------------- inputs
+
+@dataclass(frozen=True)
+class Controls:
+    """VASA-1's optional control signals (§3.2) and the sampler's settings; None = left to the model."""
+    gaze: tuple[float, float] | None = None      # main eye direction (pitch, yaw), degrees
+    distance: float | None = None                # head-to-camera distance, 1 = nominal
+    emotion: str | None = None                   # one of EMOTIONS
+    intensity: float = 1.0                       # emotion intensity 0..1
+    cfg_audio: float = 2.0                       # classifier-free guidance scale of the audio
+    cfg_gaze: float = 1.0                        # … of the gaze command
+    steps: int | None = None                     # sampling steps (None: the checkpoint's default)
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.gaze is not None:
+            if len(self.gaze) != 2 or not np.isfinite(self.gaze).all():
+                raise ValueError(f"gaze must be two finite angles (pitch, yaw) in degrees, got {self.gaze}")
+            for (name, (lo, hi)), v in zip(GAZE_RANGE.items(), self.gaze):
+                if not lo <= v <= hi:
+                    raise ValueError(f"gaze {name} {v:g}° is out of range [{lo:g}, {hi:g}]°")
+        if self.distance is not None and not DISTANCE_RANGE[0] <= self.distance <= DISTANCE_RANGE[1]:
+            raise ValueError(f"distance {self.distance:g} is out of range {DISTANCE_RANGE} (1 = nominal framing)")
+        if self.emotion is not None and self.emotion not in EMOTIONS:
+            raise ValueError(f"unknown emotion {self.emotion!r}; choose one of {', '.join(EMOTIONS)}")
+        if not 0.0 <= self.intensity <= 1.0:
+            raise ValueError(f"emotion intensity must be in [0, 1], got {self.intensity:g}")
+        if self.steps is not None and self.steps < 1:
+            raise ValueError(f"steps must be >= 1, got {self.steps}")
+
+    @property
+    def emotion_index(self) -> int:
+        return EMOTIONS.index(self.emotion) if self.emotion else 0
+
+    def commands(self) -> dict:
+        """Keyword arguments of MotionGenerator.generate/stream."""
+        from labkit.motion_data import emotion_offset
+
+        emo = None
+        if self.emotion is not None:
+            emo = emotion_offset(np.array([self.emotion_index]), np.array([self.intensity], np.float32))[0]
+        return {"gaze": None if self.gaze is None else np.asarray(self.gaze, np.float32),
+                "distance": self.distance, "emotion": emo, "seed": self.seed, "steps": self.steps}
+
+
+def parse_emotion(text: str) -> tuple[str, float]:
+    """"happy" or "happy:0.6" → ("happy", 0.6); a clear error for anything else."""
+    name, _, level = text.partition(":")
+    if name not in EMOTIONS:
+        raise ValueError(f"unknown emotion {name!r}; choose one of {', '.join(EMOTIONS)}")
+    try:
+        intensity = float(level) if level else 1.0
+    except ValueError:
+        raise ValueError(f"emotion intensity must be a number in [0, 1], got {level!r}") from None
+    return name, intensity
+
+
+def load_speech(audio, sample_rate: int | None = None) -> np.ndarray:
+    """A path, or samples (S,) at `sample_rate` (default 16 kHz) → mono float32 at 16 kHz, checked."""
+    from labkit.audio import is_silent, load_audio
+
+    if isinstance(audio, (str, os.PathLike)):
+        x = load_audio(audio, sample_rate=SAMPLE_RATE)
+        name = Path(audio).name
+    else:
+        x, name = np.asarray(audio, np.float32), "audio"
+        if x.ndim != 1:
+            raise ValueError(f"audio must be mono samples (S,), got shape {x.shape}")
+        if sample_rate and sample_rate != SAMPLE_RATE and len(x):
+            import soxr
+            x = soxr.resample(x, sample_rate, SAMPLE_RATE, quality="HQ").astype(np.float32)
+    if not len(x):
+        raise ValueError(f"{name} is empty: there is no speech to animate")
+    if not np.isfinite(x).all():
+        raise ValueError(f"{name} has non-finite samples")
+    if is_silent(x):
+        raise ValueError(f"{name} is silent (RMS below -60 dBFS): there is no speech to animate")
+    return x
+
+
+@lru_cache(maxsize=1)
+def default_speech() -> np.ndarray:
+    """The bundled default: two English test sentences, a test-split voice, 16 kHz, short pauses around them."""
+    from labkit.synthtalk.dataset import split_sentences, split_voices
+    from labkit.synthtalk.speech import Voice, synthesize
+
+    voice = Voice(language="en", variant=split_voices("test")[0], rate=160, pitch=50, pitch_range=60)
+    pad = np.zeros(int(0.25 * SAMPLE_RATE), np.float32)
+    parts = [pad]
+    for k in DEFAULT_SENTENCES:
+        parts += [synthesize(split_sentences("test", "en")[k], voice, sample_rate=SAMPLE_RATE).audio, pad]
+    return np.concatenate(parts)
+
+
+def default_portrait(resolution: int) -> tuple[np.ndarray, np.ndarray]:
+    """The embedded default portrait: the first SynthTalk test identity, neutral, at `resolution` px,
+    with its exact landmarks (68, 2)."""
+    from labkit.synthtalk import neutral_factors, render, sample_identity, split_identities
+
+    r = render(sample_identity(int(split_identities("test")[0])), neutral_factors(1), resolution=resolution)
+    return r.frames[0], r.landmarks[0]
+
+
+def content_id(portrait: np.ndarray, audio: np.ndarray, controls: Controls, renderer: str) -> int:
+    """32-bit id of one animation's inputs (what the watermark and the metadata tag carry)."""
+    h = hashlib.blake2b(digest_size=4)
+    for part in (np.ascontiguousarray(portrait).tobytes(), np.ascontiguousarray(audio).tobytes(),
+                 repr(controls).encode(), renderer.encode()):
+        h.update(part)
+    return int.from_bytes(h.digest(), "big")
+
+
+def _check_memory(num_frames: int, resolution: int) -> None:
+    need = num_frames * resolution * resolution * 3 * 2                     # frames + the encoder's copy
+    try:
+        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        free = 8 << 30
+    if need > MEMORY_FRACTION * free:
+        raise MemoryError(f"{num_frames / FPS / 60:.1f} min of video at {resolution} px needs {need / 2**30:.1f} GiB "
+                          f"held at once, more than {MEMORY_FRACTION:.0%} of the free memory ({free / 2**30:.1f} GiB); "
+                          "stream it instead (labkit animate --stream, or labkit.stream)")
+
+
+# ---------------------------------------------------------------------------- the result
+
+@dataclass
+class Video:
+    """A generated talking-face video."""
+    frames: np.ndarray          # (T, R, R, 3) uint8
+    audio: np.ndarray           # (S,) float32 mono, exactly the input speech
+    sample_rate: int
+    fps: float
+    motion: np.ndarray          # (T, M) the generated motion (factors, or latent codes)
+    renderer: str               # "latent" or "landmarks"
+    content_id: int
+    watermarked: bool
+    timings: dict = field(default_factory=dict)    # seconds per stage
+
+    @property
+    def tag(self) -> str:
+        return provenance_tag(self.content_id, self.watermarked)
+
+    def save(self, path: str | os.PathLike, *, overwrite: bool = False, crf: int = 18) -> Path:
+        """Write an H.264 + AAC mp4 (atomically; an existing file only with `overwrite`)."""
+        from labkit.video_io import write_video
+
+        return write_video(path, self.frames, self.fps, self.audio, self.sample_rate, crf=crf, overwrite=overwrite,
+                           metadata={"description": self.tag})
+
+
+def provenance_tag(cid: int, watermarked: bool = True) -> str:
+    """The mp4 metadata tag: labkit, its version, the content id and whether frames are watermarked."""
+    return f"labkit {labkit.__version__} content {cid:08x} watermark {'yes' if watermarked else 'no'}"
+
+
+# ---------------------------------------------------------------------------- the pipeline
+
+class Animator:
+    """A portrait prepared once, with its motion generator and renderer; makes videos from speech."""
+
+    def __init__(self, portrait=None, *, resolution: int = 256, renderer: str = "auto", controls: Controls = Controls(),
+                 watermark: bool = True, generator=None, landmark_backend: str = "auto", device: str = "cpu",
+                 latent_preset: str | None = None):
+        """`generator`: a MotionGenerator to use instead of the shipped one (tests, other checkpoints);
+        `latent_preset`: time the latent renderer with an untrained face latent model of that preset
+        (e.g. "s512", drawn at its own size) instead of the shipped 128 px checkpoint."""
+        if resolution not in RESOLUTIONS:
+            raise ValueError(f"resolution must be one of {RESOLUTIONS}, got {resolution}")
+        if renderer not in RENDERERS:
+            raise ValueError(f"unknown renderer {renderer!r}; choose one of {RENDERERS}")
+        from labkit.faces.image import as_rgb
+
+        self.resolution, self.controls, self.watermark = resolution, controls, watermark
+        if portrait is None:
+            image, landmarks = default_portrait(resolution)
+            self.in_domain, self.portrait_name = True, "the default SynthTalk portrait"
+        else:
+            image, landmarks = as_rgb(portrait), None
+            self.in_domain = False
+            self.portrait_name = Path(portrait).name if isinstance(portrait, (str, os.PathLike)) else "portrait"
+        self.image = image
+        self.renderer, self.reason = choose_renderer(renderer, self.in_domain)
+        log.info("renderer: %s (%s)", self.renderer, self.reason)
+        if self.renderer == "landmarks":
+            from labkit.landmark_renderer import LandmarkRenderer, prepare
+
+            rig = prepare(image, resolution, landmarks=landmarks, backend=landmark_backend, name=self.portrait_name,
+                          align=portrait is not None)
+            self._draw = LandmarkRenderer(rig)
+            checkpoint = "motion_dit_small_factors"
+        else:
+            self._draw = _LatentDraw(image, resolution, aligned=portrait is None, name=self.portrait_name,
+                                     device=device, preset=latent_preset)
+            checkpoint = "motion_dit_small"
+        if generator is None:
+            from labkit.checkpoint import ASSETS
+            from labkit.motion_generator import MotionGenerator
+
+            generator = MotionGenerator.load(ASSETS / f"{checkpoint}.safetensors", device=device)
+        from labkit.diffusion import Guidance
+
+        self.generator = generator.replace(guidance=Guidance(audio=controls.cfg_audio, gaze=controls.cfg_gaze),
+                                           steps=controls.steps)
+        if not watermark:
+            log.warning("watermarking is OFF: these frames will not be recognisable as labkit's synthetic media")
+
+    def _frame(self, motion_row: np.ndarray) -> np.ndarray:
+        return self._draw.render_frame(motion_row, self.controls.emotion_index)
+
+    def _marker(self, cid: int):
+        if not self.watermark:
+            return None
+        from labkit.watermark import Watermark
+
+        return Watermark(cid)
+
+    def animate(self, audio, *, sample_rate: int | None = None, progress: bool = False) -> Video:
+        """Speech (a path or samples) → the whole video at once."""
+        from labkit.audio import frame_count, log_mel
+
+        speech = load_speech(audio, sample_rate)
+        T = frame_count(len(speech), sample_rate=SAMPLE_RATE, fps=FPS)
+        _check_memory(T, self.resolution)
+        cid = content_id(self.image, speech, self.controls, self.renderer)
+        timings = {}
+        t0 = time.perf_counter()
+        mel = log_mel(speech, num_frames=T)
+        timings["audio features"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        motion = self.generator.generate(mel, progress=progress, **self.controls.commands())
+        timings["motion"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        frames = np.empty((T, self.resolution, self.resolution, 3), np.uint8)
+        it = range(T)
+        if progress:
+            from tqdm.auto import tqdm
+            it = tqdm(it, desc=f"render ({self.renderer})", unit="frame")
+        for t in it:
+            frames[t] = self._frame(motion[t])
+        timings["render"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        marker = self._marker(cid)
+        if marker is not None:
+            frames = marker.embed(frames)
+        timings["watermark"] = time.perf_counter() - t0
+        return Video(frames=frames, audio=speech, sample_rate=SAMPLE_RATE, fps=FPS, motion=motion,
+                     renderer=self.renderer, content_id=cid, watermarked=marker is not None, timings=timings)
+
+    def stream(self, audio_chunks: Iterable[np.ndarray], *, content: int | None = None) -> Iterator[np.ndarray]:
+        """16 kHz mono chunks as they arrive → frames (R, R, 3) uint8 as soon as their window is sampled.
+
+        Memory stays flat: one window of audio features and motion is held, whatever the length."""
+        cid = content if content is not None else content_id(self.image, np.zeros(0, np.float32), self.controls,
+                                                             self.renderer)
+        marker = self._marker(cid)
+        self.stream_content_id = cid
+        for motion in self.generator.stream(_checked_chunks(audio_chunks), **self.controls.commands()):
+            for row in motion:
+                frame = self._frame(row)
+                yield marker.embed_frame(frame) if marker is not None else frame
+
+
+def _checked_chunks(chunks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    for k, c in enumerate(chunks):
+        c = np.asarray(c, np.float32)
+        if c.ndim != 1:
+            raise ValueError(f"audio chunk {k} must be mono samples (S,), got shape {c.shape}")
+        if not np.isfinite(c).all():
+            raise ValueError(f"audio chunk {k} has non-finite samples")
+        yield c
+
+
+def choose_renderer(requested: str, in_domain: bool, evaluation: dict | None = None) -> tuple[str, str]:
+    """The renderer to use and why (see the module docstring). `evaluation`: the face latent
+    checkpoint's eval figures (default: the shipped checkpoint's)."""
+    if requested != "auto":
+        return requested, "forced"
+    if not in_domain:
+        return "landmarks", "the portrait is not from the face latent model's domain (SynthTalk)"
+    if evaluation is None:
+        import json
+
+        from labkit.checkpoint import ASSETS
+        evaluation = json.loads((ASSETS / "face_latent_s128.eval.json").read_text())
+    r2 = float(evaluation.get("probe_dyn_r2", float("nan")))
+    if not r2 >= MIN_DYN_R2:
+        return "landmarks", (f"the face latent checkpoint's dynamics code carries too little expression to move "
+                             f"lips (probe R² {r2:.2f} < {MIN_DYN_R2})")
+    return "latent", f"in-domain portrait; dynamics probe R² {r2:.2f}"
+
+
+class _LatentDraw:
+    """The face latent model as a renderer: portrait encoded once, each frame's codes decoded."""
+
+    def __init__(self, image: np.ndarray, resolution: int, *, aligned: bool, name: str, device: str = "cpu",
+                 preset: str | None = None):
+        import torch
+
+        if preset is None:
+            from labkit.train_latent import load_face_latent
+            self.model = load_face_latent(device=device)
+        else:                                                    # timing only: same architecture, untrained
+            from labkit.face_latent import FaceLatentModel, make_config
+            torch.manual_seed(0)
+            self.model = FaceLatentModel(make_config(preset)).to(device).eval()
+        self.device = device
+        size = self.model.cfg.resolution
+        if aligned:
+            import cv2
+            crop = image if image.shape[0] == size else cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+        else:
+            from labkit.faces.align import align_face
+            from labkit.faces.landmarks import find_face
+            crop = align_face(image, find_face(image, name=name).landmarks, size)[0]
+        with torch.no_grad():
+            x = torch.from_numpy(crop).permute(2, 0, 1)[None].float().div(255).to(device)
+            lat = self.model.encode(x)
+            self.canonical, self.z_id = self.model.canonicalize(lat), lat.z_id
+        self.P, self.resolution = lat.z_pose.shape[1], resolution
+
+    def render_frame(self, codes: np.ndarray, emotion: int = 0) -> np.ndarray:
+        import cv2
+        import torch
+
+        m = torch.from_numpy(np.asarray(codes, np.float32))[None].to(self.device)
+        with torch.no_grad():
+            x = self.model.decode(self.canonical, self.z_id, m[:, :self.P], m[:, self.P:])
+        img = x[0].clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
+        if img.shape[0] != self.resolution:
+            img = cv2.resize(img, (self.resolution, self.resolution), interpolation=cv2.INTER_CUBIC)
+        return img
+
+
+# ---------------------------------------------------------------------------- the API
+
+def animate(portrait=None, audio=None, *, sample_rate: int | None = None, resolution: int = 256,
+            renderer: str = "auto", watermark: bool = True, progress: bool = False, **controls) -> Video:
+    """Portrait (path or image; None = the embedded SynthTalk default) + speech (path or samples;
+    None = the bundled sentence) → :class:`Video`. `controls`: see :class:`Controls`."""
+    anim = Animator(portrait, resolution=resolution, renderer=renderer, controls=Controls(**controls),
+                    watermark=watermark)
+    return anim.animate(default_speech() if audio is None else audio, sample_rate=sample_rate, progress=progress)
+
+
+def stream(portrait=None, audio_chunks: Iterable[np.ndarray] | None = None, *, resolution: int = 256,
+           renderer: str = "auto", watermark: bool = True, chunk_ms: float = 40.0, **controls) -> Iterator[np.ndarray]:
+    """Like :func:`animate`, but audio arrives chunk by chunk (16 kHz mono) and frames (R, R, 3) are
+    yielded as soon as they are made. None = the bundled sentence cut into `chunk_ms` chunks."""
+    anim = Animator(portrait, resolution=resolution, renderer=renderer, controls=Controls(**controls),
+                    watermark=watermark)
+    if audio_chunks is None:
+        audio_chunks = chunked(default_speech(), chunk_ms)
+    return anim.stream(audio_chunks)
+
+
+def chunked(audio: np.ndarray, chunk_ms: float = 40.0) -> Iterator[np.ndarray]:
+    """A microphone-like source: `audio` (S,) at 16 kHz in chunks of `chunk_ms`."""
+    n = max(1, int(SAMPLE_RATE * chunk_ms / 1000))
+    for k in range(0, len(audio), n):
+        yield audio[k:k + n]
+
+
+def stream_to_file(anim: Animator, audio, path: str | os.PathLike, *, sample_rate: int | None = None,
+                   chunk_ms: float = 40.0, overwrite: bool = False, progress: bool = False) -> dict:
+    """Stream speech through `anim` into an mp4 as frames come (flat memory), feeding the audio in
+    `chunk_ms` chunks like a microphone. Returns the stream's figures: frames, first-frame latency
+    (ms, compute only: audio is fed as fast as it is taken) and sustained fps."""
+    from labkit.audio import frame_count
+    from labkit.video_io import VideoWriter
+
+    speech = load_speech(audio, sample_rate)
+    cid = content_id(anim.image, speech, anim.controls, anim.renderer)
+    T = frame_count(len(speech), sample_rate=SAMPLE_RATE, fps=FPS)
+    R = anim.resolution
+    with VideoWriter(path, FPS, size=(R, R), sample_rate=SAMPLE_RATE, overwrite=overwrite,
+                     metadata={"description": provenance_tag(cid, anim.watermark)}) as out:
+        def feed():
+            for chunk in chunked(speech, chunk_ms):
+                out.write_audio(chunk)
+                yield chunk
+
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=T, desc=f"stream ({anim.renderer})", unit="frame")
+        t0 = time.perf_counter()
+        first, n = None, 0
+        for frame in anim.stream(feed(), content=cid):
+            if first is None:
+                first = time.perf_counter() - t0
+            out.write(frame)
+            n += 1
+            if bar is not None:
+                bar.update()
+        total = time.perf_counter() - t0
+        if bar is not None:
+            bar.close()
+    return {"frames": n, "first_frame_ms": 1e3 * first, "fps": n / total, "content_id": cid,
+            "renderer": anim.renderer, "window_seconds": anim.generator.cfg.window / FPS}
