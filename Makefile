@@ -20,10 +20,10 @@ $(DEV): $(STAMP)
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (labkit)" >/dev/null
 	touch $@
 
-## demo: the main job on the embedded default data (a SynthTalk clip with speech → out/)
+## demo: the main job on the embedded default data (a SynthTalk portrait + a bundled sentence → out/demo.mp4)
 demo: $(STAMP)
-	$(BIN)/labkit synth clip --split test --index 0 --resolution 256 --seconds 6 \
-		--out out/synthtalk_demo.mp4 --overwrite
+	$(BIN)/labkit animate -o out/demo.mp4 --overwrite
+	@echo "the talking-face video is at $(CURDIR)/out/demo.mp4 (check its provenance: $(BIN)/labkit verify out/demo.mp4)"
 
 ## test: unit tests and the notebooks under nbval, in one pytest run
 test: $(DEV)
@@ -37,6 +37,7 @@ lab: $(DEV)
 ## bench: speed and realism figures (see README)
 bench: $(STAMP)
 	$(BIN)/labkit bench synth
+	$(BIN)/labkit bench animate
 
 clean:
 	rm -rf $(VENV) out notebooks/_out .pytest_cache

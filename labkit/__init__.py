@@ -10,3 +10,13 @@ Shape glossary, used in every docstring and shape comment:
     D  model width      Z  latent size     F  number of motion factors     L  landmarks (68)
 """
 __version__ = "0.1.0"
+
+__all__ = ["animate", "stream"]
+
+
+def __getattr__(name: str):
+    """``labkit.animate`` and ``labkit.stream`` (imported on first use, so ``import labkit`` stays light)."""
+    if name in __all__:
+        from labkit import pipeline
+        return getattr(pipeline, name)
+    raise AttributeError(f"module 'labkit' has no attribute {name!r}")

@@ -5,6 +5,7 @@ import contextlib
 import os
 import platform
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -133,6 +134,15 @@ def matmul_gflops(n: int = 1024, repeats: int = 10, device: str = "cpu") -> floa
     return 2 * n ** 3 * repeats / (time.perf_counter() - t0) / 1e9
 
 
+def cpu_name() -> str:
+    """The CPU's model name (from /proc/cpuinfo where there is one)."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()}, {os.cpu_count()} cores"
+    return platform.processor() or platform.machine()
+
+
 def _sync(device: str) -> None:
     import torch
 
@@ -242,12 +252,12 @@ def bench_animate(*, seconds: float = 10.0, device: str = "cpu", renderer: str =
 
     import torch
 
-    from labkit.animate import FPS, Animator, chunked, default_speech
+    from labkit.pipeline import FPS, Animator, chunked, default_speech
     from labkit.video_io import write_video
 
     base = default_speech()
     speech = np.tile(base, int(np.ceil(seconds * 16000 / len(base))))[:int(seconds * 16000)]
-    out = {"device": platform.processor() or platform.machine() if device == "cpu" else torch.cuda.get_device_name(device),
+    out = {"device": f"CPU ({cpu_name()})" if device == "cpu" else torch.cuda.get_device_name(device),
            "threads": torch.get_num_threads(), "seconds": seconds, "stages": {}}
     for R in resolutions:
         preset = f"s{R}" if R != 128 else None

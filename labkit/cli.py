@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -325,7 +326,7 @@ def _pair(text: str) -> tuple[float, float]:
 
 
 def cmd_animate(a) -> int:
-    from labkit.animate import Animator, Controls, default_speech, parse_emotion, stream_to_file
+    from labkit.pipeline import Animator, Controls, default_speech, parse_emotion, stream_to_file
 
     out = Path(a.output)
     if out.exists() and not a.overwrite:                      # refuse before any work is done
@@ -333,6 +334,8 @@ def cmd_animate(a) -> int:
     if out.suffix.lower() != ".mp4":
         raise ValueError(f"the output must be an .mp4 file, got {out.name}")
     out.parent.mkdir(parents=True, exist_ok=True)
+    if not os.access(out.parent, os.W_OK):
+        raise PermissionError(f"the output folder {out.parent} is not writable")
     emotion, intensity = parse_emotion(a.emotion) if a.emotion else (None, 1.0)
     controls = Controls(gaze=a.gaze, distance=a.distance, emotion=emotion, intensity=intensity, cfg_audio=a.cfg_audio,
                         cfg_gaze=a.cfg_gaze, steps=a.steps, seed=a.seed)
@@ -358,11 +361,11 @@ def cmd_animate(a) -> int:
 
 
 def cmd_verify(a) -> int:
-    from labkit.video_io import provenance
+    from labkit.video_io import metadata
     from labkit.watermark import verify
 
     d = verify(a.video)
-    tag = provenance(a.video)
+    tag = metadata(a.video).get("description")
     if a.json:
         print(json.dumps({"found": d.found, "version": d.version, "content_id": d.content_id,
                           "magic_errors": d.magic_errors, "frames": d.frames, "metadata": tag}))
@@ -390,6 +393,48 @@ def cmd_bench_animate(a) -> int:
         st = r["stages"][str(R)]
         print(f"offline {R:3d} px:  {r[f'offline_fps_{R}']:7.1f} frames/s  (VASA-1: 45 fps at 512 px)   per frame: "
               + ", ".join(f"{k} {v:.2f} ms" for k, v in st.items()))
+    return 0
+
+
+def cmd_eval_real(a) -> int:
+    """labkit eval real: the table on real portraits and speech, without ground truth (labkit.eval_real)."""
+    from labkit.eval_real import default_inputs, evaluate_real, real_bars, save, to_markdown
+
+    out = Path(a.out)
+    for path in (out.with_suffix(".md"), out.with_suffix(".csv")):
+        if path.exists() and not a.overwrite:
+            raise FileExistsError(f"{path} exists; pass --overwrite to replace it")
+    portraits, speeches = default_inputs(a.clips, a.seconds, a.seed)
+    if a.portraits:
+        portraits = {Path(p).stem: p for p in a.portraits}
+    if a.audio:
+        speeches = {Path(p).stem: p for p in a.audio}
+    table = evaluate_real(portraits, speeches, seed=a.seed, progress=not a.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save(table, out, overwrite=a.overwrite)
+    if a.json:
+        print(json.dumps(table))
+        return 0
+    print(f"{len(portraits)} portrait(s) × {len(speeches)} speech clip(s); wrote {out.with_suffix('.md')} and .csv\n")
+    print(to_markdown(table))
+    b = real_bars(table)
+    print("ours clearly better than a still image: " + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in b.items()))
+    return 0
+
+
+def cmd_eval_watermark(a) -> int:
+    """labkit eval watermark: detection after re-encoding and downscaling, false positives on clean clips."""
+    from labkit.eval_watermark import evaluate_watermark
+
+    r = evaluate_watermark(clips=a.clips, seconds=a.seconds, resolution=a.resolution, progress=not a.json)
+    if a.json:
+        print(json.dumps(r))
+        return 0
+    print(f"{r['clips']} labkit clips of {a.seconds:g} s at {a.resolution} px, {r['clips']} clean SynthTalk clips")
+    for k, v in r["detected"].items():
+        print(f"  detected after {k:>14s}: {100 * v:5.1f} %  (target >= 95 %)")
+    print(f"  false positives on clean clips: {r['false_positives']}  (target 0)")
+    print(f"  PSNR of the mark: {r['psnr_db']:.1f} dB")
     return 0
 
 
@@ -522,7 +567,7 @@ def build_parser() -> argparse.ArgumentParser:
     et.add_argument("--overwrite", action="store_true", help="replace existing OUT.csv / OUT.md")
     et.add_argument("--json", action="store_true", help="print {method: {metric: value}}")
     et.set_defaults(func=cmd_eval_table)
-    ev = et.add_subparsers(dest="model", required=False, metavar="{latent,motion,sync,capp,video-features}")
+    ev = et.add_subparsers(dest="model", required=False, metavar="{latent,motion,sync,capp,video-features,real,watermark}")
     el = ev.add_parser("latent", help="reenactment PSNR/SSIM, linear probes, identity codes, DCI/MIG/SAP/modularity")
     el.add_argument("--checkpoint", default=None, help="weights (.safetensors); default: the shipped SynthTalk 128 px model")
     el.add_argument("--json", action="store_true", help="print one JSON object")
@@ -555,6 +600,22 @@ def build_parser() -> argparse.ArgumentParser:
         ei.add_argument("--clips", type=int, default=clips, help=f"test clips (default: {clips})")
         ei.add_argument("--json", action="store_true", help="print one JSON object")
         ei.set_defaults(func=cmd_eval_instrument)
+    er = ev.add_parser("real", help="the table on real photos and speech (no ground truth): S_C, S_D, CAPP, ΔP, CSIM")
+    er.add_argument("--portraits", nargs="*", default=None, help="portrait images (default: skimage's astronaut)")
+    er.add_argument("--audio", nargs="*", default=None, help="speech files (default: --clips SynthTalk test clips' speech)")
+    er.add_argument("--clips", type=int, default=8, help="SynthTalk speech clips when no --audio (default: 8)")
+    er.add_argument("--seconds", type=float, default=6.0, help="length of those clips (default: 6)")
+    er.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
+    er.add_argument("--out", default="out/eval_real", help="writes OUT.md and OUT.csv (default: out/eval_real)")
+    er.add_argument("--overwrite", action="store_true", help="replace existing tables")
+    er.add_argument("--json", action="store_true", help="print one JSON object")
+    er.set_defaults(func=cmd_eval_real)
+    ew = ev.add_parser("watermark", help="watermark detection after H.264 CRF 23/28 and 0.5x downscaling; false positives")
+    ew.add_argument("--clips", type=int, default=100, help="generated clips, and as many clean ones (default: 100)")
+    ew.add_argument("--seconds", type=float, default=2.0, help="clip length (default: 2)")
+    ew.add_argument("--resolution", type=int, default=128, choices=[128, 256, 512], help="video size (default: 128)")
+    ew.add_argument("--json", action="store_true", help="print one JSON object")
+    ew.set_defaults(func=cmd_eval_watermark)
 
     an = sub.add_parser("animate", help="portrait + speech → a talking-face mp4 (default: the embedded SynthTalk portrait and sentence)")
     an.add_argument("portrait", nargs="?", default=None, help="portrait image (default: a SynthTalk test identity)")

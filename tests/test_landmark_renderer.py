@@ -18,7 +18,7 @@ def still(T=1, **values):
 
 @pytest.fixture(scope="module")
 def renderer():
-    from labkit.animate import default_portrait
+    from labkit.pipeline import default_portrait
 
     image, lm = default_portrait(128)
     return LandmarkRenderer(prepare(image, 128, landmarks=lm, align=False))

@@ -1,4 +1,4 @@
-"""One portrait + one speech clip → a talking-face video: VASA-1's pipeline end to end (§3), watermarked.
+"""``labkit.animate`` and ``labkit.stream``: one portrait + one speech clip → a talking-face video, VASA-1 end to end (§3), watermarked.
 
     audio ─ log-mel ─┐
     controls ────────┼─ motion generator (diffusion transformer, §3.2) ─ motion ─ renderer ─ watermark ─ video
@@ -36,7 +36,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 import labkit
-from labkit.synthtalk.factors import EMOTIONS, FACTOR_NAMES
+from labkit.synthtalk.factors import EMOTIONS
 
 log = logging.getLogger(__name__)
 
