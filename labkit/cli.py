@@ -307,14 +307,20 @@ def cmd_bench_motion(a) -> int:
     from labkit.bench import bench_motion
 
     r = bench_motion(presets=tuple(a.presets), steps=tuple(a.steps), device=a.device)
-    if a.json:
-        print(json.dumps(r))
+    if _printed_json(a, r):
         return 0
     print(f"{r['device']}, {r['threads']} threads, {r['seconds']:g} s of audio, audio guidance on")
     print(f"{'preset/steps':>14s} {'motion fps':>11s} {'first window ms':>16s}")
     for k, v in r["results"].items():
         print(f"{k:>14s} {v['motion_fps']:11.0f} {v['first_window_ms']:16.1f}")
     return 0
+
+
+def _printed_json(a, result: dict) -> bool:
+    """With --json, print the result as one JSON object (and say so)."""
+    if a.json:
+        print(json.dumps(result))
+    return a.json
 
 
 def _pair(text: str) -> tuple[float, float]:
@@ -383,8 +389,7 @@ def cmd_bench_animate(a) -> int:
     from labkit.bench import bench_animate
 
     r = bench_animate(seconds=a.seconds, device=a.device, renderer=a.renderer, progress=not a.json)
-    if a.json:
-        print(json.dumps(r))
+    if _printed_json(a, r):
         return 0
     print(f"{r['device']}, {r['threads']} threads, renderer {r['renderer']}, {r['seconds']:g} s of speech")
     print(f"streaming 128 px: {r['stream_fps_128']:7.1f} frames/s, first frame {r['first_frame_ms_128']:6.0f} ms "
@@ -427,8 +432,7 @@ def cmd_eval_watermark(a) -> int:
     from labkit.eval_watermark import evaluate_watermark
 
     r = evaluate_watermark(clips=a.clips, seconds=a.seconds, resolution=a.resolution, progress=not a.json)
-    if a.json:
-        print(json.dumps(r))
+    if _printed_json(a, r):
         return 0
     print(f"{r['clips']} labkit clips of {a.seconds:g} s at {a.resolution} px, {r['clips']} clean SynthTalk clips")
     for k, v in r["detected"].items():
