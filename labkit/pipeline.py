@@ -358,7 +358,7 @@ class _LatentDraw:
             torch.manual_seed(0)
             self.model = FaceLatentModel(make_config(preset)).to(device).eval()
         self.device = device
-        size = self.model.cfg.resolution
+        size = self.model.cfg.image_size
         if aligned:
             import cv2
             crop = image if image.shape[0] == size else cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)

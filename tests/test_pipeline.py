@@ -184,3 +184,14 @@ def test_cli_streams_to_a_file_and_no_watermark_warns(files, tmp_path, capsys):
     cap = capsys.readouterr()
     assert "WARNING" in cap.err and "streamed" in cap.out
     assert main(["verify", str(out)]) == 1                            # unmarked: not recognised
+
+
+def test_the_face_latent_renderer_can_be_forced(speech):
+    """renderer="latent": the shipped face latent model decodes the default portrait with generated codes."""
+    anim = Animator(None, resolution=128, renderer="latent")
+    v = anim.animate(speech[:SAMPLE_RATE])
+    assert v.renderer == "latent" and anim.reason == "forced"
+    assert v.frames.shape == (25, 128, 128, 3) and v.motion.shape[1] == anim.generator.cfg.motion_dim
+    portrait = anim.image.astype(np.float64)
+    mse = np.mean((v.frames[0].astype(np.float64) - portrait) ** 2)
+    assert 10 * np.log10(255 ** 2 / mse) > 15                         # it draws this person, not noise
