@@ -88,21 +88,40 @@ def cmd_train_latent(a) -> int:
 
     import torch
 
-    from labkit.latent_losses import LossWeights
+    from labkit.face_latent import FaceLatentConfig
     from labkit.train_latent import TrainLatentConfig, train_latent
 
     if a.threads:
         torch.set_num_threads(a.threads)
-    losses = dataclasses.replace(LossWeights(), pose_supervision=a.pose_supervision, region=a.region,
-                                 decorrelate=a.decorrelate)
-    cfg = TrainLatentConfig(preset=a.preset, data=a.data, steps=a.steps, batch_size=a.batch_size, lr=a.lr,
-                            seed=a.seed, consistency=not a.no_consistency, losses=losses, init=a.init,
-                            warmup=a.warmup,
-                            snapshot_steps=tuple(a.snapshot_steps))
-    path = train_latent(cfg, a.out, device=a.device, overwrite=a.overwrite, progress=not a.quiet,
-                        deterministic=a.deterministic)
-    print(f"trained {cfg.steps} steps; weights {path}")
+    cfg, model = _recipe(a, TrainLatentConfig, FaceLatentConfig)
+    g = a.given
+    fields = {k: g[k] for k in ("preset", "data", "steps", "batch_size", "lr", "warmup", "seed", "init", "accumulate",
+                                "compile") if k in g}
+    if "snapshot_steps" in g:
+        fields["snapshot_steps"] = tuple(g["snapshot_steps"])
+    if g.get("no_consistency"):
+        fields["consistency"] = False
+    losses = dataclasses.replace(cfg.losses, **{k: g[k] for k in ("pose_supervision", "region", "decorrelate") if k in g})
+    cfg = dataclasses.replace(cfg, losses=losses, **fields)
+    path = train_latent(cfg, a.out, model_overrides=model, device=a.device, overwrite=a.overwrite,
+                        progress=not a.quiet, deterministic=a.deterministic)
+    if _is_main():
+        print(f"trained {cfg.steps} steps; weights {path}")
     return 0
+
+
+def _recipe(a, train_cls, model_cls):
+    """The trainer's config and model overrides: from --config FILE, or the defaults."""
+    if a.config is None:
+        return train_cls(), {}
+    from labkit.train_config import load_train_config
+
+    return load_train_config(a.config, train_cls, model_cls)
+
+
+def _is_main() -> bool:
+    """Rank 0 of a torchrun job (or a plain process): the one that reports."""
+    return os.environ.get("RANK", "0") == "0"
 
 
 def cmd_eval_latent(a) -> int:
@@ -148,18 +167,30 @@ def cmd_weights_export(a) -> int:
 
 
 def cmd_train_motion(a) -> int:
+    import dataclasses
+
     import torch
 
+    from labkit.motion_dit import MotionDiTConfig
     from labkit.train_motion import TrainMotionConfig, train_motion
 
     if a.threads:
         torch.set_num_threads(a.threads)
-    cfg = TrainMotionConfig(preset=a.preset, process=a.process, motion=a.motion, latent=a.latent,
-                            train_clips=a.clips, steps=a.steps, batch_size=a.batch_size, lr=a.lr, warmup=a.warmup,
-                            seed=a.seed, heldout_language=None if a.heldout_language == "none" else a.heldout_language,
-                            snapshot_steps=tuple(a.snapshot_steps))
-    path = train_motion(cfg, a.out, device=a.device, overwrite=a.overwrite, progress=not a.quiet)
-    print(f"trained {cfg.steps} steps; weights {path}")
+    cfg, model = _recipe(a, TrainMotionConfig, MotionDiTConfig)
+    g = a.given
+    fields = {k: g[k] for k in ("preset", "process", "motion", "latent", "steps", "batch_size", "lr", "warmup", "seed",
+                                "accumulate", "compile") if k in g}
+    if "clips" in g:
+        fields["train_clips"] = g["clips"]
+    if "heldout_language" in g:
+        fields["heldout_language"] = None if g["heldout_language"] == "none" else g["heldout_language"]
+    if "snapshot_steps" in g:
+        fields["snapshot_steps"] = tuple(g["snapshot_steps"])
+    cfg = dataclasses.replace(cfg, **fields)
+    path = train_motion(cfg, a.out, model_overrides=model, device=a.device, overwrite=a.overwrite,
+                        progress=not a.quiet)
+    if _is_main():
+        print(f"trained {cfg.steps} steps; weights {path}")
     return 0
 
 
@@ -401,6 +432,23 @@ def cmd_bench_animate(a) -> int:
     return 0
 
 
+def cmd_bench_train(a) -> int:
+    from labkit.bench_train import bench_train
+
+    r = bench_train(device=a.device, latent_presets=a.latent, motion_presets=a.motion, latent_batch_size=a.latent_batch,
+                    motion_batch_size=a.motion_batch, compile=a.compile, progress=not a.json)
+    if _printed_json(a, r):
+        return 0
+    print(f"{r['device']}, {r['threads']} threads, torch {r['torch']}{', compiled' if r['compile'] else ''}: "
+          "samples/s of one training step (forward, backward, AdamW)")
+    for kind, unit in (("latent", "frame pairs"), ("motion", "windows")):
+        for preset, v in r[kind].items():
+            print(f"  {kind:6s} {preset:5s} batch {v['batch']:4d}  {v['samples_per_s']:9.1f} {unit}/s  "
+                  f"({v['ms_per_step']:.0f} ms/step, {v['parameters_m']:.1f} M parameters)")
+    print(f"  data   SynthTalk pairs rendered at 128 px by one process: {r['synthtalk_pairs_per_s_128']:.1f}/s")
+    return 0
+
+
 def cmd_eval_real(a) -> int:
     """labkit eval real: the table on real portraits and speech, without ground truth (labkit.eval_real)."""
     from labkit.eval_real import default_inputs, evaluate_real, real_bars, save, to_markdown
@@ -457,6 +505,16 @@ def _add_run_options(p: argparse.ArgumentParser, *, lr: float, warmup: int, devi
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _add_scale_options(p: argparse.ArgumentParser, example: str) -> None:
+    """Recipes and the options of training at scale (labkit.distributed; run under torchrun)."""
+    p.add_argument("--config", default=None,
+                   help=f"a TOML recipe ([train], [model]{', [losses]' if 'latent' in example else ''}), e.g. {example} "
+                        "or its shipped name; options given here win over it")
+    p.add_argument("--accumulate", type=int, default=1,
+                   help="micro-steps per optimizer step (the batch is split over processes × micro-steps; default: 1)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the networks")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="labkit", description="labkit: audio-driven talking faces (open VASA-1 at laptop scale)")
     p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
@@ -511,6 +569,7 @@ def build_parser() -> argparse.ArgumentParser:
     tl.add_argument("--region", type=float, default=LossWeights().region,
                     help=f"weight of the eye/brow and mouth region L1 (default: {LossWeights().region}; 0 = off)")
     tl.add_argument("--deterministic", action="store_true", help="torch deterministic algorithms (tests)")
+    _add_scale_options(tl, "labkit/configs/latent_voxceleb2_256.toml")
     tl.set_defaults(func=cmd_train_latent)
     from labkit.motion_dit import PRESETS as MOTION_PRESETS
     tm = train.add_parser("motion", help="the motion generator, a diffusion transformer (VASA-1 §3.2)")
@@ -525,6 +584,7 @@ def build_parser() -> argparse.ArgumentParser:
     tm.add_argument("--clips", type=int, default=400, help="training clips extracted (cached) (default: 400)")
     tm.add_argument("--heldout-language", default="es", help="language never trained on, or 'none' (default: es)")
     tm.add_argument("--batch-size", type=int, default=64, help="windows per step (default: 64)")
+    _add_scale_options(tm, "labkit/configs/motion_base.toml")
     tm.set_defaults(func=cmd_train_motion)
     for name, what, lr, steps, clips, clips_help, batch, batch_help in (
             ("labsync", "LabSync, the SyncNet-style lip-sync expert of the evaluation (SynthTalk)", 1e-3, 3000,
@@ -677,11 +737,41 @@ def build_parser() -> argparse.ArgumentParser:
     ba.add_argument("--renderer", default="auto", choices=["auto", "latent", "landmarks"], help="renderer to time (default: auto)")
     ba.add_argument("--device", default="cpu", help="cpu or cuda[:N] (motion generator and face latent model)")
     ba.set_defaults(func=cmd_bench_animate)
+    bt = bench.add_parser("train", help="training throughput: samples/s of one step per preset (CPU or CUDA)")
+    bt.add_argument("--json", action="store_true", help="print one JSON object")
+    bt.add_argument("--device", default="cpu", help="cpu or cuda[:N] (bf16 autocast on CUDA)")
+    bt.add_argument("--latent", nargs="+", default=None,
+                    help="face latent presets (default: tiny s64 s128 on CPU, s128 s256 s512 on CUDA)")
+    bt.add_argument("--motion", nargs="+", default=None,
+                    help="motion presets (default: tiny small base on CPU, small base on CUDA)")
+    bt.add_argument("--latent-batch", type=int, default=None, help="frame pairs per step (default: 2 CPU, 8 CUDA)")
+    bt.add_argument("--motion-batch", type=int, default=None, help="windows per step (default: 32 CPU, 256 CUDA)")
+    bt.add_argument("--compile", action="store_true", help="time torch.compile'd networks")
+    bt.set_defaults(func=cmd_bench_train)
     return p
+
+
+def _given(argv: list[str] | None, args: argparse.Namespace) -> dict:
+    """The options given on the command line (all of them, defaults included, without --config:
+    a recipe file only yields to what the user typed)."""
+    if getattr(args, "config", None) is None:
+        return dict(vars(args))
+    p = build_parser()
+
+    def suppress(parser):
+        for act in parser._actions:
+            if isinstance(act, argparse._SubParsersAction):
+                for sub in act.choices.values():
+                    suppress(sub)
+            elif act.dest != "help":
+                act.default = argparse.SUPPRESS
+    suppress(p)
+    return vars(p.parse_args(argv))
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.given = _given(argv, args)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)

@@ -104,11 +104,16 @@ class Diffusion:
         ab = self._ab(t, x0)
         return ab.sqrt() * x0 + (1 - ab).sqrt() * noise
 
-    def loss(self, model, x0: torch.Tensor, cond, *, generator: torch.Generator | None = None):
-        """(scalar loss, {term: value}) for clean sequences x0 (B, W, M) under `cond`."""
+    def loss(self, model, x0: torch.Tensor, cond, *, generator: torch.Generator | None = None,
+             rows: slice = slice(None)):
+        """(scalar loss, {term: value}) for clean sequences x0 (B, W, M) under `cond`.
+
+        With `rows`, the loss of those rows only, with the timesteps and noise they get in the
+        whole batch (one process's shard; labkit.distributed)."""
         B = x0.shape[0]
         t = torch.randint(0, self.timesteps, (B,), generator=generator).to(x0.device)
         noise = torch.randn(x0.shape, generator=generator).to(x0)
+        x0, t, noise, cond = x0[rows], t[rows], noise[rows], cond.select(rows)
         x0_hat = model(self.q_sample(x0, t, noise), t, cond)
         return _x0_loss(x0_hat, x0, self.velocity_weight)
 
@@ -144,7 +149,9 @@ class Regression:
         return (torch.zeros(B, model.cfg.window, model.cfg.motion_dim, device=device),
                 torch.zeros(B, dtype=torch.long, device=device))
 
-    def loss(self, model, x0: torch.Tensor, cond, *, generator: torch.Generator | None = None):
+    def loss(self, model, x0: torch.Tensor, cond, *, generator: torch.Generator | None = None,
+             rows: slice = slice(None)):
+        x0, cond = x0[rows], cond.select(rows)
         return _x0_loss(model(*self._inputs(cond, model, x0.device), cond), x0, self.velocity_weight)
 
     @torch.no_grad()

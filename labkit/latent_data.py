@@ -102,10 +102,14 @@ class PairSampler:
         images = torch.from_numpy(out).permute(0, 3, 1, 2).contiguous().float().div_(255)  # NCHW layout: channels-last input crashes some CPU backward kernels
         return images, torch.from_numpy(lms)
 
-    def batch(self, B: int, rng: np.random.Generator) -> dict:
+    def batch(self, B: int, rng: np.random.Generator, *, rows: slice = slice(None), step: int | None = None) -> dict:
+        """The step's batch of B pairs drawn from `rng`, of which only `rows` are rendered and
+        returned (a process's shard; see labkit.distributed). SynthTalk is an endless stream of
+        independent draws, so `step` is not needed here."""
         ids = self.identities[rng.integers(len(self.identities), size=B)]
         fs, es = self.draw_frames(rng, B)
         fd, ed = self.draw_frames(rng, B)
+        ids, fs, es, fd, ed = ids[rows], fs[rows], es[rows], fd[rows], ed[rows]
         (src, src_lm), (drv, drv_lm) = self.render_with_landmarks(ids, fs, es), self.render_with_landmarks(ids, fd, ed)
         return dict(source=src, driver=drv, source_landmarks=src_lm, driver_landmarks=drv_lm,
                     source_factors=torch.from_numpy(fs), driver_factors=torch.from_numpy(fd),
@@ -116,12 +120,14 @@ class PairSampler:
 class PreparedPairs:
     """Same-clip frame pairs from a folder written by ``labkit prep`` (real video, no factors).
 
-    ``batch(B, rng)`` returns dict(source, driver (B, 3, H, W) in [0, 1], source_landmarks /
-    driver_landmarks (B, 68, 2) in the model's pixels, identity (B,) = clip index). Decoded clips
-    are kept in memory (a few MB each at 128 px).
+    ``batch(B, rng, step=k)`` returns dict(source, driver (B, 3, H, W) in [0, 1], source_landmarks /
+    driver_landmarks (B, 68, 2) in the model's pixels, identity (B,) = clip index). The clips of
+    step k come from per-epoch permutations (each clip once per epoch, whatever the number of
+    processes; labkit.distributed.epoch_indices), the two frames of each pair from `rng`.
+    Decoded clips are kept in memory (a few MB each at 128 px).
     """
 
-    def __init__(self, prepared_dir, resolution: int):
+    def __init__(self, prepared_dir, resolution: int, *, seed: int = 0):
         import json
         from pathlib import Path
 
@@ -135,7 +141,7 @@ class PreparedPairs:
         self.paths = [root / f"{c['name']}.mp4" for c in clips if (root / f"{c['name']}.mp4").is_file()]
         if len(self.paths) < 2:
             raise ValueError(f"{root} holds {len(self.paths)} prepared clips; training needs at least 2")
-        self.resolution = resolution
+        self.resolution, self.seed = resolution, seed
         self._frames: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def frames(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -153,16 +159,24 @@ class PreparedPairs:
             self._frames[k] = f, lm
         return self._frames[k]
 
-    def batch(self, B: int, rng: np.random.Generator) -> dict:
-        clips = rng.integers(len(self.paths), size=B)
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def batch(self, B: int, rng: np.random.Generator, *, rows: slice = slice(None), step: int | None = None) -> dict:
+        """The rows `rows` of step `step`'s batch of B pairs (clips in epoch order; with no step,
+        clips drawn from `rng`)."""
+        from labkit.distributed import epoch_indices
+
+        clips = rng.integers(len(self), size=B) if step is None else epoch_indices(len(self), B, step, self.seed)
+        where = rng.random((B, 2))                         # the two frames, as fractions of the clip
         src, drv, src_lm, drv_lm = [], [], [], []
-        for k in clips:
+        for k, (u, v) in zip(clips[rows], where[rows]):
             f, lm = self.frames(int(k))
-            i, j = rng.integers(len(f), size=2)
+            i, j = int(u * len(f)), int(v * len(f))
             src.append(f[i])
             drv.append(f[j])
             src_lm.append(lm[i])
             drv_lm.append(lm[j])
         return dict(source=torch.stack(src).float() / 255, driver=torch.stack(drv).float() / 255,
                     source_landmarks=torch.stack(src_lm), driver_landmarks=torch.stack(drv_lm),
-                    identity=torch.from_numpy(clips.astype(np.int64)))
+                    identity=torch.from_numpy(clips[rows].astype(np.int64)))

@@ -20,7 +20,7 @@ checkpoint is self-contained).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 
 import torch
 import torch.nn as nn
@@ -59,7 +59,7 @@ def make_config(preset: str, **overrides) -> MotionDiTConfig:
     """A preset's config with some fields replaced: make_config("small", motion_dim=14)."""
     if preset not in PRESETS:
         raise ValueError(f"unknown motion preset {preset!r}; choose one of {sorted(PRESETS)}")
-    return PRESETS[preset](**overrides)
+    return MotionDiTConfig(**{**asdict(PRESETS[preset]()), **overrides})
 
 
 CONDITIONS = ("audio", "context", "gaze", "control")
@@ -105,6 +105,10 @@ class MotionConditions:
     @classmethod
     def cat(cls, items: list["MotionConditions"]) -> "MotionConditions":
         return cls(**{f.name: torch.cat([getattr(c, f.name) for c in items]) for f in fields(cls)})
+
+    def select(self, rows) -> "MotionConditions":
+        """The conditions of the batch rows `rows` (a slice or an index array)."""
+        return MotionConditions(**{f.name: getattr(self, f.name)[rows] for f in fields(self)})
 
     def to(self, device) -> "MotionConditions":
         return MotionConditions(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})

@@ -26,6 +26,7 @@ import torch
 
 from labkit.atomic import write_json_atomic
 from labkit.checkpoint import load_state, save_training_state, save_weights
+from labkit.distributed import Distributed, no_sync, shard_rows
 
 log = logging.getLogger(__name__)
 
@@ -107,29 +108,45 @@ def warmup_cosine(step: int, *, lr: float, warmup: int, steps: int) -> float:
     return lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * u)))
 
 
-def optimizer_step(model: torch.nn.Module, opt: torch.optim.Optimizer, loss: torch.Tensor, *, step: int,
-                   max_grad_norm: float = 1.0) -> float:
-    """Refuse a non-finite loss, back-propagate, clip the gradient norm and step; returns the loss value."""
-    value = float(loss.detach())
-    if not math.isfinite(value):
-        raise FloatingPointError(f"loss became {value} at step {step}; lower --lr or check the data")
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
-    opt.step()
-    return value
+def compiled(model: torch.nn.Module) -> torch.nn.Module:
+    """`model` with each of its networks (direct children) compiled by torch.compile, in place.
+
+    Children rather than the model, because trainers call a model's networks through methods
+    (encode, decode) that bypass its forward. The parameters stay the same tensors, so the
+    optimizer, the checkpoints and DDP see the plain model."""
+    for child in model.children():
+        child.compile()
+    return model
 
 
-def run_steps(run: RunFolder, model: torch.nn.Module, opt: torch.optim.Optimizer, cfg, loss_at, *, start: int,
-              elapsed: float, model_config: dict, extra: dict | None = None, desc: str, progress: bool = True,
-              show: str | None = None) -> None:
-    """The loop of a plain trainer, from step `start` to cfg.steps: warm-up/cosine learning rate,
-    ``loss_at(step) -> (loss, {term: value})`` (its batch must be a function of the step, so that
-    resuming is exact), a clipped optimizer step, the progress bar (with the term `show`), a log
-    line every cfg.log_every steps and a checkpoint every cfg.checkpoint_every steps and at
-    cfg.snapshot_steps. cfg needs steps, lr, warmup, log_every, checkpoint_every, snapshot_steps."""
+def run_steps(run: RunFolder | None, model: torch.nn.Module, opt: torch.optim.Optimizer, cfg, loss_at, *,
+              start: int, elapsed: float, model_config: dict, extra: dict | None = None, desc: str,
+              progress: bool = True, show: str | None = None, dist: Distributed | None = None,
+              net: torch.nn.Module | None = None, accumulate: int = 1, after_step=None,
+              max_grad_norm: float = 1.0) -> None:
+    """The loop of a trainer, from step `start` to cfg.steps: warm-up/cosine learning rate, the
+    loss, a clipped optimizer step, the progress bar (with the term `show`), a log line every
+    cfg.log_every steps and a checkpoint every cfg.checkpoint_every steps and at cfg.snapshot_steps.
+    cfg needs steps, lr, warmup, log_every, checkpoint_every, snapshot_steps (and batch_size when
+    sharded).
+
+    One process: ``loss_at(step) -> (loss, {term: value})``; its batch must be a function of the
+    step, so that resuming is exact.
+
+    Sharded (`dist` given, see labkit.distributed): ``loss_at(step, rows)`` computes the loss of
+    the rows of the step's global batch that this process takes in this accumulation micro-step,
+    through `net` (the model in DistributedDataParallel). Gradients are summed over `accumulate`
+    micro-steps (all-reduced on the last only) and averaged over processes; the logged loss and
+    terms are the means over the whole batch. Only rank 0 (which holds `run`) logs, saves and
+    shows progress; ``after_step(step)`` runs there after each step.
+    """
+    d = dist or Distributed()
+    net = net if net is not None else model
+    sharded = dist is not None
+    if not sharded and accumulate != 1:
+        raise ValueError("gradient accumulation needs a sharded loss_at(step, rows)")
     bar = None
-    if progress:
+    if progress and d.is_main:
         from tqdm.auto import tqdm
         bar = tqdm(total=cfg.steps, initial=start, desc=desc, unit="step")
     model.train()
@@ -138,16 +155,84 @@ def run_steps(run: RunFolder, model: torch.nn.Module, opt: torch.optim.Optimizer
         lr = warmup_cosine(step, lr=cfg.lr, warmup=cfg.warmup, steps=cfg.steps)
         for g in opt.param_groups:
             g["lr"] = lr
-        loss, terms = loss_at(step)
-        value = optimizer_step(model, opt, loss, step=step)
+        opt.zero_grad(set_to_none=True)
+        value, terms = 0.0, {}
+        for m in range(accumulate):
+            with no_sync(net, sync=m == accumulate - 1):
+                if sharded:
+                    loss, t = loss_at(step, shard_rows(cfg.batch_size, d, accumulate, m))
+                else:
+                    loss, t = loss_at(step)
+                (loss / accumulate).backward()
+            value += float(loss.detach()) / accumulate
+            for k, v in t.items():
+                terms[k] = terms.get(k, 0.0) + v / accumulate
+        value, terms = _mean_over_processes(d, value, terms)
+        if not math.isfinite(value):                       # the same verdict on every rank: none hangs
+            raise FloatingPointError(f"loss became {value} at step {step}; lower --lr or check the data")
+        torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+        opt.step()
         step += 1
+        if not d.is_main:
+            continue
         if bar is not None:
             bar.update(1)
             bar.set_postfix(loss=f"{value:.3f}", **({show: f"{terms[show]:.2f}"} if show else {}))
         if step % cfg.log_every == 0 or step == cfg.steps:
             run.log({"step": step, "loss": value, "lr": lr, "seconds": round(elapsed + time.time() - t0, 1), **terms})
+        if after_step is not None:
+            after_step(step)
         if step % cfg.checkpoint_every == 0 or step == cfg.steps or step in cfg.snapshot_steps:
             run.save(model, opt, model_config=model_config, step=step, seconds=elapsed + time.time() - t0,
                      snapshot=step in cfg.snapshot_steps, extra=extra)
     if bar is not None:
         bar.close()
+
+
+def _mean_over_processes(d: Distributed, value: float, terms: dict[str, float]) -> tuple[float, dict[str, float]]:
+    if not d.active:
+        return value, terms
+    keys = sorted(terms)
+    t = torch.tensor([value] + [terms[k] for k in keys], dtype=torch.float64)
+    t = _all_mean(d, t)
+    return float(t[0]), {k: float(v) for k, v in zip(keys, t[1:])}
+
+
+def _all_mean(d: Distributed, t: torch.Tensor) -> torch.Tensor:
+    import torch.distributed as tdist
+
+    t = t.to(d.device if tdist.get_backend() == "nccl" else "cpu")
+    tdist.all_reduce(t)
+    return t.cpu() / d.world
+
+
+def open_run(d: Distributed, path, config: dict[str, dict], *, kind: str, resumable: set[str] = frozenset(),
+             overwrite: bool = False) -> tuple[RunFolder | None, bool]:
+    """The run folder on rank 0 (None on the others) and whether the run resumes (on every rank).
+    A refused folder raises the same error on every rank."""
+    run = d.on_main(lambda: RunFolder(path, config, kind=kind, resumable=resumable, overwrite=overwrite))
+    return run, bool(d.broadcast(run.resume if run is not None else None))
+
+
+def restore(run: RunFolder | None, model: torch.nn.Module, opt: torch.optim.Optimizer, d: Distributed,
+            device: str = "cpu") -> tuple[int, float]:
+    """run.load on rank 0, then its optimizer state, step and seconds on every rank (the weights
+    reach the others when DistributedDataParallel wraps the model). Works whatever world size
+    wrote the checkpoint: the state is the same on every rank."""
+    if not d.active:
+        return run.load(model, opt, device)
+    loaded = d.on_main(lambda: run.load(model, opt, device))
+    state = d.broadcast((loaded, _to_cpu(opt.state_dict())) if d.is_main else None)
+    if not d.is_main:
+        opt.load_state_dict(state[1])                      # moves the state onto this rank's device
+    return state[0]
+
+
+def _to_cpu(obj):
+    if isinstance(obj, torch.Tensor):
+        return obj.cpu()
+    if isinstance(obj, dict):
+        return {k: _to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to_cpu(v) for v in obj)
+    return obj

@@ -6,24 +6,26 @@ step k is drawn from ``default_rng([seed, k])``, so a run killed at any point an
 its last checkpoint continues exactly as if it had never stopped.
 
 The run folder is a :class:`labkit.runs.RunFolder` (config, latest weights and optimizer
-state, log.jsonl, tb/).
+state, log.jsonl, tb/). Under ``torchrun`` the same command trains on several processes
+(labkit.distributed): each renders and trains its shard of every batch, so the run, and
+its resumption, do not depend on the number of processes.
 """
 from __future__ import annotations
 
 import contextlib
 import logging
 import os
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from labkit import distributed
 from labkit.checkpoint import load_state
 from labkit.face_latent import FaceLatentConfig, FaceLatentModel, make_config
 from labkit.latent_losses import LossWeights, latent_losses
-from labkit.runs import RunFolder, optimizer_step, warmup_cosine
+from labkit.runs import compiled, open_run, restore, run_steps, warmup_cosine
 
 log = logging.getLogger(__name__)
 KIND = "face_latent"
@@ -34,7 +36,9 @@ class TrainLatentConfig:
     preset: str = "s128"           # model preset (labkit.face_latent.PRESETS)
     data: str = "synthtalk"        # "synthtalk" or a folder written by `labkit prep`
     steps: int = 20_000            # optimisation steps
-    batch_size: int = 8            # frame pairs per step
+    batch_size: int = 8            # frame pairs per optimizer step, over all processes and micro-steps
+    accumulate: int = 1            # micro-steps whose gradients are summed per optimizer step
+    compile: bool = False          # torch.compile the model's networks
     lr: float = 5e-4               # peak AdamW learning rate
     weight_decay: float = 1e-4     # AdamW weight decay
     warmup: int = 200              # linear warm-up steps
@@ -52,7 +56,9 @@ class TrainLatentConfig:
 
 # fields a resumed run may change: how long it runs and how often it reports (a longer run
 # stretches the cosine schedule from the step it resumes at)
-_RESUMABLE_CHANGES = {"steps", "log_every", "image_every", "checkpoint_every", "snapshot_steps"}
+# (and how the batch is computed: accumulation and compilation do not change the maths)
+_RESUMABLE_CHANGES = {"steps", "log_every", "image_every", "checkpoint_every", "snapshot_steps", "accumulate",
+                      "compile"}
 
 
 def lr_at(step: int, cfg: TrainLatentConfig) -> float:
@@ -69,7 +75,27 @@ def make_sampler(cfg: TrainLatentConfig, image_size: int, *, progress: bool = Fa
     if not Path(cfg.data).is_dir():
         raise FileNotFoundError(f"--data must be 'synthtalk' or a folder written by `labkit prep`; "
                                 f"{cfg.data} is neither")
-    return latent_data.PreparedPairs(cfg.data, image_size)
+    return latent_data.PreparedPairs(cfg.data, image_size, seed=cfg.seed)
+
+
+def check_compile(compile: bool, device: str) -> None:
+    """torch.compile of this model is for CUDA: inductor's CPU code for its backward pass crashes
+    the process (a segmentation fault, torch 2.13), so it is refused here rather than met there."""
+    if compile and not device.startswith("cuda"):
+        raise ValueError("--compile of the face latent model needs --device cuda: torch 2.13's compiled CPU "
+                         "backward of it crashes (segmentation fault)")
+
+
+class LatentObjective(torch.nn.Module):
+    """The model and its training losses as one module, so that DistributedDataParallel sees the
+    whole forward pass (latent_losses calls the encoders and the decoder several times)."""
+
+    def __init__(self, model: FaceLatentModel, weights: LossWeights, consistency: bool):
+        super().__init__()
+        self.model, self.weights, self.consistency = model, weights, consistency
+
+    def forward(self, batch: dict):
+        return latent_losses(self.model, batch, self.weights, consistency=self.consistency)
 
 
 def train_latent(cfg: TrainLatentConfig, out_dir: str | os.PathLike, *, model_overrides: dict | None = None,
@@ -78,52 +104,55 @@ def train_latent(cfg: TrainLatentConfig, out_dir: str | os.PathLike, *, model_ov
     """Train (or resume training) a face latent model in `out_dir`; returns the weights path.
 
     A folder holding a run is resumed when its config matches, refused when it does not
-    (pass overwrite=True to start afresh there).
+    (pass overwrite=True to start afresh there). Under ``torchrun`` every process trains its
+    shard of each batch (labkit.distributed); rank 0 writes the folder.
     """
+    check_compile(cfg.compile, device)
+    d = distributed.setup(device)
+    try:
+        return _train(cfg, out_dir, d, model_overrides=model_overrides, overwrite=overwrite, progress=progress,
+                      deterministic=deterministic)
+    finally:
+        distributed.teardown(d)
+
+
+def _train(cfg, out_dir, d, *, model_overrides, overwrite, progress, deterministic) -> Path:
+    device = d.device
     model_cfg = make_config(cfg.preset, **(model_overrides or {}))
-    run = RunFolder(out_dir, {"train": asdict(cfg), "model": asdict(model_cfg)}, kind=KIND,
-                    resumable=_RESUMABLE_CHANGES, overwrite=overwrite)
+    run, resume = open_run(d, out_dir, {"train": asdict(cfg), "model": asdict(model_cfg)}, kind=KIND,
+                           resumable=_RESUMABLE_CHANGES, overwrite=overwrite)
     if deterministic:
         torch.use_deterministic_algorithms(True)
     torch.manual_seed(cfg.seed)
     model = FaceLatentModel(model_cfg).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
-    if cfg.init and not run.resume:
+    if cfg.init and not resume and d.is_main:              # the other ranks get the weights from DDP
         model.load_state_dict(load_state(cfg.init, kind=KIND)[0])
         log.info("initialised from %s", cfg.init)
-    step, elapsed = run.load(model, opt, device)
-    sampler = make_sampler(cfg, model_cfg.image_size, progress=progress)
+    step, elapsed = restore(run, model, opt, d, device)
+    with d.main_first():                                   # rank 0 fills the SynthTalk caches first
+        sampler = make_sampler(cfg, model_cfg.image_size, progress=progress and d.is_main)
+    objective = LatentObjective(compiled(model) if cfg.compile else model, cfg.losses, cfg.consistency)
+    net = distributed.wrap(objective, d)
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else contextlib.nullcontext()
+    images = {}
 
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=cfg.steps, initial=step, desc="train latent", unit="step")
-    model.train()
-    t0 = time.time()
-    while step < cfg.steps:
-        batch = sampler.batch(cfg.batch_size, np.random.default_rng([cfg.seed, step]))
-        batch = {k: v.to(device) for k, v in batch.items()}
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step, cfg)
+    def loss_at(step, rows):
+        batch = sampler.batch(cfg.batch_size, np.random.default_rng([cfg.seed, step]), rows=rows, step=step)
         with amp:
-            loss, terms, images = latent_losses(model, batch, cfg.losses, consistency=cfg.consistency)
-        value = optimizer_step(model, opt, loss, step=step)
-        step += 1
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{value:.4f}", l1=f"{terms['l1']:.4f}")
-        if step % cfg.log_every == 0 or step == cfg.steps:
-            run.log({"step": step, "loss": value, "lr": lr_at(step - 1, cfg),
-                     "seconds": round(elapsed + time.time() - t0, 1), **terms})
+            loss, terms, images["last"] = net({k: v.to(device) for k, v in batch.items()})
+        return loss, terms
+
+    def after_step(step):
         if run.tb is not None and (step % cfg.image_every == 0 or step == cfg.steps):
-            grid = torch.cat([images[k][:4].detach().float().cpu() for k in images], 2)  # rows of kinds
+            grid = torch.cat([v[:4].detach().float().cpu() for v in images["last"].values()], 2)  # rows of kinds
             run.tb.add_images("train/source_driver_reenacted_cross", grid.clamp(0, 1), step)
-        if step % cfg.checkpoint_every == 0 or step == cfg.steps or step in cfg.snapshot_steps:
-            run.save(model, opt, model_config=asdict(model_cfg), step=step, seconds=elapsed + time.time() - t0,
-                     snapshot=step in cfg.snapshot_steps)
-    if bar is not None:
-        bar.close()
+
+    run_steps(run, model, opt, cfg, loss_at, start=step, elapsed=elapsed, model_config=asdict(model_cfg),
+              desc="train latent", progress=progress, show="l1", dist=d, net=net, accumulate=cfg.accumulate,
+              after_step=after_step)
+    if run is None:
+        return Path(out_dir) / "latest.safetensors"
     run.close()
     return run.weights
 

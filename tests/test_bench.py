@@ -30,3 +30,18 @@ def test_bench_cli_prints_one_json_object(capsys):
     r = json.loads(capsys.readouterr().out)
     assert {"render_fps_128", "render_fps_512", "tts_x_realtime"} <= set(r)
     assert all(r[k] > 0 for k in ("render_fps_128", "render_fps_512", "tts_x_realtime"))
+
+
+def test_bench_train_times_the_trainers_objectives(capsys):
+    from labkit.bench_train import bench_train_latent, bench_train_motion
+
+    lat = bench_train_latent("tiny", batch=2, repeats=1)
+    mot = bench_train_motion("tiny", batch=4, repeats=1)
+    for r, B in ((lat, 2), (mot, 4)):
+        assert r["batch"] == B and r["samples_per_s"] > 0
+        assert abs(r["samples_per_s"] * r["ms_per_step"] / 1e3 - B) < 1e-6 * B
+    assert lat["image_size"] == 64 and 0.05 < lat["parameters_m"] < 1.0
+    assert main(["bench", "train", "--json", "--latent", "tiny", "--motion", "tiny", "--latent-batch", "2",
+                 "--motion-batch", "4"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert set(r["latent"]) == {"tiny"} and set(r["motion"]) == {"tiny"} and r["synthtalk_pairs_per_s_128"] > 0

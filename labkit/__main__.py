@@ -1,0 +1,6 @@
+"""`python -m labkit` (and `torchrun ... -m labkit train ...`): the labkit command line."""
+import sys
+
+from labkit.cli import main
+
+sys.exit(main())
