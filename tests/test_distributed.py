@@ -144,11 +144,16 @@ def test_recipes_load_and_the_command_line_wins(tmp_path, monkeypatch):
 # ------------------------------------------------------------------------- the trainers under torchrun
 
 
-def test_latent_two_processes_follow_one(tmp_path, monkeypatch):
+def _latent_args(tmp_path, steps: int) -> list[str]:
+    """`labkit train latent` of the tiny model on per-sample losses, batch 4, keeping step 1's weights."""
     recipe = tmp_path / "r.toml"
     recipe.write_text(LATENT_RECIPE)
-    args = ["train", "latent", "--config", str(recipe), "--no-consistency", "--steps", "3", "--batch-size", "4",
+    return ["train", "latent", "--config", str(recipe), "--no-consistency", "--steps", str(steps), "--batch-size", "4",
             "--snapshot-steps", "1"]
+
+
+def test_latent_two_processes_follow_one(tmp_path, monkeypatch):
+    args = _latent_args(tmp_path, 3)
     two = _torchrun(tmp_path, [*args, "--out", str(tmp_path / "two")])
     _one_process(tmp_path, [*args, "--out", str(tmp_path / "one")], monkeypatch)
     out = _finish(two)
@@ -189,10 +194,7 @@ def _rank_of(pid: int) -> int | None:
 
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds the worker processes in /proc")
 def test_a_killed_rank_stops_the_job_and_one_process_resumes_it(tmp_path, monkeypatch):
-    recipe = tmp_path / "r.toml"
-    recipe.write_text(LATENT_RECIPE)
-    args = ["train", "latent", "--config", str(recipe), "--no-consistency", "--steps", "12", "--batch-size", "4",
-            "--snapshot-steps", "1"]
+    args = _latent_args(tmp_path, 12)
     job = _torchrun(tmp_path, [*args, "--out", str(tmp_path / "run")])
     log = tmp_path / "run" / "log.jsonl"
     deadline = time.time() + 180

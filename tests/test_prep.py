@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from labkit.cli import main
 from labkit.latent_data import PreparedPairs
@@ -48,6 +49,13 @@ def test_prep_recovers_synthtalk_landmarks(videos, tmp_path):
     pairs = PreparedPairs(tmp_path / "out", 64).batch(3, np.random.default_rng(0))
     assert pairs["source"].shape == (3, 3, 64, 64) and pairs["driver_landmarks"].shape == (3, 68, 2)
     assert 0 < float(pairs["driver_landmarks"].min()) and float(pairs["driver_landmarks"].max()) < 64
+    # in epoch order each of the 2 clips comes once per 2 samples, and two processes' shards
+    # (rows) of a step make up the one-process batch
+    src = PreparedPairs(tmp_path / "out", 64)
+    whole = src.batch(4, np.random.default_rng(1), step=0)
+    assert sorted(whole["identity"][:2].tolist()) == [0, 1] and sorted(whole["identity"][2:].tolist()) == [0, 1]
+    halves = [src.batch(4, np.random.default_rng(1), step=0, rows=r) for r in (slice(0, 2), slice(2, 4))]
+    assert torch.equal(torch.cat([h["source"] for h in halves]), whole["source"])
 
 
 def test_resume_and_refusals(videos, tmp_path):
