@@ -49,13 +49,13 @@ class Distributed:
         if self.active:
             dist.barrier()
 
-    def mean(self, value: float) -> float:
-        """The mean of a float over all processes (for logging the loss of the whole batch)."""
+    def mean(self, values: list[float]) -> list[float]:
+        """Each value's mean over all processes, in one all-reduce (for logging the whole batch's loss)."""
         if not self.active:
-            return value
-        t = torch.tensor([value], dtype=torch.float64, device=_comm_device(self))
+            return list(values)
+        t = torch.tensor(values, dtype=torch.float64, device=_comm_device(self))
         dist.all_reduce(t)
-        return float(t) / self.world
+        return (t / self.world).tolist()
 
     def broadcast(self, obj):
         """Rank 0's `obj` (any picklable object) on every rank."""

@@ -193,17 +193,8 @@ def _mean_over_processes(d: Distributed, value: float, terms: dict[str, float]) 
     if not d.active:
         return value, terms
     keys = sorted(terms)
-    t = torch.tensor([value] + [terms[k] for k in keys], dtype=torch.float64)
-    t = _all_mean(d, t)
-    return float(t[0]), {k: float(v) for k, v in zip(keys, t[1:])}
-
-
-def _all_mean(d: Distributed, t: torch.Tensor) -> torch.Tensor:
-    import torch.distributed as tdist
-
-    t = t.to(d.device if tdist.get_backend() == "nccl" else "cpu")
-    tdist.all_reduce(t)
-    return t.cpu() / d.world
+    value, *rest = d.mean([value] + [terms[k] for k in keys])
+    return value, dict(zip(keys, rest))
 
 
 def open_run(d: Distributed, path, config: dict[str, dict], *, kind: str, resumable: set[str] = frozenset(),
