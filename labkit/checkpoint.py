@@ -59,6 +59,18 @@ def load_state(path: str | os.PathLike, *, kind: str) -> tuple[dict, dict]:
     return state, meta
 
 
+def load_matching(model: torch.nn.Module, state: dict) -> tuple[list[str], list[str]]:
+    """Warm start: copy into `model` every tensor of `state` whose name and shape match; the rest
+    of the model keeps its initialisation. Returns (fresh, dropped): the model's tensors left as
+    initialised and the state's tensors not used. Raises ValueError when nothing matches."""
+    own = model.state_dict()
+    keep = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    if not keep:
+        raise ValueError("no tensor of the checkpoint matches the model (name and shape); is it the same kind of model?")
+    model.load_state_dict(keep, strict=False)
+    return sorted(k for k in own if k not in keep), sorted(k for k in state if k not in keep)
+
+
 def save_training_state(path: str | os.PathLike, state: dict) -> None:
     """torch.save(state, path) atomically (optimizer moments, step, anything resumable)."""
     path = Path(path)

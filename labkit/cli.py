@@ -96,7 +96,7 @@ def cmd_train_latent(a) -> int:
     cfg, model = _recipe(a, TrainLatentConfig, FaceLatentConfig)
     g = a.given
     fields = {k: g[k] for k in ("preset", "data", "steps", "batch_size", "lr", "warmup", "seed", "init", "accumulate",
-                                "compile") if k in g}
+                                "compile", "random_expression_prob") if k in g}
     if "snapshot_steps" in g:
         fields["snapshot_steps"] = tuple(g["snapshot_steps"])
     if g.get("no_consistency"):
@@ -561,13 +561,16 @@ def build_parser() -> argparse.ArgumentParser:
     tl.add_argument("--preset", default="s128", choices=sorted(PRESETS), help="model size (default: s128)")
     tl.add_argument("--data", default="synthtalk", help="'synthtalk' (rendered on the fly) or a `labkit prep` folder")
     tl.add_argument("--batch-size", type=int, default=8, help="frame pairs per step (default: 8)")
-    tl.add_argument("--init", default=None, help="start from these weights (.safetensors), e.g. a run without consistency")
+    tl.add_argument("--init", default=None, help="start from these weights (.safetensors), e.g. a run without consistency; tensors "
+                         "whose name or shape differ (another preset) keep their initialisation")
     tl.add_argument("--no-consistency", action="store_true", help="drop VASA-1's transfer and cross-identity losses (ablation)")
     tl.add_argument("--pose-supervision", type=float, default=0.0, help="weight of SynthTalk ground-truth pose supervision (ablation; default 0)")
     tl.add_argument("--decorrelate", type=float, default=0.0,
                     help="weight of the z_pose/z_dyn cross-correlation penalty (experiment; default 0)")
     tl.add_argument("--region", type=float, default=LossWeights().region,
                     help=f"weight of the eye/brow and mouth region L1 (default: {LossWeights().region}; 0 = off)")
+    tl.add_argument("--random-expression-prob", type=float, default=0.0,
+                    help="SynthTalk: share of frames given random lips, lids, brows and gaze (default: 0)")
     tl.add_argument("--deterministic", action="store_true", help="torch deterministic algorithms (tests)")
     _add_scale_options(tl, "labkit/configs/latent_voxceleb2_256.toml")
     tl.set_defaults(func=cmd_train_latent)

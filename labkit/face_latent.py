@@ -37,7 +37,9 @@ class FaceLatentConfig:
     volume_channels: int = 16    # C, feature channels per voxel
     width: int = 32              # channels of the first conv stage; doubles per downsampling (capped)
     max_width: int = 256         # channel cap of the 2D networks
-    code_size: int = 64          # input size of the identity and motion encoders (images are resized)
+    code_size: int = 64          # input size of the identity encoder (images are resized)
+    motion_size: int = 0         # input size of the motion encoder E_mot, 0 = code_size; eyelids, irises and
+                                 # lips span a few pixels, so E_mot should see the image at full size
     id_dim: int = 64             # Z_id, identity code size
     dyn_dim: int = 24            # Z_dyn, facial dynamics code size (lips, blinks, brows, gaze, emotion)
     flow_size: int = 8           # d = h = w of the generated non-rigid displacement grids
@@ -45,10 +47,14 @@ class FaceLatentConfig:
     res3d_blocks: int = 2        # residual 3D conv blocks of G_3D on the canonical volume
     dyn_film: bool = True        # also modulate G_2D with (z_id, z_dyn): mouth interior and eyelids
                                  # are not warps of visible texture, they must be painted
+    dense_warp: bool = False     # warp generators as 3D conv upsamplers (MegaPortraits): a displacement field
+                                 # and a feature residual at the volume's size, instead of a flow_size^3 MLP flow
 
     def __post_init__(self):
-        for name in ("image_size", "volume_size", "code_size"):
+        for name in ("image_size", "volume_size", "code_size", "motion_size"):
             n = getattr(self, name)
+            if name == "motion_size" and n == 0:
+                continue
             if n < 4 or n & (n - 1):
                 raise ValueError(f"{name} must be a power of two >= 4, got {n}")
         if self.volume_size > self.image_size:
@@ -62,6 +68,10 @@ PRESETS = {
                                      flow_hidden=32, res3d_blocks=1),
     "s64": lambda: FaceLatentConfig(image_size=64, volume_size=16, volume_depth=16, width=32),
     "s128": lambda: FaceLatentConfig(image_size=128, volume_size=32, volume_depth=16, width=24),
+    # s128 with expression where it can be seen and drawn: E_mot at 128 px, dense warps painting in canonical
+    # space, no FiLM of G_2D by z_dyn (which, acting after the pose, let z_dyn repeat the pose)
+    "s128d": lambda: FaceLatentConfig(image_size=128, volume_size=32, volume_depth=16, width=24, motion_size=128,
+                                      dense_warp=True, dyn_film=False),
     "s256": lambda: FaceLatentConfig(image_size=256, volume_size=32, volume_depth=16, width=24, max_width=384),
     "s512": lambda: FaceLatentConfig(image_size=512, volume_size=64, volume_depth=16, width=16, max_width=384),
 }
@@ -151,10 +161,10 @@ class AppearanceEncoder(nn.Module):
 class CodeEncoder(nn.Module):
     """A global encoder: image resized to code_size → pooled features → linear head of `out` values."""
 
-    def __init__(self, cfg: FaceLatentConfig, out: int):
+    def __init__(self, cfg: FaceLatentConfig, out: int, size: int | None = None):
         super().__init__()
-        self.size = cfg.code_size
-        self.conv = ConvEncoder(cfg, int(math.log2(cfg.code_size // 4)))   # down to 4 x 4
+        self.size = size or cfg.code_size
+        self.conv = ConvEncoder(cfg, int(math.log2(self.size // 4)))       # down to 4 x 4
         self.head = nn.Sequential(nn.Flatten(), nn.SiLU(), nn.Linear(self.conv.out_channels * 16, out))
 
     def forward(self, x):
@@ -164,11 +174,14 @@ class CodeEncoder(nn.Module):
 
 
 class WarpGenerator(nn.Module):
-    """W: (z_dyn, z_id) → a smooth non-rigid 3D displacement field (B, 3, d, d, d), zero at init."""
+    """W: (z_dyn, z_id) → a smooth non-rigid 3D displacement field, generated as a coarse
+    (B, 3, d, d, d) grid (d = flow_size) and upsampled to the volume: (B, D, Hv, Wv, 3), zero at init.
+    Returns (displacement, None): it paints nothing (see DenseWarpGenerator)."""
 
     def __init__(self, cfg: FaceLatentConfig):
         super().__init__()
         self.d = cfg.flow_size
+        self.shape = (cfg.volume_depth, cfg.volume_size, cfg.volume_size)
         self.mlp = nn.Sequential(nn.Linear(cfg.dyn_dim + cfg.id_dim, cfg.flow_hidden), nn.SiLU(),
                                  nn.Linear(cfg.flow_hidden, cfg.flow_hidden), nn.SiLU(),
                                  nn.Linear(cfg.flow_hidden, 3 * self.d ** 3))
@@ -177,7 +190,44 @@ class WarpGenerator(nn.Module):
 
     def forward(self, z_dyn, z_id):
         d = self.d
-        return self.mlp(torch.cat([z_dyn, z_id], 1)).view(-1, 3, d, d, d)
+        flow = self.mlp(torch.cat([z_dyn, z_id], 1)).view(-1, 3, d, d, d)
+        return warp.upsample_flow(flow, self.shape), None
+
+
+class DenseWarpGenerator(nn.Module):
+    """W as in MegaPortraits: (z_dyn, z_id) → a displacement field (B, D, Hv, Wv, 3) and a feature
+    residual (B, C, D, Hv, Wv) at the volume's own size, both zero at init.
+
+    The code is projected onto a grid 1/8 of the volume and upsampled by 3D conv blocks. A field
+    this fine can move the upper lip up and the lower lip down a few voxels apart, which one
+    coarse flow for the whole head cannot; the residual paints what no warp of visible texture
+    shows (the mouth's inside, a closed eyelid). Both act in canonical space, so what z_dyn draws
+    turns with the head and z_dyn has no use for the head pose.
+    """
+
+    def __init__(self, cfg: FaceLatentConfig, widths: tuple[int, ...] = (64, 32, 16)):
+        super().__init__()
+        self.shape = (cfg.volume_depth, cfg.volume_size, cfg.volume_size)              # (D, Hv, Wv)
+        self.sizes = [tuple(max(n >> k, 1) for n in self.shape) for k in range(len(widths), 0, -1)]
+        self.c = cfg.volume_channels
+        self.proj = nn.Linear(cfg.dyn_dim + cfg.id_dim, widths[0] * math.prod(self.sizes[0]))
+        self.widths = widths
+        self.blocks = nn.ModuleList([nn.Sequential(nn.GroupNorm(_groups(a), a), nn.SiLU(), nn.Conv3d(a, b, 3, 1, 1))
+                                     for a, b in zip(widths, widths[1:] + widths[-1:])])
+        self.out = nn.Sequential(nn.GroupNorm(_groups(widths[-1]), widths[-1]), nn.SiLU(),
+                                 nn.Conv3d(widths[-1], 3 + self.c, 3, 1, 1))
+        nn.init.zeros_(self.out[-1].weight)
+        nn.init.zeros_(self.out[-1].bias)
+
+    def forward(self, z_dyn, z_id):
+        B = z_dyn.shape[0]
+        x = self.proj(torch.cat([z_dyn, z_id], 1)).view(B, self.widths[0], *self.sizes[0])
+        for k, block in enumerate(self.blocks):
+            x = block(x)                                                              # (B, w, d, h, w) at sizes[k]
+            x = F.interpolate(x, size=self.sizes[k + 1] if k + 1 < len(self.sizes) else self.shape,
+                              mode="trilinear", align_corners=False)
+        x = self.out(x)                                                               # (B, 3 + C, D, Hv, Wv)
+        return x[:, :3].permute(0, 2, 3, 4, 1), x[:, 3:]
 
 
 class FiLM(nn.Module):
@@ -229,11 +279,12 @@ class FaceLatentModel(nn.Module):
         self.cfg = cfg
         self.app_encoder = AppearanceEncoder(cfg)                          # E_app
         self.id_encoder = CodeEncoder(cfg, cfg.id_dim)                     # E_id
-        self.motion_encoder = CodeEncoder(cfg, POSE_DIM + cfg.dyn_dim)     # E_mot
+        self.motion_encoder = CodeEncoder(cfg, POSE_DIM + cfg.dyn_dim, cfg.motion_size)  # E_mot
         nn.init.normal_(self.motion_encoder.head[-1].weight, std=1e-3)     # start near the identity pose
         nn.init.zeros_(self.motion_encoder.head[-1].bias)
-        self.warp_to_canonical = WarpGenerator(cfg)                        # non-rigid part of W_s→c
-        self.warp_from_canonical = WarpGenerator(cfg)                      # non-rigid part of W_c→d
+        W = DenseWarpGenerator if cfg.dense_warp else WarpGenerator
+        self.warp_to_canonical = W(cfg)                                    # non-rigid part of W_s→c
+        self.warp_from_canonical = W(cfg)                                  # non-rigid part of W_c→d
         self.g3d = nn.Sequential(*[ResBlock3d(cfg.volume_channels) for _ in range(cfg.res3d_blocks)])
         self.g2d = Decoder2d(cfg)
         c = cfg
@@ -267,12 +318,15 @@ class FaceLatentModel(nn.Module):
 
         For every canonical voxel p we sample the source at s·R·(p + δ(p)) + t: the point where
         that part of the face sits once the source's dynamics (δ) and pose (s, R, t) are applied.
+        A dense generator also adds a feature residual (e.g. closing an open mouth).
         """
         B = lat.volume.shape[0]
         shape = lat.volume.shape[2:]                                          # (D, Hv, Wv)
-        delta = warp.upsample_flow(self.warp_to_canonical(lat.z_dyn, lat.z_id), shape)
+        delta, residual = self.warp_to_canonical(lat.z_dyn, lat.z_id)        # (B, D, Hv, Wv, 3), (B, C, D, Hv, Wv)
         points = self.grid.expand(B, *shape, 3) + delta
         canonical = warp.sample_volume(lat.volume, warp.canonical_to_pose(points, lat.z_pose))
+        if residual is not None:
+            canonical = canonical + residual
         return self.g3d(canonical)
 
     def decode(self, canonical: torch.Tensor, z_id: torch.Tensor, z_pose: torch.Tensor,
@@ -282,7 +336,9 @@ class FaceLatentModel(nn.Module):
         canonical: (B, C, D, Hv, Wv); z_id (B, Z_id); z_pose (B, 6); z_dyn (B, Z_dyn) → (B, 3, H, W).
         """
         B, C, D, Hv, Wv = canonical.shape
-        delta = warp.upsample_flow(self.warp_from_canonical(z_dyn, z_id), (D, Hv, Wv))
+        delta, residual = self.warp_from_canonical(z_dyn, z_id)             # dynamics drawn in canonical space,
+        if residual is not None:                                             # before the pose is applied
+            canonical = canonical + residual
         points = warp.pose_to_canonical(self.grid.expand(B, D, Hv, Wv, 3), z_pose) + delta
         posed = warp.sample_volume(canonical, points)                        # (B, C, D, Hv, Wv)
         projected = posed.reshape(B, C * D, Hv, Wv)                          # orthographic: depth → channels

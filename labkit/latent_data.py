@@ -3,8 +3,10 @@
 VASA-1 trains on pairs of frames from one video clip: same person, same appearance, two
 different poses and expressions. SynthTalk can render *any* identity with *any* motion, so a
 "clip" here is an identity plus two frames drawn from a bank of natural motion (speech-driven
-factors of SynthTalk clips of the same split); with a small probability the two frames are
-given independent random head poses, which widens the pose range the rigid warp must explain.
+factors of SynthTalk clips of the same split); with a small probability a frame is given an
+independent random head pose, which widens the pose range the rigid warp must explain, and
+(if asked) independent random expression factors: in speech a blink is rare (4 % of frames)
+and the gaze wanders a few degrees, too little signal for a code to learn them from.
 
 For evaluation the same machinery gives what real video never has: the exact ground-truth
 image of identity A performing identity B's motion (cross-identity reenactment).
@@ -23,6 +25,7 @@ from labkit.synthtalk.renderer import Renderer
 
 POSE_FACTORS = ("yaw", "pitch", "roll", "tx", "ty", "distance")
 DYN_FACTORS = ("jaw", "lip_spread", "lip_round", "blink", "brow", "gaze_yaw", "gaze_pitch", "emotion_intensity")
+EXPRESSION_FACTORS = DYN_FACTORS[:-1]          # drawn at random by PairSampler(random_expression_prob=...)
 
 
 @dataclass
@@ -53,10 +56,11 @@ def motion_bank(split: str, num_clips: int, *, seconds: float = 4.0, seed: int =
     return MotionBank(np.concatenate(fs), np.concatenate(es), np.concatenate(cs))
 
 
-def random_pose(rng: np.random.Generator, n: int, spread: float = 0.8) -> np.ndarray:
-    """n head poses (n, 6) uniform over `spread` of each pose factor's range."""
-    out = np.empty((n, len(POSE_FACTORS)), np.float32)
-    for k, name in enumerate(POSE_FACTORS):
+def random_factors(rng: np.random.Generator, n: int, names=POSE_FACTORS, spread: float = 0.8) -> np.ndarray:
+    """n draws (n, len(names)) of the factors `names`, uniform over `spread` of each one's range
+    (about its middle)."""
+    out = np.empty((n, len(names)), np.float32)
+    for k, name in enumerate(names):
         lo, hi, _ = FACTORS[name]
         mid, half = (lo + hi) / 2, (hi - lo) / 2 * spread
         out[:, k] = rng.uniform(mid - half, mid + half, n)
@@ -71,19 +75,27 @@ class PairSampler:
     driver_landmarks (B, 68, 2) pixel (x, y), identity (B,)).
     """
 
-    def __init__(self, split: str, resolution: int, bank: MotionBank, *, random_pose_prob: float = 0.2):
+    def __init__(self, split: str, resolution: int, bank: MotionBank, *, random_pose_prob: float = 0.2,
+                 random_expression_prob: float = 0.0):
+        for name, p in (("random_pose_prob", random_pose_prob), ("random_expression_prob", random_expression_prob)):
+            if not 0 <= p <= 1:
+                raise ValueError(f"{name} must be a probability in [0, 1], got {p}")
         self.split, self.bank = split, bank
         self.identities = split_identities(split)
         self.renderer = Renderer(resolution)
-        self.random_pose_prob = random_pose_prob
+        self.random_pose_prob, self.random_expression_prob = random_pose_prob, random_expression_prob
         self._pose_cols = [FACTOR_NAMES.index(n) for n in POSE_FACTORS]
+        self._expr_cols = [FACTOR_NAMES.index(n) for n in EXPRESSION_FACTORS]
 
     def draw_frames(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
         """n motion states from the bank: factors (n, F) float32 and emotion (n,)."""
         idx = rng.integers(len(self.bank), size=n)
         f, e = self.bank.factors[idx].copy(), self.bank.emotion[idx].copy()
         swap = rng.random(n) < self.random_pose_prob
-        f[np.ix_(swap, self._pose_cols)] = random_pose(rng, int(swap.sum()))
+        f[np.ix_(swap, self._pose_cols)] = random_factors(rng, int(swap.sum()))
+        if self.random_expression_prob > 0:        # (no extra draws when off: older runs resume exactly)
+            swap = rng.random(n) < self.random_expression_prob
+            f[np.ix_(swap, self._expr_cols)] = random_factors(rng, int(swap.sum()), EXPRESSION_FACTORS, spread=1.0)
         return f, e
 
     def render(self, identity_ids, factors: np.ndarray, emotion: np.ndarray) -> torch.Tensor:

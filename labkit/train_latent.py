@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from labkit import distributed
-from labkit.checkpoint import load_state
+from labkit.checkpoint import load_matching, load_state
 from labkit.face_latent import FaceLatentConfig, FaceLatentModel, make_config
 from labkit.latent_losses import LossWeights, latent_losses
 from labkit.runs import compiled, open_run, restore, run_steps, warmup_cosine
@@ -47,6 +47,7 @@ class TrainLatentConfig:
     init: str | None = None        # start from these weights (e.g. a run trained without consistency)
     bank_clips: int = 400          # SynthTalk clips whose motion feeds the pairs
     random_pose_prob: float = 0.2  # share of frames given a random head pose
+    random_expression_prob: float = 0.0  # share of frames given random lips, lids, brows and gaze (SynthTalk)
     log_every: int = 25            # steps between scalar logs
     image_every: int = 500         # steps between TensorBoard image grids
     checkpoint_every: int = 200    # steps between checkpoints
@@ -71,7 +72,8 @@ def make_sampler(cfg: TrainLatentConfig, image_size: int, *, progress: bool = Fa
 
     if cfg.data == "synthtalk":
         bank = latent_data.motion_bank("train", cfg.bank_clips, seed=cfg.seed, progress=progress)
-        return latent_data.PairSampler("train", image_size, bank, random_pose_prob=cfg.random_pose_prob)
+        return latent_data.PairSampler("train", image_size, bank, random_pose_prob=cfg.random_pose_prob,
+                                       random_expression_prob=cfg.random_expression_prob)
     if not Path(cfg.data).is_dir():
         raise FileNotFoundError(f"--data must be 'synthtalk' or a folder written by `labkit prep`; "
                                 f"{cfg.data} is neither")
@@ -127,8 +129,10 @@ def _train(cfg, out_dir, d, *, model_overrides, overwrite, progress, determinist
     model = FaceLatentModel(model_cfg).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
     if cfg.init and not resume and d.is_main:              # the other ranks get the weights from DDP
-        model.load_state_dict(load_state(cfg.init, kind=KIND)[0])
-        log.info("initialised from %s", cfg.init)
+        fresh, dropped = load_matching(model, load_state(cfg.init, kind=KIND)[0])
+        log.info("initialised from %s%s%s", cfg.init,
+                 f"; {len(fresh)} tensors start fresh ({_modules(fresh)})" if fresh else "",
+                 f"; {len(dropped)} of its tensors unused ({_modules(dropped)})" if dropped else "")
     step, elapsed = restore(run, model, opt, d, device)
     with d.main_first():                                   # rank 0 fills the SynthTalk caches first
         sampler = make_sampler(cfg, model_cfg.image_size, progress=progress and d.is_main)
@@ -155,6 +159,11 @@ def _train(cfg, out_dir, d, *, model_overrides, overwrite, progress, determinist
         return Path(out_dir) / "latest.safetensors"
     run.close()
     return run.weights
+
+
+def _modules(names: list[str]) -> str:
+    """The top-level modules a list of tensor names belongs to: 'motion_encoder, g2d'."""
+    return ", ".join(dict.fromkeys(n.split(".")[0] for n in names))
 
 
 def load_face_latent(path: str | os.PathLike | None = None, *, device: str = "cpu") -> FaceLatentModel:

@@ -1,10 +1,11 @@
 """labkit eval latent: probes, mixed frames, the report's keys, the bars."""
 import numpy as np
+import pytest
 import torch
 
 from labkit.eval_latent import BARS, KEYS, evaluate_latent, meets, mixed_frames, probe_r2
 from labkit.face_latent import FaceLatentModel, make_config
-from labkit.latent_data import POSE_FACTORS, MotionBank
+from labkit.latent_data import EXPRESSION_FACTORS, POSE_FACTORS, MotionBank, PairSampler
 from labkit.synthtalk.factors import FACTOR_NAMES
 
 
@@ -28,6 +29,24 @@ def test_mixed_frames_take_pose_and_dynamics_from_different_frames():
     assert (out[:, pose] == out[:, [pose[0]]]).all()                 # one source frame for the pose
     assert (out[:, pose[0]] != out[:, jaw]).mean() > 0.9              # another for the dynamics
     assert (emo == out[:, jaw].astype(int) % 5).all()                # emotion travels with the dynamics
+
+
+def test_random_expressions_replace_only_the_expression_factors():
+    n = 300
+    f = np.tile(np.array([[0, 0, 0, 0, 0, 1, .2, .4, .2, 0, 0, 0, 0, .5]], np.float32), (n, 1))
+    bank = MotionBank(f, np.zeros(n, np.int64), np.zeros(n, np.int64))
+    expr = [FACTOR_NAMES.index(k) for k in EXPRESSION_FACTORS]
+    rest = [k for k in range(len(FACTOR_NAMES)) if k not in expr]
+    same, _ = PairSampler("train", 64, bank, random_pose_prob=0).draw_frames(np.random.default_rng(1), n)
+    assert (same == f).all()
+    drawn, _ = PairSampler("train", 64, bank, random_pose_prob=0, random_expression_prob=0.5).draw_frames(
+        np.random.default_rng(1), n)
+    changed = (drawn[:, expr] != f[:, expr]).any(1)
+    assert 0.35 < changed.mean() < 0.65 and (drawn[:, rest] == f[:, rest]).all()
+    blink = drawn[changed, FACTOR_NAMES.index("blink")]
+    assert blink.min() < 0.1 and blink.max() > 0.9                    # the whole range, not the bank's 4 % of blinks
+    with pytest.raises(ValueError, match="random_expression_prob"):
+        PairSampler("train", 64, bank, random_expression_prob=1.5)
 
 
 def test_meets_reads_the_issue_bars():

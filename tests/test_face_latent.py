@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from labkit import warp
-from labkit.checkpoint import load_state, read_metadata, save_weights
-from labkit.face_latent import PRESETS, FaceLatentConfig, FaceLatentModel, make_config
+from labkit.checkpoint import load_matching, load_state, read_metadata, save_weights
+from labkit.face_latent import PRESETS, DenseWarpGenerator, FaceLatentConfig, FaceLatentModel, make_config
 from labkit.latent_losses import LossWeights, cross_correlation, id_info_nce, latent_losses, pose_target, region_l1, region_masks
 from labkit.train_latent import TrainLatentConfig, load_face_latent, lr_at, train_latent
 
@@ -38,6 +38,37 @@ def test_every_preset_builds_and_runs_at_its_size():
     assert make_config("s512").image_size == 512 and set(PRESETS) >= {"tiny", "s64", "s128", "s256", "s512"}
 
 
+def test_dense_warp_is_zero_at_init_full_size_and_local():
+    c = make_config("tiny", dense_warp=True, dyn_film=False)
+    g = DenseWarpGenerator(c)
+    z_dyn, z_id = torch.randn(2, c.dyn_dim), torch.randn(2, c.id_dim)
+    delta, residual = g(z_dyn, z_id)
+    assert delta.shape == (2, c.volume_depth, c.volume_size, c.volume_size, 3)
+    assert residual.shape == (2, c.volume_channels, c.volume_depth, c.volume_size, c.volume_size)
+    assert delta.abs().max() == 0 and residual.abs().max() == 0          # a warm start changes nothing at first
+    torch.manual_seed(0)
+    torch.nn.init.normal_(g.out[-1].weight)
+    delta = g(z_dyn, z_id)[0]
+    # neighbouring voxels may move differently (a 4^3 MLP flow is smooth over 4 voxels)
+    step = (delta[:, :, 1:] - delta[:, :, :-1]).abs().mean() / delta.abs().mean()
+    assert step > 0.2
+    m = FaceLatentModel(make_config("tiny", dense_warp=True, motion_size=64))
+    assert m.motion_encoder.size == 64 and m.id_encoder.size == m.cfg.code_size == 32
+    assert m(torch.rand(1, 3, 64, 64)).shape == (1, 3, 64, 64)
+    s128d = make_config("s128d")
+    assert s128d.motion_size == s128d.image_size and s128d.dense_warp and not s128d.dyn_film
+
+
+def test_warm_start_copies_what_matches_and_says_what_does_not(tiny):
+    dense = FaceLatentModel(make_config("tiny", dense_warp=True, dyn_film=False))
+    fresh, dropped = load_matching(dense, tiny.state_dict())
+    assert {n.split(".")[0] for n in fresh} == {"warp_to_canonical", "warp_from_canonical"}
+    assert {n.split(".")[0] for n in dropped} == {"warp_to_canonical", "warp_from_canonical", "g2d"}  # + its FiLMs
+    assert torch.equal(dense.state_dict()["app_encoder.lift.weight"], tiny.state_dict()["app_encoder.lift.weight"])
+    with pytest.raises(ValueError, match="no tensor"):
+        load_matching(dense, {"other.weight": torch.zeros(3)})
+
+
 def test_bad_input_and_config_errors(tiny):
     with pytest.raises(ValueError, match="expected images"):
         tiny.encode(torch.rand(1, 3, 32, 32))
@@ -45,6 +76,8 @@ def test_bad_input_and_config_errors(tiny):
         make_config("s100")
     with pytest.raises(ValueError, match="power of two"):
         FaceLatentConfig(image_size=100)
+    with pytest.raises(ValueError, match="motion_size"):
+        FaceLatentConfig(motion_size=96)
     assert make_config("tiny", dyn_dim=5).dyn_dim == 5
 
 
@@ -138,9 +171,10 @@ def test_pose_target_units():
     assert t[5] == pytest.approx(-np.log(2.0))
 
 
-def test_model_overfits_one_batch():
+@pytest.mark.parametrize("dense", [False, True])
+def test_model_overfits_one_batch(dense):
     torch.manual_seed(0)
-    m = FaceLatentModel(make_config("tiny"))
+    m = FaceLatentModel(make_config("tiny", dense_warp=dense, dyn_film=not dense))
     g = torch.Generator().manual_seed(0)
     x = torch.rand(2, 3, 64, 64, generator=g).mul(0.2).add(torch.linspace(0, 0.8, 64).view(1, 1, 1, 64))
     opt = torch.optim.Adam(m.parameters(), 3e-3)
