@@ -138,6 +138,10 @@ def cmd_eval_latent(a) -> int:
         bar = f"{BARS[k][0]} {BARS[k][1]:g}" if k in BARS else ""
         ok = {True: "ok", False: "MISSED", None: ""}[meets(k, r[k])]
         print(f"{k:22s} {r[k]:8.3f}   {bar:8s} {ok}")
+    d = r["detail"]
+    print("auto-encoding PSNR     whole {autoencode_psnr:.1f}, eyes {autoencode_eyes_psnr:.1f}, mouth "
+          "{autoencode_mouth_psnr:.1f} dB; a 4x-blurred frame: {blur4_psnr:.1f}, {blur4_eyes_psnr:.1f}, "
+          "{blur4_mouth_psnr:.1f} dB".format(**d))
     return 0
 
 

@@ -12,12 +12,18 @@ exact ground truth on test identities the model never saw:
   expression are independent by construction (in natural speech they are not: nods come with
   brow raises, and a probe could "leak" through that correlation alone);
 - **identity code**: cosine within one person (many motions) and across people;
-- **disentanglement**: DCI, MIG, SAP and modularity of [z_pose, z_dyn] against the factors.
+- **disentanglement**: DCI, MIG, SAP and modularity of [z_pose, z_dyn] against the factors;
+- **detail** (a diagnosis, no bar): PSNR of plain auto-encoding (a frame as its own source and
+  driver) over the whole image and inside the eye/brow and mouth boxes, next to the same
+  frame shrunk 4x and enlarged again. Blinks, gaze and lip shapes live below the appearance
+  volume's voxel (4 px at 128 px); a model that draws no finer than that cannot show them,
+  whatever its codes carry.
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from labkit.face_latent import FaceLatentModel
 from labkit.latent_data import POSE_FACTORS, MotionBank, PairSampler, motion_bank
@@ -63,6 +69,34 @@ def probe_r2(x_train, y_train, x_test, y_test) -> np.ndarray:
 def _render_set(sampler: PairSampler, ids, factors, emotion, batch: int = 64) -> torch.Tensor:
     return torch.cat([sampler.render(ids[k:k + batch], factors[k:k + batch], emotion[k:k + batch])
                       for k in range(0, len(ids), batch)])
+
+
+def _masked_psnr(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> float:
+    """Mean over images of the PSNR (dB) of (B, 3, H, W) in [0, 1], inside mask (B, H, W) if given."""
+    err = ((pred - target) ** 2).mean(1)                                    # (B, H, W)
+    mse = err.mean((1, 2)) if mask is None else (err * mask).sum((1, 2)) / mask.sum((1, 2)).clamp_min(1)
+    return float((10 * torch.log10(1 / mse.clamp_min(1e-10))).mean())
+
+
+@torch.no_grad()
+def detail_fidelity(model: FaceLatentModel, sampler: PairSampler, bank: MotionBank, rng: np.random.Generator,
+                    n: int = 32) -> dict[str, float]:
+    """Auto-encoding PSNR of n frames over the whole image and inside the eye/brow and mouth
+    boxes, and the same for the frames shrunk 4x and enlarged again (the 'blur4_' keys)."""
+    from labkit.latent_losses import region_masks
+
+    ids = sampler.identities[rng.integers(len(sampler.identities), size=n)]
+    f, e = mixed_frames(bank, rng, n)
+    x, landmarks = sampler.render_with_landmarks(ids, f, e)
+    masks = region_masks(landmarks, x.shape[-1])                           # (n, 2, H, W): eyes, mouth
+    size = x.shape[-1]
+    blur = F.interpolate(F.interpolate(x, size=size // 4, mode="area"), size=size, mode="bilinear", align_corners=False)
+    out = {}
+    for prefix, y in (("autoencode_", model(x).float().clamp(0, 1)), ("blur4_", blur)):
+        out[prefix + "psnr"] = _masked_psnr(y, x)
+        out[prefix + "eyes_psnr"] = _masked_psnr(y, x, masks[:, 0])
+        out[prefix + "mouth_psnr"] = _masked_psnr(y, x, masks[:, 1])
+    return {k: round(v, 2) for k, v in out.items()}
 
 
 @torch.no_grad()
@@ -160,6 +194,7 @@ def evaluate_latent(model: FaceLatentModel, *, pairs: int = 64, probe_train: int
     tick()
     if bar is not None:
         bar.close()
+    out["detail"] = detail_fidelity(model, test, test_bank, np.random.default_rng([seed, 1]))  # own draws
     out["counts"] = {"pairs": pairs, "probe_train": probe_train, "probe_test": probe_test,
                      "identities": identities, "frames_per_identity": n_per, "image_size": size}
     return out

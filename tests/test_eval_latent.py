@@ -64,3 +64,18 @@ def test_evaluate_untrained_tiny_model_reports_every_key_and_fails_the_bars():
     assert r["self_psnr"] < 20 and r["probe_pose_r2"] < 0.5          # an untrained model is not good
     assert 0 <= r["mig"] <= 1 and 0 <= r["modularity"] <= 1 and -1 <= r["id_inter_cos"] <= 1
     assert set(r["per_factor_r2"]["probe_pose"]) == set(POSE_FACTORS)
+    d = r["detail"]
+    assert d["autoencode_psnr"] < d["blur4_psnr"]                    # untrained: worse than a 4x blur
+    assert d["blur4_eyes_psnr"] < d["blur4_psnr"] and d["blur4_mouth_psnr"] < d["blur4_psnr"]  # detail is where it is lost
+
+
+def test_detail_fidelity_scores_a_perfect_model_above_the_blur():
+    class Perfect(torch.nn.Module):
+        def forward(self, x):
+            return x + 0.001                                          # finite PSNR, ~60 dB
+
+    bank = MotionBank(np.zeros((5, len(FACTOR_NAMES)), np.float32), np.zeros(5, np.int64), np.zeros(5, np.int64))
+    bank.factors[:, FACTOR_NAMES.index("distance")] = 1.0
+    from labkit.eval_latent import detail_fidelity
+    d = detail_fidelity(Perfect(), PairSampler("test", 64, bank, random_pose_prob=0), bank, np.random.default_rng(0), n=4)
+    assert d["autoencode_psnr"] > 55 and d["autoencode_eyes_psnr"] > 55 and d["blur4_eyes_psnr"] < 35
