@@ -71,10 +71,11 @@ def _render_set(sampler: PairSampler, ids, factors, emotion, batch: int = 64) ->
                       for k in range(0, len(ids), batch)])
 
 
-def _masked_psnr(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> float:
-    """Mean over images of the PSNR (dB) of (B, 3, H, W) in [0, 1], inside mask (B, H, W) if given."""
+def _masked_psnr(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> float:
+    """Mean over images of the PSNR (dB) of (B, 3, H, W) in [0, 1] inside mask (B, H, W)
+    (labkit.metrics.psnr is the whole-image one)."""
     err = ((pred - target) ** 2).mean(1)                                    # (B, H, W)
-    mse = err.mean((1, 2)) if mask is None else (err * mask).sum((1, 2)) / mask.sum((1, 2)).clamp_min(1)
+    mse = (err * mask).sum((1, 2)) / mask.sum((1, 2)).clamp_min(1)
     return float((10 * torch.log10(1 / mse.clamp_min(1e-10))).mean())
 
 
@@ -88,12 +89,12 @@ def detail_fidelity(model: FaceLatentModel, sampler: PairSampler, bank: MotionBa
     ids = sampler.identities[rng.integers(len(sampler.identities), size=n)]
     f, e = mixed_frames(bank, rng, n)
     x, landmarks = sampler.render_with_landmarks(ids, f, e)
-    masks = region_masks(landmarks, x.shape[-1])                           # (n, 2, H, W): eyes, mouth
     size = x.shape[-1]
+    masks = region_masks(landmarks, size)                                  # (n, 2, H, W): eyes, mouth
     blur = F.interpolate(F.interpolate(x, size=size // 4, mode="area"), size=size, mode="bilinear", align_corners=False)
     out = {}
     for prefix, y in (("autoencode_", model(x).float().clamp(0, 1)), ("blur4_", blur)):
-        out[prefix + "psnr"] = _masked_psnr(y, x)
+        out[prefix + "psnr"] = float(psnr(y, x).mean())
         out[prefix + "eyes_psnr"] = _masked_psnr(y, x, masks[:, 0])
         out[prefix + "mouth_psnr"] = _masked_psnr(y, x, masks[:, 1])
     return {k: round(v, 2) for k, v in out.items()}

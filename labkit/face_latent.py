@@ -209,13 +209,12 @@ class DenseWarpGenerator(nn.Module):
         super().__init__()
         self.shape = (cfg.volume_depth, cfg.volume_size, cfg.volume_size)              # (D, Hv, Wv)
         self.sizes = [tuple(max(n >> k, 1) for n in self.shape) for k in range(len(widths), 0, -1)]
-        self.c = cfg.volume_channels
         self.proj = nn.Linear(cfg.dyn_dim + cfg.id_dim, widths[0] * math.prod(self.sizes[0]))
         self.widths = widths
         self.blocks = nn.ModuleList([nn.Sequential(nn.GroupNorm(_groups(a), a), nn.SiLU(), nn.Conv3d(a, b, 3, 1, 1))
                                      for a, b in zip(widths, widths[1:] + widths[-1:])])
         self.out = nn.Sequential(nn.GroupNorm(_groups(widths[-1]), widths[-1]), nn.SiLU(),
-                                 nn.Conv3d(widths[-1], 3 + self.c, 3, 1, 1))
+                                 nn.Conv3d(widths[-1], 3 + cfg.volume_channels, 3, 1, 1))
         nn.init.zeros_(self.out[-1].weight)
         nn.init.zeros_(self.out[-1].bias)
 
