@@ -49,6 +49,9 @@ class FaceLatentConfig:
                                  # are not warps of visible texture, they must be painted
     dense_warp: bool = False     # warp generators as 3D conv upsamplers (MegaPortraits): a displacement field
                                  # and a feature residual at the volume's size, instead of a flow_size^3 MLP flow
+    canonical_flow: bool = False # W_c→d reads the target dynamics' displacement where each voxel sits in the
+                                 # canonical volume, so a lip's motion turns with the head; False (the first
+                                 # s128d) laid it out on the posed grid, and z_dyn had to know the pose to place it
 
     def __post_init__(self):
         for name in ("image_size", "volume_size", "code_size", "motion_size"):
@@ -68,10 +71,10 @@ PRESETS = {
                                      flow_hidden=32, res3d_blocks=1),
     "s64": lambda: FaceLatentConfig(image_size=64, volume_size=16, volume_depth=16, width=32),
     "s128": lambda: FaceLatentConfig(image_size=128, volume_size=32, volume_depth=16, width=24),
-    # s128 with expression where it can be seen and drawn: E_mot at 128 px, dense warps painting in canonical
-    # space, no FiLM of G_2D by z_dyn (which, acting after the pose, let z_dyn repeat the pose)
+    # s128 with expression where it can be seen and drawn: E_mot at 128 px, dense warps moving and painting in
+    # canonical space, no FiLM of G_2D by z_dyn (which, acting after the pose, let z_dyn repeat the pose)
     "s128d": lambda: FaceLatentConfig(image_size=128, volume_size=32, volume_depth=16, width=24, motion_size=128,
-                                      dense_warp=True, dyn_film=False),
+                                      dense_warp=True, dyn_film=False, canonical_flow=True),
     "s256": lambda: FaceLatentConfig(image_size=256, volume_size=32, volume_depth=16, width=24, max_width=384),
     "s512": lambda: FaceLatentConfig(image_size=512, volume_size=64, volume_depth=16, width=16, max_width=384),
 }
@@ -201,8 +204,9 @@ class DenseWarpGenerator(nn.Module):
     The code is projected onto a grid 1/8 of the volume and upsampled by 3D conv blocks. A field
     this fine can move the upper lip up and the lower lip down a few voxels apart, which one
     coarse flow for the whole head cannot; the residual paints what no warp of visible texture
-    shows (the mouth's inside, a closed eyelid). Both act in canonical space, so what z_dyn draws
-    turns with the head and z_dyn has no use for the head pose.
+    shows (the mouth's inside, a closed eyelid). Both are laid out in canonical space (the
+    displacement only with `canonical_flow`), so what z_dyn draws turns with the head and z_dyn has
+    no use for the head pose.
     """
 
     def __init__(self, cfg: FaceLatentConfig, widths: tuple[int, ...] = (64, 32, 16)):
@@ -328,18 +332,31 @@ class FaceLatentModel(nn.Module):
             canonical = canonical + residual
         return self.g3d(canonical)
 
+    def pose_volume(self, canonical: torch.Tensor, z_id: torch.Tensor, z_pose: torch.Tensor,
+                    z_dyn: torch.Tensor) -> torch.Tensor:
+        """W_c→d: a canonical volume (B, C, D, Hv, Wv) with the target dynamics, then pose, applied.
+
+        Every output voxel q samples the canonical volume at R^T (q - t) / s + δ: the pose undone,
+        then the dynamics' displacement δ, a field laid out in canonical space. With
+        `canonical_flow` δ is read at that canonical point, so it moves with the head.
+        """
+        B, C, D, Hv, Wv = canonical.shape
+        delta, residual = self.warp_from_canonical(z_dyn, z_id)             # (B, D, Hv, Wv, 3), (B, C, D, Hv, Wv)
+        if residual is not None:                                             # dynamics drawn in canonical space,
+            canonical = canonical + residual                                 # before the pose is applied
+        points = warp.pose_to_canonical(self.grid.expand(B, D, Hv, Wv, 3), z_pose)
+        if self.cfg.canonical_flow:
+            delta = warp.sample_field(delta, points)
+        return warp.sample_volume(canonical, points + delta)                 # (B, C, D, Hv, Wv)
+
     def decode(self, canonical: torch.Tensor, z_id: torch.Tensor, z_pose: torch.Tensor,
                z_dyn: torch.Tensor) -> torch.Tensor:
         """W_c→d, projection and G_2D: a canonical volume shown with any pose and dynamics.
 
         canonical: (B, C, D, Hv, Wv); z_id (B, Z_id); z_pose (B, 6); z_dyn (B, Z_dyn) → (B, 3, H, W).
         """
-        B, C, D, Hv, Wv = canonical.shape
-        delta, residual = self.warp_from_canonical(z_dyn, z_id)             # dynamics drawn in canonical space,
-        if residual is not None:                                             # before the pose is applied
-            canonical = canonical + residual
-        points = warp.pose_to_canonical(self.grid.expand(B, D, Hv, Wv, 3), z_pose) + delta
-        posed = warp.sample_volume(canonical, points)                        # (B, C, D, Hv, Wv)
+        posed = self.pose_volume(canonical, z_id, z_pose, z_dyn)           # (B, C, D, Hv, Wv)
+        B, C, D, Hv, Wv = posed.shape
         projected = posed.reshape(B, C * D, Hv, Wv)                          # orthographic: depth → channels
         return self.g2d(projected, torch.cat([z_id, z_dyn], 1))
 

@@ -68,6 +68,12 @@ def upsample_flow(flow: torch.Tensor, size: tuple[int, int, int]) -> torch.Tenso
     return F.interpolate(flow, size=size, mode="trilinear", align_corners=False).permute(0, 2, 3, 4, 1)
 
 
+def sample_field(field: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+    """Read a displacement field (B, D, H, W, 3) at points (B, D', H', W', 3), trilinearly: (B, D', H', W', 3);
+    zero outside the volume."""
+    return sample_volume(field.permute(0, 4, 1, 2, 3), points).permute(0, 2, 3, 4, 1)
+
+
 def sample_volume(volume: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
     """Trilinearly sample volume (B, C, D, H, W) at grid (B, D', H', W', 3); zeros outside."""
     return F.grid_sample(volume, grid, mode="bilinear", padding_mode="zeros", align_corners=False)

@@ -56,7 +56,30 @@ def test_dense_warp_is_zero_at_init_full_size_and_local():
     assert m.motion_encoder.size == 64 and m.id_encoder.size == m.cfg.code_size == 32
     assert m(torch.rand(1, 3, 64, 64)).shape == (1, 3, 64, 64)
     s128d = make_config("s128d")
-    assert s128d.motion_size == s128d.image_size and s128d.dense_warp and not s128d.dyn_film
+    assert s128d.motion_size == s128d.image_size and s128d.dense_warp and not s128d.dyn_film and s128d.canonical_flow
+
+
+@pytest.mark.parametrize("canonical_flow", [True, False])
+def test_canonical_flow_moves_the_dynamics_with_the_head(canonical_flow):
+    # a head shifted k voxels to the right must show the same face, dynamics included, k voxels further right:
+    # only a displacement read in canonical space (canonical_flow) follows it
+    torch.manual_seed(0)
+    c = make_config("tiny", dense_warp=True, dyn_film=False, canonical_flow=canonical_flow)
+    m = FaceLatentModel(c).eval()
+    torch.nn.init.normal_(m.warp_from_canonical.out[-1].weight, std=0.3)        # a non-zero, uneven field
+    B, W, k = 2, c.volume_size, 3
+    canonical = torch.randn(B, c.volume_channels, c.volume_depth, W, W)
+    z_id, z_dyn = torch.randn(B, c.id_dim), torch.randn(B, c.dyn_dim)
+    still, shifted = torch.zeros(B, 6), torch.zeros(B, 6)
+    shifted[:, 3] = 2 * k / W                                                    # tx: k voxels (x in [-1, 1])
+    with torch.no_grad():
+        a = m.pose_volume(canonical, z_id, still, z_dyn)
+        b = m.pose_volume(canonical, z_id, shifted, z_dyn)
+    gap = (b[..., k:] - a[..., :-k]).abs().max()
+    if canonical_flow:
+        assert gap < 1e-5
+    else:
+        assert gap > 1e-2                                                        # laid out on the posed grid
 
 
 def test_warm_start_copies_what_matches_and_says_what_does_not(tiny):
