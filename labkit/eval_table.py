@@ -280,14 +280,14 @@ def load_instruments(*, latent=None, labsync=None, capp=None, video_features=Non
     `reader_clips` training clips (cached extraction), and the training motion it was fit on
     (for the latent renderer's ridge map)."""
     from labkit.capp import load_capp
-    from labkit.checkpoint import ASSETS
+    from labkit.checkpoint import FACE_LATENT
     from labkit.eval_motion import MotionReader
     from labkit.labsync import load_labsync
     from labkit.motion_data import extract_clips
     from labkit.train_latent import load_face_latent
     from labkit.video_features import load_video_features
 
-    latent = Path(latent) if latent is not None else ASSETS / "face_latent_s128.safetensors"
+    latent = Path(latent) if latent is not None else FACE_LATENT
     # the same clips as labkit.eval_motion.MotionEvaluation's training clips (one cached extraction)
     train = extract_clips("train", reader_clips, source=str(latent), seconds=8.0, seed=1, languages=languages,
                           cache_dir=cache_dir, progress=progress)

@@ -334,8 +334,8 @@ def choose_renderer(requested: str, in_domain: bool, evaluation: dict | None = N
     if evaluation is None:
         import json
 
-        from labkit.checkpoint import ASSETS
-        evaluation = json.loads((ASSETS / "face_latent_s128.eval.json").read_text())
+        from labkit.checkpoint import FACE_LATENT
+        evaluation = json.loads(FACE_LATENT.with_suffix(".eval.json").read_text())
     r2 = float(evaluation.get("probe_dyn_r2", float("nan")))
     if not r2 >= MIN_DYN_R2:
         return "landmarks", (f"the face latent checkpoint's dynamics code carries too little expression to move "

@@ -168,9 +168,9 @@ def _modules(names: list[str]) -> str:
 
 def load_face_latent(path: str | os.PathLike | None = None, *, device: str = "cpu") -> FaceLatentModel:
     """A trained FaceLatentModel in eval mode; the shipped SynthTalk 128 px checkpoint by default."""
-    from labkit.checkpoint import ASSETS
+    from labkit.checkpoint import FACE_LATENT
 
-    path = Path(path) if path is not None else ASSETS / "face_latent_s128.safetensors"
+    path = Path(path) if path is not None else FACE_LATENT
     state, meta = load_state(path, kind=KIND)
     model = FaceLatentModel(FaceLatentConfig(**meta["config"]))
     model.load_state_dict(state)

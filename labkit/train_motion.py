@@ -68,8 +68,8 @@ def motion_source(cfg: TrainMotionConfig):
         return "factors"
     if cfg.motion != "latent":
         raise ValueError(f"motion must be 'latent' or 'factors', got {cfg.motion!r}")
-    from labkit.checkpoint import ASSETS
-    path = Path(cfg.latent) if cfg.latent else ASSETS / "face_latent_s128.safetensors"
+    from labkit.checkpoint import FACE_LATENT
+    path = Path(cfg.latent) if cfg.latent else FACE_LATENT
     if not path.is_file():
         raise FileNotFoundError(f"no face latent checkpoint at {path}")
     return str(path)
