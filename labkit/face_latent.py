@@ -336,9 +336,9 @@ class FaceLatentModel(nn.Module):
                     z_dyn: torch.Tensor) -> torch.Tensor:
         """W_c→d: a canonical volume (B, C, D, Hv, Wv) with the target dynamics, then pose, applied.
 
-        Every output voxel q samples the canonical volume at R^T (q - t) / s + δ: the pose undone,
-        then the dynamics' displacement δ, a field laid out in canonical space. With
-        `canonical_flow` δ is read at that canonical point, so it moves with the head.
+        Every output voxel q samples the canonical volume at p + δ, p = R^T (q - t) / s: the pose
+        undone, then the dynamics' displacement δ. With `canonical_flow` δ is read at p, so it moves
+        with the head; without it, δ is read at q, where the part it moves sits in a frontal face.
         """
         B, C, D, Hv, Wv = canonical.shape
         delta, residual = self.warp_from_canonical(z_dyn, z_id)             # (B, D, Hv, Wv, 3), (B, C, D, Hv, Wv)
