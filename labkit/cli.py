@@ -138,6 +138,7 @@ def cmd_eval_latent(a) -> int:
         bar = f"{BARS[k][0]} {BARS[k][1]:g}" if k in BARS else ""
         ok = {True: "ok", False: "MISSED", None: ""}[meets(k, r[k])]
         print(f"{k:22s} {r[k]:8.3f}   {bar:8s} {ok}")
+    print(f"{'mixed_psnr':22s} {r['mixed_psnr']:8.3f}   (pose of one person's frame, dynamics of another's)")
     d = r["detail"]
     print("auto-encoding PSNR     whole {autoencode_psnr:.1f}, eyes {autoencode_eyes_psnr:.1f}, mouth "
           "{autoencode_mouth_psnr:.1f} dB; a 4x-blurred frame: {blur4_psnr:.1f}, {blur4_eyes_psnr:.1f}, "
@@ -167,6 +168,15 @@ def cmd_weights_export(a) -> int:
 
     dst = export_weights(a.src, a.dst, dtype=torch.float16 if a.fp16 else None, overwrite=a.overwrite)
     print(f"wrote {dst} ({dst.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+def cmd_weights_decouple(a) -> int:
+    from labkit.decouple import decouple_checkpoint
+
+    dst, r2 = decouple_checkpoint(a.src, a.dst, frames=a.frames, seed=a.seed, overwrite=a.overwrite,
+                                  progress=not a.quiet)
+    print(f"wrote {dst}: z_pose predicted {r2:.1%} of z_dyn's variance, now taken out of it")
     return 0
 
 
@@ -613,6 +623,16 @@ def build_parser() -> argparse.ArgumentParser:
     we.add_argument("--fp16", action="store_true", help="store floating-point weights as float16 (half the size)")
     we.add_argument("--overwrite", action="store_true", help="replace an existing file")
     we.set_defaults(func=cmd_weights_export)
+    wd = wt.add_parser("decouple", help="a face latent checkpoint whose z_dyn holds no linear copy of z_pose "
+                                        "(pose-residual dynamics; every decoded image unchanged)")
+    wd.add_argument("src", help="a face latent checkpoint .safetensors")
+    wd.add_argument("dst", help="output .safetensors (same precision as src)")
+    wd.add_argument("--frames", type=int, default=2000,
+                    help="SynthTalk train frames, pose and expression drawn independently, to fit on (default: 2000)")
+    wd.add_argument("--seed", type=int, default=0, help="seed of the frames (default: 0)")
+    wd.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    wd.add_argument("--quiet", action="store_true", help="no progress bars")
+    wd.set_defaults(func=cmd_weights_decouple)
 
     et = sub.add_parser("eval", help="the comparison table (VASA-1's Table 1 on SynthTalk), or one model's evaluation",
                         description="With no model named: the table of methods × metrics (S_C, S_D, CAPP, ΔP, FVD, "

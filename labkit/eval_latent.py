@@ -6,6 +6,9 @@ exact ground truth on test identities the model never saw:
 - **self-reenactment**: frame i of a person driven by frame j of the same person → frame j;
 - **cross-identity reenactment**: person A driven by person B's frame → the exact render of A
   performing B's pose and dynamics;
+- **mixed reenactment** (a diagnosis, no bar): person A with the pose of B's frame and the
+  dynamics of C's frame → the exact render of A in that pose with those dynamics; where z_dyn
+  repeats the pose, C's pose seeps into the output;
 - **linear probes** (fit on train identities, scored on test identities): z_pose → head pose,
   z_dyn → jaw, blink, brow and gaze, and the leakage probes z_dyn → pose, z_pose → expression.
   Probe frames combine the pose of one motion frame with the dynamics of another, so pose and
@@ -26,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from labkit.face_latent import FaceLatentModel
-from labkit.latent_data import POSE_FACTORS, MotionBank, PairSampler, motion_bank
+from labkit.latent_data import POSE_FACTORS, MotionBank, PairSampler, mixed_frames, motion_bank
 from labkit.metrics import dci, histogram_discretize, mig, modularity, psnr, sap, ssim
 from labkit.synthtalk.factors import FACTOR_NAMES
 
@@ -37,14 +40,6 @@ _COL = {n: i for i, n in enumerate(FACTOR_NAMES)}
 
 def _cols(names) -> list[int]:
     return [_COL[n] for n in names]
-
-
-def mixed_frames(bank: MotionBank, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """n factor vectors whose pose comes from one bank frame and dynamics from another: (n, F), (n,)."""
-    a, b = rng.integers(len(bank), size=n), rng.integers(len(bank), size=n)
-    f = bank.factors[b].copy()
-    f[:, _cols(POSE_FACTORS)] = bank.factors[a][:, _cols(POSE_FACTORS)]
-    return f, bank.emotion[b].copy()
 
 
 @torch.no_grad()
@@ -102,19 +97,40 @@ def detail_fidelity(model: FaceLatentModel, sampler: PairSampler, bank: MotionBa
 
 @torch.no_grad()
 def reenactment_scores(model: FaceLatentModel, sampler: PairSampler, bank: MotionBank, rng: np.random.Generator,
-                       pairs: int, *, cross: bool, batch: int = 16) -> tuple[np.ndarray, np.ndarray]:
-    """PSNR (dB) and SSIM of `pairs` reenactments against the exact ground truth: two (pairs,) arrays."""
-    ids = sampler.identities[rng.integers(len(sampler.identities), size=pairs)]
-    other = sampler.identities[rng.integers(len(sampler.identities), size=pairs)] if cross else ids
+                       pairs: int, *, mode: str, batch: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """PSNR (dB) and SSIM of `pairs` reenactments against the exact ground truth: two (pairs,) arrays.
+
+    mode "self": a person driven by another frame of their own; "cross": by another person's frame;
+    "mixed": z_pose from one person's frame and z_dyn from a third person's, the ground truth being
+    the source person with that pose and those dynamics (a swap of the codes, measured).
+    """
+    if mode not in ("self", "cross", "mixed"):
+        raise ValueError(f"mode must be 'self', 'cross' or 'mixed', got {mode!r}")
+    draw = lambda: sampler.identities[rng.integers(len(sampler.identities), size=pairs)]  # noqa: E731
+    ids = draw()
+    other = ids if mode == "self" else draw()
     fs, es = mixed_frames(bank, rng, pairs)
     fd, ed = mixed_frames(bank, rng, pairs)
+    if mode == "mixed":
+        third = draw()
+        fp, ep = mixed_frames(bank, rng, pairs)                              # whose pose the output takes
+        f_gt = fd.copy()
+        f_gt[:, _cols(POSE_FACTORS)] = fp[:, _cols(POSE_FACTORS)]
     p, s = [], []
     for k in range(0, pairs, batch):
         sl = slice(k, k + batch)
         src = sampler.render(ids[sl], fs[sl], es[sl])
         drv = sampler.render(other[sl], fd[sl], ed[sl])
-        gt = sampler.render(ids[sl], fd[sl], ed[sl]) if cross else drv
-        out = model.reenact(src, drv).float().clamp(0, 1)
+        if mode == "mixed":
+            lat = model.encode(src)
+            _, z_pose, _ = model.encode_codes(sampler.render(third[sl], fp[sl], ep[sl]))
+            _, _, z_dyn = model.encode_codes(drv)
+            out = model.decode(model.canonicalize(lat), lat.z_id, z_pose, z_dyn)
+            gt = sampler.render(ids[sl], f_gt[sl], ed[sl])
+        else:
+            out = model.reenact(src, drv)
+            gt = drv if mode == "self" else sampler.render(ids[sl], fd[sl], ed[sl])
+        out = out.float().clamp(0, 1)
         p.append(psnr(out, gt))
         s.append(ssim(out, gt))
     return torch.cat(p).numpy(), torch.cat(s).numpy()
@@ -144,10 +160,10 @@ def evaluate_latent(model: FaceLatentModel, *, pairs: int = 64, probe_train: int
     test = PairSampler("test", size, test_bank, random_pose_prob=0.0)
     tick()
     out: dict = {}
-    sp, ss = reenactment_scores(model, test, test_bank, rng, pairs, cross=False)
+    sp, ss = reenactment_scores(model, test, test_bank, rng, pairs, mode="self")
     out["self_psnr"], out["self_ssim"] = float(sp.mean()), float(ss.mean())
     tick()
-    cp, _ = reenactment_scores(model, test, test_bank, rng, pairs, cross=True)
+    cp, _ = reenactment_scores(model, test, test_bank, rng, pairs, mode="cross")
     out["cross_psnr"] = float(cp.mean())
     tick()
 
@@ -195,6 +211,8 @@ def evaluate_latent(model: FaceLatentModel, *, pairs: int = 64, probe_train: int
     tick()
     if bar is not None:
         bar.close()
+    mp, _ = reenactment_scores(model, test, test_bank, np.random.default_rng([seed, 2]), pairs, mode="mixed")
+    out["mixed_psnr"] = float(mp.mean())                                     # own draws: the figures above stay put
     out["detail"] = detail_fidelity(model, test, test_bank, np.random.default_rng([seed, 1]))  # own draws
     out["counts"] = {"pairs": pairs, "probe_train": probe_train, "probe_test": probe_test,
                      "identities": identities, "frames_per_identity": n_per, "image_size": size}

@@ -52,6 +52,9 @@ class FaceLatentConfig:
     canonical_flow: bool = False # W_c→d reads the target dynamics' displacement where each voxel sits in the
                                  # canonical volume, so a lip's motion turns with the head; False (the first
                                  # s128d) laid it out on the posed grid, and z_dyn had to know the pose to place it
+    pose_residual: bool = False  # z_dyn = E_mot's dynamics output minus its linear prediction from z_pose (a fitted
+                                 # map, see labkit.decouple); the generators add the prediction back, so every image
+                                 # is unchanged, but z_dyn holds no linear copy of the pose
 
     def __post_init__(self):
         for name in ("image_size", "volume_size", "code_size", "motion_size"):
@@ -290,6 +293,9 @@ class FaceLatentModel(nn.Module):
         self.warp_from_canonical = W(cfg)                                  # non-rigid part of W_c→d
         self.g3d = nn.Sequential(*[ResBlock3d(cfg.volume_channels) for _ in range(cfg.res3d_blocks)])
         self.g2d = Decoder2d(cfg)
+        if cfg.pose_residual:                                              # z_dyn's linear prediction from z_pose:
+            self.register_buffer("dyn_from_pose", torch.zeros(cfg.dyn_dim, POSE_DIM))  # dyn_from_pose @ z_pose
+            self.register_buffer("dyn_offset", torch.zeros(cfg.dyn_dim))               # + dyn_offset
         c = cfg
         self.register_buffer("grid", warp.identity_grid(c.volume_depth, c.volume_size, c.volume_size),
                              persistent=False)                             # (D, Hv, Wv, 3)
@@ -314,7 +320,19 @@ class FaceLatentModel(nn.Module):
         the motion generator learns to produce (VASA-1 §3.2)."""
         self._check_images(x)
         m = self.motion_encoder(2 * x - 1)
-        return m[:, :POSE_DIM], m[:, POSE_DIM:]
+        z_pose, z_dyn = m[:, :POSE_DIM], m[:, POSE_DIM:]
+        if self.cfg.pose_residual:
+            z_dyn = z_dyn - self.dyn_predicted(z_pose)
+        return z_pose, z_dyn
+
+    def dyn_predicted(self, z_pose: torch.Tensor) -> torch.Tensor:
+        """With `pose_residual`: the part of E_mot's dynamics output that z_pose predicts linearly,
+        (B, 6) → (B, Z_dyn); E_mot's z_dyn is the rest."""
+        return z_pose @ self.dyn_from_pose.to(z_pose.dtype).T + self.dyn_offset.to(z_pose.dtype)
+
+    def _dyn_in(self, z_pose: torch.Tensor, z_dyn: torch.Tensor) -> torch.Tensor:
+        """What the generators see of the dynamics: z_dyn, plus its pose-predicted part with `pose_residual`."""
+        return z_dyn + self.dyn_predicted(z_pose) if self.cfg.pose_residual else z_dyn
 
     def canonicalize(self, lat: Latents) -> torch.Tensor:
         """W_s→c then G_3D: the source volume with its own pose and dynamics undone.
@@ -325,7 +343,8 @@ class FaceLatentModel(nn.Module):
         """
         B = lat.volume.shape[0]
         shape = lat.volume.shape[2:]                                          # (D, Hv, Wv)
-        delta, residual = self.warp_to_canonical(lat.z_dyn, lat.z_id)        # (B, D, Hv, Wv, 3), (B, C, D, Hv, Wv)
+        z_dyn = self._dyn_in(lat.z_pose, lat.z_dyn)
+        delta, residual = self.warp_to_canonical(z_dyn, lat.z_id)            # (B, D, Hv, Wv, 3), (B, C, D, Hv, Wv)
         points = self.grid.expand(B, *shape, 3) + delta
         canonical = warp.sample_volume(lat.volume, warp.canonical_to_pose(points, lat.z_pose))
         if residual is not None:
@@ -341,7 +360,7 @@ class FaceLatentModel(nn.Module):
         with the head; without it, δ is read at q, where the part it moves sits in a frontal face.
         """
         B, C, D, Hv, Wv = canonical.shape
-        delta, residual = self.warp_from_canonical(z_dyn, z_id)             # (B, D, Hv, Wv, 3), (B, C, D, Hv, Wv)
+        delta, residual = self.warp_from_canonical(self._dyn_in(z_pose, z_dyn), z_id)  # (B, D, Hv, Wv, 3), (B, C, ...)
         if residual is not None:                                             # dynamics drawn in canonical space,
             canonical = canonical + residual                                 # before the pose is applied
         points = warp.pose_to_canonical(self.grid.expand(B, D, Hv, Wv, 3), z_pose)
@@ -358,7 +377,7 @@ class FaceLatentModel(nn.Module):
         posed = self.pose_volume(canonical, z_id, z_pose, z_dyn)           # (B, C, D, Hv, Wv)
         B, C, D, Hv, Wv = posed.shape
         projected = posed.reshape(B, C * D, Hv, Wv)                          # orthographic: depth → channels
-        return self.g2d(projected, torch.cat([z_id, z_dyn], 1))
+        return self.g2d(projected, torch.cat([z_id, self._dyn_in(z_pose, z_dyn)], 1))
 
     def reenact(self, source: torch.Tensor, driver: torch.Tensor) -> torch.Tensor:
         """The source's appearance and identity with the driver's pose and dynamics: (B, 3, H, W)."""

@@ -67,6 +67,16 @@ def random_factors(rng: np.random.Generator, n: int, names=POSE_FACTORS, spread:
     return out
 
 
+def mixed_frames(bank: MotionBank, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """n factor vectors whose pose comes from one bank frame and dynamics from another, so that
+    pose and expression are independent (in speech they are not): factors (n, F), emotion (n,)."""
+    a, b = rng.integers(len(bank), size=n), rng.integers(len(bank), size=n)
+    f = bank.factors[b].copy()
+    cols = [FACTOR_NAMES.index(name) for name in POSE_FACTORS]
+    f[:, cols] = bank.factors[a][:, cols]
+    return f, bank.emotion[b].copy()
+
+
 class PairSampler:
     """Batches of same-identity frame pairs, rendered at `resolution`.
 

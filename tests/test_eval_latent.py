@@ -79,3 +79,64 @@ def test_detail_fidelity_scores_a_perfect_model_above_the_blur():
     from labkit.eval_latent import detail_fidelity
     d = detail_fidelity(Perfect(), PairSampler("test", 64, bank, random_pose_prob=0), bank, np.random.default_rng(0), n=4)
     assert d["autoencode_psnr"] > 55 and d["autoencode_eyes_psnr"] > 55 and d["blur4_eyes_psnr"] < 35
+
+
+class _Recorder(PairSampler):
+    """A PairSampler that remembers what each rendered image shows: identity, factors, emotion."""
+
+    def __init__(self, *a, **k):
+        super().__init__(*a, **k)
+        self.seen = {}
+
+    def render(self, ids, factors, emotion):
+        x = super().render(ids, factors, emotion)
+        for b in range(len(x)):
+            self.seen[x[b].numpy().tobytes()] = (ids[b], factors[b], emotion[b])
+        return x
+
+
+class _Oracle(torch.nn.Module):
+    """Reads the exact factors of a recorded image and draws them with SynthTalk's renderer; with
+    `leaky`, it takes the pose from the dynamics code (what a z_dyn that repeats the pose does)."""
+
+    def __init__(self, sampler: _Recorder, leaky: bool = False):
+        super().__init__()
+        self.sampler, self.leaky, self.rows = sampler, leaky, []
+
+    def encode_codes(self, x):
+        k = torch.arange(len(self.rows), len(self.rows) + len(x)).float()[:, None]
+        self.rows += [self.sampler.seen[x[b].numpy().tobytes()] for b in range(len(x))]
+        return k, k, k
+
+    def encode(self, x):
+        from labkit.face_latent import Latents
+        return Latents(None, *self.encode_codes(x))
+
+    def canonicalize(self, lat):
+        return None
+
+    def decode(self, _, z_id, z_pose, z_dyn):
+        pose_cols = [FACTOR_NAMES.index(n) for n in POSE_FACTORS]
+        ids, fs, es = [], [], []
+        for i, p, d in zip(z_id[:, 0].long(), z_pose[:, 0].long(), z_dyn[:, 0].long()):
+            f = self.rows[int(d)][1].copy()
+            f[pose_cols] = self.rows[int(d if self.leaky else p)][1][pose_cols]
+            ids.append(self.rows[int(i)][0])
+            fs.append(f)
+            es.append(self.rows[int(d)][2])
+        return PairSampler.render(self.sampler, np.array(ids), np.stack(fs), np.array(es))
+
+
+def test_mixed_reenactment_ground_truth_is_the_source_in_one_frames_pose_with_anothers_dynamics():
+    from labkit.eval_latent import reenactment_scores
+    from labkit.latent_data import motion_bank
+
+    bank = motion_bank("test", 2, seconds=1.0)
+    sampler = _Recorder("test", 64, bank, random_pose_prob=0)
+    exact, _ = reenactment_scores(_Oracle(sampler), sampler, bank, np.random.default_rng(0), 6, mode="mixed")
+    leaky, _ = reenactment_scores(_Oracle(sampler, leaky=True), sampler, bank, np.random.default_rng(0), 6,
+                                  mode="mixed")
+    assert np.all(exact == np.inf)                                   # drawn exactly as the ground truth
+    assert np.all(np.isfinite(leaky)) and leaky.mean() < 30          # the dynamics frame's pose is wrong
+    with pytest.raises(ValueError, match="mode"):
+        reenactment_scores(_Oracle(sampler), sampler, bank, np.random.default_rng(0), 2, mode="swap")
