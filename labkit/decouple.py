@@ -51,10 +51,8 @@ def raw_motion(model: FaceLatentModel, images: torch.Tensor, batch: int = 64) ->
     poses, dyns = [], []
     for k in range(0, len(images), batch):
         z_pose, z_dyn = model.encode_motion(images[k:k + batch])
-        if model.cfg.pose_residual:
-            z_dyn = z_dyn + model.dyn_predicted(z_pose)
         poses.append(z_pose.float())
-        dyns.append(z_dyn.float())
+        dyns.append(model.generator_dyn(z_pose, z_dyn).float())
     return torch.cat(poses), torch.cat(dyns)
 
 

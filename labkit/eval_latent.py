@@ -106,7 +106,9 @@ def reenactment_scores(model: FaceLatentModel, sampler: PairSampler, bank: Motio
     """
     if mode not in ("self", "cross", "mixed"):
         raise ValueError(f"mode must be 'self', 'cross' or 'mixed', got {mode!r}")
-    draw = lambda: sampler.identities[rng.integers(len(sampler.identities), size=pairs)]  # noqa: E731
+    def draw():
+        return sampler.identities[rng.integers(len(sampler.identities), size=pairs)]
+
     ids = draw()
     other = ids if mode == "self" else draw()
     fs, es = mixed_frames(bank, rng, pairs)

@@ -330,8 +330,9 @@ class FaceLatentModel(nn.Module):
         (B, 6) → (B, Z_dyn); E_mot's z_dyn is the rest."""
         return z_pose @ self.dyn_from_pose.to(z_pose.dtype).T + self.dyn_offset.to(z_pose.dtype)
 
-    def _dyn_in(self, z_pose: torch.Tensor, z_dyn: torch.Tensor) -> torch.Tensor:
-        """What the generators see of the dynamics: z_dyn, plus its pose-predicted part with `pose_residual`."""
+    def generator_dyn(self, z_pose: torch.Tensor, z_dyn: torch.Tensor) -> torch.Tensor:
+        """What the generators see of the dynamics (E_mot's own output): z_dyn, plus its pose-predicted
+        part with `pose_residual`."""
         return z_dyn + self.dyn_predicted(z_pose) if self.cfg.pose_residual else z_dyn
 
     def canonicalize(self, lat: Latents) -> torch.Tensor:
@@ -343,7 +344,7 @@ class FaceLatentModel(nn.Module):
         """
         B = lat.volume.shape[0]
         shape = lat.volume.shape[2:]                                          # (D, Hv, Wv)
-        z_dyn = self._dyn_in(lat.z_pose, lat.z_dyn)
+        z_dyn = self.generator_dyn(lat.z_pose, lat.z_dyn)
         delta, residual = self.warp_to_canonical(z_dyn, lat.z_id)            # (B, D, Hv, Wv, 3), (B, C, D, Hv, Wv)
         points = self.grid.expand(B, *shape, 3) + delta
         canonical = warp.sample_volume(lat.volume, warp.canonical_to_pose(points, lat.z_pose))
@@ -360,7 +361,7 @@ class FaceLatentModel(nn.Module):
         with the head; without it, δ is read at q, where the part it moves sits in a frontal face.
         """
         B, C, D, Hv, Wv = canonical.shape
-        delta, residual = self.warp_from_canonical(self._dyn_in(z_pose, z_dyn), z_id)  # (B, D, Hv, Wv, 3), (B, C, ...)
+        delta, residual = self.warp_from_canonical(self.generator_dyn(z_pose, z_dyn), z_id)  # (B, D, Hv, Wv, 3), (B, C, ...)
         if residual is not None:                                             # dynamics drawn in canonical space,
             canonical = canonical + residual                                 # before the pose is applied
         points = warp.pose_to_canonical(self.grid.expand(B, D, Hv, Wv, 3), z_pose)
@@ -377,7 +378,7 @@ class FaceLatentModel(nn.Module):
         posed = self.pose_volume(canonical, z_id, z_pose, z_dyn)           # (B, C, D, Hv, Wv)
         B, C, D, Hv, Wv = posed.shape
         projected = posed.reshape(B, C * D, Hv, Wv)                          # orthographic: depth → channels
-        return self.g2d(projected, torch.cat([z_id, self._dyn_in(z_pose, z_dyn)], 1))
+        return self.g2d(projected, torch.cat([z_id, self.generator_dyn(z_pose, z_dyn)], 1))
 
     def reenact(self, source: torch.Tensor, driver: torch.Tensor) -> torch.Tensor:
         """The source's appearance and identity with the driver's pose and dynamics: (B, 3, H, W)."""

@@ -26,6 +26,7 @@ from labkit.synthtalk.renderer import Renderer
 POSE_FACTORS = ("yaw", "pitch", "roll", "tx", "ty", "distance")
 DYN_FACTORS = ("jaw", "lip_spread", "lip_round", "blink", "brow", "gaze_yaw", "gaze_pitch", "emotion_intensity")
 EXPRESSION_FACTORS = DYN_FACTORS[:-1]          # drawn at random by PairSampler(random_expression_prob=...)
+_POSE_COLS = [FACTOR_NAMES.index(n) for n in POSE_FACTORS]
 
 
 @dataclass
@@ -72,8 +73,7 @@ def mixed_frames(bank: MotionBank, rng: np.random.Generator, n: int) -> tuple[np
     pose and expression are independent (in speech they are not): factors (n, F), emotion (n,)."""
     a, b = rng.integers(len(bank), size=n), rng.integers(len(bank), size=n)
     f = bank.factors[b].copy()
-    cols = [FACTOR_NAMES.index(name) for name in POSE_FACTORS]
-    f[:, cols] = bank.factors[a][:, cols]
+    f[:, _POSE_COLS] = bank.factors[a][:, _POSE_COLS]
     return f, bank.emotion[b].copy()
 
 
@@ -94,7 +94,6 @@ class PairSampler:
         self.identities = split_identities(split)
         self.renderer = Renderer(resolution)
         self.random_pose_prob, self.random_expression_prob = random_pose_prob, random_expression_prob
-        self._pose_cols = [FACTOR_NAMES.index(n) for n in POSE_FACTORS]
         self._expr_cols = [FACTOR_NAMES.index(n) for n in EXPRESSION_FACTORS]
 
     def draw_frames(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -102,7 +101,7 @@ class PairSampler:
         idx = rng.integers(len(self.bank), size=n)
         f, e = self.bank.factors[idx].copy(), self.bank.emotion[idx].copy()
         swap = rng.random(n) < self.random_pose_prob
-        f[np.ix_(swap, self._pose_cols)] = random_factors(rng, int(swap.sum()))
+        f[np.ix_(swap, _POSE_COLS)] = random_factors(rng, int(swap.sum()))
         if self.random_expression_prob > 0:        # (no extra draws when off: older runs resume exactly)
             swap = rng.random(n) < self.random_expression_prob
             f[np.ix_(swap, self._expr_cols)] = random_factors(rng, int(swap.sum()), EXPRESSION_FACTORS, spread=1.0)
