@@ -96,7 +96,7 @@ def cmd_train_latent(a) -> int:
     cfg, model = _recipe(a, TrainLatentConfig, FaceLatentConfig)
     g = a.given
     fields = {k: g[k] for k in ("preset", "data", "steps", "batch_size", "lr", "warmup", "seed", "init", "accumulate",
-                                "compile", "random_expression_prob") if k in g}
+                                "compile", "random_expression_prob", "same_pose_prob") if k in g}
     if "snapshot_steps" in g:
         fields["snapshot_steps"] = tuple(g["snapshot_steps"])
     if g.get("no_consistency"):
@@ -585,6 +585,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help=f"weight of the eye/brow and mouth region L1 (default: {LossWeights().region}; 0 = off)")
     tl.add_argument("--random-expression-prob", type=float, default=0.0,
                     help="SynthTalk: share of frames given random lips, lids, brows and gaze (default: 0)")
+    tl.add_argument("--same-pose-prob", type=float, default=0.0,
+                    help="SynthTalk: share of pairs whose two frames share one head pose, so only the expression "
+                         "differs (default: 0)")
     tl.add_argument("--deterministic", action="store_true", help="torch deterministic algorithms (tests)")
     _add_scale_options(tl, "labkit/configs/latent_voxceleb2_256.toml")
     tl.set_defaults(func=cmd_train_latent)

@@ -6,7 +6,9 @@ different poses and expressions. SynthTalk can render *any* identity with *any* 
 factors of SynthTalk clips of the same split); with a small probability a frame is given an
 independent random head pose, which widens the pose range the rigid warp must explain, and
 (if asked) independent random expression factors: in speech a blink is rare (4 % of frames)
-and the gaze wanders a few degrees, too little signal for a code to learn them from.
+and the gaze wanders a few degrees, too little signal for a code to learn them from. A share of
+pairs may also keep one head pose for both frames (`same_pose_prob`): then only the expression
+differs, and all of the pair's reconstruction error is about the lids, brows, gaze and lips.
 
 For evaluation the same machinery gives what real video never has: the exact ground-truth
 image of identity A performing identity B's motion (cross-identity reenactment).
@@ -86,14 +88,16 @@ class PairSampler:
     """
 
     def __init__(self, split: str, resolution: int, bank: MotionBank, *, random_pose_prob: float = 0.2,
-                 random_expression_prob: float = 0.0):
-        for name, p in (("random_pose_prob", random_pose_prob), ("random_expression_prob", random_expression_prob)):
+                 random_expression_prob: float = 0.0, same_pose_prob: float = 0.0):
+        for name, p in (("random_pose_prob", random_pose_prob), ("random_expression_prob", random_expression_prob),
+                        ("same_pose_prob", same_pose_prob)):
             if not 0 <= p <= 1:
                 raise ValueError(f"{name} must be a probability in [0, 1], got {p}")
         self.split, self.bank = split, bank
         self.identities = split_identities(split)
         self.renderer = Renderer(resolution)
         self.random_pose_prob, self.random_expression_prob = random_pose_prob, random_expression_prob
+        self.same_pose_prob = same_pose_prob
         self._expr_cols = [FACTOR_NAMES.index(n) for n in EXPRESSION_FACTORS]
 
     def draw_frames(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -130,6 +134,9 @@ class PairSampler:
         ids = self.identities[rng.integers(len(self.identities), size=B)]
         fs, es = self.draw_frames(rng, B)
         fd, ed = self.draw_frames(rng, B)
+        if self.same_pose_prob > 0:                # expression-only pairs: the driver keeps the source's head
+            same = rng.random(B) < self.same_pose_prob
+            fd[np.ix_(same, _POSE_COLS)] = fs[np.ix_(same, _POSE_COLS)]
         ids, fs, es, fd, ed = ids[rows], fs[rows], es[rows], fd[rows], ed[rows]
         (src, src_lm), (drv, drv_lm) = self.render_with_landmarks(ids, fs, es), self.render_with_landmarks(ids, fd, ed)
         return dict(source=src, driver=drv, source_landmarks=src_lm, driver_landmarks=drv_lm,

@@ -48,6 +48,7 @@ class TrainLatentConfig:
     bank_clips: int = 400          # SynthTalk clips whose motion feeds the pairs
     random_pose_prob: float = 0.2  # share of frames given a random head pose
     random_expression_prob: float = 0.0  # share of frames given random lips, lids, brows and gaze (SynthTalk)
+    same_pose_prob: float = 0.0    # share of pairs whose driver keeps the source's head pose (SynthTalk)
     log_every: int = 25            # steps between scalar logs
     image_every: int = 500         # steps between TensorBoard image grids
     checkpoint_every: int = 200    # steps between checkpoints
@@ -73,7 +74,8 @@ def make_sampler(cfg: TrainLatentConfig, image_size: int, *, progress: bool = Fa
     if cfg.data == "synthtalk":
         bank = latent_data.motion_bank("train", cfg.bank_clips, seed=cfg.seed, progress=progress)
         return latent_data.PairSampler("train", image_size, bank, random_pose_prob=cfg.random_pose_prob,
-                                       random_expression_prob=cfg.random_expression_prob)
+                                       random_expression_prob=cfg.random_expression_prob,
+                                       same_pose_prob=cfg.same_pose_prob)
     if not Path(cfg.data).is_dir():
         raise FileNotFoundError(f"--data must be 'synthtalk' or a folder written by `labkit prep`; "
                                 f"{cfg.data} is neither")

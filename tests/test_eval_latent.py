@@ -5,7 +5,7 @@ import torch
 
 from labkit.eval_latent import BARS, KEYS, evaluate_latent, meets, mixed_frames, probe_r2
 from labkit.face_latent import FaceLatentModel, make_config
-from labkit.latent_data import EXPRESSION_FACTORS, POSE_FACTORS, MotionBank, PairSampler
+from labkit.latent_data import EXPRESSION_FACTORS, POSE_FACTORS, MotionBank, PairSampler, motion_bank
 from labkit.synthtalk.factors import FACTOR_NAMES
 
 
@@ -47,6 +47,19 @@ def test_random_expressions_replace_only_the_expression_factors():
     assert blink.min() < 0.1 and blink.max() > 0.9                    # the whole range, not the bank's 4 % of blinks
     with pytest.raises(ValueError, match="random_expression_prob"):
         PairSampler("train", 64, bank, random_expression_prob=1.5)
+
+
+def test_same_pose_pairs_differ_only_in_expression():
+    bank = motion_bank("train", 2)
+    pose = [FACTOR_NAMES.index(k) for k in POSE_FACTORS]
+    apart = PairSampler("train", 64, bank, random_pose_prob=1).batch(8, np.random.default_rng(3))
+    assert (apart["source_factors"][:, pose] != apart["driver_factors"][:, pose]).all()
+    kept = PairSampler("train", 64, bank, random_pose_prob=1, same_pose_prob=1).batch(8, np.random.default_rng(3))
+    assert (kept["source_factors"][:, pose] == kept["driver_factors"][:, pose]).all()
+    assert (kept["source_factors"] != kept["driver_factors"]).any(1).all()   # the expression still differs
+    assert not torch.equal(kept["source"], kept["driver"])
+    with pytest.raises(ValueError, match="same_pose_prob"):
+        PairSampler("train", 64, bank, same_pose_prob=-0.1)
 
 
 def test_meets_reads_the_issue_bars():
