@@ -30,6 +30,7 @@ import torch.nn.functional as F
 
 from labkit.face_latent import FaceLatentModel
 from labkit.latent_data import POSE_FACTORS, MotionBank, PairSampler, mixed_frames, motion_bank
+from labkit.latent_losses import masked_mean, region_masks
 from labkit.metrics import dci, histogram_discretize, mig, modularity, psnr, sap, ssim
 from labkit.synthtalk.factors import FACTOR_NAMES
 
@@ -69,8 +70,7 @@ def _render_set(sampler: PairSampler, ids, factors, emotion, batch: int = 64) ->
 def _masked_psnr(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> float:
     """Mean over images of the PSNR (dB) of (B, 3, H, W) in [0, 1] inside mask (B, H, W)
     (labkit.metrics.psnr is the whole-image one)."""
-    err = ((pred - target) ** 2).mean(1)                                    # (B, H, W)
-    mse = (err * mask).sum((1, 2)) / mask.sum((1, 2)).clamp_min(1)
+    mse = masked_mean(((pred - target) ** 2).mean(1), mask[:, None])[:, 0]  # (B,)
     return float((10 * torch.log10(1 / mse.clamp_min(1e-10))).mean())
 
 
@@ -79,8 +79,6 @@ def detail_fidelity(model: FaceLatentModel, sampler: PairSampler, bank: MotionBa
                     n: int = 32) -> dict[str, float]:
     """Auto-encoding PSNR of n frames over the whole image and inside the eye/brow and mouth
     boxes, and the same for the frames shrunk 4x and enlarged again (the 'blur4_' keys)."""
-    from labkit.latent_losses import region_masks
-
     ids = sampler.identities[rng.integers(len(sampler.identities), size=n)]
     f, e = mixed_frames(bank, rng, n)
     x, landmarks = sampler.render_with_landmarks(ids, f, e)

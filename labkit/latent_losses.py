@@ -76,12 +76,17 @@ def region_masks(landmarks: torch.Tensor, size: int, margin: float = 0.25) -> to
     return torch.stack(masks, 1).to(landmarks.dtype)
 
 
+def masked_mean(err: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """Mean of a per-pixel error err (B, H, W) inside each of masks (B, R, H, W) of 0/1: (B, R)
+    (0 for an empty mask)."""
+    return (err[:, None] * masks).sum((2, 3)) / masks.sum((2, 3)).clamp_min(1)
+
+
 def region_l1(pred: torch.Tensor, target: torch.Tensor, landmarks: torch.Tensor) -> torch.Tensor:
     """Mean L1 inside each region box, averaged over regions and batch: a scalar. Every box
     counts as much as the whole image does in the plain L1, whatever its size."""
     m = region_masks(landmarks, pred.shape[-1])                            # (B, R, H, W)
-    err = (pred - target).abs().mean(1, keepdim=True)                       # (B, 1, H, W)
-    return ((err * m).sum((2, 3)) / m.sum((2, 3)).clamp_min(1)).mean()
+    return masked_mean((pred - target).abs().mean(1), m).mean()
 
 
 def _code_match(pred: torch.Tensor, target: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:

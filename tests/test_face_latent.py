@@ -8,7 +8,8 @@ import torch
 from labkit import warp
 from labkit.checkpoint import load_matching, load_state, read_metadata, save_weights
 from labkit.face_latent import PRESETS, DenseWarpGenerator, FaceLatentConfig, FaceLatentModel, make_config
-from labkit.latent_losses import LossWeights, cross_correlation, id_info_nce, latent_losses, pose_target, region_l1, region_masks
+from labkit.latent_losses import (LossWeights, cross_correlation, id_info_nce, latent_losses, masked_mean, pose_target,
+                                  region_l1, region_masks)
 from labkit.train_latent import TrainLatentConfig, load_face_latent, lr_at, train_latent
 
 
@@ -159,6 +160,15 @@ def test_region_loss_weighs_small_face_regions():
     assert region_l1(corner, target, lm) == 0 and region_l1(mouth, target, lm) > 0.1
     with pytest.raises(ValueError, match="landmarks"):
         region_masks(torch.zeros(2, 5, 2), 64)
+
+
+def test_masked_mean_averages_inside_each_mask_only():
+    err = torch.arange(16.0).reshape(1, 4, 4)
+    masks = torch.zeros(1, 3, 4, 4)
+    masks[0, 0, :2, :2] = 1                              # values 0, 1, 4, 5
+    masks[0, 1] = 1                                      # the whole image
+    out = masked_mean(err, masks)                        # mask 2 stays empty
+    assert out.shape == (1, 3) and out.tolist() == [[2.5, 7.5, 0.0]]
 
 
 def test_info_nce_prefers_matching_identity_codes():
