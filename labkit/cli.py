@@ -101,7 +101,7 @@ def cmd_train_latent(a) -> int:
         fields["snapshot_steps"] = tuple(g["snapshot_steps"])
     if g.get("no_consistency"):
         fields["consistency"] = False
-    losses = dataclasses.replace(cfg.losses, **{k: g[k] for k in ("pose_supervision", "region", "decorrelate") if k in g})
+    losses = dataclasses.replace(cfg.losses, **{k: g[k] for k in ("pose_supervision", "region", "decorrelate", "crops") if k in g})
     cfg = dataclasses.replace(cfg, losses=losses, **fields)
     path = train_latent(cfg, a.out, model_overrides=model, device=a.device, overwrite=a.overwrite,
                         progress=not a.quiet, deterministic=a.deterministic)
@@ -583,6 +583,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="weight of the z_pose/z_dyn cross-correlation penalty (experiment; default 0)")
     tl.add_argument("--region", type=float, default=LossWeights().region,
                     help=f"weight of the eye/brow and mouth region L1 (default: {LossWeights().region}; 0 = off)")
+    tl.add_argument("--crops", type=float, default=0.0,
+                    help="weight of the eye and mouth crop loss of D_crop, a training aid that gives z_dyn a short path to "
+                         "lids, irises and lips (adds the model's crop_decoder; experiment; default 0)")
     tl.add_argument("--random-expression-prob", type=float, default=0.0,
                     help="SynthTalk: share of frames given random lips, lids, brows and gaze (default: 0)")
     tl.add_argument("--same-pose-prob", type=float, default=0.0,

@@ -55,6 +55,8 @@ class FaceLatentConfig:
     pose_residual: bool = False  # z_dyn = E_mot's dynamics output minus its linear prediction from z_pose (a fitted
                                  # map, see labkit.decouple); the generators add the prediction back, so every image
                                  # is unchanged, but z_dyn holds no linear copy of the pose
+    crop_decoder: bool = False   # D_crop, a training aid: predicts the driver's eye and mouth crops from the
+                                 # source's and the driver's z_dyn (labkit.latent_losses, --crops)
 
     def __post_init__(self):
         for name in ("image_size", "volume_size", "code_size", "motion_size"):
@@ -275,6 +277,34 @@ class Decoder2d(nn.Module):
         return torch.sigmoid(self.out(x))
 
 
+class CropDecoder(nn.Module):
+    """D_crop, a training aid with no counterpart in VASA-1: the driver's face-aligned eye or mouth crop
+    (B, 3, h, w) in [0, 1] from the source's crop and z = (driver z_dyn, both z_pose) (B, Z_dyn + 12).
+
+    At 128 px an eye with its brow is ~9 px tall, a blink moves 2-3 rows and a 10° gaze the iris by
+    about a pixel. Through the full generator the gradient that would teach E_mot these barely
+    exists until the generator draws them, and the generator cannot learn to draw what z_dyn does
+    not carry. This small network sees only the crops, so z_dyn gets a short path to those pixels;
+    the poses are given (and not taught) so that z_dyn need not explain what the head does.
+    """
+
+    def __init__(self, cfg: FaceLatentConfig, width: int = 32, blocks: int = 3):
+        super().__init__()
+        z = cfg.dyn_dim + 2 * POSE_DIM
+        self.inp = nn.Conv2d(3, width, 3, 1, 1)
+        self.films = nn.ModuleList([FiLM(z, width) for _ in range(blocks)])
+        self.blocks = nn.ModuleList([ResBlock2d(width, width) for _ in range(blocks)])
+        self.out = nn.Sequential(nn.GroupNorm(_groups(width), width), nn.SiLU(), nn.Conv2d(width, 3, 3, 1, 1))
+        nn.init.zeros_(self.out[-1].weight)                                  # starts as a copy of the source crop
+        nn.init.zeros_(self.out[-1].bias)
+
+    def forward(self, crop, z):
+        x = self.inp(2 * crop - 1)                                           # (B, width, h, w)
+        for film, block in zip(self.films, self.blocks):
+            x = block(film(x, z))
+        return crop + self.out(x)
+
+
 # ---------------------------------------------------------------------------- the model
 
 class FaceLatentModel(nn.Module):
@@ -293,6 +323,7 @@ class FaceLatentModel(nn.Module):
         self.warp_from_canonical = W(cfg)                                  # non-rigid part of W_c→d
         self.g3d = nn.Sequential(*[ResBlock3d(cfg.volume_channels) for _ in range(cfg.res3d_blocks)])
         self.g2d = Decoder2d(cfg)
+        self.crop_decoder = CropDecoder(cfg) if cfg.crop_decoder else None  # training aid, unused at inference
         if cfg.pose_residual:                                              # z_dyn's linear prediction from z_pose:
             self.register_buffer("dyn_from_pose", torch.zeros(cfg.dyn_dim, POSE_DIM))  # dyn_from_pose @ z_pose
             self.register_buffer("dyn_offset", torch.zeros(cfg.dyn_dim))               # + dyn_offset

@@ -13,6 +13,10 @@ For a pair (I_i, I_j) of frames of one clip:
   around the eyes and brows and around the mouth, found from the target's landmarks. A full
   jaw opening changes ~2 % of a 128 px frame and a blink ~0.5 %, so a whole-image loss barely
   sees them; z_dyn is learned only when these pixels weigh as much as the rest of the face;
+- **face crops** (off by default; an aid of this kit's, not VASA-1's): a small decoder D_crop must
+  turn the source's face-aligned eye and mouth crops into the driver's, given the driver's z_dyn
+  and both poses. At 128 px a blink or a gaze shift moves a few pixels; this gives z_dyn a short
+  gradient path to them, which the full generator only offers once it already draws them;
 - **identity code**: equal within a clip, apart across people (an InfoNCE over the batch);
 - **pose/dynamics decorrelation** (off by default, an experiment): the squared correlations
   between z_pose and z_dyn over the batch (XCov, Cheung et al. 2015), so that z_dyn cannot
@@ -46,6 +50,7 @@ class LossWeights:
     region: float = 1.0          # L1 inside eye/brow and mouth boxes (needs landmarks in the batch)
     pose_supervision: float = 0.0  # SynthTalk-only weak supervision of z_pose (ablation)
     decorrelate: float = 0.0     # mean squared correlation of z_pose with z_dyn over the batch (XCov)
+    crops: float = 0.0           # L1 of D_crop's eye and mouth crops (needs landmarks and model.crop_decoder)
     consistency_fraction: float = 0.5  # share of the batch the consistency terms are computed on
 
 
@@ -87,6 +92,38 @@ def region_l1(pred: torch.Tensor, target: torch.Tensor, landmarks: torch.Tensor)
     counts as much as the whole image does in the plain L1, whatever its size."""
     m = region_masks(landmarks, pred.shape[-1])                            # (B, R, H, W)
     return masked_mean((pred - target).abs().mean(1), m).mean()
+
+
+# face-aligned crops, in units of the outer-eye-corner distance d from the corners' midpoint, along the
+# eye line (x) and across it, down (y): (centre x, centre y, width, height), and their size in pixels
+CROPS = {"eyes": ((0.0, -0.05, 1.4, 0.5), (20, 56)), "mouth": ((0.0, 0.62, 0.7, 0.6), (24, 28))}
+
+
+def face_crops(images: torch.Tensor, landmarks: torch.Tensor, region: str) -> torch.Tensor:
+    """The `region` crop (labkit.latent_losses.CROPS) of images (B, 3, H, W), placed by the outer eye
+    corners of landmarks (B, 68, 2) pixel (x, y), so it turns and scales with the head but not with
+    the expression: (B, 3, h, w)."""
+    (cx, cy, cw, ch), (h, w) = CROPS[region]
+    B, _, S, _ = images.shape
+    left, right = landmarks[:, 36], landmarks[:, 45]                        # (B, 2)
+    u = right - left                                                        # along the eyes, length d
+    v = torch.stack([-u[:, 1], u[:, 0]], 1)                                 # across, down in the image
+    centre = (left + right) / 2 + cx * u + cy * v
+    ys = (torch.arange(h, dtype=images.dtype, device=images.device) + 0.5) / h - 0.5
+    xs = (torch.arange(w, dtype=images.dtype, device=images.device) + 0.5) / w - 0.5
+    pts = (centre[:, None, None] + (cw * xs)[None, None, :, None] * u[:, None, None]
+           + (ch * ys)[None, :, None, None] * v[:, None, None])              # (B, h, w, 2) pixel (x, y)
+    return F.grid_sample(images, 2 * pts / S - 1, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def crop_l1(model: FaceLatentModel, x_src: torch.Tensor, lm_src: torch.Tensor, x_drv: torch.Tensor,
+            lm_drv: torch.Tensor, z_pose_src: torch.Tensor, z_pose_drv: torch.Tensor,
+            z_dyn_drv: torch.Tensor) -> torch.Tensor:
+    """L1 of D_crop's prediction of the driver's eye and mouth crops from the source's: a scalar.
+    The poses are detached: they explain the head's share of the change without being taught by it."""
+    z = torch.cat([z_dyn_drv, z_pose_drv.detach(), z_pose_src.detach()], 1)
+    return sum((model.crop_decoder(face_crops(x_src, lm_src, r), z) - face_crops(x_drv, lm_drv, r)).abs().mean()
+               for r in CROPS) / len(CROPS)
 
 
 def _code_match(pred: torch.Tensor, target: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -156,6 +193,12 @@ def latent_losses(model: FaceLatentModel, batch: dict, w: LossWeights, *,
     if w.region > 0 and "driver_landmarks" in batch:
         terms["region"] = region_l1(torch.cat([rec_j, rec_i]), torch.cat([x_j, x_i]),
                                     torch.cat([batch["driver_landmarks"], batch["source_landmarks"]]))
+    if w.crops > 0:
+        if model.crop_decoder is None or "driver_landmarks" not in batch:
+            raise ValueError("the crops loss needs a model with crop_decoder=True and landmarks in the batch")
+        x, lm = torch.cat([x_i, x_j]), torch.cat([batch["source_landmarks"], batch["driver_landmarks"]])
+        other = torch.roll(torch.arange(2 * B), B)                          # each frame's partner: i ↔ j
+        terms["crops"] = crop_l1(model, x, lm, x[other], lm[other], lat.z_pose, lat.z_pose[other], lat.z_dyn[other])
     terms["id_contrast"] = id_info_nce(li.z_id, lj.z_id, batch["identity"])
     images = {"source": x_i, "driver": x_j, "reenacted": rec_j}
 
@@ -180,7 +223,8 @@ def latent_losses(model: FaceLatentModel, batch: dict, w: LossWeights, *,
         terms["pose_sup"] = F.mse_loss(lat.z_pose, gt.to(lat.z_pose))
 
     weight = {"rec": 1.0, "region": w.region, "id_contrast": w.id_contrast, "transfer": w.transfer, "cross_id": w.cross_id,
-              "cross_motion": w.cross_motion, "pose_sup": w.pose_supervision, "decorrelate": w.decorrelate}
+              "cross_motion": w.cross_motion, "pose_sup": w.pose_supervision, "decorrelate": w.decorrelate,
+              "crops": w.crops}
     total = sum(weight[k] * v for k, v in terms.items())
     with torch.no_grad():
         terms["l1"] = (rec_j - x_j).abs().mean()

@@ -122,7 +122,10 @@ def train_latent(cfg: TrainLatentConfig, out_dir: str | os.PathLike, *, model_ov
 
 def _train(cfg, out_dir, d, *, model_overrides, overwrite, progress, deterministic) -> Path:
     device = d.device
-    model_cfg = make_config(cfg.preset, **(model_overrides or {}))
+    overrides = dict(model_overrides or {})
+    if cfg.losses.crops > 0:                               # the crop loss trains the model's D_crop
+        overrides["crop_decoder"] = True
+    model_cfg = make_config(cfg.preset, **overrides)
     run, resume = open_run(d, out_dir, {"train": asdict(cfg), "model": asdict(model_cfg)}, kind=KIND,
                            resumable=_RESUMABLE_CHANGES, overwrite=overwrite)
     if deterministic:
