@@ -56,7 +56,7 @@ class FaceLatentConfig:
                                  # map, see labkit.decouple); the generators add the prediction back, so every image
                                  # is unchanged, but z_dyn holds no linear copy of the pose
     crop_decoder: bool = False   # D_crop, a training aid: predicts the driver's eye and mouth crops from the
-                                 # source's and the driver's z_dyn (labkit.latent_losses, --crops)
+                                 # source's crops and the driver's z_dyn (labkit.latent_losses, --crops)
 
     def __post_init__(self):
         for name in ("image_size", "volume_size", "code_size", "motion_size"):

@@ -116,14 +116,17 @@ def face_crops(images: torch.Tensor, landmarks: torch.Tensor, region: str) -> to
     return F.grid_sample(images, 2 * pts / S - 1, mode="bilinear", padding_mode="border", align_corners=False)
 
 
-def crop_l1(model: FaceLatentModel, x_src: torch.Tensor, lm_src: torch.Tensor, x_drv: torch.Tensor,
-            lm_drv: torch.Tensor, z_pose_src: torch.Tensor, z_pose_drv: torch.Tensor,
-            z_dyn_drv: torch.Tensor) -> torch.Tensor:
-    """L1 of D_crop's prediction of the driver's eye and mouth crops from the source's: a scalar.
-    The poses are detached: they explain the head's share of the change without being taught by it."""
-    z = torch.cat([z_dyn_drv, z_pose_drv.detach(), z_pose_src.detach()], 1)
-    return sum((model.crop_decoder(face_crops(x_src, lm_src, r), z) - face_crops(x_drv, lm_drv, r)).abs().mean()
-               for r in CROPS) / len(CROPS)
+def crop_l1(model: FaceLatentModel, x: torch.Tensor, landmarks: torch.Tensor, z_pose: torch.Tensor,
+            z_dyn: torch.Tensor, partner: torch.Tensor) -> torch.Tensor:
+    """L1 of D_crop's prediction of each frame's partner's eye and mouth crops from its own: a scalar.
+    x (N, 3, H, W), landmarks (N, 68, 2), codes (N, ·) of N frames; partner (N,) indexes the frame to
+    predict. The poses are detached: they explain the head's share of the change without being taught by it."""
+    z = torch.cat([z_dyn[partner], z_pose[partner].detach(), z_pose.detach()], 1)
+    loss = 0.0
+    for r in CROPS:
+        crops = face_crops(x, landmarks, r)                                 # (N, 3, h, w), each cut once
+        loss = loss + (model.crop_decoder(crops, z) - crops[partner]).abs().mean()
+    return loss / len(CROPS)
 
 
 def _code_match(pred: torch.Tensor, target: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -196,9 +199,9 @@ def latent_losses(model: FaceLatentModel, batch: dict, w: LossWeights, *,
     if w.crops > 0:
         if model.crop_decoder is None or "driver_landmarks" not in batch:
             raise ValueError("the crops loss needs a model with crop_decoder=True and landmarks in the batch")
-        x, lm = torch.cat([x_i, x_j]), torch.cat([batch["source_landmarks"], batch["driver_landmarks"]])
-        other = torch.roll(torch.arange(2 * B), B)                          # each frame's partner: i ↔ j
-        terms["crops"] = crop_l1(model, x, lm, x[other], lm[other], lat.z_pose, lat.z_pose[other], lat.z_dyn[other])
+        lm = torch.cat([batch["source_landmarks"], batch["driver_landmarks"]])
+        partner = torch.roll(torch.arange(2 * B), B)                        # i ↔ j
+        terms["crops"] = crop_l1(model, torch.cat([x_i, x_j]), lm, lat.z_pose, lat.z_dyn, partner)
     terms["id_contrast"] = id_info_nce(li.z_id, lj.z_id, batch["identity"])
     images = {"source": x_i, "driver": x_j, "reenacted": rec_j}
 
