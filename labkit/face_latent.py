@@ -3,6 +3,7 @@
     image ─ E_app ─► V_app (B, C, D, Hv, Wv)   3D appearance volume
           ─ E_id  ─► z_id  (B, Z_id)           identity code
           ─ E_mot ─► z_pose (B, 6), z_dyn (B, Z_dyn)   head pose, holistic facial dynamics
+                     (+ what eye and mouth crops placed by z_pose show, with `part_crops`)
 
     decode: V_app ─ W_s→c ─► G_3D ─ W_c→d ─► project (C·D channels) ─ G_2D ─► image
 
@@ -26,6 +27,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from labkit import warp
+from labkit.face_parts import PartEncoder
 from labkit.warp import POSE_DIM
 
 
@@ -57,6 +59,8 @@ class FaceLatentConfig:
                                  # is unchanged, but z_dyn holds no linear copy of the pose
     crop_decoder: bool = False   # D_crop, a training aid: predicts the driver's eye and mouth crops from the
                                  # source's crops and the driver's z_dyn (labkit.latent_losses, --crops)
+    part_crops: bool = False     # E_mot adds to its holistic z_dyn what it reads from eye and mouth crops placed by
+                                 # its own z_pose (labkit.face_parts): at 128 px a blink is 2-3 rows of pixels
 
     def __post_init__(self):
         for name in ("image_size", "volume_size", "code_size", "motion_size"):
@@ -80,6 +84,9 @@ PRESETS = {
     # canonical space, no FiLM of G_2D by z_dyn (which, acting after the pose, let z_dyn repeat the pose)
     "s128d": lambda: FaceLatentConfig(image_size=128, volume_size=32, volume_depth=16, width=24, motion_size=128,
                                       dense_warp=True, dyn_film=False, canonical_flow=True),
+    # s128d whose E_mot also reads the eyes and the mouth from crops its own pose places
+    "s128p": lambda: FaceLatentConfig(image_size=128, volume_size=32, volume_depth=16, width=24, motion_size=128,
+                                      dense_warp=True, dyn_film=False, canonical_flow=True, part_crops=True),
     "s256": lambda: FaceLatentConfig(image_size=256, volume_size=32, volume_depth=16, width=24, max_width=384),
     "s512": lambda: FaceLatentConfig(image_size=512, volume_size=64, volume_depth=16, width=16, max_width=384),
 }
@@ -179,6 +186,28 @@ class CodeEncoder(nn.Module):
         if x.shape[-1] != self.size:
             x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", antialias=True, align_corners=False)
         return self.head(self.conv(x))
+
+
+class MotionEncoder(CodeEncoder):
+    """E_mot: image (B, 3, H, W) in [-1, 1] → (B, 6 + Z_dyn), the head pose z_pose then the dynamics.
+
+    Holistic, as in VASA-1: both codes from one pooled view of the whole frame. With `part_crops` a
+    part branch (labkit.face_parts.PartEncoder) adds to z_dyn what it reads from eye and mouth crops
+    placed by the detached z_pose, so the pose is learned from the whole frame alone.
+    """
+
+    def __init__(self, cfg: FaceLatentConfig):
+        super().__init__(cfg, POSE_DIM + cfg.dyn_dim, cfg.motion_size)
+        nn.init.normal_(self.head[-1].weight, std=1e-3)                    # start near the identity pose
+        nn.init.zeros_(self.head[-1].bias)
+        self.parts = PartEncoder(cfg.image_size, cfg.dyn_dim) if cfg.part_crops else None
+
+    def forward(self, x):
+        m = super().forward(x)                                             # (B, 6 + Z_dyn)
+        if self.parts is None:
+            return m
+        z_pose = m[:, :POSE_DIM]
+        return torch.cat([z_pose, m[:, POSE_DIM:] + self.parts(x, z_pose.detach())], 1)
 
 
 class WarpGenerator(nn.Module):
@@ -315,9 +344,7 @@ class FaceLatentModel(nn.Module):
         self.cfg = cfg
         self.app_encoder = AppearanceEncoder(cfg)                          # E_app
         self.id_encoder = CodeEncoder(cfg, cfg.id_dim)                     # E_id
-        self.motion_encoder = CodeEncoder(cfg, POSE_DIM + cfg.dyn_dim, cfg.motion_size)  # E_mot
-        nn.init.normal_(self.motion_encoder.head[-1].weight, std=1e-3)     # start near the identity pose
-        nn.init.zeros_(self.motion_encoder.head[-1].bias)
+        self.motion_encoder = MotionEncoder(cfg)                           # E_mot
         W = DenseWarpGenerator if cfg.dense_warp else WarpGenerator
         self.warp_to_canonical = W(cfg)                                    # non-rigid part of W_s→c
         self.warp_from_canonical = W(cfg)                                  # non-rigid part of W_c→d

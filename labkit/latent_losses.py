@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from labkit.face_latent import FaceLatentModel, Latents
+from labkit.face_parts import CROPS, face_crops
 from labkit.warp import POSE_DIM
 from labkit.metrics.image import ms_ssim
 from labkit.synthtalk.factors import FACTOR_NAMES
@@ -92,28 +93,6 @@ def region_l1(pred: torch.Tensor, target: torch.Tensor, landmarks: torch.Tensor)
     counts as much as the whole image does in the plain L1, whatever its size."""
     m = region_masks(landmarks, pred.shape[-1])                            # (B, R, H, W)
     return masked_mean((pred - target).abs().mean(1), m).mean()
-
-
-# face-aligned crops, in units of the outer-eye-corner distance d from the corners' midpoint, along the
-# eye line (x) and across it, down (y): (centre x, centre y, width, height), and their size in pixels
-CROPS = {"eyes": ((0.0, -0.05, 1.4, 0.5), (20, 56)), "mouth": ((0.0, 0.62, 0.7, 0.6), (24, 28))}
-
-
-def face_crops(images: torch.Tensor, landmarks: torch.Tensor, region: str) -> torch.Tensor:
-    """The `region` crop (labkit.latent_losses.CROPS) of images (B, 3, H, W), placed by the outer eye
-    corners of landmarks (B, 68, 2) pixel (x, y), so it turns and scales with the head but not with
-    the expression: (B, 3, h, w)."""
-    (cx, cy, cw, ch), (h, w) = CROPS[region]
-    B, _, S, _ = images.shape
-    left, right = landmarks[:, 36], landmarks[:, 45]                        # (B, 2)
-    u = right - left                                                        # along the eyes, length d
-    v = torch.stack([-u[:, 1], u[:, 0]], 1)                                 # across, down in the image
-    centre = (left + right) / 2 + cx * u + cy * v
-    ys = (torch.arange(h, dtype=images.dtype, device=images.device) + 0.5) / h - 0.5
-    xs = (torch.arange(w, dtype=images.dtype, device=images.device) + 0.5) / w - 0.5
-    pts = (centre[:, None, None] + (cw * xs)[None, None, :, None] * u[:, None, None]
-           + (ch * ys)[None, :, None, None] * v[:, None, None])              # (B, h, w, 2) pixel (x, y)
-    return F.grid_sample(images, 2 * pts / S - 1, mode="bilinear", padding_mode="border", align_corners=False)
 
 
 def crop_l1(model: FaceLatentModel, x: torch.Tensor, landmarks: torch.Tensor, z_pose: torch.Tensor,

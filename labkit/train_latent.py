@@ -133,14 +133,21 @@ def _train(cfg, out_dir, d, *, model_overrides, overwrite, progress, determinist
     torch.manual_seed(cfg.seed)
     model = FaceLatentModel(model_cfg).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
+    _loaded = set()
+    if cfg.init and not resume:
+        state = load_state(cfg.init, kind=KIND)[0]
+        _loaded = {k for k, v in state.items() if k in model.state_dict()}
     if cfg.init and not resume and d.is_main:              # the other ranks get the weights from DDP
-        fresh, dropped = load_matching(model, load_state(cfg.init, kind=KIND)[0])
+        fresh, dropped = load_matching(model, state)
         log.info("initialised from %s%s%s", cfg.init,
                  f"; {len(fresh)} tensors start fresh ({_modules(fresh)})" if fresh else "",
                  f"; {len(dropped)} of its tensors unused ({_modules(dropped)})" if dropped else "")
     step, elapsed = restore(run, model, opt, d, device)
     with d.main_first():                                   # rank 0 fills the SynthTalk caches first
         sampler = make_sampler(cfg, model_cfg.image_size, progress=progress and d.is_main)
+    parts = model.motion_encoder.parts
+    if parts is not None and step == 0 and "motion_encoder.parts.anchors" not in _loaded:
+        place_parts(model, sampler, seed=cfg.seed)         # same on every rank: seeded, from the same weights
     objective = LatentObjective(compiled(model) if cfg.compile else model, cfg.losses, cfg.consistency)
     net = distributed.wrap(objective, d)
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else contextlib.nullcontext()
@@ -164,6 +171,21 @@ def _train(cfg, out_dir, d, *, model_overrides, overwrite, progress, determinist
         return Path(out_dir) / "latest.safetensors"
     run.close()
     return run.weights
+
+
+def place_parts(model: FaceLatentModel, sampler, *, seed: int = 0, frames: int = 64) -> dict[str, float]:
+    """Fit E_mot's part anchors (labkit.face_parts.fit_anchors) to the landmarks of `frames` training
+    frames and the model's own poses of them, so that its crops start where the eyes and the mouth are."""
+    from labkit.face_parts import fit_anchors
+
+    batch = sampler.batch(frames, np.random.default_rng([seed, 0, 1]))  # a stream no step's [seed, k] draws
+    x = batch["source"].to(next(model.parameters()).device)
+    with torch.no_grad():
+        z_pose, _ = model.encode_motion(x)
+    errors = fit_anchors(model.motion_encoder.parts, z_pose.cpu(), batch["source_landmarks"], model.cfg.image_size)
+    log.info("E_mot's part crops placed by %d frames' landmarks (RMS error: %s)", frames,
+             ", ".join(f"{r} {e:.1f} px" for r, e in errors.items()))
+    return errors
 
 
 def _modules(names: list[str]) -> str:

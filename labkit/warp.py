@@ -38,7 +38,7 @@ def identity_grid(D: int, H: int, W: int, *, device=None, dtype=torch.float32) -
     return torch.stack([x, y, z], -1)
 
 
-def _pose_parts(pose: torch.Tensor):
+def pose_parts(pose: torch.Tensor):
     """z_pose (B, POSE_DIM) → rotation (B, 3, 3), translation (B, 1, 1, 1, 3) and scale (B, 1, 1, 1, 1)."""
     B = pose.shape[0]
     assert pose.shape == (B, POSE_DIM), f"pose must be (B, {POSE_DIM}), got {tuple(pose.shape)}"
@@ -53,13 +53,13 @@ def pose_to_canonical(points: torch.Tensor, pose: torch.Tensor) -> torch.Tensor:
     points: (B, D, H, W, 3) posed-frame coordinates; pose: (B, POSE_DIM). The forward model of
     a pose is p_posed = s · R · p_canonical + t, so the inverse is R^T (p_posed - t) / s.
     """
-    R, t, s = _pose_parts(pose)
+    R, t, s = pose_parts(pose)
     return torch.einsum("bij,bdhwi->bdhwj", R, (points - t) / s)         # R^T p, row-vector form
 
 
 def canonical_to_pose(points: torch.Tensor, pose: torch.Tensor) -> torch.Tensor:
     """Apply a head pose to canonical points: (B, D, H, W, 3) → posed-frame coordinates."""
-    R, t, s = _pose_parts(pose)
+    R, t, s = pose_parts(pose)
     return s * torch.einsum("bij,bdhwj->bdhwi", R, points) + t
 
 

@@ -8,7 +8,7 @@ import torch
 from labkit import warp
 from labkit.checkpoint import load_matching, load_state, read_metadata, save_weights
 from labkit.face_latent import PRESETS, DenseWarpGenerator, FaceLatentConfig, FaceLatentModel, make_config
-from labkit.latent_losses import (CROPS, LossWeights, cross_correlation, face_crops, id_info_nce, latent_losses, masked_mean,
+from labkit.latent_losses import (LossWeights, cross_correlation, id_info_nce, latent_losses, masked_mean,
                                   pose_target, region_l1, region_masks)
 from labkit.train_latent import TrainLatentConfig, load_face_latent, lr_at, train_latent
 
@@ -169,22 +169,6 @@ def test_masked_mean_averages_inside_each_mask_only():
     masks[0, 1] = 1                                      # the whole image
     out = masked_mean(err, masks)                        # mask 2 stays empty
     assert out.shape == (1, 3) and out.tolist() == [[2.5, 7.5, 0.0]]
-
-
-def test_face_crops_follow_the_eye_corners():
-    lm = torch.zeros(1, 68, 2)
-    lm[0, 36], lm[0, 45] = torch.tensor([20.0, 30.0]), torch.tensor([44.0, 30.0])   # eyes level, d = 24
-    img = torch.zeros(1, 3, 64, 64)
-    img[:, :, 29:31, 31:33] = 1.0                        # a bright spot between the eyes
-    eyes = face_crops(img, lm, "eyes")
-    assert eyes.shape == (1, 3, *CROPS["eyes"][1])
-    h, w = CROPS["eyes"][1]
-    peak = divmod(int(eyes[0, 0].argmax()), w)
-    assert abs(peak[1] - (w - 1) / 2) <= 1 and abs(peak[0] - h / 2) <= 3   # the spot sits mid-crop
-    # the same face shifted by (5, 3) px and rolled 90° about the spot gives the same crop
-    rolled = torch.rot90(img, 1, (2, 3))                 # image rotated: (x, y) → (y, 63 - x)
-    lm_r = torch.stack([lm[..., 1], 63 - lm[..., 0] + 1], -1)
-    assert torch.allclose(face_crops(rolled, lm_r, "eyes"), eyes, atol=1e-4)
 
 
 def test_crop_loss_teaches_the_crop_decoder_and_needs_it():

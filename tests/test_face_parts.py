@@ -1,0 +1,129 @@
+"""Face parts: landmark- and pose-placed crops, E_mot's part branch, fitting its anchors."""
+import math
+from dataclasses import asdict, replace
+
+import pytest
+import torch
+
+from labkit.face_latent import FaceLatentModel, make_config
+from labkit.face_parts import CROPS, EYE_CORNERS, PartEncoder, crop_centres, crop_size, face_crops, fit_anchors
+from labkit.warp import POSE_DIM, canonical_to_pose
+
+S = 64
+
+
+def _image(seed=0):
+    """A random picture, dark at the border so that moving it loses nothing."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.zeros(1, 3, S, S)
+    x[:, :, 8:-8, 8:-8] = torch.rand(1, 3, S - 16, S - 16, generator=g)
+    return x
+
+
+def test_face_crops_follow_the_eye_corners():
+    lm = torch.zeros(1, 68, 2)
+    lm[0, 36], lm[0, 45] = torch.tensor([20.0, 30.0]), torch.tensor([44.0, 30.0])   # eyes level, d = 24
+    img = torch.zeros(1, 3, 64, 64)
+    img[:, :, 29:31, 31:33] = 1.0                        # a bright spot between the eyes
+    eyes = face_crops(img, lm, "eyes")
+    assert eyes.shape == (1, 3, *CROPS["eyes"][1])
+    h, w = CROPS["eyes"][1]
+    peak = divmod(int(eyes[0, 0].argmax()), w)
+    assert abs(peak[1] - (w - 1) / 2) <= 1 and abs(peak[0] - h / 2) <= 3   # the spot sits mid-crop
+    # the same face shifted by (5, 3) px and rolled 90° about the spot gives the same crop
+    rolled = torch.rot90(img, 1, (2, 3))                 # image rotated: (x, y) → (y, 63 - x)
+    lm_r = torch.stack([lm[..., 1], 63 - lm[..., 0] + 1], -1)
+    assert torch.allclose(face_crops(rolled, lm_r, "eyes"), eyes, atol=1e-4)
+
+
+def test_pose_placed_crops_move_with_the_head():
+    torch.manual_seed(0)
+    parts = PartEncoder(S, dyn_dim=4)
+    x = 2 * _image() - 1
+    pose = torch.tensor([[0.0, 0.0, 0.1, 0.05, -0.02, 0.1]])
+    base = parts.crops(x, pose)
+    assert base["eyes"].shape == (1, 3, *crop_size("eyes", S)) and base["mouth"].shape == (1, 3, *crop_size("mouth", S))
+    # the picture shifted 5 px right and 3 down, and the pose with it: the same crops
+    shifted = torch.roll(x, (3, 5), dims=(2, 3))
+    moved = pose + torch.tensor([[0, 0, 0, 2 * 5 / S, 2 * 3 / S, 0]])
+    for r, c in parts.crops(shifted, moved).items():
+        assert torch.allclose(c, base[r], atol=1e-5), r
+    # turned a quarter turn in the image plane, and the roll with it
+    turned = torch.rot90(x, 1, dims=(2, 3))
+    quarter = torch.tensor([[0.0, 1.0], [-1.0, 0.0]])                   # rot90(+1) sends normalised (x, y) to (y, -x),
+    t = pose[:, 3:5] @ quarter.T                                        # a roll by -90°
+    moved = torch.cat([pose[:, :2], pose[:, 2:3] - math.pi / 2, t, pose[:, 5:]], 1)
+    for r, c in parts.crops(turned, moved).items():
+        assert torch.allclose(c, base[r], atol=1e-4), r
+    # a crop placed elsewhere reads other pixels
+    assert not torch.allclose(parts.crops(x, moved)["eyes"], base["eyes"], atol=1e-2)
+
+
+def test_fit_anchors_recovers_the_parts_of_a_known_head():
+    """Landmarks of a head seen with known rolls, shifts and zooms: the fitted anchors are the parts'
+    canonical centres and the patch sizes follow the eye-corner distance."""
+    g = torch.Generator().manual_seed(1)
+    N, d = 40, 0.5
+    pose = torch.zeros(N, POSE_DIM)
+    pose[:, 2] = 0.3 * torch.randn(N, generator=g)                      # roll
+    pose[:, 3:5] = 0.2 * torch.randn(N, 2, generator=g)                 # shift
+    pose[:, 5] = 0.1 * torch.randn(N, generator=g)                      # log zoom
+    mid = torch.tensor([0.02, -0.15, 0.0])
+    corners = torch.stack([mid - torch.tensor([d / 2, 0, 0]), mid + torch.tensor([d / 2, 0, 0])])  # (2, 3)
+    posed = canonical_to_pose(corners.expand(N, 1, 1, 2, 3), pose)[:, 0, 0, :, :2]   # (N, 2, 2) normalised
+    lm = torch.zeros(N, 68, 2)
+    lm[:, EYE_CORNERS[0]], lm[:, EYE_CORNERS[1]] = (posed[:, 0] + 1) * S / 2, (posed[:, 1] + 1) * S / 2
+    parts = PartEncoder(S, dyn_dim=4)
+    errors = fit_anchors(parts, pose, lm, S)
+    assert max(errors.values()) < 1e-3
+    for k, r in enumerate(parts.regions):
+        (cx, cy, cw, ch), _ = CROPS[r]
+        expected = mid[:2] + torch.tensor([cx * d, cy * d])
+        assert torch.allclose(parts.anchors[k, :2].detach(), expected, atol=1e-4), r
+        assert torch.allclose(parts.extents[k], torch.tensor([cw * d, ch * d]), atol=1e-4), r
+    # the pose-placed crops now sit where the landmarks put them
+    centres = torch.as_tensor(crop_centres(parts, pose, S))[:, 0]      # eyes (N, 2) pixels
+    eyes_lm = (lm[:, EYE_CORNERS[0]] + lm[:, EYE_CORNERS[1]]) / 2
+    u = lm[:, EYE_CORNERS[1]] - lm[:, EYE_CORNERS[0]]
+    eyes_lm = eyes_lm + CROPS["eyes"][0][1] * torch.stack([-u[:, 1], u[:, 0]], 1)
+    assert torch.allclose(centres, eyes_lm, atol=1e-3)
+    with pytest.raises(ValueError, match="landmarks"):
+        fit_anchors(parts, pose, lm[:, :5], S)
+
+
+def test_part_branch_adds_to_z_dyn_and_leaves_the_pose_alone():
+    torch.manual_seed(0)
+    model = FaceLatentModel(make_config("tiny", part_crops=True))
+    assert model.motion_encoder.parts is not None and FaceLatentModel(make_config("tiny")).motion_encoder.parts is None
+    x = torch.rand(2, 3, 64, 64)
+    z_pose, z_dyn = model.encode_motion(x)
+    z_dyn.pow(2).sum().backward()
+    head = model.motion_encoder.head[-1].weight.grad                   # rows: 6 pose, then z_dyn
+    assert head[:POSE_DIM].abs().sum() == 0                            # the crops' placement teaches no pose
+    assert model.motion_encoder.parts.nets["eyes"][-1].weight.grad.abs().sum() > 0
+    assert model.motion_encoder.parts.anchors.grad.abs().sum() > 0      # where to look is learned
+    with torch.no_grad():                                               # and what it reads counts
+        model.motion_encoder.parts.nets["mouth"][-1].bias.add_(1.0)
+        assert torch.allclose(model.encode_motion(x)[1], z_dyn + 1, atol=1e-5)
+
+
+def test_training_places_the_parts_by_landmarks_once(tmp_path):
+    from labkit.checkpoint import load_state, save_weights
+    from labkit.train_latent import TrainLatentConfig, train_latent
+
+    cfg = TrainLatentConfig(preset="tiny", steps=2, batch_size=2, bank_clips=3, log_every=1, checkpoint_every=1,
+                            image_every=1000, warmup=1)
+    path = train_latent(cfg, tmp_path / "run", model_overrides={"part_crops": True}, progress=False, deterministic=True)
+    state = load_state(path, kind="face_latent")[0]
+    default = PartEncoder(64, dyn_dim=8)
+    assert not torch.allclose(state["motion_encoder.parts.extents"], default.extents)      # fitted, not the default
+    # a warm start from weights that have parts keeps their placement (extents are fixed, not trained)
+    model = FaceLatentModel(make_config("tiny", part_crops=True))
+    model.load_state_dict(state)
+    model.motion_encoder.parts.extents.mul_(1.5)
+    init = tmp_path / "init.safetensors"
+    save_weights(init, model, kind="face_latent", config=asdict(model.cfg))
+    warm = replace(cfg, init=str(init), steps=1)
+    state2 = load_state(train_latent(warm, tmp_path / "warm", model_overrides={"part_crops": True}, progress=False,
+                                     deterministic=True), kind="face_latent")[0]
+    assert torch.allclose(state2["motion_encoder.parts.extents"], 1.5 * state["motion_encoder.parts.extents"])
