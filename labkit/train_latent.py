@@ -133,12 +133,9 @@ def _train(cfg, out_dir, d, *, model_overrides, overwrite, progress, determinist
     torch.manual_seed(cfg.seed)
     model = FaceLatentModel(model_cfg).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
-    _loaded = set()
-    if cfg.init and not resume:
-        state = load_state(cfg.init, kind=KIND)[0]
-        _loaded = {k for k, v in state.items() if k in model.state_dict()}
+    fresh = list(model.state_dict())                       # without --init every tensor starts fresh
     if cfg.init and not resume and d.is_main:              # the other ranks get the weights from DDP
-        fresh, dropped = load_matching(model, state)
+        fresh, dropped = load_matching(model, load_state(cfg.init, kind=KIND)[0])
         log.info("initialised from %s%s%s", cfg.init,
                  f"; {len(fresh)} tensors start fresh ({_modules(fresh)})" if fresh else "",
                  f"; {len(dropped)} of its tensors unused ({_modules(dropped)})" if dropped else "")
@@ -146,8 +143,8 @@ def _train(cfg, out_dir, d, *, model_overrides, overwrite, progress, determinist
     with d.main_first():                                   # rank 0 fills the SynthTalk caches first
         sampler = make_sampler(cfg, model_cfg.image_size, progress=progress and d.is_main)
     parts = model.motion_encoder.parts
-    if parts is not None and step == 0 and "motion_encoder.parts.anchors" not in _loaded:
-        place_parts(model, sampler, seed=cfg.seed)         # same on every rank: seeded, from the same weights
+    if parts is not None and step == 0 and "motion_encoder.parts.anchors" in fresh:
+        place_parts(model, sampler, seed=cfg.seed)         # rank 0's placement reaches the others with DDP's broadcast
     objective = LatentObjective(compiled(model) if cfg.compile else model, cfg.losses, cfg.consistency)
     net = distributed.wrap(objective, d)
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else contextlib.nullcontext()
