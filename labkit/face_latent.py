@@ -27,6 +27,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from labkit import warp
+from labkit.blocks import ResBlock2d, ResBlock3d, groups
 from labkit.face_parts import PartEncoder
 from labkit.warp import POSE_DIM
 
@@ -107,32 +108,6 @@ class Latents(NamedTuple):
 
 
 # ---------------------------------------------------------------------------- building blocks
-
-def _groups(c: int) -> int:
-    return math.gcd(c, 8)
-
-
-class ResBlock2d(nn.Module):
-    def __init__(self, c_in: int, c_out: int, stride: int = 1):
-        super().__init__()
-        self.body = nn.Sequential(
-            nn.GroupNorm(_groups(c_in), c_in), nn.SiLU(), nn.Conv2d(c_in, c_out, 3, stride, 1),
-            nn.GroupNorm(_groups(c_out), c_out), nn.SiLU(), nn.Conv2d(c_out, c_out, 3, 1, 1))
-        self.skip = nn.Identity() if (c_in == c_out and stride == 1) else nn.Conv2d(c_in, c_out, 1, stride)
-
-    def forward(self, x):
-        return self.skip(x) + self.body(x)
-
-
-class ResBlock3d(nn.Module):
-    def __init__(self, c: int):
-        super().__init__()
-        self.body = nn.Sequential(nn.GroupNorm(_groups(c), c), nn.SiLU(), nn.Conv3d(c, c, 3, 1, 1),
-                                  nn.GroupNorm(_groups(c), c), nn.SiLU(), nn.Conv3d(c, c, 3, 1, 1))
-
-    def forward(self, x):
-        return x + self.body(x)
-
 
 def _widths(cfg: FaceLatentConfig, stages: int) -> list[int]:
     return [min(cfg.width * 2 ** k, cfg.max_width) for k in range(stages + 1)]
@@ -249,9 +224,9 @@ class DenseWarpGenerator(nn.Module):
         self.sizes = [tuple(max(n >> k, 1) for n in self.shape) for k in range(len(widths), 0, -1)]
         self.proj = nn.Linear(cfg.dyn_dim + cfg.id_dim, widths[0] * math.prod(self.sizes[0]))
         self.widths = widths
-        self.blocks = nn.ModuleList([nn.Sequential(nn.GroupNorm(_groups(a), a), nn.SiLU(), nn.Conv3d(a, b, 3, 1, 1))
+        self.blocks = nn.ModuleList([nn.Sequential(nn.GroupNorm(groups(a), a), nn.SiLU(), nn.Conv3d(a, b, 3, 1, 1))
                                      for a, b in zip(widths, widths[1:] + widths[-1:])])
-        self.out = nn.Sequential(nn.GroupNorm(_groups(widths[-1]), widths[-1]), nn.SiLU(),
+        self.out = nn.Sequential(nn.GroupNorm(groups(widths[-1]), widths[-1]), nn.SiLU(),
                                  nn.Conv3d(widths[-1], 3 + cfg.volume_channels, 3, 1, 1))
         nn.init.zeros_(self.out[-1].weight)
         nn.init.zeros_(self.out[-1].bias)
@@ -293,7 +268,7 @@ class Decoder2d(nn.Module):
         self.ups = nn.ModuleList([ResBlock2d(w[k], w[k + 1]) for k in range(stages)])
         z = cfg.id_dim + cfg.dyn_dim
         self.films = nn.ModuleList([FiLM(z, c) for c in w[:stages + 1]]) if cfg.dyn_film else None
-        self.out = nn.Sequential(nn.GroupNorm(_groups(w[-1]), w[-1]), nn.SiLU(), nn.Conv2d(w[-1], 3, 3, 1, 1))
+        self.out = nn.Sequential(nn.GroupNorm(groups(w[-1]), w[-1]), nn.SiLU(), nn.Conv2d(w[-1], 3, 3, 1, 1))
 
     def forward(self, x, z):
         x = self.mid(self.inp(x))
@@ -323,7 +298,7 @@ class CropDecoder(nn.Module):
         self.inp = nn.Conv2d(3, width, 3, 1, 1)
         self.films = nn.ModuleList([FiLM(z, width) for _ in range(blocks)])
         self.blocks = nn.ModuleList([ResBlock2d(width, width) for _ in range(blocks)])
-        self.out = nn.Sequential(nn.GroupNorm(_groups(width), width), nn.SiLU(), nn.Conv2d(width, 3, 3, 1, 1))
+        self.out = nn.Sequential(nn.GroupNorm(groups(width), width), nn.SiLU(), nn.Conv2d(width, 3, 3, 1, 1))
         nn.init.zeros_(self.out[-1].weight)                                  # starts as a copy of the source crop
         nn.init.zeros_(self.out[-1].bias)
 

@@ -16,7 +16,6 @@ probe blink and gaze at once. So the parts are cut out, in two ways:
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import torch
@@ -24,6 +23,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from labkit import warp
+from labkit.blocks import ResBlock2d
 
 # each part, in units of the outer-eye-corner distance d from the corners' midpoint, along the eye line (x)
 # and across it, down (y): (centre x, centre y, width, height), and its crop size (h, w) in pixels at 128 px
@@ -81,7 +81,7 @@ class PartEncoder(nn.Module):
             for _ in range(2):                                               # two stride-2 stages
                 h, w = (h + 1) // 2, (w + 1) // 2
             self.nets[r] = nn.Sequential(
-                nn.Conv2d(3, width, 3, 1, 1), _Res(width, 2 * width, 2), _Res(2 * width, 4 * width, 2),
+                nn.Conv2d(3, width, 3, 1, 1), ResBlock2d(width, 2 * width, 2), ResBlock2d(2 * width, 4 * width, 2),
                 nn.GroupNorm(8, 4 * width), nn.SiLU(), nn.Flatten(), nn.Linear(4 * width * h * w, dyn_dim))
             # small but not zero: a zero head would leave the branch to learn only through a generator that
             # does not yet draw what it reads (the saddle data_cards/model_face_latent.md describes)
@@ -105,19 +105,6 @@ class PartEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor, z_pose: torch.Tensor) -> torch.Tensor:
         return sum(self.nets[r](c) for r, c in self.crops(x, z_pose).items())      # (B, Z_dyn)
-
-
-class _Res(nn.Module):
-    """A strided residual block (as face_latent.ResBlock2d, kept here so this file stands alone)."""
-
-    def __init__(self, c_in: int, c_out: int, stride: int):
-        super().__init__()
-        self.body = nn.Sequential(nn.GroupNorm(math.gcd(c_in, 8), c_in), nn.SiLU(), nn.Conv2d(c_in, c_out, 3, stride, 1),
-                                  nn.GroupNorm(math.gcd(c_out, 8), c_out), nn.SiLU(), nn.Conv2d(c_out, c_out, 3, 1, 1))
-        self.skip = nn.Conv2d(c_in, c_out, 1, stride)
-
-    def forward(self, x):
-        return self.skip(x) + self.body(x)
 
 
 @torch.no_grad()

@@ -26,7 +26,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from labkit.audio import MelFeatures, log_mel
-from labkit.face_latent import ResBlock2d
+from labkit.blocks import ResBlock2d
 from labkit.metrics.sync import SyncScores, sync_scores
 
 KIND = "labsync"
