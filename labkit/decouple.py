@@ -88,7 +88,7 @@ def decouple_checkpoint(src: str | os.PathLike, dst: str | os.PathLike, *, frame
     """`labkit weights decouple`: write `src` with pose-residual dynamics fitted on `frames`
     SynthTalk train frames to `dst` (same precision as `src`); returns (dst, the fit's R²)."""
     from labkit.checkpoint import load_state, save_weights
-    from labkit.train_latent import KIND, load_face_latent
+    from labkit.train_latent import KIND, model_from_state
 
     dst = Path(dst)
     if dst.exists() and not overwrite:
@@ -97,7 +97,7 @@ def decouple_checkpoint(src: str | os.PathLike, dst: str | os.PathLike, *, frame
         raise ValueError(f"frames must be at least 100 for a stable fit, got {frames}")
     state, meta = load_state(src, kind=KIND)
     dtype = next(v.dtype for v in state.values() if v.is_floating_point())
-    model = load_face_latent(src)
+    model = model_from_state(state, meta)
     model, r2 = decouple(model, synthtalk_frames(model.cfg.image_size, frames, seed=seed, progress=progress))
     extra = {k: v for k, v in meta.items() if k not in ("kind", "config")}
     extra["decouple"] = {"frames": frames, "seed": seed, "split": "train", "r2": round(r2, 4)}

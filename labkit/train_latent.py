@@ -195,7 +195,11 @@ def load_face_latent(path: str | os.PathLike | None = None, *, device: str = "cp
     from labkit.checkpoint import FACE_LATENT
 
     path = Path(path) if path is not None else FACE_LATENT
-    state, meta = load_state(path, kind=KIND)
+    return model_from_state(*load_state(path, kind=KIND)).to(device).eval()
+
+
+def model_from_state(state: dict, meta: dict) -> FaceLatentModel:
+    """The FaceLatentModel a checkpoint's (state, meta) describe (labkit.checkpoint.load_state), in float32."""
     model = FaceLatentModel(FaceLatentConfig(**meta["config"]))
     model.load_state_dict(state)
-    return model.to(device).eval()
+    return model
