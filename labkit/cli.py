@@ -143,6 +143,8 @@ def cmd_eval_latent(a) -> int:
     print("auto-encoding PSNR     whole {autoencode_psnr:.1f}, eyes {autoencode_eyes_psnr:.1f}, mouth "
           "{autoencode_mouth_psnr:.1f} dB; a 4x-blurred frame: {blur4_psnr:.1f}, {blur4_eyes_psnr:.1f}, "
           "{blur4_mouth_psnr:.1f} dB".format(**d))
+    print("transfer               " + ", ".join(f"{k} {v:.2f}" for k, v in r["transfer"].items())
+          + "   (share of a large one-factor change that reenactment reproduces)")
     return 0
 
 

@@ -20,7 +20,13 @@ exact ground truth on test identities the model never saw:
   driver) over the whole image and inside the eye/brow and mouth boxes, next to the same
   frame shrunk 4x and enlarged again. Blinks, gaze and lip shapes live below the appearance
   volume's voxel (4 px at 128 px); a model that draws no finer than that cannot show them,
-  whatever its codes carry.
+  whatever its codes carry;
+- **transfer** (a diagnosis, no bar): for each expression factor, one source driven by two
+  drivers that differ only in it, far apart (10 % and 90 % of its range); the share of the
+  drivers' difference, inside the factor's part crop, that the two outputs' difference
+  reproduces (1: the output follows the driver, 0: it ignores this factor; a decoder that
+  paints an average eye scores 0, not ½). A factor can transfer well and still probe badly:
+  the probes read the small changes of natural speech, linearly.
 """
 from __future__ import annotations
 
@@ -29,10 +35,11 @@ import torch
 import torch.nn.functional as F
 
 from labkit.face_latent import FaceLatentModel
+from labkit.face_parts import face_crops
 from labkit.latent_data import POSE_FACTORS, MotionBank, PairSampler, mixed_frames, motion_bank
 from labkit.latent_losses import masked_mean, region_masks
 from labkit.metrics import dci, histogram_discretize, mig, modularity, psnr, sap, ssim
-from labkit.synthtalk.factors import FACTOR_NAMES
+from labkit.synthtalk.factors import FACTOR_NAMES, FACTORS
 
 PROBE_DYN = ("jaw", "blink", "brow", "gaze_yaw", "gaze_pitch")      # what z_dyn must carry (issue #4)
 METRIC_FACTORS = POSE_FACTORS + ("jaw", "lip_spread", "lip_round", "blink", "brow", "gaze_yaw", "gaze_pitch")
@@ -91,6 +98,37 @@ def detail_fidelity(model: FaceLatentModel, sampler: PairSampler, bank: MotionBa
         out[prefix + "eyes_psnr"] = _masked_psnr(y, x, masks[:, 0])
         out[prefix + "mouth_psnr"] = _masked_psnr(y, x, masks[:, 1])
     return {k: round(v, 2) for k, v in out.items()}
+
+
+TRANSFER_PART = {"jaw": "mouth", "blink": "eyes", "brow": "eyes", "gaze_yaw": "eyes", "gaze_pitch": "eyes"}
+
+
+@torch.no_grad()
+def factor_transfer(model: FaceLatentModel, sampler: PairSampler, rng: np.random.Generator, n: int = 32,
+                    batch: int = 16) -> dict[str, float]:
+    """For each factor of TRANSFER_PART: n sources (bank motion, no random poses), each reenacted by
+    two drivers of the same person that differ from each other only in that factor, set to 10 % and
+    90 % of its range. With d = driver_hi - driver_lo and o = output_hi - output_lo inside the
+    factor's part crop (face_crops at the drivers' landmarks), the share Σ<o, d> / Σ|d|²."""
+    out = {}
+    for name, part in TRANSFER_PART.items():
+        ids = sampler.identities[rng.integers(len(sampler.identities), size=n)]
+        fs, es = sampler.draw_frames(rng, n)
+        fd, ed = sampler.draw_frames(rng, n)
+        lo, hi, _ = FACTORS[name]
+        f_lo, f_hi = fd.copy(), fd.copy()
+        f_lo[:, _COL[name]], f_hi[:, _COL[name]] = lo + 0.1 * (hi - lo), hi - 0.1 * (hi - lo)
+        num = den = 0.0
+        for k in range(0, n, batch):
+            sl = slice(k, k + batch)
+            src = sampler.render(ids[sl], fs[sl], es[sl])
+            (d_lo, lm), d_hi = sampler.render_with_landmarks(ids[sl], f_lo[sl], ed[sl]), sampler.render(ids[sl], f_hi[sl], ed[sl])
+            crop = lambda x: face_crops(x.float().clamp(0, 1), lm, part)   # noqa: E731 (the low driver's landmarks)
+            o = crop(model.reenact(src, d_hi)) - crop(model.reenact(src, d_lo))
+            d = crop(d_hi) - crop(d_lo)
+            num, den = num + float((o * d).sum()), den + float((d * d).sum())
+        out[name] = round(num / max(den, 1e-12), 3)
+    return out
 
 
 @torch.no_grad()
@@ -214,6 +252,7 @@ def evaluate_latent(model: FaceLatentModel, *, pairs: int = 64, probe_train: int
     mp, _ = reenactment_scores(model, test, test_bank, np.random.default_rng([seed, 2]), pairs, mode="mixed")
     out["mixed_psnr"] = float(mp.mean())                                     # own draws: the figures above stay put
     out["detail"] = detail_fidelity(model, test, test_bank, np.random.default_rng([seed, 1]))  # own draws
+    out["transfer"] = factor_transfer(model, test, np.random.default_rng([seed, 3]))           # own draws
     out["counts"] = {"pairs": pairs, "probe_train": probe_train, "probe_test": probe_test,
                      "identities": identities, "frames_per_identity": n_per, "image_size": size}
     return out

@@ -77,6 +77,7 @@ def test_evaluate_untrained_tiny_model_reports_every_key_and_fails_the_bars():
     assert r["self_psnr"] < 20 and r["probe_pose_r2"] < 0.5          # an untrained model is not good
     assert 0 <= r["mig"] <= 1 and 0 <= r["modularity"] <= 1 and -1 <= r["id_inter_cos"] <= 1
     assert set(r["per_factor_r2"]["probe_pose"]) == set(POSE_FACTORS)
+    assert set(r["transfer"]) == {"jaw", "blink", "brow", "gaze_yaw", "gaze_pitch"}
     d = r["detail"]
     assert d["autoencode_psnr"] < d["blur4_psnr"]                    # untrained: worse than a 4x blur
     assert d["blur4_eyes_psnr"] < d["blur4_psnr"] and d["blur4_mouth_psnr"] < d["blur4_psnr"]  # detail is where it is lost
@@ -153,3 +154,23 @@ def test_mixed_reenactment_ground_truth_is_the_source_in_one_frames_pose_with_an
     assert np.all(np.isfinite(leaky)) and leaky.mean() < 30          # the dynamics frame's pose is wrong
     with pytest.raises(ValueError, match="mode"):
         reenactment_scores(_Oracle(sampler), sampler, bank, np.random.default_rng(0), 2, mode="swap")
+
+
+def test_factor_transfer_is_one_for_the_driver_and_zero_for_the_source():
+    from labkit.eval_latent import TRANSFER_PART, factor_transfer
+
+    class Copy(torch.nn.Module):
+        def __init__(self, which):
+            super().__init__()
+            self.which = which
+
+        def reenact(self, source, driver):
+            return driver if self.which == "driver" else source
+
+    bank = MotionBank(np.zeros((5, len(FACTOR_NAMES)), np.float32), np.zeros(5, np.int64), np.zeros(5, np.int64))
+    bank.factors[:, FACTOR_NAMES.index("distance")] = 1.0
+    sampler = PairSampler("test", 64, bank, random_pose_prob=0)
+    full = factor_transfer(Copy("driver"), sampler, np.random.default_rng(0), n=4, batch=2)
+    none = factor_transfer(Copy("source"), sampler, np.random.default_rng(0), n=4, batch=2)
+    assert set(full) == set(none) == set(TRANSFER_PART)
+    assert all(v == 1.0 for v in full.values()) and all(v == 0.0 for v in none.values())
