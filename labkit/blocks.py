@@ -40,3 +40,17 @@ class ResBlock3d(nn.Module):
 
     def forward(self, x):
         return x + self.body(x)
+
+
+class FiLM(nn.Module):
+    """Feature-wise scale and shift of (B, c, H, W) features from a code (B, z); identity at init."""
+
+    def __init__(self, z: int, c: int):
+        super().__init__()
+        self.lin = nn.Linear(z, 2 * c)
+        nn.init.zeros_(self.lin.weight)
+        nn.init.zeros_(self.lin.bias)
+
+    def forward(self, x, z):
+        scale, shift = self.lin(z)[:, :, None, None].chunk(2, 1)
+        return x * (1 + scale) + shift

@@ -27,8 +27,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from labkit import warp
-from labkit.blocks import ResBlock2d, ResBlock3d, groups
-from labkit.face_parts import PartEncoder
+from labkit.blocks import FiLM, ResBlock2d, ResBlock3d, groups
+from labkit.face_parts import CropDecoder, PartEncoder, PartPainter
 from labkit.warp import POSE_DIM
 
 
@@ -62,6 +62,8 @@ class FaceLatentConfig:
                                  # source's crops and the driver's z_dyn (labkit.latent_losses, --crops)
     part_crops: bool = False     # E_mot adds to its holistic z_dyn what it reads from eye and mouth crops placed by
                                  # its own z_pose (labkit.face_parts): at 128 px a blink is 2-3 rows of pixels
+    part_painter: bool = False   # G_part repaints G_2D's eye and mouth crops from (z_dyn, z_pose) at the pixel and
+                                 # pastes them back where E_mot's parts sit (labkit.face_parts; needs part_crops)
 
     def __post_init__(self):
         for name in ("image_size", "volume_size", "code_size", "motion_size"):
@@ -72,6 +74,8 @@ class FaceLatentConfig:
                 raise ValueError(f"{name} must be a power of two >= 4, got {n}")
         if self.volume_size > self.image_size:
             raise ValueError(f"volume_size {self.volume_size} exceeds image_size {self.image_size}")
+        if self.part_painter and not self.part_crops:
+            raise ValueError("part_painter paints where E_mot's part branch places the parts: it needs part_crops=True")
 
 
 # one-line presets: `tiny` keeps tests fast; s64..s512 are the real sizes
@@ -88,6 +92,10 @@ PRESETS = {
     # s128d whose E_mot also reads the eyes and the mouth from crops its own pose places
     "s128p": lambda: FaceLatentConfig(image_size=128, volume_size=32, volume_depth=16, width=24, motion_size=128,
                                       dense_warp=True, dyn_film=False, canonical_flow=True, part_crops=True),
+    # s128p whose generator also repaints those crops from z_dyn at the pixel (G_part)
+    "s128pp": lambda: FaceLatentConfig(image_size=128, volume_size=32, volume_depth=16, width=24, motion_size=128,
+                                       dense_warp=True, dyn_film=False, canonical_flow=True, part_crops=True,
+                                       part_painter=True),
     "s256": lambda: FaceLatentConfig(image_size=256, volume_size=32, volume_depth=16, width=24, max_width=384),
     "s512": lambda: FaceLatentConfig(image_size=512, volume_size=64, volume_depth=16, width=16, max_width=384),
 }
@@ -242,20 +250,6 @@ class DenseWarpGenerator(nn.Module):
         return x[:, :3].permute(0, 2, 3, 4, 1), x[:, 3:]
 
 
-class FiLM(nn.Module):
-    """Feature-wise scale and shift of (B, c, H, W) features from a code (B, z); identity at init."""
-
-    def __init__(self, z: int, c: int):
-        super().__init__()
-        self.lin = nn.Linear(z, 2 * c)
-        nn.init.zeros_(self.lin.weight)
-        nn.init.zeros_(self.lin.bias)
-
-    def forward(self, x, z):
-        scale, shift = self.lin(z)[:, :, None, None].chunk(2, 1)
-        return x * (1 + scale) + shift
-
-
 class Decoder2d(nn.Module):
     """G_2D: projected volume (B, C·D, Hv, Wv) → image (B, 3, H, W) in [0, 1]."""
 
@@ -281,34 +275,6 @@ class Decoder2d(nn.Module):
         return torch.sigmoid(self.out(x))
 
 
-class CropDecoder(nn.Module):
-    """D_crop, a training aid with no counterpart in VASA-1: the driver's face-aligned eye or mouth crop
-    (B, 3, h, w) in [0, 1] from the source's crop and z = (driver z_dyn, both z_pose) (B, Z_dyn + 12).
-
-    At 128 px an eye with its brow is ~9 px tall, a blink moves 2-3 rows and a 10° gaze the iris by
-    about a pixel. Through the full generator the gradient that would teach E_mot these barely
-    exists until the generator draws them, and the generator cannot learn to draw what z_dyn does
-    not carry. This small network sees only the crops, so z_dyn gets a short path to those pixels;
-    the poses are given (and not taught) so that z_dyn need not explain what the head does.
-    """
-
-    def __init__(self, cfg: FaceLatentConfig, width: int = 32, blocks: int = 3):
-        super().__init__()
-        z = cfg.dyn_dim + 2 * POSE_DIM
-        self.inp = nn.Conv2d(3, width, 3, 1, 1)
-        self.films = nn.ModuleList([FiLM(z, width) for _ in range(blocks)])
-        self.blocks = nn.ModuleList([ResBlock2d(width, width) for _ in range(blocks)])
-        self.out = nn.Sequential(nn.GroupNorm(groups(width), width), nn.SiLU(), nn.Conv2d(width, 3, 3, 1, 1))
-        nn.init.zeros_(self.out[-1].weight)                                  # starts as a copy of the source crop
-        nn.init.zeros_(self.out[-1].bias)
-
-    def forward(self, crop, z):
-        x = self.inp(2 * crop - 1)                                           # (B, width, h, w)
-        for film, block in zip(self.films, self.blocks):
-            x = block(film(x, z))
-        return crop + self.out(x)
-
-
 # ---------------------------------------------------------------------------- the model
 
 class FaceLatentModel(nn.Module):
@@ -325,7 +291,8 @@ class FaceLatentModel(nn.Module):
         self.warp_from_canonical = W(cfg)                                  # non-rigid part of W_c→d
         self.g3d = nn.Sequential(*[ResBlock3d(cfg.volume_channels) for _ in range(cfg.res3d_blocks)])
         self.g2d = Decoder2d(cfg)
-        self.crop_decoder = CropDecoder(cfg) if cfg.crop_decoder else None  # training aid, unused at inference
+        self.part_painter = PartPainter(cfg.dyn_dim + POSE_DIM) if cfg.part_painter else None      # G_part
+        self.crop_decoder = CropDecoder(cfg.dyn_dim + 2 * POSE_DIM) if cfg.crop_decoder else None  # training aid, unused at inference
         if cfg.pose_residual:                                              # z_dyn's linear prediction from z_pose:
             self.register_buffer("dyn_from_pose", torch.zeros(cfg.dyn_dim, POSE_DIM))  # dyn_from_pose @ z_pose
             self.register_buffer("dyn_offset", torch.zeros(cfg.dyn_dim))               # + dyn_offset
@@ -404,14 +371,20 @@ class FaceLatentModel(nn.Module):
 
     def decode(self, canonical: torch.Tensor, z_id: torch.Tensor, z_pose: torch.Tensor,
                z_dyn: torch.Tensor) -> torch.Tensor:
-        """W_c→d, projection and G_2D: a canonical volume shown with any pose and dynamics.
+        """W_c→d, projection and G_2D (then G_part, with `part_painter`): a canonical volume shown with
+        any pose and dynamics.
 
         canonical: (B, C, D, Hv, Wv); z_id (B, Z_id); z_pose (B, 6); z_dyn (B, Z_dyn) → (B, 3, H, W).
         """
         posed = self.pose_volume(canonical, z_id, z_pose, z_dyn)           # (B, C, D, Hv, Wv)
         B, C, D, Hv, Wv = posed.shape
         projected = posed.reshape(B, C * D, Hv, Wv)                          # orthographic: depth → channels
-        return self.g2d(projected, torch.cat([z_id, self.generator_dyn(z_pose, z_dyn)], 1))
+        dyn = self.generator_dyn(z_pose, z_dyn)
+        image = self.g2d(projected, torch.cat([z_id, dyn], 1))
+        if self.part_painter is not None:                                    # G_part: eyes and mouth at the pixel
+            pose = z_pose.detach()                                           # placed, like E_mot's crops, by a pose
+            image = self.part_painter(image, pose, torch.cat([dyn, pose], 1), self.motion_encoder.parts)  # it does not teach
+        return image
 
     def reenact(self, source: torch.Tensor, driver: torch.Tensor) -> torch.Tensor:
         """The source's appearance and identity with the driver's pose and dynamics: (B, 3, H, W)."""

@@ -13,9 +13,20 @@ probe blink and gaze at once. So the parts are cut out, in two ways:
   This needs no landmarks, so E_mot uses it at inference too: it reads its dynamics where its own
   pose says the eyes and the mouth are. After LivePortrait, whose eye and lip retargeting modules
   add small corrections to a holistic motion estimate, these crops add to E_mot's holistic z_dyn.
+
+And they are drawn, in two ways, by the same small FiLM-conditioned network (`CropDecoder`):
+
+- **D_crop**, a training aid: the driver's landmark-placed crops from the source's, given the
+  driver's z_dyn (labkit.latent_losses.crop_l1), a short path from the pixels to E_mot;
+- **the part painter** (`PartPainter`, G_part): after G_2D, each pose-placed crop of the
+  generated image is repainted from z_dyn and pasted back through the inverse of the same
+  rigid map. G_2D draws from a volume whose voxel is 4 px at 128 px, finer than a lid or an
+  iris moves; G_part draws them at the pixel.
 """
 from __future__ import annotations
 
+
+import math
 
 import numpy as np
 import torch
@@ -23,7 +34,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from labkit import warp
-from labkit.blocks import ResBlock2d
+from labkit.blocks import FiLM, ResBlock2d, groups
 
 # each part, in units of the outer-eye-corner distance d from the corners' midpoint, along the eye line (x)
 # and across it, down (y): (centre x, centre y, width, height), and its crop size (h, w) in pixels at 128 px
@@ -88,14 +99,15 @@ class PartEncoder(nn.Module):
             self.nets[r][-1].weight.data.mul_(0.1)
             nn.init.zeros_(self.nets[r][-1].bias)
 
-    def points(self, z_pose: torch.Tensor, region: str) -> torch.Tensor:
-        """Where part `region`'s crop samples the image: z_pose (B, 6) → (B, h, w, 2) grid_sample (x, y)."""
+    def points(self, z_pose: torch.Tensor, region: str, anchor: torch.Tensor | None = None) -> torch.Tensor:
+        """Where part `region`'s crop samples the image: z_pose (B, 6) → (B, h, w, 2) grid_sample (x, y)
+        (at `anchor` (3,) instead of the learned one if given)."""
         k = self.regions.index(region)
         h, w = self.sizes[region]
         ys, xs = _unit_grid(h, w, z_pose)
         ew, eh = self.extents[k]
         patch = torch.stack(torch.broadcast_tensors(xs[None, :] * ew, ys[:, None] * eh, xs.new_zeros(1, 1)), -1)
-        p = (self.anchors[k] + patch)[None, None].expand(len(z_pose), 1, h, w, 3)  # (B, 1, h, w, 3) canonical
+        p = ((self.anchors[k] if anchor is None else anchor) + patch)[None, None].expand(len(z_pose), 1, h, w, 3)
         return warp.canonical_to_pose(p, z_pose)[:, 0, :, :, :2]
 
     def crops(self, x: torch.Tensor, z_pose: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -105,6 +117,90 @@ class PartEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor, z_pose: torch.Tensor) -> torch.Tensor:
         return sum(self.nets[r](c) for r, c in self.crops(x, z_pose).items())      # (B, Z_dyn)
+
+
+class CropDecoder(nn.Module):
+    """D_crop, a training aid with no counterpart in VASA-1: the driver's face-aligned eye or mouth crop
+    (B, 3, h, w) in [0, 1] from the source's crop and a code z (B, z): as D_crop, the driver's z_dyn and both
+    z_pose (Z_dyn + 12).
+
+    At 128 px an eye with its brow is ~9 px tall, a blink moves 2-3 rows and a 10° gaze the iris by
+    about a pixel. Through the full generator the gradient that would teach E_mot these barely
+    exists until the generator draws them, and the generator cannot learn to draw what z_dyn does
+    not carry. This small network sees only the crops, so z_dyn gets a short path to those pixels;
+    the poses are given (and not taught) so that z_dyn need not explain what the head does.
+    """
+
+    def __init__(self, z: int, width: int = 32, blocks: int = 3):
+        super().__init__()
+        self.inp = nn.Conv2d(3, width, 3, 1, 1)
+        self.films = nn.ModuleList([FiLM(z, width) for _ in range(blocks)])
+        self.blocks = nn.ModuleList([ResBlock2d(width, width) for _ in range(blocks)])
+        self.out = nn.Sequential(nn.GroupNorm(groups(width), width), nn.SiLU(), nn.Conv2d(width, 3, 3, 1, 1))
+        nn.init.zeros_(self.out[-1].weight)                                  # starts as a copy of the source crop
+        nn.init.zeros_(self.out[-1].bias)
+
+    def forward(self, crop, z):
+        x = self.inp(2 * crop - 1)                                           # (B, width, h, w)
+        for film, block in zip(self.films, self.blocks):
+            x = block(film(x, z))
+        return crop + self.out(x)
+
+
+class PartPainter(nn.Module):
+    """G_part: repaint the eyes and the mouth of generated images (B, 3, H, W) from z = (z_dyn, z_pose).
+
+    For each part, the crop that E_mot's PartEncoder would cut at this pose (its anchors, detached:
+    E_mot decides where the parts are) goes through a CropDecoder conditioned on z; the change is
+    faded to zero at the patch's border and pasted back where each pixel's ray meets the flat
+    patch (`patch_coords`). Zero at init: the painter starts as the identity.
+    """
+
+    def __init__(self, z: int, regions=tuple(CROPS)):
+        super().__init__()
+        self.nets = nn.ModuleDict({r: CropDecoder(z) for r in regions})
+
+    def forward(self, images: torch.Tensor, z_pose: torch.Tensor, z: torch.Tensor, parts: PartEncoder) -> torch.Tensor:
+        """images (B, 3, H, W) in [0, 1], z_pose (B, 6), z (B, z), E_mot's `parts` → (B, 3, H, W) in [0, 1]."""
+        out = images
+        for r, net in self.nets.items():
+            k = parts.regions.index(r)
+            anchor, extent = parts.anchors[k].detach(), parts.extents[k]
+            crop = F.grid_sample(images, parts.points(z_pose, r, anchor=anchor), mode="bilinear",
+                                 padding_mode="border", align_corners=False)            # (B, 3, h, w)
+            change = (net(crop, z) - crop) * _taper(*crop.shape[-2:], crop)           # zero at the border
+            uv = patch_coords(z_pose, anchor, extent, images.shape[-1])               # (B, H, W, 2)
+            out = out + F.grid_sample(change, uv, mode="bilinear", padding_mode="zeros", align_corners=False)
+        return out.clamp(0, 1)
+
+
+def _taper(h: int, w: int, like: torch.Tensor) -> torch.Tensor:
+    """A (h, w) raised-cosine window: 1 inside, falling over the outer quarter of each side to 0 at the
+    outermost cells, so that the pasted change is zero at and beyond the patch's edge."""
+    ramps = []
+    for u, n in ((_unit_grid(h, w, like)[0], h), (_unit_grid(h, w, like)[1], w)):
+        cells_in = (0.5 - u.abs()) * n - 0.5                                 # 0 at the outermost cell centres
+        ramps.append(0.5 - 0.5 * torch.cos(math.pi * torch.clamp(cells_in / (n / 4), 0, 1)))
+    return ramps[0][:, None] * ramps[1][None, :]
+
+
+def patch_coords(z_pose: torch.Tensor, anchor: torch.Tensor, extent: torch.Tensor, image_size: int,
+                 q: torch.Tensor | None = None) -> torch.Tensor:
+    """Where each image pixel (or each point of q (B, ..., 2), grid_sample (x, y)) falls on a part's flat
+    canonical patch: (B, H, W, 2) grid_sample (x, y) coordinates of the patch, [-1, 1] inside it. The
+    inverse of PartEncoder.points: the pixel's orthographic ray meets the plane z = anchor_z at the
+    canonical p solving (s·R·p + t)_xy = q."""
+    R, t, s = warp.pose_parts(z_pose)                                      # (B, 3, 3), (B, 1, 1, 1, 3), (B, 1, 1, 1, 1)
+    B = len(z_pose)
+    s, t = s.view(B, 1, 1), t.view(B, 3)[:, :2]
+    M = s * R[:, :2, :2]                                                     # (B, 2, 2): canonical x, y → image x, y
+    c = t + s[:, 0] * R[:, :2, 2] * anchor[2]                                # (B, 2): where the plane's origin lands
+    if q is None:
+        ys, xs = _unit_grid(image_size, image_size, z_pose)
+        q = torch.stack(torch.broadcast_tensors(2 * xs[None, :], 2 * ys[:, None]), -1).expand(B, -1, -1, -1)
+    flat = q.reshape(B, -1, 2)                                               # (B, N, 2) pixel centres
+    p = torch.linalg.solve(M[:, None], (flat - c[:, None])[..., None])[..., 0]   # (B, N, 2) canonical x, y
+    return (2 * (p - anchor[:2]) / extent).view(q.shape)                     # patch (x, y), [-1, 1] inside
 
 
 @torch.no_grad()

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from labkit.face_latent import FaceLatentModel, make_config
-from labkit.face_parts import CROPS, EYE_CORNERS, PartEncoder, crop_centres, crop_size, face_crops, fit_anchors
+from labkit.face_parts import (CROPS, EYE_CORNERS, PartEncoder, PartPainter, crop_centres, crop_size, face_crops,
+                               fit_anchors, patch_coords)
 from labkit.warp import POSE_DIM, canonical_to_pose
 
 S = 64
@@ -127,3 +128,59 @@ def test_training_places_the_parts_by_landmarks_once(tmp_path):
     state2 = load_state(train_latent(warm, tmp_path / "warm", model_overrides={"part_crops": True}, progress=False,
                                      deterministic=True), kind="face_latent")[0]
     assert torch.allclose(state2["motion_encoder.parts.extents"], 1.5 * state["motion_encoder.parts.extents"])
+
+
+def _pose(B, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    z = torch.zeros(B, POSE_DIM)
+    z[:, :3] = (torch.rand(B, 3, generator=g) - 0.5) * 0.6                   # up to ±17° each
+    z[:, 3:5] = (torch.rand(B, 2, generator=g) - 0.5) * 0.1
+    z[:, 5] = (torch.rand(B, generator=g) - 0.5) * 0.2
+    return z
+
+
+def test_patch_coords_invert_the_part_placement():
+    parts = PartEncoder(S, 8)
+    z_pose = _pose(3)
+    for k, r in enumerate(parts.regions):
+        h, w = parts.sizes[r]
+        uv = patch_coords(z_pose, parts.anchors[k].detach(), parts.extents[k], S, q=parts.points(z_pose, r))
+        cells = torch.stack(torch.meshgrid((torch.arange(h) + 0.5) / h * 2 - 1, (torch.arange(w) + 0.5) / w * 2 - 1,
+                                           indexing="ij")[::-1], -1)       # (h, w, 2) crop cell centres (x, y)
+        assert torch.allclose(uv, cells.expand_as(uv), atol=1e-4)
+    assert patch_coords(z_pose, parts.anchors[0].detach(), parts.extents[0], S).shape == (3, S, S, 2)
+
+
+def test_part_painter_starts_as_identity_and_paints_only_its_patches():
+    torch.manual_seed(0)
+    parts, painter = PartEncoder(S, 8), PartPainter(8 + POSE_DIM)
+    x, z_pose = _image().expand(2, -1, -1, -1).clamp(0.2, 0.8), _pose(2)
+    z = torch.randn(2, 8 + POSE_DIM)
+    assert torch.equal(painter(x, z_pose, z, parts), x)                     # zero at init
+    torch.nn.init.constant_(painter.nets["eyes"].out[-1].bias, 0.1)       # the eyes' painter now brightens its crop
+    changed = (painter(x, z_pose, z, parts) - x).abs().amax(1)               # (B, H, W)
+    inside = patch_coords(z_pose, parts.anchors[0].detach(), parts.extents[0], S).abs().amax(-1) < 1
+    assert changed[~inside].max() < 1e-6 and changed[inside].max() > 0.09   # the change stays inside the eye patch
+
+
+def test_part_painter_needs_the_part_branch_and_teaches_z_dyn_not_the_pose():
+    with pytest.raises(ValueError, match="part_crops"):
+        make_config("tiny", part_painter=True)
+    torch.manual_seed(0)
+    model = FaceLatentModel(make_config("tiny", part_crops=True, part_painter=True))
+    net = model.part_painter.nets["eyes"]
+    for layer in (net.out[-1], *(f.lin for f in net.films)):                # zero at init: as after some training
+        torch.nn.init.normal_(layer.weight, std=0.1)
+    seen = {}
+    model.part_painter.register_forward_pre_hook(lambda m, args: seen.update(pose=args[1], z=args[2]))
+    lat = model.encode(_image())
+    canonical = model.canonicalize(lat).detach()
+    z_pose, z_dyn = lat.z_pose.detach().requires_grad_(), lat.z_dyn.detach().requires_grad_()
+    y = model.decode(canonical, lat.z_id.detach(), z_pose, z_dyn)
+    painter, model.part_painter = model.part_painter, None
+    y0 = model.decode(canonical, lat.z_id.detach(), z_pose, z_dyn)
+    model.part_painter = painter
+    assert y.shape == y0.shape and not torch.allclose(y, y0)               # it paints
+    assert not seen["pose"].requires_grad                                  # placed by a pose it does not teach
+    g_dyn, = torch.autograd.grad((y - y0).pow(2).sum(), [z_dyn])
+    assert g_dyn.abs().sum() > 0                                           # what it paints teaches z_dyn
