@@ -122,10 +122,10 @@ def factor_transfer(model: FaceLatentModel, sampler: PairSampler, rng: np.random
         for k in range(0, n, batch):
             sl = slice(k, k + batch)
             src = sampler.render(ids[sl], fs[sl], es[sl])
-            (d_lo, lm), d_hi = sampler.render_with_landmarks(ids[sl], f_lo[sl], ed[sl]), sampler.render(ids[sl], f_hi[sl], ed[sl])
-            crop = lambda x: face_crops(x.float().clamp(0, 1), lm, part)   # noqa: E731 (the low driver's landmarks)
-            o = crop(model.reenact(src, d_hi)) - crop(model.reenact(src, d_lo))
-            d = crop(d_hi) - crop(d_lo)
+            d_lo, lm = sampler.render_with_landmarks(ids[sl], f_lo[sl], ed[sl])  # both drivers' crops at these landmarks
+            d_hi = sampler.render(ids[sl], f_hi[sl], ed[sl])
+            o_lo, o_hi = (model.reenact(src, d).float().clamp(0, 1) for d in (d_lo, d_hi))
+            o, d = (face_crops(hi, lm, part) - face_crops(lo, lm, part) for hi, lo in ((o_hi, o_lo), (d_hi, d_lo)))
             num, den = num + float((o * d).sum()), den + float((d * d).sum())
         out[name] = round(num / max(den, 1e-12), 3)
     return out

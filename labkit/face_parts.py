@@ -178,7 +178,7 @@ def _taper(h: int, w: int, like: torch.Tensor) -> torch.Tensor:
     """A (h, w) raised-cosine window: 1 inside, falling over the outer quarter of each side to 0 at the
     outermost cells, so that the pasted change is zero at and beyond the patch's edge."""
     ramps = []
-    for u, n in ((_unit_grid(h, w, like)[0], h), (_unit_grid(h, w, like)[1], w)):
+    for u, n in zip(_unit_grid(h, w, like), (h, w)):
         cells_in = (0.5 - u.abs()) * n - 0.5                                 # 0 at the outermost cell centres
         ramps.append(0.5 - 0.5 * torch.cos(math.pi * torch.clamp(cells_in / (n / 4), 0, 1)))
     return ramps[0][:, None] * ramps[1][None, :]
