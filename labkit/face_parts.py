@@ -110,10 +110,15 @@ class PartEncoder(nn.Module):
         p = ((self.anchors[k] if anchor is None else anchor) + patch)[None, None].expand(len(z_pose), 1, h, w, 3)
         return warp.canonical_to_pose(p, z_pose)[:, 0, :, :, :2]
 
+    def crop(self, x: torch.Tensor, z_pose: torch.Tensor, region: str,
+             anchor: torch.Tensor | None = None) -> torch.Tensor:
+        """Part `region`'s crop (B, 3, h, w) of x (B, 3, H, W), placed by z_pose (B, 6) (and `anchor`, as in points)."""
+        return F.grid_sample(x, self.points(z_pose, region, anchor), mode="bilinear", padding_mode="border",
+                             align_corners=False)
+
     def crops(self, x: torch.Tensor, z_pose: torch.Tensor) -> dict[str, torch.Tensor]:
         """{region: (B, 3, h, w)} crops of x (B, 3, H, W) placed by z_pose (B, 6)."""
-        return {r: F.grid_sample(x, self.points(z_pose, r), mode="bilinear", padding_mode="border",
-                                 align_corners=False) for r in self.regions}
+        return {r: self.crop(x, z_pose, r) for r in self.regions}
 
     def forward(self, x: torch.Tensor, z_pose: torch.Tensor) -> torch.Tensor:
         return sum(self.nets[r](c) for r, c in self.crops(x, z_pose).items())      # (B, Z_dyn)
@@ -166,8 +171,7 @@ class PartPainter(nn.Module):
         for r, net in self.nets.items():
             k = parts.regions.index(r)
             anchor, extent = parts.anchors[k].detach(), parts.extents[k]
-            crop = F.grid_sample(images, parts.points(z_pose, r, anchor=anchor), mode="bilinear",
-                                 padding_mode="border", align_corners=False)            # (B, 3, h, w)
+            crop = parts.crop(images, z_pose, r, anchor)                              # (B, 3, h, w)
             change = (net(crop, z) - crop) * _taper(*crop.shape[-2:], crop)           # zero at the border
             uv = patch_coords(z_pose, anchor, extent, images.shape[-1])               # (B, H, W, 2)
             out = out + F.grid_sample(change, uv, mode="bilinear", padding_mode="zeros", align_corners=False)
@@ -199,7 +203,7 @@ def patch_coords(z_pose: torch.Tensor, anchor: torch.Tensor, extent: torch.Tenso
         ys, xs = _unit_grid(image_size, image_size, z_pose)
         q = torch.stack(torch.broadcast_tensors(2 * xs[None, :], 2 * ys[:, None]), -1).expand(B, -1, -1, -1)
     flat = q.reshape(B, -1, 2)                                               # (B, N, 2) pixel centres
-    p = torch.linalg.solve(M[:, None], (flat - c[:, None])[..., None])[..., 0]   # (B, N, 2) canonical x, y
+    p = torch.einsum("bij,bnj->bni", torch.linalg.inv(M), flat - c[:, None])  # (B, N, 2) canonical x, y
     return (2 * (p - anchor[:2]) / extent).view(q.shape)                     # patch (x, y), [-1, 1] inside
 
 
