@@ -110,6 +110,20 @@ def cmd_train_latent(a) -> int:
     return 0
 
 
+def cmd_train_parts(a) -> int:
+    import torch
+
+    from labkit.train_parts import TrainPartsConfig, train_parts
+
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    cfg = TrainPartsConfig(init=a.init, pairs=a.pairs, steps=a.steps, batch_size=a.batch_size, lr=a.lr, warmup=a.warmup,
+                           seed=a.seed, encode=tuple(a.encode), snapshot_steps=tuple(a.snapshot_steps))
+    path = train_parts(cfg, a.out, device=a.device, overwrite=a.overwrite, progress=not a.quiet)
+    print(f"trained {cfg.steps} steps; weights {path}")
+    return 0
+
+
 def _recipe(a, train_cls, model_cls):
     """The trainer's config and model overrides: from --config FILE, or the defaults."""
     if a.config is None:
@@ -596,6 +610,15 @@ def build_parser() -> argparse.ArgumentParser:
     tl.add_argument("--deterministic", action="store_true", help="torch deterministic algorithms (tests)")
     _add_scale_options(tl, "labkit/configs/latent_voxceleb2_256.toml")
     tl.set_defaults(func=cmd_train_latent)
+    tp = train.add_parser("parts", help="the face latent model's part stage: E_mot's eye reading and G_part at the crop, "
+                                        "the rest frozen")
+    _add_run_options(tp, lr=1e-3, warmup=50, steps=2000, device_help="cpu or cuda[:N]")
+    tp.add_argument("--init", required=True, help="face latent weights with a part branch (.safetensors; s128p, s128pp)")
+    tp.add_argument("--pairs", type=int, default=3000, help="SynthTalk pairs passed once through the model (default: 3000)")
+    tp.add_argument("--batch-size", type=int, default=64, help="pairs per step (default: 64)")
+    tp.add_argument("--encode", nargs="*", default=["eyes"], choices=["eyes", "mouth"],
+                    help="E_mot part CNNs to train (default: eyes; the mouth's reading is what G_2D draws the jaw from)")
+    tp.set_defaults(func=cmd_train_parts)
     from labkit.motion_dit import PRESETS as MOTION_PRESETS
     tm = train.add_parser("motion", help="the motion generator, a diffusion transformer (VASA-1 §3.2)")
     _add_run_options(tm, lr=3e-4, warmup=500, device_help="cpu or cuda[:N]")

@@ -185,8 +185,12 @@ class MotionEncoder(CodeEncoder):
         nn.init.zeros_(self.head[-1].bias)
         self.parts = PartEncoder(cfg.image_size, cfg.dyn_dim) if cfg.part_crops else None
 
+    def holistic(self, x):
+        """The pooled view alone: (B, 6 + Z_dyn), z_pose then z_dyn before the part branch adds to it."""
+        return super().forward(x)
+
     def forward(self, x):
-        m = super().forward(x)                                             # (B, 6 + Z_dyn)
+        m = self.holistic(x)                                               # (B, 6 + Z_dyn)
         if self.parts is None:
             return m
         z_pose = m[:, :POSE_DIM]
@@ -376,15 +380,24 @@ class FaceLatentModel(nn.Module):
 
         canonical: (B, C, D, Hv, Wv); z_id (B, Z_id); z_pose (B, 6); z_dyn (B, Z_dyn) → (B, 3, H, W).
         """
+        image = self.draw(canonical, z_id, z_pose, z_dyn)
+        if self.part_painter is not None:                                    # G_part: eyes and mouth at the pixel
+            pose = z_pose.detach()                                           # placed, like E_mot's crops, by a pose
+            image = self.part_painter(image, pose, self.painter_code(pose, z_dyn), self.motion_encoder.parts)
+        return image
+
+    def draw(self, canonical: torch.Tensor, z_id: torch.Tensor, z_pose: torch.Tensor,
+             z_dyn: torch.Tensor) -> torch.Tensor:
+        """W_c→d, projection and G_2D, without G_part: (B, 3, H, W), what G_part repaints."""
         posed = self.pose_volume(canonical, z_id, z_pose, z_dyn)           # (B, C, D, Hv, Wv)
         B, C, D, Hv, Wv = posed.shape
         projected = posed.reshape(B, C * D, Hv, Wv)                          # orthographic: depth → channels
-        dyn = self.generator_dyn(z_pose, z_dyn)
-        image = self.g2d(projected, torch.cat([z_id, dyn], 1))
-        if self.part_painter is not None:                                    # G_part: eyes and mouth at the pixel
-            pose = z_pose.detach()                                           # placed, like E_mot's crops, by a pose
-            image = self.part_painter(image, pose, torch.cat([dyn, pose], 1), self.motion_encoder.parts)  # it does not teach
-        return image
+        return self.g2d(projected, torch.cat([z_id, self.generator_dyn(z_pose, z_dyn)], 1))
+
+    def painter_code(self, z_pose: torch.Tensor, z_dyn: torch.Tensor) -> torch.Tensor:
+        """G_part's condition (B, Z_dyn + 6): E_mot's own dynamics output and the pose, which it is
+        placed by and does not teach (pass it detached)."""
+        return torch.cat([self.generator_dyn(z_pose, z_dyn), z_pose], 1)
 
     def reenact(self, source: torch.Tensor, driver: torch.Tensor) -> torch.Tensor:
         """The source's appearance and identity with the driver's pose and dynamics: (B, 3, H, W)."""

@@ -172,10 +172,15 @@ class PartPainter(nn.Module):
             k = parts.regions.index(r)
             anchor, extent = parts.anchors[k].detach(), parts.extents[k]
             crop = parts.crop(images, z_pose, r, anchor)                              # (B, 3, h, w)
-            change = (net(crop, z) - crop) * _taper(*crop.shape[-2:], crop)           # zero at the border
+            change = self.paint(r, crop, z) - crop
             uv = patch_coords(z_pose, anchor, extent, images.shape[-1])               # (B, H, W, 2)
             out = out + F.grid_sample(change, uv, mode="bilinear", padding_mode="zeros", align_corners=False)
         return out.clamp(0, 1)
+
+    def paint(self, region: str, crop: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """One part's crop (B, 3, h, w) repainted from z (B, z), its change faded to zero at the
+        border: what lands in the image inside the patch (before the clamp)."""
+        return crop + (self.nets[region](crop, z) - crop) * _taper(*crop.shape[-2:], crop)
 
 
 def _taper(h: int, w: int, like: torch.Tensor) -> torch.Tensor:

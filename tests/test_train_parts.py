@@ -1,0 +1,130 @@
+"""The part stage (labkit.train_parts): what it freezes, what its bank holds, that it learns and resumes."""
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from labkit.checkpoint import load_state, save_weights
+from labkit.face_latent import FaceLatentModel, make_config
+from labkit.train_latent import load_face_latent
+from labkit.train_parts import TrainPartsConfig, build_bank, stage_loss, stage_model, train_parts, trainable
+from labkit.warp import POSE_DIM
+
+
+def _model(**overrides):
+    torch.manual_seed(0)
+    cfg = make_config("tiny", part_crops=True, **overrides)
+    model = FaceLatentModel(cfg)
+    for p in model.motion_encoder.parts.parameters():        # a part reading that is not near zero
+        p.data.add_(0.05 * torch.randn_like(p))
+    return model
+
+
+def _checkpoint(tmp_path, **overrides):
+    model = _model(**overrides)
+    path = tmp_path / "init.safetensors"
+    save_weights(path, model, kind="face_latent", config=model.cfg.__dict__)
+    return path, model
+
+
+class _Frames:
+    """A sampler over fixed images: batch(n, rng) draws n (source, driver) pairs from them."""
+
+    def __init__(self, n=12, size=64, seed=0):
+        self.x = torch.rand(n, 3, size, size, generator=torch.Generator().manual_seed(seed))
+
+    def batch(self, n, rng):
+        i, j = rng.integers(len(self.x), size=n), rng.integers(len(self.x), size=n)
+        return {"source": self.x[i], "driver": self.x[j]}
+
+
+def test_stage_gives_a_painter_drops_the_decoupling_and_needs_a_part_branch(tmp_path):
+    path, old = _checkpoint(tmp_path, pose_residual=True)
+    model = stage_model(*load_state(path, kind="face_latent"))
+    assert model.part_painter is not None and not model.cfg.pose_residual
+    a, b = old.state_dict(), model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in b if not k.startswith("part_painter."))
+    plain = FaceLatentModel(make_config("tiny"))
+    save_weights(tmp_path / "plain.safetensors", plain, kind="face_latent", config=plain.cfg.__dict__)
+    with pytest.raises(ValueError, match="part_crops"):
+        stage_model(*load_state(tmp_path / "plain.safetensors", kind="face_latent"))
+
+
+def test_only_the_named_part_readers_and_the_painter_learn():
+    model = _model(part_painter=True)
+    params = trainable(model, ("eyes",))
+    names = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert names and all(n.startswith(("motion_encoder.parts.nets.eyes.", "part_painter.")) for n in names)
+    assert any(n.startswith("part_painter.nets.mouth.") for n in names)
+    assert len(params) == len(names)
+    with pytest.raises(ValueError, match="unknown parts"):
+        trainable(model, ("nose",))
+
+
+@torch.no_grad()
+def test_bank_holds_what_the_whole_model_computes():
+    model = _model(part_painter=True).eval()
+    frames = _Frames()
+    bank = build_bank(model, frames, 5, ("eyes",), chunk=3, progress=False)
+    assert len(bank["z_pose"]) == 5 and bank["target.eyes"].shape[1:] == (3, *model.motion_encoder.parts.sizes["eyes"])
+    # the same draws again, to know which frames the bank holds
+    drivers = torch.cat([frames.batch(n, np.random.default_rng([0, 2, k]))["driver"] for k, n in enumerate((3, 2))])
+    sources = torch.cat([frames.batch(n, np.random.default_rng([0, 2, k]))["source"] for k, n in enumerate((3, 2))])
+    z_pose, z_dyn = model.encode_motion(drivers)
+    parts = model.motion_encoder.parts
+    assert torch.allclose(bank["z_pose"], z_pose, atol=1e-5)
+    # base + the eyes' reading = E_mot's z_dyn
+    rebuilt = bank["base_dyn"] + parts.nets["eyes"](2 * bank["target.eyes"] - 1)
+    assert torch.allclose(rebuilt, z_dyn, atol=1e-5)
+    assert not torch.allclose(bank["base_dyn"], z_dyn, atol=1e-3)
+    # the drawn crops are G_2D's crops of the reenactment; the targets the driver's own
+    lat = model.encode(sources)
+    drawn = model.draw(model.canonicalize(lat), lat.z_id, z_pose, z_dyn)
+    for r in parts.regions:
+        assert torch.allclose(bank[f"drawn.{r}"], parts.crop(drawn, z_pose, r), atol=1e-5)
+        assert torch.allclose(bank[f"target.{r}"], parts.crop(drivers, z_pose, r), atol=1e-6)
+    loss, terms = stage_loss(model, bank, torch.arange(5), ("eyes",))
+    assert set(terms) == {"l1_eyes", "l1_mouth"} and float(loss) > 0
+
+
+def test_stage_loss_teaches_the_eye_reader_and_the_painter_not_the_mouth_reader():
+    model = _model(part_painter=True)
+    trainable(model, ("eyes",))
+    with torch.no_grad():
+        bank = build_bank(model, _Frames(), 6, ("eyes",), progress=False)
+    for p in model.part_painter.parameters():                 # past the zero init, so gradient flows back
+        p.data.add_(0.02 * torch.randn_like(p))
+    loss, _ = stage_loss(model, bank, torch.arange(6), ("eyes",))
+    loss.backward()
+    parts = model.motion_encoder.parts
+    assert parts.nets["eyes"][-1].weight.grad.abs().sum() > 0
+    assert model.part_painter.nets["mouth"].out[-1].weight.grad.abs().sum() > 0
+    assert all(p.grad is None for p in parts.nets["mouth"].parameters())
+    assert all(p.grad is None for p in model.motion_encoder.conv.parameters())
+
+
+def _train(tmp_path, init, name, steps, **kw):
+    cfg = TrainPartsConfig(init=str(init), pairs=8, steps=steps, batch_size=4, warmup=2, bank_clips=3, log_every=1,
+                           checkpoint_every=2, lr=3e-3, **kw)
+    return train_parts(cfg, tmp_path / name, progress=False)
+
+
+def test_stage_learns_resumes_exactly_and_keeps_the_rest(tmp_path, resumes_exactly):
+    init, _ = _checkpoint(tmp_path)
+    cfg = TrainPartsConfig(init=str(init), pairs=8, steps=4, batch_size=4, warmup=4, bank_clips=3, checkpoint_every=2)
+    folder = resumes_exactly(lambda c, out: train_parts(c, out, progress=False), load_face_latent, cfg)
+    assert (folder / "bank.pt").exists()
+    long = _train(tmp_path, init, "long", 30)
+    log = [json.loads(s) for s in (tmp_path / "long" / "log.jsonl").read_text().splitlines()]
+    assert np.mean([r["loss"] for r in log[-5:]]) < 0.9 * np.mean([r["loss"] for r in log[:5]])
+    before = load_state(init, kind="face_latent")[0]
+    after = load_face_latent(long).state_dict()
+    for k, v in after.items():
+        if k.startswith("part_painter.") or k.startswith("motion_encoder.parts.nets.eyes."):
+            continue
+        assert torch.equal(before[k].to(v.dtype), v), k
+    assert not torch.equal(before["motion_encoder.parts.nets.eyes.6.weight"], after["motion_encoder.parts.nets.eyes.6.weight"])
+    with pytest.raises(FileNotFoundError, match="--init"):
+        train_parts(replace(TrainPartsConfig(), init=str(tmp_path / "missing.safetensors")), tmp_path / "x")
