@@ -10,7 +10,6 @@ from labkit.checkpoint import load_state, save_weights
 from labkit.face_latent import FaceLatentModel, make_config
 from labkit.train_latent import load_face_latent
 from labkit.train_parts import TrainPartsConfig, build_bank, stage_loss, stage_model, train_parts, trainable
-from labkit.warp import POSE_DIM
 
 
 def _model(**overrides):
