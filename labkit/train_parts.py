@@ -74,8 +74,9 @@ def stage_model(state: dict, meta: dict) -> FaceLatentModel:
                          "(presets s128p, s128pp)")
     model = FaceLatentModel(replace(cfg, part_painter=True, pose_residual=False))
     fresh, _ = load_matching(model, state)
-    if any(not k.startswith("part_painter.") for k in fresh):
-        raise ValueError(f"--init lacks tensors the stage keeps frozen: {[k for k in fresh if not k.startswith('part_painter.')][:4]}")
+    missing = [k for k in fresh if not k.startswith("part_painter.")]
+    if missing:
+        raise ValueError(f"--init lacks tensors the stage keeps frozen: {missing[:4]}")
     return model
 
 
@@ -104,16 +105,17 @@ def build_bank(model: FaceLatentModel, sampler, pairs: int, encode: tuple[str, .
 
     parts = model.motion_encoder.parts
     out: dict[str, list[torch.Tensor]] = {}
+    device = next(model.parameters()).device
     starts = range(0, pairs, chunk)
     for k, start in enumerate(tqdm(starts, desc="part bank", unit="chunk", disable=not progress)):
         b = sampler.batch(min(chunk, pairs - start), np.random.default_rng([seed, 2, k]))
-        device = next(model.parameters()).device
         source, driver = b["source"].to(device), b["driver"].to(device)
         m = model.motion_encoder.holistic(2 * driver - 1)
         z_pose, dyn = m[:, :POSE_DIM], m[:, POSE_DIM:]
         targets = parts.crops(driver, z_pose)
-        full = dyn + sum(parts.nets[r](2 * c - 1) for r, c in targets.items())     # E_mot's output now
-        base = dyn + sum(parts.nets[r](2 * c - 1) for r, c in targets.items() if r not in encode)
+        reading = {r: parts.nets[r](2 * c - 1) for r, c in targets.items()}
+        base = dyn + sum(v for r, v in reading.items() if r not in encode)
+        full = base + sum(reading[r] for r in encode)                            # E_mot's output now
         lat = model.encode(source)
         z_dyn = full - model.dyn_predicted(z_pose) if model.cfg.pose_residual else full
         drawn = model.draw(model.canonicalize(lat), lat.z_id, z_pose, z_dyn)
