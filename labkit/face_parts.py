@@ -25,7 +25,6 @@ And they are drawn, in two ways, by the same small FiLM-conditioned network (`Cr
 """
 from __future__ import annotations
 
-
 import math
 
 import numpy as np

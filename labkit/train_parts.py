@@ -32,7 +32,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from labkit.checkpoint import load_matching, load_state
+from labkit.checkpoint import load_matching, load_state, save_training_state
 from labkit.face_latent import FaceLatentConfig, FaceLatentModel
 from labkit.runs import RunFolder, run_steps
 from labkit.warp import POSE_DIM
@@ -163,9 +163,7 @@ def train_parts(cfg: TrainPartsConfig, out_dir: str | os.PathLike, *, device: st
         model.eval()
         bank = build_bank(model, make_sampler(data, model.cfg.image_size, progress=progress), cfg.pairs, cfg.encode,
                           seed=cfg.seed, progress=progress)
-        tmp = bank_path.with_name(".bank.pt.partial")
-        torch.save(bank, tmp)
-        os.replace(tmp, bank_path)
+        save_training_state(bank_path, bank)                 # atomically: a killed build leaves no half bank
     bank = {k: v.to(device) for k, v in bank.items()}
     log.info("part stage: %d pairs in the bank; training %s and G_part (%d parameters)", len(bank["z_pose"]),
              "+".join(cfg.encode) or "no part CNN", sum(p.numel() for p in params))
