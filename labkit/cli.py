@@ -101,7 +101,8 @@ def cmd_train_latent(a) -> int:
         fields["snapshot_steps"] = tuple(g["snapshot_steps"])
     if g.get("no_consistency"):
         fields["consistency"] = False
-    losses = dataclasses.replace(cfg.losses, **{k: g[k] for k in ("pose_supervision", "region", "decorrelate", "crops") if k in g})
+    losses = dataclasses.replace(cfg.losses, **{k: g[k] for k in ("pose_supervision", "region", "decorrelate", "crops",
+                                                                     "equivariance") if k in g})
     cfg = dataclasses.replace(cfg, losses=losses, **fields)
     path = train_latent(cfg, a.out, model_overrides=model, device=a.device, overwrite=a.overwrite,
                         progress=not a.quiet, deterministic=a.deterministic)
@@ -597,6 +598,9 @@ def build_parser() -> argparse.ArgumentParser:
     tl.add_argument("--pose-supervision", type=float, default=0.0, help="weight of SynthTalk ground-truth pose supervision (ablation; default 0)")
     tl.add_argument("--decorrelate", type=float, default=0.0,
                     help="weight of the z_pose/z_dyn cross-correlation penalty (experiment; default 0)")
+    tl.add_argument("--equivariance", type=float, default=0.0,
+                    help="weight of E_mot's image-plane equivariance: a randomly shifted, zoomed and turned driver must "
+                         "give the correspondingly moved z_pose and the same z_dyn (unsupervised; default 0)")
     tl.add_argument("--region", type=float, default=LossWeights().region,
                     help=f"weight of the eye/brow and mouth region L1 (default: {LossWeights().region}; 0 = off)")
     tl.add_argument("--crops", type=float, default=0.0,

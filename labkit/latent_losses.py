@@ -22,11 +22,17 @@ For a pair (I_i, I_j) of frames of one clip:
   between z_pose and z_dyn over the batch (XCov, Cheung et al. 2015), so that z_dyn cannot
   linearly repeat the head pose. One-sided: z_pose is held fixed in this term (penalising both
   sides drained the pose out of z_pose instead; see data_cards/model_face_latent.md);
+- **image-plane equivariance** (off by default; after the equivariance constraint of FOMM's
+  keypoints, Siarohin et al. 2019): the driver moved by a random similarity (shift, zoom, in-plane
+  turn) must give the z_pose that the same similarity makes of its z_pose, and the same z_dyn. It
+  needs no labels: a similarity of the image is exactly a change of (roll, tx, ty, scale) in the
+  model's own rigid warp (labkit.warp.pose_after_similarity);
 - **weak pose supervision** (SynthTalk only, an ablation, off by default): z_pose regressed on
   the ground-truth pose.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,7 +41,7 @@ import torch.nn.functional as F
 
 from labkit.face_latent import FaceLatentModel, Latents
 from labkit.face_parts import CROPS, face_crops
-from labkit.warp import POSE_DIM
+from labkit.warp import POSE_DIM, pose_after_similarity, warp_image_similarity
 from labkit.metrics.image import ms_ssim
 from labkit.synthtalk.factors import FACTOR_NAMES
 
@@ -52,6 +58,7 @@ class LossWeights:
     pose_supervision: float = 0.0  # SynthTalk-only weak supervision of z_pose (ablation)
     decorrelate: float = 0.0     # mean squared correlation of z_pose with z_dyn over the batch (XCov)
     crops: float = 0.0           # L1 of D_crop's eye and mouth crops (needs landmarks and model.crop_decoder)
+    equivariance: float = 0.0    # z_pose follows, z_dyn ignores, a random similarity of the driver (needs batch["similarity"])
     consistency_fraction: float = 0.5  # share of the batch the consistency terms are computed on
 
 
@@ -112,6 +119,25 @@ def _code_match(pred: torch.Tensor, target: torch.Tensor, scale: torch.Tensor) -
     """Squared error of codes (n, Z) relative to each dimension's variance `scale` (Z,) over the whole
     batch (scale-free, and steadier than the variance of the few consistency samples)."""
     return ((pred - target) ** 2).mean(0).div(scale + 1e-3).mean()
+
+
+def random_similarity(rng: np.random.Generator, n: int, *, shift: float = 0.08, zoom: float = 0.08,
+                      angle_deg: float = 10.0) -> torch.Tensor:
+    """n image-plane similarities (n, 4), uniform: log zoom in ±zoom, angle in ±angle_deg (as radians),
+    shift x and y in ±shift (normalised units: 0.08 is 4 % of the frame)."""
+    half = np.array([zoom, math.radians(angle_deg), shift, shift])
+    return torch.from_numpy(rng.uniform(-half, half, size=(n, 4))).float()
+
+
+def equivariance(model: FaceLatentModel, x: torch.Tensor, z_pose: torch.Tensor, z_dyn: torch.Tensor,
+                 sim: torch.Tensor, pose_scale: torch.Tensor, dyn_scale: torch.Tensor) -> torch.Tensor:
+    """E_mot's image-plane equivariance: x (B, 3, H, W) moved by the similarities `sim` (B, 4) must
+    encode to pose_after_similarity(z_pose, sim) and to the same z_dyn. Squared errors relative to
+    the batch's per-dimension variances (pose_scale (6,), dyn_scale (Z,)), as in the cross-identity
+    motion term; the gradient reaches both encodings."""
+    pose_m, dyn_m = model.encode_motion(warp_image_similarity(x, sim))
+    return 0.5 * (_code_match(pose_m, pose_after_similarity(z_pose, sim), pose_scale)
+                  + _code_match(dyn_m, z_dyn, dyn_scale))
 
 
 def cross_correlation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -200,13 +226,18 @@ def latent_losses(model: FaceLatentModel, batch: dict, w: LossWeights, *,
         images["cross"] = cross
     if w.decorrelate > 0:
         terms["decorrelate"] = cross_correlation(lat.z_pose.detach(), lat.z_dyn)
+    if w.equivariance > 0:
+        if "similarity" not in batch:
+            raise ValueError("the equivariance loss needs batch['similarity'] (B, 4): see random_similarity")
+        terms["equivariance"] = equivariance(model, x_j, lj.z_pose, lj.z_dyn, batch["similarity"],
+                                             lat.z_pose.detach().var(0), lat.z_dyn.detach().var(0))
     if w.pose_supervision > 0:
         gt = pose_target(torch.cat([batch["source_factors"], batch["driver_factors"]]))
         terms["pose_sup"] = F.mse_loss(lat.z_pose, gt.to(lat.z_pose))
 
     weight = {"rec": 1.0, "region": w.region, "id_contrast": w.id_contrast, "transfer": w.transfer, "cross_id": w.cross_id,
               "cross_motion": w.cross_motion, "pose_sup": w.pose_supervision, "decorrelate": w.decorrelate,
-              "crops": w.crops}
+              "crops": w.crops, "equivariance": w.equivariance}
     total = sum(weight[k] * v for k, v in terms.items())
     with torch.no_grad():
         terms["l1"] = (rec_j - x_j).abs().mean()

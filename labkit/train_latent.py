@@ -24,7 +24,7 @@ import torch
 from labkit import distributed
 from labkit.checkpoint import load_matching, load_state
 from labkit.face_latent import FaceLatentConfig, FaceLatentModel, make_config
-from labkit.latent_losses import LossWeights, latent_losses
+from labkit.latent_losses import LossWeights, latent_losses, random_similarity
 from labkit.runs import compiled, open_run, restore, run_steps, warmup_cosine
 
 log = logging.getLogger(__name__)
@@ -151,7 +151,10 @@ def _train(cfg, out_dir, d, *, model_overrides, overwrite, progress, determinist
     images = {}
 
     def loss_at(step, rows):
-        batch = sampler.batch(cfg.batch_size, np.random.default_rng([cfg.seed, step]), rows=rows, step=step)
+        rng = np.random.default_rng([cfg.seed, step])
+        batch = sampler.batch(cfg.batch_size, rng, rows=rows, step=step)
+        if cfg.losses.equivariance > 0:                    # drawn after the batch: runs without it are unchanged
+            batch["similarity"] = random_similarity(rng, len(batch["driver"]))
         with amp:
             loss, terms, images["last"] = net({k: v.to(device) for k, v in batch.items()})
         return loss, terms

@@ -63,6 +63,37 @@ def canonical_to_pose(points: torch.Tensor, pose: torch.Tensor) -> torch.Tensor:
     return s * torch.einsum("bij,bdhwj->bdhwi", R, points) + t
 
 
+def _similarity_parts(sim: torch.Tensor):
+    """(B, 4) similarities (log zoom, angle in radians, shift x, shift y) → zoom (B,), the 2x2
+    rotation (B, 2, 2) in (x right, y down) axes, and the shift (B, 2)."""
+    if sim.ndim != 2 or sim.shape[1] != 4:
+        raise ValueError(f"similarities must be (B, 4): log zoom, angle, shift x, shift y; got {tuple(sim.shape)}")
+    c, s = torch.cos(sim[:, 1]), torch.sin(sim[:, 1])
+    rot = torch.stack([c, -s, s, c], -1).view(-1, 2, 2)
+    return torch.exp(sim[:, 0]), rot, sim[:, 2:]
+
+
+def warp_image_similarity(x: torch.Tensor, sim: torch.Tensor) -> torch.Tensor:
+    """Move the content of images x (B, C, H, W) by the image-plane similarity q ↦ a·Rot(θ)·q + d
+    (normalised coordinates, x right, y down; `sim` as in pose_after_similarity); the border
+    pixels fill what comes into view."""
+    a, rot, d = _similarity_parts(sim.to(x.dtype))
+    inv = rot.transpose(1, 2) / a.view(-1, 1, 1)                       # the backward map q = inv·(q' - d)
+    theta = torch.cat([inv, -(inv @ d.unsqueeze(-1))], 2)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def pose_after_similarity(pose: torch.Tensor, sim: torch.Tensor) -> torch.Tensor:
+    """The z_pose of a face whose image was moved by the similarity `sim` (B, 4): (log zoom a,
+    in-plane angle θ, shift d). A posed point s·R·p + t becomes a·Rot(θ)·(s·R·p + t) + d, and since
+    R = R_roll·R_yaw·R_pitch with roll about the viewing axis, that is the pose (yaw, pitch,
+    roll + θ, a·Rot(θ)·t + d, log s + log a): yaw and pitch stay."""
+    a, rot, d = _similarity_parts(sim.to(pose.dtype))
+    t = a.view(-1, 1) * (rot @ pose[:, 3:5].unsqueeze(-1)).squeeze(-1) + d
+    return torch.cat([pose[:, :2], pose[:, 2:3] + sim[:, 1:2].to(pose), t, pose[:, 5:6] + sim[:, :1].to(pose)], 1)
+
+
 def upsample_flow(flow: torch.Tensor, size: tuple[int, int, int]) -> torch.Tensor:
     """Low-resolution displacement (B, 3, d, h, w) → (B, D, H, W, 3) at the volume's size."""
     return F.interpolate(flow, size=size, mode="trilinear", align_corners=False).permute(0, 2, 3, 4, 1)

@@ -9,7 +9,7 @@ from labkit import warp
 from labkit.checkpoint import load_matching, load_state, read_metadata, save_weights
 from labkit.face_latent import PRESETS, DenseWarpGenerator, FaceLatentConfig, FaceLatentModel, make_config
 from labkit.latent_losses import (LossWeights, cross_correlation, id_info_nce, latent_losses, masked_mean,
-                                  pose_target, region_l1, region_masks)
+                                  pose_target, random_similarity, region_l1, region_masks)
 from labkit.train_latent import TrainLatentConfig, load_face_latent, lr_at, train_latent
 
 
@@ -245,6 +245,61 @@ def test_lr_schedule():
     assert lr_at(1000, c) == pytest.approx(0.1) and lr_at(500, c) < lr_at(200, c)
 
 
+def _centroid(img: torch.Tensor) -> torch.Tensor:
+    """Intensity centroid of a (H, W) image in normalised coordinates (x right, y down)."""
+    H, W = img.shape
+    ys, xs = (2 * torch.arange(H) + 1) / H - 1, (2 * torch.arange(W) + 1) / W - 1
+    return torch.stack([(img.sum(0) * xs).sum(), (img.sum(1) * ys).sum()]) / img.sum()
+
+
+def test_similarity_moves_the_image_and_the_pose_alike():
+    sim = torch.tensor([[0.1, 0.3, 0.1, -0.05]])                          # zoom e^0.1, 17°, shift
+    a, th, d = np.exp(0.1), 0.3, torch.tensor([0.1, -0.05])
+    rot = torch.tensor([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]], dtype=torch.float32)
+    # image content: a blob at q0 ends at a·Rot(θ)·q0 + d
+    n = 96
+    c = (2 * torch.arange(n) + 1) / n - 1
+    q0 = torch.tensor([0.2, -0.15])
+    blob = torch.exp(-((c[None, :] - q0[0]) ** 2 + (c[:, None] - q0[1]) ** 2) / 0.01)
+    moved = warp.warp_image_similarity(blob[None, None], sim)[0, 0]
+    assert torch.allclose(_centroid(moved), a * rot @ q0 + d, atol=2e-3)
+    still = warp.warp_image_similarity(blob[None, None], torch.zeros(1, 4))[0, 0]
+    assert torch.allclose(still, blob, atol=1e-5)
+    # the model's rigid warp: posing with the moved pose = posing, then moving the image plane
+    g = torch.Generator().manual_seed(0)
+    pose = torch.randn(3, 6, generator=g) * 0.3
+    pts = warp.identity_grid(2, 3, 4).expand(3, 2, 3, 4, 3)
+    before = warp.canonical_to_pose(pts, pose)[..., :2]
+    after = warp.canonical_to_pose(pts, warp.pose_after_similarity(pose, sim.expand(3, 4)))[..., :2]
+    assert torch.allclose(after, a * before @ rot.T + d, atol=1e-5)
+    assert torch.equal(warp.pose_after_similarity(pose, torch.zeros(3, 4)), pose)
+    with pytest.raises(ValueError, match="similarities must be"):
+        warp.pose_after_similarity(pose, torch.zeros(3, 3))
+
+
+def test_equivariance_term_teaches_the_motion_encoder_only(tiny):
+    g = torch.Generator().manual_seed(2)
+    x = torch.rand(6, 3, 64, 64, generator=g)
+    b = dict(source=x[:3], driver=x[3:], identity=torch.arange(3))
+    w = LossWeights(region=0, equivariance=1.0)
+    with pytest.raises(ValueError, match="similarity"):
+        latent_losses(tiny, b, w, consistency=False)
+    sim = random_similarity(np.random.default_rng(0), 3)
+    assert sim.shape == (3, 4) and sim[:, 1].abs().max() <= np.radians(10)
+    _, still, _ = latent_losses(tiny, {**b, "similarity": torch.zeros(3, 4)}, w, consistency=False)
+    assert still["equivariance"] < 1e-6                                    # no move: the same codes
+    tiny.zero_grad()
+    model_terms = latent_losses(tiny, {**b, "similarity": sim}, LossWeights(region=0, equivariance=1.0, l1=0,
+                                ms_ssim=0, id_contrast=0), consistency=False)
+    model_terms[0].backward()
+    assert model_terms[1]["equivariance"] > 1e-4
+    grads = {n.split(".")[0]: p.grad is not None and p.grad.abs().sum() > 0 for n, p in tiny.named_parameters()}
+    assert grads["motion_encoder"] and not any(v for k, v in grads.items() if k != "motion_encoder")
+    tiny.zero_grad()
+    _, off, _ = latent_losses(tiny, b, LossWeights(region=0), consistency=False)
+    assert "equivariance" not in off
+
+
 def _run(tmp_path, name, steps, **kw):
     cfg = TrainLatentConfig(preset="tiny", steps=steps, batch_size=2, bank_clips=3, log_every=1,
                             checkpoint_every=2, image_every=1000, warmup=2, **kw)
@@ -266,6 +321,12 @@ def test_training_is_seeded_and_resume_is_exact(tmp_path):
     (tmp_path / "c" / "notes.txt").write_text("keep me")
     with pytest.raises(FileExistsError, match="--overwrite"):
         _run(tmp_path, "c", 2)
+
+
+def test_training_with_equivariance_draws_similarities_and_logs_the_term(tmp_path):
+    _run(tmp_path, "e", 1, losses=LossWeights(equivariance=0.5))
+    record = json.loads((tmp_path / "e" / "log.jsonl").read_text().splitlines()[0])
+    assert record["equivariance"] > 0
 
 
 def test_checkpoint_round_trip_and_errors(tmp_path, tiny):
