@@ -15,6 +15,10 @@ exact ground truth on test identities the model never saw:
   expression are independent by construction (in natural speech they are not: nods come with
   brow raises, and a probe could "leak" through that correlation alone);
 - **identity code**: cosine within one person (many motions) and across people;
+- **pose within one person** (a diagnosis, no bar): a z_pose probe with each test person's mean
+  taken from the codes and the truth, fit on half of the identity frames' people and scored on
+  the other half (``probe_pose_within_id_r2``): what is left of the pose probe's shortfall when
+  per-person offsets of z_pose do not count;
 - **disentanglement**: DCI, MIG, SAP and modularity of [z_pose, z_dyn] against the factors;
 - **detail** (a diagnosis, no bar): PSNR of plain auto-encoding (a frame as its own source and
   driver) over the whole image and inside the eye/brow and mouth boxes, next to the same
@@ -58,15 +62,46 @@ def encode_codes(model: FaceLatentModel, images: torch.Tensor, batch: int = 64) 
             for i, name in enumerate(("z_id", "z_pose", "z_dyn"))}
 
 
-def probe_r2(x_train, y_train, x_test, y_test) -> np.ndarray:
-    """Per-target test R² of a ridge regression on standardised codes: (num_targets,)."""
+def fit_probe(x_train, y_train):
+    """A ridge regression on standardised codes (a fitted scikit-learn pipeline)."""
     from sklearn.linear_model import Ridge
-    from sklearn.metrics import r2_score
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    probe = make_pipeline(StandardScaler(), Ridge(alpha=1.0)).fit(x_train, y_train)
-    return np.atleast_1d(r2_score(y_test, probe.predict(x_test), multioutput="raw_values"))
+    return make_pipeline(StandardScaler(), Ridge(alpha=1.0)).fit(x_train, y_train)
+
+
+def _r2(y, pred) -> np.ndarray:
+    from sklearn.metrics import r2_score
+
+    return np.atleast_1d(r2_score(y, pred, multioutput="raw_values"))
+
+
+def probe_r2(x_train, y_train, x_test, y_test) -> np.ndarray:
+    """Per-target test R² of a ridge regression on standardised codes: (num_targets,)."""
+    return _r2(y_test, fit_probe(x_train, y_train).predict(x_test))
+
+
+def within_identity_r2(x, y, ids) -> np.ndarray:
+    """Per-target R² of a linear probe of motion within one person: each person's mean is taken from
+    the codes x (N, ·) and the targets y (N, T), and the probe is fit on half of the people and
+    scored on the other half (both ways, two-fold by person). It forgives what unsupervised training
+    leaves free, a constant offset of the codes per person (a source's pose is undone and a driver's
+    applied, so such an offset cancels; and head size and distance look alike in one image), and
+    nothing else."""
+    x, y, ids = np.asarray(x, np.float64).copy(), np.asarray(y, np.float64).copy(), np.asarray(ids)
+    people = np.unique(ids)
+    if len(people) < 4:
+        raise ValueError(f"within_identity_r2 needs frames of at least 4 people, got {len(people)}")
+    for i in people:
+        rows = ids == i
+        x[rows] -= x[rows].mean(0)
+        y[rows] -= y[rows].mean(0)
+    first = np.isin(ids, people[: len(people) // 2])
+    pred = np.empty_like(y)
+    for fit, score in ((first, ~first), (~first, first)):
+        pred[score] = fit_probe(x[fit], y[fit]).predict(x[score])
+    return _r2(y, pred)
 
 
 def _render_set(sampler: PairSampler, ids, factors, emotion, batch: int = 64) -> torch.Tensor:
@@ -178,6 +213,8 @@ def evaluate_latent(model: FaceLatentModel, *, pairs: int = 64, probe_train: int
                     identities: int = 24, seed: int = 0, progress: bool = False) -> dict:
     """Every figure of issue #4's table for `model` (see the module docstring); a flat dict of floats
     plus 'per_factor_r2' (probe name → {factor: R²}) and 'counts'."""
+    if identities < 4:
+        raise ValueError(f"identities must be at least 4 (the within-person pose probe fits on half of them), got {identities}")
     model = model.eval()
     size = model.cfg.image_size
     rng = np.random.default_rng(seed)
@@ -227,13 +264,16 @@ def evaluate_latent(model: FaceLatentModel, *, pairs: int = 64, probe_train: int
     n_per = 8
     ids = np.repeat(test.identities[rng.integers(len(test.identities), size=identities)], n_per)
     f, e = mixed_frames(test_bank, rng, len(ids))
-    z = encode_codes(model, _render_set(test, ids, f, e))["z_id"]
-    z = z / np.linalg.norm(z, axis=1, keepdims=True)
+    codes = encode_codes(model, _render_set(test, ids, f, e))
+    z = codes["z_id"] / np.linalg.norm(codes["z_id"], axis=1, keepdims=True)
     cos = z @ z.T
     same = ids[:, None] == ids[None, :]
     off = ~np.eye(len(ids), dtype=bool)
     out["id_intra_cos"] = float(cos[same & off].mean())
     out["id_inter_cos"] = float(cos[~same].mean())
+    r2 = within_identity_r2(codes["z_pose"], f[:, pose_cols], ids)                         # a diagnosis, no bar
+    out["probe_pose_within_id_r2"] = float(r2.mean())
+    out["per_factor_r2"]["probe_pose_within_id"] = {n: round(float(v), 4) for n, v in zip(POSE_FACTORS, r2)}
     tick()
 
     # disentanglement of the motion codes against the (discretised) ground-truth factors

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from labkit.eval_latent import BARS, KEYS, evaluate_latent, meets, mixed_frames, probe_r2
+from labkit.eval_latent import BARS, KEYS, evaluate_latent, meets, mixed_frames, probe_r2, within_identity_r2
 from labkit.face_latent import FaceLatentModel, make_config
 from labkit.latent_data import EXPRESSION_FACTORS, POSE_FACTORS, MotionBank, PairSampler, motion_bank
 from labkit.synthtalk.factors import FACTOR_NAMES
@@ -17,6 +17,19 @@ def test_probe_r2_is_one_for_a_linear_map_and_zero_for_noise():
     assert r2.shape == (2,) and (r2 > 0.99).all()
     noise = probe_r2(x[:300], rng.normal(size=(300, 1)), x[300:], rng.normal(size=(100, 1)))
     assert noise[0] < 0.1
+
+
+def test_within_identity_r2_forgives_per_person_offsets_only():
+    rng = np.random.default_rng(1)
+    ids = np.repeat(np.arange(20), 15)
+    y = rng.normal(size=(300, 2))
+    x = y @ rng.normal(size=(2, 2)) + rng.normal(scale=3.0, size=(20, 2))[ids]   # each person's codes shifted
+    odd = ids % 2 == 1
+    assert probe_r2(x[~odd], y[~odd], x[odd], y[odd]).max() < 0.3       # across people the offsets swamp it
+    assert (within_identity_r2(x, y, ids) > 0.99).all()
+    assert (within_identity_r2(rng.normal(size=(300, 2)), y, ids) < 0.1).all()  # codes that do not follow
+    with pytest.raises(ValueError, match="at least 4 people"):
+        within_identity_r2(x[:45], y[:45], ids[:45])
 
 
 def test_mixed_frames_take_pose_and_dynamics_from_different_frames():
@@ -71,12 +84,14 @@ def test_meets_reads_the_issue_bars():
 def test_evaluate_untrained_tiny_model_reports_every_key_and_fails_the_bars():
     torch.manual_seed(0)
     r = evaluate_latent(FaceLatentModel(make_config("tiny")), pairs=4, probe_train=120, probe_test=60,
-                        identities=3)
+                        identities=4)
     assert set(KEYS) <= set(r)
     assert all(np.isfinite(r[k]) for k in KEYS)
     assert r["self_psnr"] < 20 and r["probe_pose_r2"] < 0.5          # an untrained model is not good
     assert 0 <= r["mig"] <= 1 and 0 <= r["modularity"] <= 1 and -1 <= r["id_inter_cos"] <= 1
     assert set(r["per_factor_r2"]["probe_pose"]) == set(POSE_FACTORS)
+    assert set(r["per_factor_r2"]["probe_pose_within_id"]) == set(POSE_FACTORS)
+    assert r["probe_pose_within_id_r2"] < 0.5
     assert set(r["transfer"]) == {"jaw", "blink", "brow", "gaze_yaw", "gaze_pitch"}
     d = r["detail"]
     assert d["autoencode_psnr"] < d["blur4_psnr"]                    # untrained: worse than a 4x blur
