@@ -214,7 +214,8 @@ def evaluate_latent(model: FaceLatentModel, *, pairs: int = 64, probe_train: int
     """Every figure of issue #4's table for `model` (see the module docstring); a flat dict of floats
     plus 'per_factor_r2' (probe name → {factor: R²}) and 'counts'."""
     if identities < 4:
-        raise ValueError(f"identities must be at least 4 (the within-person pose probe fits on half of them), got {identities}")
+        raise ValueError(f"identities must be at least 4 (the within-person pose probe fits on half of them), "
+                         f"got {identities}")
     model = model.eval()
     size = model.cfg.image_size
     rng = np.random.default_rng(seed)

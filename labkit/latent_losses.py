@@ -58,7 +58,8 @@ class LossWeights:
     pose_supervision: float = 0.0  # SynthTalk-only weak supervision of z_pose (ablation)
     decorrelate: float = 0.0     # mean squared correlation of z_pose with z_dyn over the batch (XCov)
     crops: float = 0.0           # L1 of D_crop's eye and mouth crops (needs landmarks and model.crop_decoder)
-    equivariance: float = 0.0    # z_pose follows, z_dyn ignores, a random similarity of the driver (needs batch["similarity"])
+    equivariance: float = 0.0    # z_pose follows, z_dyn ignores, a random similarity of the driver
+                                 # (needs batch["similarity"])
     consistency_fraction: float = 0.5  # share of the batch the consistency terms are computed on
 
 
