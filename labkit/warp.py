@@ -68,8 +68,8 @@ def _similarity_parts(sim: torch.Tensor):
     rotation (B, 2, 2) in (x right, y down) axes, and the shift (B, 2)."""
     if sim.ndim != 2 or sim.shape[1] != 4:
         raise ValueError(f"similarities must be (B, 4): log zoom, angle, shift x, shift y; got {tuple(sim.shape)}")
-    c, s = torch.cos(sim[:, 1]), torch.sin(sim[:, 1])
-    rot = torch.stack([c, -s, s, c], -1).view(-1, 2, 2)
+    zero = torch.zeros_like(sim[:, 1])
+    rot = rotation_matrix(zero, zero, sim[:, 1])[:, :2, :2]             # the roll's own convention
     return torch.exp(sim[:, 0]), rot, sim[:, 2:]
 
 
