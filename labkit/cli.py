@@ -102,7 +102,7 @@ def cmd_train_latent(a) -> int:
     if g.get("no_consistency"):
         fields["consistency"] = False
     losses = dataclasses.replace(cfg.losses, **{k: g[k] for k in ("pose_supervision", "region", "decorrelate", "crops",
-                                                                     "equivariance") if k in g})
+                                                                     "equivariance", "cross_render") if k in g})
     cfg = dataclasses.replace(cfg, losses=losses, **fields)
     path = train_latent(cfg, a.out, model_overrides=model, device=a.device, overwrite=a.overwrite,
                         progress=not a.quiet, deterministic=a.deterministic)
@@ -603,6 +603,9 @@ def build_parser() -> argparse.ArgumentParser:
     tl.add_argument("--equivariance", type=float, default=0.0,
                     help="weight of E_mot's image-plane equivariance: a randomly shifted, zoomed and turned driver must "
                          "give the correspondingly moved z_pose and the same z_dyn (unsupervised; default 0)")
+    tl.add_argument("--cross-render", type=float, default=0.0,
+                    help="SynthTalk: weight of reconstructing each source person with another person's driver motion "
+                         "against the exact render of that (fixes per-person offsets of the motion codes; default 0)")
     tl.add_argument("--region", type=float, default=LossWeights().region,
                     help=f"weight of the eye/brow and mouth region L1 (default: {LossWeights().region}; 0 = off)")
     tl.add_argument("--crops", type=float, default=0.0,

@@ -9,6 +9,8 @@ independent random head pose, which widens the pose range the rigid warp must ex
 and the gaze wanders a few degrees, too little signal for a code to learn them from. A share of
 pairs may also keep one head pose for both frames (`same_pose_prob`): then only the expression
 differs, and all of the pair's reconstruction error is about the lids, brows, gaze and lips.
+With `cross_targets`, each batch also holds the exact render of every source person performing
+the next pair's driver motion (another person's), a target no video can give.
 
 For evaluation the same machinery gives what real video never has: the exact ground-truth
 image of identity A performing identity B's motion (cross-identity reenactment).
@@ -79,16 +81,24 @@ def mixed_frames(bank: MotionBank, rng: np.random.Generator, n: int) -> tuple[np
     return f, bank.emotion[b].copy()
 
 
+def cross_partner(n: int) -> torch.Tensor:
+    """Whose driver motion each of n rows is reenacted with in a cross-identity target: row b takes
+    row b - 1's (cyclically), another person's but for the odd draw of one identity twice. (n,) long."""
+    return torch.roll(torch.arange(n), 1)
+
+
 class PairSampler:
     """Batches of same-identity frame pairs, rendered at `resolution`.
 
     ``sampler.batch(B, rng)`` returns dict(source (B, 3, H, W), driver (B, 3, H, W) float in
     [0, 1], source_factors / driver_factors (B, F) in FACTOR_NAMES order, source_landmarks /
-    driver_landmarks (B, 68, 2) pixel (x, y), identity (B,)).
+    driver_landmarks (B, 68, 2) pixel (x, y), identity (B,)). With cross_targets=True also
+    cross_target (B, 3, H, W) and cross_landmarks (B, 68, 2): row b's person with the driver
+    motion of row b - 1 (cyclically, within the rows returned; see cross_partner).
     """
 
     def __init__(self, split: str, resolution: int, bank: MotionBank, *, random_pose_prob: float = 0.2,
-                 random_expression_prob: float = 0.0, same_pose_prob: float = 0.0):
+                 random_expression_prob: float = 0.0, same_pose_prob: float = 0.0, cross_targets: bool = False):
         for name, p in (("random_pose_prob", random_pose_prob), ("random_expression_prob", random_expression_prob),
                         ("same_pose_prob", same_pose_prob)):
             if not 0 <= p <= 1:
@@ -97,7 +107,7 @@ class PairSampler:
         self.identities = split_identities(split)
         self.renderer = Renderer(resolution)
         self.random_pose_prob, self.random_expression_prob = random_pose_prob, random_expression_prob
-        self.same_pose_prob = same_pose_prob
+        self.same_pose_prob, self.cross_targets = same_pose_prob, cross_targets
         self._expr_cols = [FACTOR_NAMES.index(n) for n in EXPRESSION_FACTORS]
 
     def draw_frames(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -139,10 +149,14 @@ class PairSampler:
             fd[np.ix_(same, _POSE_COLS)] = fs[np.ix_(same, _POSE_COLS)]
         ids, fs, es, fd, ed = ids[rows], fs[rows], es[rows], fd[rows], ed[rows]
         (src, src_lm), (drv, drv_lm) = self.render_with_landmarks(ids, fs, es), self.render_with_landmarks(ids, fd, ed)
-        return dict(source=src, driver=drv, source_landmarks=src_lm, driver_landmarks=drv_lm,
-                    source_factors=torch.from_numpy(fs), driver_factors=torch.from_numpy(fd),
-                    source_emotion=torch.from_numpy(es), driver_emotion=torch.from_numpy(ed),
-                    identity=torch.from_numpy(ids.astype(np.int64)))
+        out = dict(source=src, driver=drv, source_landmarks=src_lm, driver_landmarks=drv_lm,
+                   source_factors=torch.from_numpy(fs), driver_factors=torch.from_numpy(fd),
+                   source_emotion=torch.from_numpy(es), driver_emotion=torch.from_numpy(ed),
+                   identity=torch.from_numpy(ids.astype(np.int64)))
+        if self.cross_targets:                     # no draws: runs without it see the same batches
+            k = cross_partner(len(ids)).numpy()
+            out["cross_target"], out["cross_landmarks"] = self.render_with_landmarks(ids, fd[k], ed[k])
+        return out
 
 
 class PreparedPairs:

@@ -27,6 +27,10 @@ For a pair (I_i, I_j) of frames of one clip:
   turn) must give the z_pose that the same similarity makes of its z_pose, and the same z_dyn. It
   needs no labels: a similarity of the image is exactly a change of (roll, tx, ty, scale) in the
   model's own rigid warp (labkit.warp.pose_after_similarity);
+- **cross-identity reconstruction** (SynthTalk only, off by default; an aid of this kit's, not
+  VASA-1's): I_i reenacted with another person's driver motion must match SynthTalk's exact render
+  of that. Same-person pairs leave free any constant E_mot adds to all of one person's codes (it
+  cancels between source and driver); this is the one target that sees it. An image, not a label;
 - **weak pose supervision** (SynthTalk only, an ablation, off by default): z_pose regressed on
   the ground-truth pose.
 """
@@ -41,6 +45,7 @@ import torch.nn.functional as F
 
 from labkit.face_latent import FaceLatentModel, Latents
 from labkit.face_parts import CROPS, face_crops
+from labkit.latent_data import cross_partner
 from labkit.warp import POSE_DIM, pose_after_similarity, warp_image_similarity
 from labkit.metrics.image import ms_ssim
 from labkit.synthtalk.factors import FACTOR_NAMES
@@ -60,6 +65,8 @@ class LossWeights:
     crops: float = 0.0           # L1 of D_crop's eye and mouth crops (needs landmarks and model.crop_decoder)
     equivariance: float = 0.0    # z_pose follows, z_dyn ignores, a random similarity of the driver
                                  # (needs batch["similarity"])
+    cross_render: float = 0.0    # reconstruction of the exact cross-identity render (SynthTalk;
+                                 # needs batch["cross_target"])
     consistency_fraction: float = 0.5  # share of the batch the consistency terms are computed on
 
 
@@ -232,13 +239,24 @@ def latent_losses(model: FaceLatentModel, batch: dict, w: LossWeights, *,
             raise ValueError("the equivariance loss needs batch['similarity'] (B, 4): see random_similarity")
         terms["equivariance"] = equivariance(model, x_j, lj.z_pose, lj.z_dyn, batch["similarity"],
                                              lat.z_pose.detach().var(0), lat.z_dyn.detach().var(0))
+    if w.cross_render > 0:
+        if "cross_target" not in batch:
+            raise ValueError("the cross_render loss needs batch['cross_target'], SynthTalk's render of each source "
+                             "person with the previous row's driver motion (PairSampler(cross_targets=True))")
+        k = cross_partner(B).to(x_i.device)
+        out = model.decode(c_i, li.z_id, lj.z_pose[k], lj.z_dyn[k])
+        terms["cross_render"] = reconstruction(out, batch["cross_target"], w)
+        if w.region > 0 and "cross_landmarks" in batch:
+            terms["cross_render"] = terms["cross_render"] + w.region * region_l1(out, batch["cross_target"],
+                                                                                  batch["cross_landmarks"])
+        images["cross_render"] = out
     if w.pose_supervision > 0:
         gt = pose_target(torch.cat([batch["source_factors"], batch["driver_factors"]]))
         terms["pose_sup"] = F.mse_loss(lat.z_pose, gt.to(lat.z_pose))
 
     weight = {"rec": 1.0, "region": w.region, "id_contrast": w.id_contrast, "transfer": w.transfer, "cross_id": w.cross_id,
               "cross_motion": w.cross_motion, "pose_sup": w.pose_supervision, "decorrelate": w.decorrelate,
-              "crops": w.crops, "equivariance": w.equivariance}
+              "crops": w.crops, "equivariance": w.equivariance, "cross_render": w.cross_render}
     total = sum(weight[k] * v for k, v in terms.items())
     with torch.no_grad():
         terms["l1"] = (rec_j - x_j).abs().mean()

@@ -75,7 +75,10 @@ def make_sampler(cfg: TrainLatentConfig, image_size: int, *, progress: bool = Fa
         bank = latent_data.motion_bank("train", cfg.bank_clips, seed=cfg.seed, progress=progress)
         return latent_data.PairSampler("train", image_size, bank, random_pose_prob=cfg.random_pose_prob,
                                        random_expression_prob=cfg.random_expression_prob,
-                                       same_pose_prob=cfg.same_pose_prob)
+                                       same_pose_prob=cfg.same_pose_prob, cross_targets=cfg.losses.cross_render > 0)
+    if cfg.losses.cross_render > 0:
+        raise ValueError("--cross-render needs --data synthtalk: a prepared video folder has no render of one "
+                         "person performing another's motion")
     if not Path(cfg.data).is_dir():
         raise FileNotFoundError(f"--data must be 'synthtalk' or a folder written by `labkit prep`; "
                                 f"{cfg.data} is neither")

@@ -5,7 +5,7 @@ import torch
 
 from labkit.eval_latent import BARS, KEYS, evaluate_latent, meets, mixed_frames, probe_r2, within_identity_r2
 from labkit.face_latent import FaceLatentModel, make_config
-from labkit.latent_data import EXPRESSION_FACTORS, POSE_FACTORS, MotionBank, PairSampler, motion_bank
+from labkit.latent_data import EXPRESSION_FACTORS, POSE_FACTORS, MotionBank, PairSampler, cross_partner, motion_bank
 from labkit.synthtalk.factors import FACTOR_NAMES
 
 
@@ -73,6 +73,23 @@ def test_same_pose_pairs_differ_only_in_expression():
     assert not torch.equal(kept["source"], kept["driver"])
     with pytest.raises(ValueError, match="same_pose_prob"):
         PairSampler("train", 64, bank, same_pose_prob=-0.1)
+
+
+def test_cross_targets_render_each_person_with_the_previous_rows_motion():
+    bank = motion_bank("train", 2)
+    plain = PairSampler("train", 64, bank).batch(4, np.random.default_rng(5))
+    crossed = PairSampler("train", 64, bank, cross_targets=True)
+    b = crossed.batch(4, np.random.default_rng(5))
+    assert all(torch.equal(plain[k], b[k]) for k in plain)                # no extra draws: the same pairs
+    k = cross_partner(4)
+    assert k.tolist() == [3, 0, 1, 2]
+    gt = crossed.render(b["identity"].numpy(), b["driver_factors"][k].numpy(), b["driver_emotion"][k].numpy())
+    assert torch.equal(b["cross_target"], gt) and b["cross_landmarks"].shape == (4, 68, 2)
+    assert not torch.equal(b["cross_target"], b["driver"])                # another person's motion: a new image
+    shard = crossed.batch(4, np.random.default_rng(5), rows=slice(2, 4))  # the partner is found within a shard
+    gt = crossed.render(b["identity"][2:].numpy(), b["driver_factors"][[3, 2]].numpy(),
+                        b["driver_emotion"][[3, 2]].numpy())
+    assert torch.equal(shard["cross_target"], gt)
 
 
 def test_meets_reads_the_issue_bars():

@@ -300,6 +300,33 @@ def test_equivariance_term_teaches_the_motion_encoder_only(tiny):
     assert "equivariance" not in off
 
 
+def test_cross_render_term_compares_the_cross_reenactment_with_its_target(tiny):
+    g = torch.Generator().manual_seed(4)
+    x = torch.rand(6, 3, 64, 64, generator=g)
+    b = dict(source=x[:3], driver=x[3:], identity=torch.arange(3))
+    w = LossWeights(region=0, cross_render=1.0)
+    with pytest.raises(ValueError, match="cross_target"):
+        latent_losses(tiny, b, w, consistency=False)
+    _, terms, images = latent_losses(tiny, {**b, "cross_target": x[:3]}, w, consistency=False)
+    assert terms["cross_render"] > 0.05
+    with torch.no_grad():                                                 # its own output as the target: no loss
+        own = images["cross_render"].clone()
+        lat = tiny.encode(x)
+        k = torch.tensor([2, 0, 1])
+        again = tiny.decode(tiny.canonicalize(lat)[:3], lat.z_id[:3], lat.z_pose[3:][k], lat.z_dyn[3:][k])
+    assert torch.allclose(again, own, atol=1e-5)                          # row b takes driver b - 1's motion
+    _, terms, _ = latent_losses(tiny, {**b, "cross_target": own}, w, consistency=False)
+    assert terms["cross_render"] < 1e-4
+    grads = []
+    for weight in (0.0, 1.0):
+        tiny.zero_grad()
+        latent_losses(tiny, {**b, "cross_target": x[:3]}, LossWeights(region=0, cross_render=weight),
+                      consistency=False)[0].backward()
+        grads.append(tiny.motion_encoder.head[-1].weight.grad.clone())
+    assert not torch.allclose(grads[0], grads[1])                         # it teaches E_mot's codes too
+    tiny.zero_grad()
+
+
 def _run(tmp_path, name, steps, **kw):
     cfg = TrainLatentConfig(preset="tiny", steps=steps, batch_size=2, bank_clips=3, log_every=1,
                             checkpoint_every=2, image_every=1000, warmup=2, **kw)
@@ -327,6 +354,15 @@ def test_training_with_equivariance_draws_similarities_and_logs_the_term(tmp_pat
     _run(tmp_path, "e", 1, losses=LossWeights(equivariance=0.5))
     record = json.loads((tmp_path / "e" / "log.jsonl").read_text().splitlines()[0])
     assert record["equivariance"] > 0
+
+
+def test_training_with_cross_render_logs_the_term_and_needs_synthtalk(tmp_path):
+    _run(tmp_path, "x", 1, losses=LossWeights(cross_render=1.0))
+    record = json.loads((tmp_path / "x" / "log.jsonl").read_text().splitlines()[0])
+    assert record["cross_render"] > 0
+    (tmp_path / "prepared").mkdir()
+    with pytest.raises(ValueError, match="--cross-render needs --data synthtalk"):
+        _run(tmp_path, "y", 1, data=str(tmp_path / "prepared"), losses=LossWeights(cross_render=1.0))
 
 
 def test_checkpoint_round_trip_and_errors(tmp_path, tiny):
