@@ -277,10 +277,14 @@ def test_similarity_moves_the_image_and_the_pose_alike():
         warp.pose_after_similarity(pose, torch.zeros(3, 3))
 
 
+def _noise_pairs(seed: int):
+    """Three (source, driver) pairs of noise images at the tiny preset's 64 px: the images (6, 3, 64, 64), the batch."""
+    x = torch.rand(6, 3, 64, 64, generator=torch.Generator().manual_seed(seed))
+    return x, dict(source=x[:3], driver=x[3:], identity=torch.arange(3))
+
+
 def test_equivariance_term_teaches_the_motion_encoder_only(tiny):
-    g = torch.Generator().manual_seed(2)
-    x = torch.rand(6, 3, 64, 64, generator=g)
-    b = dict(source=x[:3], driver=x[3:], identity=torch.arange(3))
+    _, b = _noise_pairs(2)
     w = LossWeights(region=0, equivariance=1.0)
     with pytest.raises(ValueError, match="similarity"):
         latent_losses(tiny, b, w, consistency=False)
@@ -301,9 +305,7 @@ def test_equivariance_term_teaches_the_motion_encoder_only(tiny):
 
 
 def test_cross_render_term_compares_the_cross_reenactment_with_its_target(tiny):
-    g = torch.Generator().manual_seed(4)
-    x = torch.rand(6, 3, 64, 64, generator=g)
-    b = dict(source=x[:3], driver=x[3:], identity=torch.arange(3))
+    x, b = _noise_pairs(4)
     w = LossWeights(region=0, cross_render=1.0)
     with pytest.raises(ValueError, match="cross_target"):
         latent_losses(tiny, b, w, consistency=False)
