@@ -10,7 +10,7 @@ and the gaze wanders a few degrees, too little signal for a code to learn them f
 pairs may also keep one head pose for both frames (`same_pose_prob`): then only the expression
 differs, and all of the pair's reconstruction error is about the lids, brows, gaze and lips.
 With `cross_targets`, each batch also holds the exact render of every source person performing
-the next pair's driver motion (another person's), a target no video can give.
+the previous pair's driver motion (another person's), a target no video can give.
 
 For evaluation the same machinery gives what real video never has: the exact ground-truth
 image of identity A performing identity B's motion (cross-identity reenactment).
