@@ -15,7 +15,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 ASSETS = Path(__file__).parent / "assets"
-FACE_LATENT = ASSETS / "face_latent_s128d.safetensors"   # the shipped face latent model, read by every default
+FACE_LATENT = ASSETS / "face_latent_s128pp_cross.safetensors"   # the shipped face latent model, read by every default
 
 
 def _write(path: Path, state: dict, meta: dict, dtype: torch.dtype | None) -> None:
