@@ -81,14 +81,21 @@ class CAPP(nn.Module):
         assert audio.ndim == 3 and audio.shape[1:] == (self.cfg.window, self.cfg.audio_dim), f"audio {tuple(audio.shape)}"
         return F.normalize(self.audio((audio - self.audio_mean) / self.audio_std), dim=1)
 
-    def loss(self, pose: torch.Tensor, audio: torch.Tensor) -> tuple[torch.Tensor, dict]:
-        """CLIP's symmetric cross-entropy over the batch's B × B similarities."""
+    def loss(self, pose: torch.Tensor, audio: torch.Tensor,
+             negatives: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
+        """CLIP's symmetric cross-entropy over the batch's B × B similarities. `negatives` (M, T, 3): extra
+        pose windows that match none of the audio (e.g. time-shifted or motionless); each audio window must
+        then also pick its pose out of them (audio → pose only, B × (B + M) logits)."""
         p, a = self.embed_pose(pose), self.embed_audio(audio)
-        logits = self.logit_scale.exp().clamp(max=100) * p @ a.T
+        scale = self.logit_scale.exp().clamp(max=100)
+        logits = scale * p @ a.T
         target = torch.arange(len(p), device=p.device)
-        loss = 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
+        audio_to_pose = logits.T
+        if negatives is not None and len(negatives):
+            audio_to_pose = torch.cat([audio_to_pose, scale * a @ self.embed_pose(negatives).T], 1)
+        loss = 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(audio_to_pose, target))
         with torch.no_grad():
-            acc = (logits.argmax(1) == target).float().mean()
+            acc = (audio_to_pose.argmax(1) == target).float().mean()
         return loss, {"acc": float(acc)}
 
     @torch.no_grad()

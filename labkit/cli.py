@@ -8,6 +8,8 @@ import os
 import sys
 from pathlib import Path
 
+DEFAULT_STEPS = 1       # labkit.motion_generator.DEFAULT_STEPS, for --help without importing torch (tests check)
+
 
 def _synth_dataset(a):
     from labkit.synthtalk.dataset import SynthTalk
@@ -254,7 +256,7 @@ def _sync_summary(r: dict) -> str:
 def _capp_summary(r: dict) -> str:
     shifts = "   ".join(f"±{k[6:]}: {v:.3f}" for k, v in r.items() if k.startswith("shift_"))
     return (f"CAPP on {r['clips']} test clips: true pose {r['matched']:.3f}, another clip's audio "
-            f"{r['mismatched']:.3f}\npose shifted by   {shifts}")
+            f"{r['mismatched']:.3f}, a still head {r['still']:.3f}\npose shifted by   {shifts}")
 
 
 def _video_features_summary(r: dict) -> str:
@@ -688,7 +690,7 @@ def build_parser() -> argparse.ArgumentParser:
     et.add_argument("--checkpoint", default=None, help="motion generator of 'ours' (default: the shipped one for the renderer)")
     et.add_argument("--regression", default=None, help="regression baseline (default: the shipped one for the renderer)")
     et.add_argument("--latent", default=None, help="face latent checkpoint: renderer and pose/identity reader (default: shipped)")
-    et.add_argument("--steps", type=int, default=10, help="sampling steps (default: 10)")
+    et.add_argument("--steps", type=int, default=None, help=f"sampling steps of 'ours' (default: {DEFAULT_STEPS})")
     et.add_argument("--cfg-audio", type=float, default=1.0, help="audio guidance scale of 'ours' (default: 1 = none; 0 = audio ignored)")
     et.add_argument("--lmd-every", type=int, default=10, help="landmarks on every n-th frame (default: 10)")
     et.add_argument("--reader-clips", type=int, default=200, help="training clips the pose reader is fit on (default: 200)")
@@ -713,7 +715,7 @@ def build_parser() -> argparse.ArgumentParser:
     em.add_argument("--latent", default=None, help="face latent checkpoint the generator was trained with (default: shipped)")
     em.add_argument("--clips", type=int, default=40, help="test clips (default: 40)")
     em.add_argument("--seeds", type=int, default=3, help="sampling seeds per clip (default: 3)")
-    em.add_argument("--steps", type=int, default=10, help="sampling steps (default: 10)")
+    em.add_argument("--steps", type=int, default=None, help=f"sampling steps (default: {DEFAULT_STEPS})")
     em.add_argument("--overlap", type=int, default=None, help="frames shared by consecutive windows (default: W/10)")
     em.add_argument("--cfg-audio", type=float, default=1.0, help="audio guidance scale (default: 1 = none)")
     em.add_argument("--cfg-gaze", type=float, default=1.0, help="gaze guidance scale (default: 1)")
@@ -757,7 +759,7 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--emotion", default=None, metavar="NAME[:INTENSITY]", help="neutral, happy, sad, angry or surprised; intensity 0..1 (default 1)")
     an.add_argument("--cfg-audio", type=float, default=2.0, help="audio guidance scale (default: 2; 1 = none)")
     an.add_argument("--cfg-gaze", type=float, default=1.0, help="gaze guidance scale (default: 1 = none)")
-    an.add_argument("--steps", type=int, default=None, help="sampling steps (default: the checkpoint's, 10)")
+    an.add_argument("--steps", type=int, default=None, help=f"sampling steps (default: {DEFAULT_STEPS})")
     an.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
     an.add_argument("--resolution", type=int, default=256, choices=[128, 256, 512], help="output size (default: 256)")
     an.add_argument("--renderer", default="auto", choices=["auto", "latent", "landmarks"],
@@ -790,7 +792,8 @@ def build_parser() -> argparse.ArgumentParser:
     bm = bench.add_parser("motion", help="motion generator: motion frames/s and first-window latency per preset and steps")
     bm.add_argument("--json", action="store_true", help="print one JSON object")
     bm.add_argument("--presets", nargs="+", default=["tiny", "small", "base"], help="presets to time")
-    bm.add_argument("--steps", type=int, nargs="+", default=[1, 5, 10, 25], help="sampling steps to time")
+    bm.add_argument("--steps", type=int, nargs="+", default=[1, 2, 5, 10, 25],
+                    help="sampling steps to time (default: 1 2 5 10 25)")
     bm.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     bm.set_defaults(func=cmd_bench_motion)
     bp = bench.add_parser("prep", help="labkit prep on SynthTalk mp4s: landmark error and time per video second")

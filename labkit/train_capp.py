@@ -34,6 +34,8 @@ class TrainCAPPConfig:
     weight_decay: float = 0.01     # AdamW weight decay
     warmup: int = 100              # linear warm-up steps
     seed: int = 0                  # init and every batch
+    shift_negatives: tuple[int, int] = (3, 12)   # each window's pose also moved by ±3…12 frames, as a negative
+    still_negatives: float = 0.25  # a share of the batch also as a near-motionless negative (0–25 % of its motion)
     log_every: int = 50            # steps between scalar logs
     checkpoint_every: int = 500    # steps between checkpoints
     snapshot_steps: tuple[int, ...] = ()
@@ -52,12 +54,46 @@ def pose_audio(split: str, num_clips: int, *, seconds: float = 6.0, seed: int = 
 
 def window_batch(pose: np.ndarray, audio: np.ndarray, B: int, window: int, rng: np.random.Generator):
     """B windows (B, window, ·) of pose and audio, from B different clips."""
+    p, a, _ = _windows(pose, audio, B, window, rng)
+    return p, a
+
+
+def _windows(pose, audio, B, window, rng):
     N, T = pose.shape[:2]
     if B > N:
         raise ValueError(f"batch_size {B} exceeds the {N} clips (each window comes from another clip)")
     n = rng.choice(N, B, replace=False)
-    idx = rng.integers(T - window + 1, size=B)[:, None] + np.arange(window)
-    return pose[n[:, None], idx], audio[n[:, None], idx]
+    start = rng.integers(T - window + 1, size=B)
+    idx = start[:, None] + np.arange(window)
+    return pose[n[:, None], idx], audio[n[:, None], idx], (n, start)
+
+
+def hard_negatives(pose: np.ndarray, picked, window: int, rng: np.random.Generator, *,
+                   shift: tuple[int, int] = (3, 12), still: float = 0.25) -> np.ndarray:
+    """Pose windows that match none of the batch's audio: each picked window's clip read `shift` frames
+    earlier or later (the same motion, out of time: CAPP must see timing, not only style), and for a
+    share `still` of them the window with its motion damped to 0–25 % (a head that barely moves
+    matches no speech). picked = (clips, starts) of the batch; returns (M, window, ·)."""
+    (n, start), T = picked, pose.shape[1]
+    out = []
+    if shift:
+        lo, hi = shift
+        if not 1 <= lo <= hi:
+            raise ValueError(f"shift must be (lo, hi) frames with 1 <= lo <= hi, got {shift}")
+        moved = np.empty_like(start)
+        for i, s in enumerate(start):
+            cand = np.concatenate([np.arange(s - hi, s - lo + 1), np.arange(s + lo, s + hi + 1)])
+            cand = cand[(cand >= 0) & (cand <= T - window)]
+            moved[i] = rng.choice(cand) if len(cand) else (T - window if s < (T - window) / 2 else 0)
+        out.append(pose[n[:, None], moved[:, None] + np.arange(window)])
+    k = int(round(still * len(n)))
+    if k:
+        w = pose[n[:k, None], start[:k, None] + np.arange(window)]
+        mean = w.mean(1, keepdims=True)
+        out.append(mean + rng.uniform(0, 0.25, (k, 1, 1)) * (w - mean))
+    if not out:
+        return pose[:0, :window]
+    return np.concatenate(out).astype(pose.dtype, copy=False)
 
 
 def train_capp(cfg: TrainCAPPConfig, out_dir: str | os.PathLike, *, model_cfg: CAPPConfig | None = None,
@@ -77,8 +113,13 @@ def train_capp(cfg: TrainCAPPConfig, out_dir: str | os.PathLike, *, model_cfg: C
     step, elapsed = run.load(model, opt, device)
 
     def loss_at(step):
-        p, a = window_batch(pose, audio, cfg.batch_size, model_cfg.window, np.random.default_rng([cfg.seed, step]))
-        return model.loss(torch.from_numpy(p).to(device), torch.from_numpy(a).to(device))
+        rng = np.random.default_rng([cfg.seed, step])
+        p, a, picked = _windows(pose, audio, cfg.batch_size, model_cfg.window, rng)
+        neg = None
+        if cfg.shift_negatives or cfg.still_negatives:
+            neg = torch.from_numpy(hard_negatives(pose, picked, model_cfg.window, rng, shift=cfg.shift_negatives,
+                                                  still=cfg.still_negatives)).to(device)
+        return model.loss(torch.from_numpy(p).to(device), torch.from_numpy(a).to(device), neg)
 
     run_steps(run, model, opt, cfg, loss_at, start=step, elapsed=elapsed, model_config=asdict(model_cfg),
               extra={"train_clips": cfg.train_clips}, desc="train capp", progress=progress, show="acc")
@@ -89,12 +130,15 @@ def train_capp(cfg: TrainCAPPConfig, out_dir: str | os.PathLike, *, model_cfg: C
 def evaluate_capp(model: CAPP, *, num_clips: int = 100, shifts: tuple[int, ...] = (1, 2, 3, 4), cache_dir=None,
                   progress: bool = False) -> dict:
     """CAPP on SynthTalk test clips: the score of true pose with its own audio, with another clip's
-    audio, and with the pose moved by ±shift frames (VASA-1 shows CAPP falls as the pose slips)."""
+    audio, of a still head (the clip's mean pose held) with the audio, and with the pose moved by
+    ±shift frames (VASA-1 shows CAPP falls as the pose slips)."""
     from labkit.capp import shift_frames
 
     pose, audio = pose_audio("test", num_clips, cache_dir=cache_dir, progress=progress)
+    still = np.broadcast_to(pose.mean(1, keepdims=True), pose.shape)
     out = {"matched": float(model.score(pose, audio).mean()),
-           "mismatched": float(model.score(pose, np.roll(audio, 1, axis=0)).mean())}
+           "mismatched": float(model.score(pose, np.roll(audio, 1, axis=0)).mean()),
+           "still": float(model.score(still, audio).mean())}
     for k in shifts:
         out[f"shift_{k}"] = float(np.mean([model.score(shift_frames(pose, s), audio).mean() for s in (k, -k)]))
     out["clips"] = num_clips

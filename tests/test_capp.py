@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from labkit.capp import CAPP, CAPPConfig, load_capp, shift_frames
-from labkit.train_capp import TrainCAPPConfig, train_capp, window_batch
+from labkit.train_capp import TrainCAPPConfig, _windows, hard_negatives, train_capp, window_batch
 
 TINY = CAPPConfig(window=20, audio_dim=6, width=32, layers=1, heads=2, embed_dim=16)
 
@@ -79,3 +79,34 @@ def test_training_resumes_exactly(tmp_path, resumes_exactly):
     model_cfg = dataclasses.replace(TINY, audio_dim=80)
     kw = dict(model_cfg=model_cfg, progress=False, cache_dir=tmp_path / "cache")
     resumes_exactly(train_capp, load_capp, cfg, **kw)
+
+
+def test_hard_negatives_are_the_same_clips_out_of_time_or_nearly_still():
+    rng = np.random.default_rng(0)
+    T, W = 60, 20
+    pose = rng.normal(size=(8, T, 3)).astype(np.float32)
+    p, a, picked = _windows(pose, pose, 8, W, rng)
+    neg = hard_negatives(pose, picked, W, rng, shift=(3, 12), still=0.25)
+    assert neg.shape == (8 + 2, W, 3)
+    n, start = picked
+    for i in range(8):                               # each shifted window: the same clip, 3..12 frames away
+        lag = [s for s in range(T - W + 1) if np.array_equal(pose[n[i], s:s + W], neg[i])]
+        assert len(lag) == 1 and 3 <= abs(lag[0] - start[i]) <= 12
+    for i in range(2):                               # the still ones: same mean, at most a quarter of the motion
+        w = p[i]
+        np.testing.assert_allclose(neg[8 + i].mean(0), w.mean(0), atol=1e-5)
+        assert (neg[8 + i] - w.mean(0)).std() <= 0.25 * (w - w.mean(0)).std() + 1e-6
+    assert hard_negatives(pose, picked, W, rng, shift=(), still=0).shape == (0, W, 3)
+    with pytest.raises(ValueError, match="1 <= lo <= hi"):
+        hard_negatives(pose, picked, W, rng, shift=(5, 2))
+
+
+def test_negatives_enter_the_audio_to_pose_side_only():
+    model = CAPP(TINY).eval()
+    g = torch.Generator().manual_seed(0)
+    pose, audio = torch.randn(4, 20, 3, generator=g), torch.randn(4, 20, 6, generator=g)
+    with torch.no_grad():
+        base, _ = model.loss(pose, audio)
+        same, _ = model.loss(pose, audio, torch.zeros(0, 20, 3))
+        harder, _ = model.loss(pose, audio, torch.randn(6, 20, 3, generator=g))
+    assert torch.isclose(base, same) and harder > base

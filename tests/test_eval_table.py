@@ -101,7 +101,7 @@ def test_cli_instrument_evaluations(tmp_path, monkeypatch, capsys):
     assert r["clips"] == 3 and r["offset_acc"] == 1 and r["shifted_offset_acc"] >= 0.8 and r["S_C"] > 0.5
     assert main(["eval", "capp", "--clips", "4", "--json"]) == 0
     r = json.loads(capsys.readouterr().out)
-    assert r["clips"] == 4 and set(r) == {"matched", "mismatched", "shift_1", "shift_2", "shift_3", "shift_4", "clips"}
+    assert r["clips"] == 4 and set(r) == {"matched", "mismatched", "still", "shift_1", "shift_2", "shift_3", "shift_4", "clips"}
     assert all(-1 <= v <= 1 for k, v in r.items() if k != "clips")
     assert main(["eval", "capp", "--clips", "4"]) == 0                  # the printed summary
     assert capsys.readouterr().out.startswith("CAPP on 4 test clips: true pose")
