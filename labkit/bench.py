@@ -198,18 +198,19 @@ def bench_latent(*, sizes=(128, 256, 512), batch: int = 1, repeats: int = 3, dev
     return out
 
 
-def bench_motion(*, presets=("tiny", "small", "base"), steps=(1, 5, 10, 25), seconds: float = 20.0,
-                 shipped: tuple[str, int] = ("small", 10), device: str = "cpu", repeats: int = 2) -> dict:
+def bench_motion(*, presets=("tiny", "small", "base"), steps=(1, 2, 5, 10, 25), seconds: float = 20.0,
+                 shipped: tuple[str, int] | None = None, device: str = "cpu", repeats: int = 2) -> dict:
     """Motion frames per second of sliding-window generation (one clip of `seconds`, 25 fps) for
     each preset and number of sampling steps, and the first window's latency (random weights:
     speed does not depend on training). ``motion_fps`` / ``first_window_ms`` are those of the
-    `shipped` (preset, steps)."""
+    `shipped` (preset, steps), by default ("small", the default number of sampling steps)."""
     import torch
 
     from labkit.diffusion import Guidance
     from labkit.motion_dit import MotionDiT, make_config
-    from labkit.motion_generator import MotionGenerator
+    from labkit.motion_generator import DEFAULT_STEPS, MotionGenerator
 
+    shipped = shipped or ("small", DEFAULT_STEPS)
     out = {"device": device if device == "cpu" else torch.cuda.get_device_name(device),
            "threads": torch.get_num_threads(), "seconds": seconds, "results": {}}
     for preset in presets:

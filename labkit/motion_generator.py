@@ -31,6 +31,7 @@ from labkit.diffusion import PROCESSES, Guidance, Prefix
 from labkit.motion_dit import MotionConditions, MotionDiT, MotionDiTConfig
 
 KIND = "motion_dit"
+DEFAULT_STEPS = 1          # DDIM steps when none are asked for: the best measured (data_cards/model_motion_dit.md)
 SILENCE = float(np.log(MelFeatures().log_floor))      # log-mel of digital silence
 
 
@@ -60,7 +61,7 @@ def _per_frame(v, B: int, T: int, dim: int, name: str) -> np.ndarray | None:
 class MotionGenerator:
     """A trained motion denoiser with its sampling process: audio features + commands → motion."""
 
-    def __init__(self, model: MotionDiT, process: str = "diffusion", *, steps: int = 10,
+    def __init__(self, model: MotionDiT, process: str = "diffusion", *, steps: int | None = None,
                  guidance: Guidance = Guidance(), overlap: int | None = None, meta: dict | None = None):
         if process not in PROCESSES:
             raise ValueError(f"unknown process {process!r}; choose one of {sorted(PROCESSES)}")
@@ -73,6 +74,9 @@ class MotionGenerator:
         self.model = model.eval()
         self.process_name = process
         self.process = PROCESSES[process]()
+        steps = DEFAULT_STEPS if steps is None else steps
+        if steps < 1:
+            raise ValueError(f"steps must be >= 1, got {steps}")
         self.steps, self.guidance, self.overlap = steps, guidance, overlap
         self.meta = meta or {}
 

@@ -66,6 +66,29 @@ def test_learns_a_toy_audio_pose_link():
     assert matched > shifted + 0.1
 
 
+def test_hard_negatives_set_a_still_head_below_true_motion():
+    """Trained with near-motionless negatives, a still head scores below true motion with its own audio."""
+    rng = np.random.default_rng(0)
+    torch.manual_seed(0)
+    pose, audio = _toy(rng, 256)
+    model = CAPP(TINY)
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-3)
+    for step in range(150):
+        r = np.random.default_rng(step)
+        p, a, picked = _windows(pose, audio, 32, 20, r)
+        neg = hard_negatives(pose, picked, 20, r, shift=(3, 12), still=0.25)
+        loss, _ = model.loss(torch.from_numpy(p), torch.from_numpy(a), torch.from_numpy(neg))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    tp, ta = _toy(np.random.default_rng(1), 32)
+    still = np.broadcast_to(tp.mean(1, keepdims=True), tp.shape)
+    matched = model.score(tp, ta).mean()
+    assert matched > model.score(still, ta).mean() + 0.3
+    assert matched > model.score(shift_frames(tp, 4), ta).mean() + 0.1
+
+
 def test_window_batch_draws_distinct_clips():
     pose = np.arange(10)[:, None, None] * np.ones((10, 30, 3))
     p, a = window_batch(pose, pose, 10, 20, np.random.default_rng(0))

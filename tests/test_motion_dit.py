@@ -93,6 +93,16 @@ def test_sampling_is_seeded_and_steps_are_checked(tiny):
     assert torch.equal(r, Regression().sample(tiny, cond))
 
 
+def test_generator_default_steps_match_the_cli(tiny):
+    from labkit import cli
+    from labkit.motion_generator import DEFAULT_STEPS
+
+    assert cli.DEFAULT_STEPS == DEFAULT_STEPS              # the CLI's --help names it without importing torch
+    assert MotionGenerator(tiny).steps == DEFAULT_STEPS and MotionGenerator(tiny, steps=3).steps == 3
+    with pytest.raises(ValueError, match="steps must be >= 1"):
+        MotionGenerator(tiny, steps=0)
+
+
 def test_denoiser_overfits_one_batch():
     torch.manual_seed(0)
     m = MotionDiT(make_config("tiny", motion_dim=6, audio_dim=8, dropout=0.0))
