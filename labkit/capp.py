@@ -113,8 +113,8 @@ class CAPP(nn.Module):
         dev = self.audio_mean.device
         sims = []
         for s in starts:
-            p = self.embed_pose(torch.from_numpy(pose[:, s:s + W]).to(dev))
-            a = self.embed_audio(torch.from_numpy(audio[:, s:s + W]).to(dev))
+            p = self.embed_pose(torch.from_numpy(np.ascontiguousarray(pose[:, s:s + W])).to(dev))
+            a = self.embed_audio(torch.from_numpy(np.ascontiguousarray(audio[:, s:s + W])).to(dev))
             sims.append((p * a).sum(1).cpu())
         return torch.stack(sims, 1).mean(1).numpy()
 

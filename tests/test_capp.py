@@ -75,7 +75,7 @@ def test_learns_a_toy_audio_pose_link():
 def test_hard_negatives_set_a_still_head_below_true_motion():
     """Trained with out-of-time and near-motionless negatives, a still head scores below true motion."""
     model, (tp, ta) = _fit_toy(negatives=True)
-    still = np.broadcast_to(tp.mean(1, keepdims=True), tp.shape)
+    still = np.repeat(tp.mean(1, keepdims=True), tp.shape[1], axis=1)
     matched = model.score(tp, ta).mean()
     assert matched > model.score(still, ta).mean() + 0.3
     assert matched > model.score(shift_frames(tp, 4), ta).mean() + 0.1
