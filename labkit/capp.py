@@ -102,7 +102,7 @@ class CAPP(nn.Module):
     def score(self, pose: np.ndarray, audio: np.ndarray, *, hop: int | None = None) -> np.ndarray:
         """CAPP of clips: pose (N, T, 3) degrees and audio (N, T, A) log-mel, T >= window → (N,) mean cosine
         over the clip's windows (every `hop` frames, default window // 3)."""
-        pose, audio = np.asarray(pose, np.float32), np.asarray(audio, np.float32)
+        pose, audio = np.ascontiguousarray(pose, np.float32), np.ascontiguousarray(audio, np.float32)
         if pose.ndim == 2:
             pose, audio = pose[None], audio[None]
         W = self.cfg.window
@@ -113,8 +113,8 @@ class CAPP(nn.Module):
         dev = self.audio_mean.device
         sims = []
         for s in starts:
-            p = self.embed_pose(torch.from_numpy(np.ascontiguousarray(pose[:, s:s + W])).to(dev))
-            a = self.embed_audio(torch.from_numpy(np.ascontiguousarray(audio[:, s:s + W])).to(dev))
+            p = self.embed_pose(torch.from_numpy(pose[:, s:s + W]).to(dev))
+            a = self.embed_audio(torch.from_numpy(audio[:, s:s + W]).to(dev))
             sims.append((p * a).sum(1).cpu())
         return torch.stack(sims, 1).mean(1).numpy()
 

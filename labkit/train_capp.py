@@ -53,12 +53,8 @@ def pose_audio(split: str, num_clips: int, *, seconds: float = 6.0, seed: int = 
 
 
 def window_batch(pose: np.ndarray, audio: np.ndarray, B: int, window: int, rng: np.random.Generator):
-    """B windows (B, window, ·) of pose and audio, from B different clips."""
-    p, a, _ = _windows(pose, audio, B, window, rng)
-    return p, a
-
-
-def _windows(pose, audio, B, window, rng):
+    """B windows (B, window, ·) of pose and audio, from B different clips, and where they were picked:
+    (clips, first frames), each (B,)."""
     N, T = pose.shape[:2]
     if B > N:
         raise ValueError(f"batch_size {B} exceeds the {N} clips (each window comes from another clip)")
@@ -114,12 +110,10 @@ def train_capp(cfg: TrainCAPPConfig, out_dir: str | os.PathLike, *, model_cfg: C
 
     def loss_at(step):
         rng = np.random.default_rng([cfg.seed, step])
-        p, a, picked = _windows(pose, audio, cfg.batch_size, model_cfg.window, rng)
-        neg = None
-        if cfg.shift_negatives or cfg.still_negatives:
-            neg = torch.from_numpy(hard_negatives(pose, picked, model_cfg.window, rng, shift=cfg.shift_negatives,
-                                                  still=cfg.still_negatives)).to(device)
-        return model.loss(torch.from_numpy(p).to(device), torch.from_numpy(a).to(device), neg)
+        p, a, picked = window_batch(pose, audio, cfg.batch_size, model_cfg.window, rng)
+        neg = hard_negatives(pose, picked, model_cfg.window, rng, shift=cfg.shift_negatives, still=cfg.still_negatives)
+        return model.loss(torch.from_numpy(p).to(device), torch.from_numpy(a).to(device),
+                          torch.from_numpy(neg).to(device))
 
     run_steps(run, model, opt, cfg, loss_at, start=step, elapsed=elapsed, model_config=asdict(model_cfg),
               extra={"train_clips": cfg.train_clips}, desc="train capp", progress=progress, show="acc")

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from labkit.capp import CAPP, CAPPConfig, load_capp, shift_frames
-from labkit.train_capp import TrainCAPPConfig, _windows, hard_negatives, train_capp, window_batch
+from labkit.train_capp import TrainCAPPConfig, hard_negatives, train_capp, window_batch
 
 TINY = CAPPConfig(window=20, audio_dim=6, width=32, layers=1, heads=2, embed_dim=16)
 
@@ -54,7 +54,7 @@ def _fit_toy(negatives: bool):
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3)
     for step in range(150):
         r = np.random.default_rng(step)
-        p, a, picked = _windows(pose, audio, 32, 20, r)
+        p, a, picked = window_batch(pose, audio, 32, 20, r)
         neg = torch.from_numpy(hard_negatives(pose, picked, 20, r)) if negatives else None
         loss, _ = model.loss(torch.from_numpy(p), torch.from_numpy(a), neg)
         opt.zero_grad()
@@ -83,7 +83,7 @@ def test_hard_negatives_set_a_still_head_below_true_motion():
 
 def test_window_batch_draws_distinct_clips():
     pose = np.arange(10)[:, None, None] * np.ones((10, 30, 3))
-    p, a = window_batch(pose, pose, 10, 20, np.random.default_rng(0))
+    p, a, _ = window_batch(pose, pose, 10, 20, np.random.default_rng(0))
     assert sorted(p[:, 0, 0]) == list(range(10)) and p.shape == (10, 20, 3)
     with pytest.raises(ValueError, match="exceeds the 10 clips"):
         window_batch(pose, pose, 11, 20, np.random.default_rng(0))
@@ -100,7 +100,7 @@ def test_hard_negatives_are_the_same_clips_out_of_time_or_nearly_still():
     rng = np.random.default_rng(0)
     T, W = 60, 20
     pose = rng.normal(size=(8, T, 3)).astype(np.float32)
-    p, a, picked = _windows(pose, pose, 8, W, rng)
+    p, a, picked = window_batch(pose, pose, 8, W, rng)
     neg = hard_negatives(pose, picked, W, rng, shift=(3, 12), still=0.25)
     assert neg.shape == (8 + 2, W, 3)
     n, start = picked
