@@ -344,7 +344,8 @@ def cmd_eval_motion(a) -> int:
     from labkit.motion_generator import MotionGenerator
 
     gen = MotionGenerator.load(a.checkpoint, steps=a.steps, overlap=a.overlap,
-                               guidance=Guidance(audio=a.cfg_audio, gaze=a.cfg_gaze, control=a.cfg_control))
+                               guidance=Guidance(audio=a.cfg_audio, gaze=a.cfg_gaze, control=a.cfg_control,
+                                                 emotion=a.cfg_emotion))
     reg = MotionGenerator.load(a.regression) if a.regression else _shipped_regression()
     r = evaluate_motion(gen, regression=reg, latent=a.latent, test_clips=a.clips, seeds=a.seeds, seed=a.seed,
                         progress=not a.json)
@@ -410,7 +411,7 @@ def cmd_animate(a) -> int:
         raise PermissionError(f"the output folder {out.parent} is not writable")
     emotion, intensity = parse_emotion(a.emotion) if a.emotion else (None, 1.0)
     controls = Controls(gaze=a.gaze, distance=a.distance, emotion=emotion, intensity=intensity, cfg_audio=a.cfg_audio,
-                        cfg_gaze=a.cfg_gaze, steps=a.steps, seed=a.seed)
+                        cfg_gaze=a.cfg_gaze, cfg_emotion=a.cfg_emotion, steps=a.steps, seed=a.seed)
     if a.no_watermark:
         print("labkit: WARNING: --no-watermark: this video will carry no invisible provenance mark", file=sys.stderr)
     anim = Animator(a.portrait, resolution=a.resolution, renderer=a.renderer, controls=controls,
@@ -720,6 +721,8 @@ def build_parser() -> argparse.ArgumentParser:
     em.add_argument("--cfg-audio", type=float, default=1.0, help="audio guidance scale (default: 1 = none)")
     em.add_argument("--cfg-gaze", type=float, default=1.0, help="gaze guidance scale (default: 1)")
     em.add_argument("--cfg-control", type=float, default=1.0, help="distance/emotion guidance scale (default: 1)")
+    em.add_argument("--cfg-emotion", type=float, default=1.0,
+                    help="emotion guidance scale, against neutral, on the face only (default: 1 = none)")
     em.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
     em.add_argument("--json", action="store_true", help="print one JSON object")
     em.set_defaults(func=cmd_eval_motion)
@@ -759,6 +762,8 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--emotion", default=None, metavar="NAME[:INTENSITY]", help="neutral, happy, sad, angry or surprised; intensity 0..1 (default 1)")
     an.add_argument("--cfg-audio", type=float, default=2.0, help="audio guidance scale (default: 2; 1 = none)")
     an.add_argument("--cfg-gaze", type=float, default=1.0, help="gaze guidance scale (default: 1 = none)")
+    an.add_argument("--cfg-emotion", type=float, default=2.0,
+                    help="emotion guidance scale, against neutral, on the face only (default: 2; 1 = none)")
     an.add_argument("--steps", type=int, default=None, help=f"sampling steps (default: {DEFAULT_STEPS})")
     an.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
     an.add_argument("--resolution", type=int, default=256, choices=[128, 256, 512], help="output size (default: 256)")

@@ -8,11 +8,14 @@ makes the generator real-time.
     x_t = sqrt(ᾱ_t) · x_0 + sqrt(1 - ᾱ_t) · ε,      ᾱ from the cosine schedule (Nichol & Dhariwal)
     loss = |x̂_0 - x_0|² + λ_vel · |Δx̂_0 - Δx_0|²      (Δ: frame-to-frame difference)
 
-Classifier-free guidance has one scale per condition c (audio, gaze, control):
+Classifier-free guidance has one scale per condition c (audio, gaze, control, emotion):
 
-    x̂ = f(all) + Σ_c (s_c - 1) · (f(all) - f(all but c))
+    x̂ = f(all) + Σ_c (s_c - 1) · m_c ⊙ (f(all) - f(all but c))
 
-so s_c = 1 leaves c unguided and the usual single-condition CFG is the one-term case.
+so s_c = 1 leaves c unguided and the usual single-condition CFG is the one-term case. "All but
+emotion" is the same commands at neutral emotion (a command the model was trained on), and the
+optional per-channel weights m_c confine a term to some motion channels: the motion generator
+applies the emotion term to the face's dynamics only, not to the head pose.
 
 Both samplers can hold the first frames of the window close to frames that are already known
 (``prefix``: the overlap with the previous window when windows are chained): after every
@@ -42,17 +45,22 @@ def cosine_alpha_bar(timesteps: int, s: float = 0.008) -> torch.Tensor:
 
 @dataclass
 class Guidance:
-    """Classifier-free guidance scale of each condition; 1 = no guidance, 0 = condition ignored."""
+    """Classifier-free guidance scale of each condition; 1 = no guidance, 0 = condition ignored
+    (for emotion: neutral)."""
     audio: float = 1.0
     gaze: float = 1.0
     control: float = 1.0      # head distance and emotion
+    emotion: float = 1.0      # emotion against neutral: f(all) - f(all, emotion neutral), distance kept
 
     def active(self) -> list[str]:
         return [f.name for f in fields(self) if getattr(self, f.name) != 1.0]
 
 
-def guided(model, x_t: torch.Tensor, t: torch.Tensor, cond, guidance: Guidance) -> torch.Tensor:
-    """The guided x̂_0: one batched forward pass over the full condition and each condition dropped."""
+def guided(model, x_t: torch.Tensor, t: torch.Tensor, cond, guidance: Guidance,
+           masks: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+    """The guided x̂_0: one batched forward pass over the full condition and each condition dropped.
+
+    masks: optional per-channel weights (M,) of a condition's term, by condition name."""
     names = guidance.active()
     if not names:
         return model(x_t, t, cond)
@@ -61,7 +69,8 @@ def guided(model, x_t: torch.Tensor, t: torch.Tensor, cond, guidance: Guidance) 
     full, *dropped = out.chunk(len(variants))
     x0 = full
     for name, d in zip(names, dropped):
-        x0 = x0 + (getattr(guidance, name) - 1) * (full - d)
+        term = (getattr(guidance, name) - 1) * (full - d)
+        x0 = x0 + (term * masks[name] if masks and name in masks else term)
     return x0
 
 
@@ -119,7 +128,8 @@ class Diffusion:
 
     @torch.no_grad()
     def sample(self, model, cond, *, steps: int = 10, guidance: Guidance = Guidance(),
-               generator: torch.Generator | None = None, prefix: Prefix | None = None) -> torch.Tensor:
+               generator: torch.Generator | None = None, prefix: Prefix | None = None,
+               masks: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
         """DDIM (eta = 0) from pure noise to x̂_0 (B, W, M) in `steps` denoiser evaluations."""
         if not 1 <= steps <= self.timesteps:
             raise ValueError(f"steps must be in 1..{self.timesteps}, got {steps}")
@@ -129,7 +139,8 @@ class Diffusion:
         ts = torch.linspace(self.timesteps - 1, 0, steps + 1).round().long().tolist()
         for k in range(steps):
             t, t_next = ts[k], ts[k + 1]
-            x0 = _with_prefix(guided(model, x, torch.full((shape[0],), t, device=device), cond, guidance), prefix)
+            x0 = _with_prefix(guided(model, x, torch.full((shape[0],), t, device=device), cond, guidance, masks),
+                              prefix)
             if k == steps - 1:
                 return x0
             ab, ab_next = float(self.alpha_bar[t]), float(self.alpha_bar[t_next])
@@ -156,9 +167,10 @@ class Regression:
 
     @torch.no_grad()
     def sample(self, model, cond, *, steps: int = 1, guidance: Guidance = Guidance(),
-               generator: torch.Generator | None = None, prefix: Prefix | None = None) -> torch.Tensor:
+               generator: torch.Generator | None = None, prefix: Prefix | None = None,
+               masks: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
         x, t = self._inputs(cond, model, next(model.parameters()).device)
-        return _with_prefix(guided(model, x, t, cond, guidance), prefix)
+        return _with_prefix(guided(model, x, t, cond, guidance, masks), prefix)
 
 
 def _x0_loss(x0_hat: torch.Tensor, x0: torch.Tensor, velocity_weight: float):

@@ -21,6 +21,8 @@ voices, sentences and identities):
 """
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import numpy as np
 from scipy.signal import lfilter
 from sklearn.linear_model import LogisticRegression, Ridge
@@ -306,5 +308,6 @@ def evaluate_motion(gen, *, regression=None, latent=None, test_clips: int = 40, 
     if held:
         out["heldout_lang_lipsync_corr"] = ev.heldout_lipsync(gen, max(8, test_clips // 2))
     out["sung_lipsync_corr"] = ev.sung_lipsync(gen)
-    out.update(heldout_language=held, test_clips=test_clips, steps=gen.steps, overlap=gen.overlap)
+    out.update(heldout_language=held, test_clips=test_clips, steps=gen.steps, overlap=gen.overlap,
+               guidance={k: v for k, v in asdict(gen.guidance).items() if v != 1.0})
     return out

@@ -32,6 +32,7 @@ from labkit.synthtalk.factors import EMOTIONS, FACTOR_NAMES
 
 _COL = {n: i for i, n in enumerate(FACTOR_NAMES)}
 CONTROL_NAMES = ("distance", *(f"emotion_{e}" for e in EMOTIONS[1:]))   # the control vector's entries
+HEAD_DIMS = 6   # both motion spaces start with the head pose: z_pose (labkit.warp.POSE_DIM) or yaw … distance
 
 
 def default_cache() -> Path:

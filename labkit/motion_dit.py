@@ -89,9 +89,13 @@ class MotionConditions:
         return self.audio.shape[0]
 
     def drop(self, name: str) -> "MotionConditions":
-        """These conditions with `name` removed for the whole batch."""
+        """These conditions with `name` removed for the whole batch: a condition of CONDITIONS gives
+        way to its learned null token; "emotion" (part of the control vector, [distance, emotion
+        offset]) is set to neutral, a command the model was trained on, with the distance kept."""
+        if name == "emotion":
+            return replace(self, control=torch.cat([self.control[:, :1], torch.zeros_like(self.control[:, 1:])], 1))
         if name not in CONDITIONS:
-            raise ValueError(f"unknown condition {name!r}; choose one of {CONDITIONS}")
+            raise ValueError(f"unknown condition {name!r}; choose one of {(*CONDITIONS, 'emotion')}")
         return replace(self, **{f"keep_{name}": torch.zeros_like(self.keep_audio)})
 
     def random_drop(self, p: float, p_context: float, generator: torch.Generator | None = None) -> "MotionConditions":

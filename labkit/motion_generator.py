@@ -28,6 +28,7 @@ import torch
 
 from labkit.audio import MelFeatures, StreamingLogMel
 from labkit.diffusion import PROCESSES, Guidance, Prefix
+from labkit.motion_data import HEAD_DIMS
 from labkit.motion_dit import MotionConditions, MotionDiT, MotionDiTConfig
 
 KIND = "motion_dit"
@@ -79,6 +80,10 @@ class MotionGenerator:
             raise ValueError(f"steps must be >= 1, got {steps}")
         self.steps, self.guidance, self.overlap = steps, guidance, overlap
         self.meta = meta or {}
+        # emotion guidance moves the face's dynamics only: the head pose (the first HEAD_DIMS
+        # channels in both motion spaces) stays at the conditional prediction, as it is what gaze,
+        # distance and ΔP are read from
+        self._face_channels = (torch.arange(c.motion_dim) >= HEAD_DIMS).float()
 
     @property
     def cfg(self) -> MotionDiTConfig:
@@ -124,7 +129,9 @@ class MotionGenerator:
             O = prefix.shape[1]
             ramp = 1 - torch.arange(1, O + 1, dtype=torch.float32, device=dev) / (O + 1)   # old window's share
             known = Prefix(self.model.normalize(prefix), ramp)
-        x0 = self.process.sample(self.model, cond, steps=steps, guidance=guidance, generator=generator, prefix=known)
+        masks = {"emotion": self._face_channels.to(dev)} if guidance.emotion != 1.0 else None
+        x0 = self.process.sample(self.model, cond, steps=steps, guidance=guidance, generator=generator, prefix=known,
+                                 masks=masks)
         return self.model.denormalize(x0)
 
     @torch.no_grad()

@@ -62,6 +62,7 @@ class Controls:
     intensity: float = 1.0                       # emotion intensity 0..1
     cfg_audio: float = 2.0                       # classifier-free guidance scale of the audio
     cfg_gaze: float = 1.0                        # … of the gaze command
+    cfg_emotion: float = 2.0                     # … of the emotion against neutral (the face, not the head)
     steps: int | None = None                     # sampling steps (None: the checkpoint's default)
     seed: int = 0
 
@@ -80,6 +81,10 @@ class Controls:
             raise ValueError(f"emotion intensity must be in [0, 1], got {self.intensity:g}")
         if self.steps is not None and self.steps < 1:
             raise ValueError(f"steps must be >= 1, got {self.steps}")
+        for name in ("cfg_audio", "cfg_gaze", "cfg_emotion"):
+            v = getattr(self, name)
+            if not (np.isfinite(v) and v >= 0):
+                raise ValueError(f"{name} must be a finite guidance scale >= 0 (1 = none), got {v:g}")
 
     @property
     def emotion_index(self) -> int:
@@ -253,7 +258,8 @@ class Animator:
             generator = MotionGenerator.load(ASSETS / f"{checkpoint}.safetensors", device=device)
         from labkit.diffusion import Guidance
 
-        self.generator = generator.replace(guidance=Guidance(audio=controls.cfg_audio, gaze=controls.cfg_gaze),
+        self.generator = generator.replace(guidance=Guidance(audio=controls.cfg_audio, gaze=controls.cfg_gaze,
+                                                             emotion=controls.cfg_emotion),
                                            steps=controls.steps)
         if not watermark:
             log.warning("watermarking is OFF: these frames will not be recognisable as labkit's synthetic media")

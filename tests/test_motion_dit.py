@@ -80,6 +80,45 @@ def test_guidance_combines_the_dropped_predictions(tiny):
     assert torch.allclose(g, full + 2 * (full - no_audio) - (full - no_gaze), atol=1e-5)
 
 
+def test_emotion_guidance_contrasts_neutral_on_the_masked_channels(tiny):
+    c = tiny.cfg
+    cond = _cond(c)
+    cond.control[:, 1:] = torch.tensor([0.0, 0.8, 0.0, 0.0])                     # sad at 0.8, distances kept
+    neutral = cond.drop("emotion")
+    assert torch.equal(neutral.control[:, 0], cond.control[:, 0]) and not neutral.control[:, 1:].any()
+    assert bool(neutral.keep_control.all())                                     # a command, not the null token
+    x, t = torch.randn(3, c.window, c.motion_dim), torch.tensor([10, 10, 10])
+    full, calm = tiny(x, t, cond), tiny(x, t, neutral)
+    assert not torch.allclose(full, calm, atol=1e-4)
+    mask = (torch.arange(c.motion_dim) >= 2).float()
+    g = guided(tiny, x, t, cond, Guidance(emotion=3.0), masks={"emotion": mask})
+    assert torch.allclose(g, full + 2 * (full - calm) * mask, atol=1e-5)
+    assert torch.allclose(g[..., :2], full[..., :2], atol=1e-6)                 # masked channels untouched
+    with pytest.raises(ValueError, match="unknown condition"):
+        cond.drop("mood")
+
+
+def test_generator_emotion_guidance_leaves_the_head_pose(tiny):
+    from labkit.motion_data import HEAD_DIMS
+    from labkit.motion_generator import MotionGenerator
+
+    torch.manual_seed(0)
+    model = MotionDiT(make_config("tiny", motion_dim=HEAD_DIMS + 4, audio_dim=8)).eval()
+    torch.nn.init.normal_(model.out.weight, std=0.1)
+    gen = MotionGenerator(model)
+    W = gen.cfg.window
+    audio = np.random.default_rng(0).normal(size=(1, 2 * W, gen.cfg.audio_dim)).astype(np.float32)
+    kw = dict(emotion=np.array([0.0, 0.0, 0.0, 1.0], np.float32), distance=1.0, seed=3)
+    plain = gen.generate(audio, **kw)
+    strong = gen.replace(guidance=Guidance(emotion=4.0)).generate(audio, **kw)
+    first = W - gen.overlap                                # the first window's own frames (later ones read
+    assert np.allclose(plain[:, :first, :HEAD_DIMS], strong[:, :first, :HEAD_DIMS], atol=1e-5)  # it as context)
+    assert not np.allclose(plain[..., HEAD_DIMS:], strong[..., HEAD_DIMS:], atol=1e-4)
+    neutral = dict(kw, emotion=None)                                             # nothing to contrast: no change
+    assert np.allclose(gen.generate(audio, **neutral),
+                       gen.replace(guidance=Guidance(emotion=4.0)).generate(audio, **neutral), atol=1e-5)
+
+
 def test_sampling_is_seeded_and_steps_are_checked(tiny):
     d = Diffusion()
     cond = _cond(tiny.cfg)

@@ -104,6 +104,10 @@ def test_controls_are_checked():
         Controls(distance=2.0)
     with pytest.raises(ValueError, match="unknown emotion 'joyful'"):
         Controls(emotion="joyful")
+    with pytest.raises(ValueError, match="cfg_emotion must be a finite guidance scale"):
+        Controls(cfg_emotion=float("nan"))
+    with pytest.raises(ValueError, match="cfg_audio must be a finite guidance scale"):
+        Controls(cfg_audio=-1.0)
     assert parse_emotion("happy:0.5") == ("happy", 0.5)
     with pytest.raises(ValueError, match="unknown emotion"):
         parse_emotion("grumpy:1")
