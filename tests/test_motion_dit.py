@@ -98,6 +98,15 @@ def test_emotion_guidance_contrasts_neutral_on_the_masked_channels(tiny):
         cond.drop("mood")
 
 
+def test_both_motion_spaces_start_with_the_head_pose():
+    from labkit.motion_data import HEAD_DIMS
+    from labkit.synthtalk.factors import FACTOR_NAMES
+    from labkit.warp import POSE_DIM
+
+    assert HEAD_DIMS == POSE_DIM
+    assert FACTOR_NAMES[:HEAD_DIMS] == ("yaw", "pitch", "roll", "tx", "ty", "distance")
+
+
 def test_generator_emotion_guidance_leaves_the_head_pose(tiny):
     from labkit.motion_data import HEAD_DIMS
     from labkit.motion_generator import MotionGenerator
