@@ -45,3 +45,21 @@ def test_bench_train_times_the_trainers_objectives(capsys):
                  "--motion-batch", "4"]) == 0
     r = json.loads(capsys.readouterr().out)
     assert set(r["latent"]) == {"tiny"} and set(r["motion"]) == {"tiny"} and r["synthtalk_pairs_per_s_128"] > 0
+
+
+def test_bench_animate_times_every_stage_and_streams_where_asked():
+    import pytest
+
+    from labkit.bench import bench_animate
+
+    r = bench_animate(seconds=1.0, renderer="landmarks", resolutions=(128, 256), stream=(256,))
+    assert r["renderer"] == "landmarks" and set(r["stages"]) == {"128", "256"}
+    for R in (128, 256):
+        st = r["stages"][str(R)]
+        assert set(st) == {"audio features", "motion", "render", "watermark", "encode"}
+        generation_ms = sum(v for k, v in st.items() if k != "encode")      # the encode is timed apart
+        assert abs(1e3 / r[f"offline_fps_{R}"] - generation_ms) < 1e-6 * generation_ms
+    assert r["stream_fps_256"] > 0 and r["first_frame_ms_256"] > 0
+    assert "stream_fps_128" not in r and "first_frame_ms_128" not in r
+    with pytest.raises(ValueError, match=r"stream sizes \[512\]"):
+        bench_animate(seconds=1.0, resolutions=(128,), stream=(512,))
