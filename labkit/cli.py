@@ -98,7 +98,7 @@ def cmd_train_latent(a) -> int:
     cfg, model = _recipe(a, TrainLatentConfig, FaceLatentConfig)
     g = a.given
     fields = {k: g[k] for k in ("preset", "data", "steps", "batch_size", "lr", "warmup", "seed", "init", "accumulate",
-                                "compile", "random_expression_prob", "same_pose_prob") if k in g}
+                                "compile", "workers", "random_expression_prob", "same_pose_prob") if k in g}
     if "snapshot_steps" in g:
         fields["snapshot_steps"] = tuple(g["snapshot_steps"])
     if g.get("no_consistency"):
@@ -622,6 +622,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "differs (default: 0)")
     tl.add_argument("--deterministic", action="store_true", help="torch deterministic algorithms (tests)")
     _add_scale_options(tl, "labkit/configs/latent_voxceleb2_256.toml")
+    tl.add_argument("--workers", type=int, default=0,
+                    help="processes that render the coming steps' batches ahead, for a GPU that would wait on "
+                         "SynthTalk's renderer (same batches, same weights; default: 0, in the training process)")
     tl.set_defaults(func=cmd_train_latent)
     tp = train.add_parser("parts", help="the face latent model's part stage: E_mot's eye reading and G_part at the crop, "
                                         "the rest frozen")

@@ -170,7 +170,10 @@ def run_steps(run: RunFolder | None, model: torch.nn.Module, opt: torch.optim.Op
         value, terms = _mean_over_processes(d, value, terms)
         if not math.isfinite(value):                       # the same verdict on every rank: none hangs
             raise FloatingPointError(f"loss became {value} at step {step}; lower --lr or check the data")
-        torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm))
+        if not math.isfinite(grad_norm):                   # a finite loss can still back-propagate inf/nan
+            raise FloatingPointError(f"the gradient norm became {grad_norm} at step {step} (loss {value:.4g}); the "
+                                     "weights were not updated. Lower --lr, or train without bf16 autocast")
         opt.step()
         step += 1
         if not d.is_main:

@@ -5,6 +5,10 @@ AdamW with a linear warm-up and cosine decay; batches are rendered from SynthTal
 step k is drawn from ``default_rng([seed, k])``, so a run killed at any point and resumed from
 its last checkpoint continues exactly as if it had never stopped.
 
+With ``workers`` > 0 the batches of the coming steps are rendered ahead in that many processes
+(labkit.prefetch): the same batches, so the same weights, for a GPU that would otherwise wait on
+SynthTalk's renderer.
+
 The run folder is a :class:`labkit.runs.RunFolder` (config, latest weights and optimizer
 state, log.jsonl, tb/). Under ``torchrun`` the same command trains on several processes
 (labkit.distributed): each renders and trains its shard of every batch, so the run, and
@@ -13,6 +17,7 @@ its resumption, do not depend on the number of processes.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 from dataclasses import asdict, dataclass, field
@@ -38,6 +43,7 @@ class TrainLatentConfig:
     steps: int = 20_000            # optimisation steps
     batch_size: int = 8            # frame pairs per optimizer step, over all processes and micro-steps
     accumulate: int = 1            # micro-steps whose gradients are summed per optimizer step
+    workers: int = 0               # processes rendering the coming steps' batches ahead (0: in the training process)
     compile: bool = False          # torch.compile the model's networks
     lr: float = 5e-4               # peak AdamW learning rate
     weight_decay: float = 1e-4     # AdamW weight decay
@@ -60,7 +66,7 @@ class TrainLatentConfig:
 # stretches the cosine schedule from the step it resumes at)
 # (and how the batch is computed: accumulation and compilation do not change the maths)
 _RESUMABLE_CHANGES = {"steps", "log_every", "image_every", "checkpoint_every", "snapshot_steps", "accumulate",
-                      "compile"}
+                      "compile", "workers"}
 
 
 def lr_at(step: int, cfg: TrainLatentConfig) -> float:
@@ -69,20 +75,37 @@ def lr_at(step: int, cfg: TrainLatentConfig) -> float:
 
 
 def make_sampler(cfg: TrainLatentConfig, image_size: int, *, progress: bool = False):
+    """The training pairs' sampler (latent_data.PairSampler or PreparedPairs)."""
+    return sampler_factory(cfg, image_size, progress=progress)()
+
+
+def sampler_factory(cfg: TrainLatentConfig, image_size: int, *, progress: bool = False):
+    """A picklable callable that builds the sampler, so that worker processes can build their own
+    (SynthTalk's motion bank is drawn once, here, and travels with it)."""
     from labkit import latent_data
 
     if cfg.data == "synthtalk":
         bank = latent_data.motion_bank("train", cfg.bank_clips, seed=cfg.seed, progress=progress)
-        return latent_data.PairSampler("train", image_size, bank, random_pose_prob=cfg.random_pose_prob,
-                                       random_expression_prob=cfg.random_expression_prob,
-                                       same_pose_prob=cfg.same_pose_prob, cross_targets=cfg.losses.cross_render > 0)
+        return functools.partial(latent_data.PairSampler, "train", image_size, bank,
+                                 random_pose_prob=cfg.random_pose_prob,
+                                 random_expression_prob=cfg.random_expression_prob,
+                                 same_pose_prob=cfg.same_pose_prob, cross_targets=cfg.losses.cross_render > 0)
     if cfg.losses.cross_render > 0:
         raise ValueError("--cross-render needs --data synthtalk: a prepared video folder has no render of one "
                          "person performing another's motion")
     if not Path(cfg.data).is_dir():
         raise FileNotFoundError(f"--data must be 'synthtalk' or a folder written by `labkit prep`; "
                                 f"{cfg.data} is neither")
-    return latent_data.PreparedPairs(cfg.data, image_size, seed=cfg.seed)
+    return functools.partial(latent_data.PreparedPairs, cfg.data, image_size, seed=cfg.seed)
+
+
+def draw_batch(sampler, step: int, rows: slice, *, batch_size: int, seed: int, equivariance: bool) -> dict:
+    """Step `step`'s batch (its `rows`): a function of (seed, step, rows) alone."""
+    rng = np.random.default_rng([seed, step])
+    batch = sampler.batch(batch_size, rng, rows=rows, step=step)
+    if equivariance:                                       # drawn after the batch: runs without it are unchanged
+        batch["similarity"] = random_similarity(rng, len(batch["driver"]))
+    return batch
 
 
 def check_compile(compile: bool, device: str) -> None:
@@ -115,6 +138,8 @@ def train_latent(cfg: TrainLatentConfig, out_dir: str | os.PathLike, *, model_ov
     shard of each batch (labkit.distributed); rank 0 writes the folder.
     """
     check_compile(cfg.compile, device)
+    if cfg.workers < 0:
+        raise ValueError(f"workers must be 0 (draw batches in the training process) or more, got {cfg.workers}")
     d = distributed.setup(device)
     try:
         return _train(cfg, out_dir, d, model_overrides=model_overrides, overwrite=overwrite, progress=progress,
@@ -144,7 +169,8 @@ def _train(cfg, out_dir, d, *, model_overrides, overwrite, progress, determinist
                  f"; {len(dropped)} of its tensors unused ({_modules(dropped)})" if dropped else "")
     step, elapsed = restore(run, model, opt, d, device)
     with d.main_first():                                   # rank 0 fills the SynthTalk caches first
-        sampler = make_sampler(cfg, model_cfg.image_size, progress=progress and d.is_main)
+        factory = sampler_factory(cfg, model_cfg.image_size, progress=progress and d.is_main)
+        sampler = factory()
     parts = model.motion_encoder.parts
     if parts is not None and step == 0 and "motion_encoder.parts.anchors" in fresh:
         place_parts(model, sampler, seed=cfg.seed)         # rank 0's placement reaches the others with DDP's broadcast
@@ -153,11 +179,16 @@ def _train(cfg, out_dir, d, *, model_overrides, overwrite, progress, determinist
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else contextlib.nullcontext()
     images = {}
 
+    draw = functools.partial(draw_batch, batch_size=cfg.batch_size, seed=cfg.seed,
+                             equivariance=cfg.losses.equivariance > 0)
+    if cfg.workers > 0:
+        from labkit.prefetch import Prefetcher
+        fetch = Prefetcher(factory, draw, cfg.workers)
+    else:
+        fetch = functools.partial(draw, sampler)
+
     def loss_at(step, rows):
-        rng = np.random.default_rng([cfg.seed, step])
-        batch = sampler.batch(cfg.batch_size, rng, rows=rows, step=step)
-        if cfg.losses.equivariance > 0:                    # drawn after the batch: runs without it are unchanged
-            batch["similarity"] = random_similarity(rng, len(batch["driver"]))
+        batch = fetch(step, rows)
         with amp:
             loss, terms, images["last"] = net({k: v.to(device) for k, v in batch.items()})
         return loss, terms
@@ -167,9 +198,13 @@ def _train(cfg, out_dir, d, *, model_overrides, overwrite, progress, determinist
             grid = torch.cat([v[:4].detach().float().cpu() for v in images["last"].values()], 2)  # rows of kinds
             run.tb.add_images("train/source_driver_reenacted_cross", grid.clamp(0, 1), step)
 
-    run_steps(run, model, opt, cfg, loss_at, start=step, elapsed=elapsed, model_config=asdict(model_cfg),
-              desc="train latent", progress=progress, show="l1", dist=d, net=net, accumulate=cfg.accumulate,
-              after_step=after_step)
+    try:
+        run_steps(run, model, opt, cfg, loss_at, start=step, elapsed=elapsed, model_config=asdict(model_cfg),
+                  desc="train latent", progress=progress, show="l1", dist=d, net=net, accumulate=cfg.accumulate,
+                  after_step=after_step)
+    finally:
+        if cfg.workers > 0:
+            fetch.close()
     if run is None:
         return Path(out_dir) / "latest.safetensors"
     run.close()

@@ -1,4 +1,5 @@
 """The face latent model: shapes, warps, losses, training/resume, checkpoints, evaluation."""
+import functools
 import json
 
 import numpy as np
@@ -390,3 +391,24 @@ def test_cross_identity_re_encoding_does_not_train_the_encoders(tiny):
     assert x.grad.abs().sum() > 0
     assert all(p.grad is None for p in tiny.motion_encoder.parameters())
     assert all(p.grad is None for p in tiny.id_encoder.parameters())
+
+
+def test_training_with_worker_processes_gives_the_same_weights(tmp_path):
+    from labkit.latent_data import PairSampler, motion_bank
+    from labkit.prefetch import Prefetcher
+    from labkit.train_latent import draw_batch
+
+    a = load_state(_run(tmp_path, "inline", 3, losses=LossWeights(equivariance=0.5)), kind="face_latent")[0]
+    b = load_state(_run(tmp_path, "workers", 3, workers=2, losses=LossWeights(equivariance=0.5)), kind="face_latent")[0]
+    assert all(torch.equal(a[k], b[k]) for k in a)          # the batches are drawn ahead, not differently
+    factory = functools.partial(PairSampler, "train", 64, motion_bank("train", 2, seconds=1.0))
+    draw = functools.partial(draw_batch, batch_size=4, seed=7, equivariance=True)
+    with Prefetcher(factory, draw, 1, depth=2) as fetch:
+        ahead = [fetch(s, slice(1, 3)) for s in (5, 6, 9)]  # in order, then a jump (a resumed run)
+        with pytest.raises(ValueError, match="contiguous"):
+            fetch(10, slice(0, 4, 2))
+    for s, got in zip((5, 6, 9), ahead):
+        want = draw(factory(), s, slice(1, 3))
+        assert set(got) == set(want) and all(torch.equal(got[k], want[k]) for k in want)
+    with pytest.raises(ValueError, match="workers must be 0"):
+        _run(tmp_path, "bad", 1, workers=-1)
