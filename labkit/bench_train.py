@@ -4,9 +4,10 @@ One optimizer step of the real trainers' objective (labkit.train_latent.LatentOb
 VASA-1's consistency losses, labkit.train_motion.MotionObjective with the diffusion loss) on
 batches already in memory, so the figure is the model's; the data side is timed apart
 (SynthTalk frame pairs rendered per second on one process, which a GPU run must keep up with).
-bf16 autocast on CUDA, as the trainers use; ``compile=True`` times torch.compile'd networks
-(the first steps, which compile, are not timed; on CPU the motion generator only, see
-labkit.train_latent.check_compile).
+On CUDA: bf16 autocast for the motion generator, as its trainer uses; float32 with TF32 for the face
+latent model, as its trainer uses unless --bf16 (``latent_bf16=True`` times that). ``compile=True``
+times torch.compile'd networks (the first steps, which compile, are not timed; on CPU the motion
+generator only, see labkit.train_latent.check_compile).
 """
 from __future__ import annotations
 
@@ -36,9 +37,12 @@ def _time_steps(step, *, device: str, warmup: int, repeats: int) -> float:
     return float(np.median(times))
 
 
-def _train_step(objective: torch.nn.Module, inputs, device: str):
+def _train_step(objective: torch.nn.Module, inputs, device: str, bf16: bool = True):
     opt = torch.optim.AdamW(objective.parameters(), lr=1e-4)
-    amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else contextlib.nullcontext()
+    cuda = device.startswith("cuda")
+    if cuda:
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    amp = torch.autocast("cuda", dtype=torch.bfloat16) if cuda and bf16 else contextlib.nullcontext()
 
     def step():
         opt.zero_grad(set_to_none=True)
@@ -59,7 +63,7 @@ def latent_batch(size: int, B: int, device: str) -> dict:
 
 
 def bench_train_latent(preset: str, *, batch: int, device: str = "cpu", compile: bool = False,
-                       repeats: int = 3) -> dict:
+                       repeats: int = 3, bf16: bool = False) -> dict:
     from labkit.face_latent import FaceLatentModel, make_config
     from labkit.latent_losses import LossWeights
     from labkit.runs import compiled
@@ -70,9 +74,9 @@ def bench_train_latent(preset: str, *, batch: int, device: str = "cpu", compile:
     cfg = make_config(preset)
     model = FaceLatentModel(cfg).to(device)
     objective = LatentObjective(compiled(model) if compile else model, LossWeights(), consistency=True)
-    s = _time_steps(_train_step(objective, (latent_batch(cfg.image_size, batch, device),), device), device=device,
-                    warmup=3 if compile else 1, repeats=repeats)
-    return {"batch": batch, "image_size": cfg.image_size, "ms_per_step": 1e3 * s, "samples_per_s": batch / s,
+    s = _time_steps(_train_step(objective, (latent_batch(cfg.image_size, batch, device),), device, bf16=bf16),
+                    device=device, warmup=3 if compile else 1, repeats=repeats)
+    return {"batch": batch, "image_size": cfg.image_size, "bf16": bf16 and device.startswith("cuda"), "ms_per_step": 1e3 * s, "samples_per_s": batch / s,
             "parameters_m": sum(p.numel() for p in model.parameters()) / 1e6}
 
 
@@ -110,7 +114,8 @@ def synthtalk_pairs_per_s(resolution: int = 128, pairs: int = 16) -> float:
 
 
 def bench_train(*, device: str = "cpu", latent_presets=None, motion_presets=None, latent_batch_size: int | None = None,
-                motion_batch_size: int | None = None, compile: bool = False, progress: bool = False) -> dict:
+                motion_batch_size: int | None = None, compile: bool = False, latent_bf16: bool = False,
+                progress: bool = False) -> dict:
     """Samples/s of one training step per preset (defaults: small presets on CPU, the large ones on CUDA)."""
     cuda = device.startswith("cuda")
     latent_presets = latent_presets or (LATENT_CUDA if cuda else LATENT_CPU)
@@ -127,8 +132,10 @@ def bench_train(*, device: str = "cpu", latent_presets=None, motion_presets=None
     if compile and not cuda:                               # see train_latent.check_compile
         jobs = [j for j in jobs if j[0] == "motion"]
     for kind, preset in jobs:
-        fn = bench_train_latent if kind == "latent" else bench_train_motion
-        out[kind][preset] = fn(preset, batch=lb if kind == "latent" else mb, device=device, compile=compile)
+        if kind == "latent":
+            out[kind][preset] = bench_train_latent(preset, batch=lb, device=device, compile=compile, bf16=latent_bf16)
+        else:
+            out[kind][preset] = bench_train_motion(preset, batch=mb, device=device, compile=compile)
         if bar is not None:
             bar.update(1)
     out["synthtalk_pairs_per_s_128"] = synthtalk_pairs_per_s(128)

@@ -98,7 +98,7 @@ def cmd_train_latent(a) -> int:
     cfg, model = _recipe(a, TrainLatentConfig, FaceLatentConfig)
     g = a.given
     fields = {k: g[k] for k in ("preset", "data", "steps", "batch_size", "lr", "warmup", "seed", "init", "accumulate",
-                                "compile", "workers", "random_expression_prob", "same_pose_prob") if k in g}
+                                "compile", "workers", "bf16", "random_expression_prob", "same_pose_prob") if k in g}
     if "snapshot_steps" in g:
         fields["snapshot_steps"] = tuple(g["snapshot_steps"])
     if g.get("no_consistency"):
@@ -473,7 +473,7 @@ def cmd_bench_train(a) -> int:
     from labkit.bench_train import bench_train
 
     r = bench_train(device=a.device, latent_presets=a.latent, motion_presets=a.motion, latent_batch_size=a.latent_batch,
-                    motion_batch_size=a.motion_batch, compile=a.compile, progress=not a.json)
+                    motion_batch_size=a.motion_batch, compile=a.compile, latent_bf16=a.latent_bf16, progress=not a.json)
     if _printed_json(a, r):
         return 0
     print(f"{r['device']}, {r['threads']} threads, torch {r['torch']}{', compiled' if r['compile'] else ''}: "
@@ -594,7 +594,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train a model (resumable)").add_subparsers(dest="model", required=True)
     tl = train.add_parser("latent", help="the face latent model (VASA-1 §3.1)")
-    _add_run_options(tl, lr=5e-4, warmup=200, device_help="cpu or cuda[:N] (bf16 autocast on CUDA)")
+    _add_run_options(tl, lr=5e-4, warmup=200, device_help="cpu or cuda[:N] (float32 with TF32 on CUDA; see --bf16)")
     tl.add_argument("--preset", default="s128", choices=sorted(PRESETS), help="model size (default: s128)")
     tl.add_argument("--data", default="synthtalk", help="'synthtalk' (rendered on the fly) or a `labkit prep` folder")
     tl.add_argument("--batch-size", type=int, default=8, help="frame pairs per step (default: 8)")
@@ -625,6 +625,9 @@ def build_parser() -> argparse.ArgumentParser:
     tl.add_argument("--workers", type=int, default=0,
                     help="processes that render the coming steps' batches ahead, for a GPU that would wait on "
                          "SynthTalk's renderer (same batches, same weights; default: 0, in the training process)")
+    tl.add_argument("--bf16", action="store_true",
+                    help="bf16 autocast on CUDA (faster, but it made a fine-tune of the shipped model diverge; "
+                         "see data_cards/model_face_latent.md)")
     tl.set_defaults(func=cmd_train_latent)
     tp = train.add_parser("parts", help="the face latent model's part stage: E_mot's eye reading and G_part at the crop, "
                                         "the rest frozen")
@@ -820,7 +823,9 @@ def build_parser() -> argparse.ArgumentParser:
     ba.set_defaults(func=cmd_bench_animate)
     bt = bench.add_parser("train", help="training throughput: samples/s of one step per preset (CPU or CUDA)")
     bt.add_argument("--json", action="store_true", help="print one JSON object")
-    bt.add_argument("--device", default="cpu", help="cpu or cuda[:N] (bf16 autocast on CUDA)")
+    bt.add_argument("--device", default="cpu",
+                    help="cpu or cuda[:N] (on CUDA: bf16 autocast for the motion generator, float32/TF32 for the face "
+                         "latent model, as the trainers do)")
     bt.add_argument("--latent", nargs="+", default=None,
                     help="face latent presets (default: tiny s64 s128 on CPU, s128 s256 s512 on CUDA)")
     bt.add_argument("--motion", nargs="+", default=None,
@@ -828,6 +833,7 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--latent-batch", type=int, default=None, help="frame pairs per step (default: 2 CPU, 8 CUDA)")
     bt.add_argument("--motion-batch", type=int, default=None, help="windows per step (default: 32 CPU, 256 CUDA)")
     bt.add_argument("--compile", action="store_true", help="time torch.compile'd networks")
+    bt.add_argument("--latent-bf16", action="store_true", help="time the face latent model with bf16 autocast (CUDA)")
     bt.set_defaults(func=cmd_bench_train)
     return p
 

@@ -44,6 +44,7 @@ class TrainLatentConfig:
     batch_size: int = 8            # frame pairs per optimizer step, over all processes and micro-steps
     accumulate: int = 1            # micro-steps whose gradients are summed per optimizer step
     workers: int = 0               # processes rendering the coming steps' batches ahead (0: in the training process)
+    bf16: bool = False             # bf16 autocast on CUDA (off: float32 with TF32 matmuls and convolutions; see below)
     compile: bool = False          # torch.compile the model's networks
     lr: float = 5e-4               # peak AdamW learning rate
     weight_decay: float = 1e-4     # AdamW weight decay
@@ -66,7 +67,12 @@ class TrainLatentConfig:
 # stretches the cosine schedule from the step it resumes at)
 # (and how the batch is computed: accumulation and compilation do not change the maths)
 _RESUMABLE_CHANGES = {"steps", "log_every", "image_every", "checkpoint_every", "snapshot_steps", "accumulate",
-                      "compile", "workers"}
+                      "compile", "workers", "bf16"}
+
+# Why float32 on CUDA by default: with bf16 autocast a fine-tune of the shipped s128pp_cross diverged on an H200
+# (2026-12-04: the L1 went from 0.013 to 0.16-0.28 within 50 steps), and on the CPU, on the same batches, bf16
+# autocast let the L1 climb from 0.013 to 0.04 in 10 steps, with an overflowing gradient norm on 10 of 37 steps,
+# where float32 stayed at 0.013-0.020 (data_cards/model_face_latent.md). The motion trainer keeps bf16.
 
 
 def lr_at(step: int, cfg: TrainLatentConfig) -> float:
@@ -176,7 +182,11 @@ def _train(cfg, out_dir, d, *, model_overrides, overwrite, progress, determinist
         place_parts(model, sampler, seed=cfg.seed)         # rank 0's placement reaches the others with DDP's broadcast
     objective = LatentObjective(compiled(model) if cfg.compile else model, cfg.losses, cfg.consistency)
     net = distributed.wrap(objective, d)
-    amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else contextlib.nullcontext()
+    amp = contextlib.nullcontext()
+    if device.startswith("cuda"):
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+        if cfg.bf16:
+            amp = torch.autocast("cuda", dtype=torch.bfloat16)
     images = {}
 
     draw = functools.partial(draw_batch, batch_size=cfg.batch_size, seed=cfg.seed,

@@ -412,3 +412,12 @@ def test_training_with_worker_processes_gives_the_same_weights(tmp_path):
         assert set(got) == set(want) and all(torch.equal(got[k], want[k]) for k in want)
     with pytest.raises(ValueError, match="workers must be 0"):
         _run(tmp_path, "bad", 1, workers=-1)
+
+
+def test_bf16_is_opt_in_and_may_change_on_resume(tmp_path):
+    from labkit.cli import build_parser
+
+    assert TrainLatentConfig().bf16 is False                         # float32 (TF32) on CUDA unless asked
+    assert build_parser().parse_args(["train", "latent", "--out", "x", "--bf16"]).bf16 is True
+    _run(tmp_path, "r", 1)
+    assert read_metadata(_run(tmp_path, "r", 2, bf16=True))["step"] == 2   # a resumed run may switch it
