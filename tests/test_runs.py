@@ -28,4 +28,4 @@ def test_a_non_finite_gradient_stops_training_before_the_weights_change():
 def test_a_non_finite_loss_stops_training():
     model = torch.nn.Linear(2, 1)
     with pytest.raises(FloatingPointError, match="loss became inf at step 0"):
-        _loop(lambda step: (model.weight.sum() * float("inf"), {}), model)
+        _loop(lambda step: ((1 + model.weight ** 2).sum() * float("inf"), {}), model)
