@@ -15,7 +15,9 @@ Embedding, per frame, on the luma only (the same change is added to R, G and B):
      seeds the dithers and which bit each slot carries;
   4. spread the grid change back to pixels smoothly, P = U (A U)^-1 (U bilinear, A area mean,
      so A P = I: the grid lands exactly on the lattice); two more passes give back what
-     clipping at 0 / 255 took away.
+     clipping at 0 / 255 took away. Since A P = I, a pass needs only the pixels that clip: the
+     grid of the marked frame is the frame's own grid, plus the change, plus the area means of
+     what clipping lost there.
 The slots carry the magic twice (96 slots) and the version and content id through a K = 7,
 rate-1/2 convolutional code (124 coded bits, the code of Voyager and 802.11), so a few slots
 damaged by a moving mouth under CRF 28 cost no payload bits.
@@ -175,6 +177,19 @@ def _unslots(c: np.ndarray) -> np.ndarray:
     return idctn(coef, axes=(2, 3), norm="ortho").transpose(0, 2, 1, 3).reshape(GRID, GRID)
 
 
+def _clipped_grid(frame: np.ndarray, lo: np.ndarray, hi: np.ndarray, delta: np.ndarray, A_h: np.ndarray,
+                  A_w: np.ndarray) -> np.ndarray | None:
+    """The area means (GRID, GRID) of the luma that clipping to [0, 255] takes from frame + delta
+    (frame (H, W, 3) uint8, its per-pixel channel min and max lo, hi (H, W), delta (H, W)); None
+    where nothing clips. Only the clipped pixels are visited."""
+    ys, xs = np.nonzero((lo + delta < 0) | (hi + delta > 255))
+    if len(ys) == 0:
+        return None
+    v = frame[ys, xs].astype(np.float32) + delta[ys, xs, None]       # (K, 3)
+    lost = (np.clip(v, 0, 255) - v) @ LUMA                           # (K,) luma lost
+    return (A_h[:, ys] * lost) @ A_w[:, xs].T
+
+
 def _check_frame(frame: np.ndarray) -> None:
     if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[-1] != 3 or frame.dtype != np.uint8:
         raise ValueError(f"a frame must be (H, W, 3) uint8, got {getattr(frame, 'shape', type(frame))} "
@@ -207,16 +222,21 @@ class Watermark:
     def embed_frame(self, frame: np.ndarray) -> np.ndarray:
         """Watermark one frame (H, W, 3) uint8 -> (H, W, 3) uint8."""
         _check_frame(frame)
-        c = _slots(_grid(frame))                                     # (SLOTS,)
+        A_h, P_h = _resampling(frame.shape[0])
+        A_w, P_w = _resampling(frame.shape[1])
+        grid = _grid(frame)                                          # (GRID, GRID)
+        c = _slots(grid)                                             # (SLOTS,)
         target = self.step * (np.round(c / self.step - self._offset) + self._offset)   # nearest lattice point
-        _, P_h = _resampling(frame.shape[0])
-        _, P_w = _resampling(frame.shape[1])
-        base = frame.astype(np.float32)
-        delta = np.zeros(frame.shape[:2], np.float32)                # luma change (H, W)
-        for _ in range(self.passes):                                 # pass 1 is exact; the others undo clipping
-            marked = np.clip(base + delta[..., None], 0, 255)
-            delta += P_h @ _unslots(target - _slots(_grid(marked))) @ P_w.T
-        return np.rint(np.clip(base + delta[..., None], 0, 255)).astype(np.uint8)
+        change = _unslots(target - c)                                # pass 1: exact where nothing clips
+        r, g, b = frame[..., 0], frame[..., 1], frame[..., 2]
+        lo, hi = np.minimum(np.minimum(r, g), b), np.maximum(np.maximum(r, g), b)   # (H, W): what clips first
+        for _ in range(self.passes - 1):                             # the others give back what clipping took
+            lost = _clipped_grid(frame, lo, hi, P_h @ change @ P_w.T, A_h, A_w)
+            if lost is None:
+                break
+            change += _unslots(target - _slots(grid + change + lost))
+        delta = np.rint(P_h @ change @ P_w.T).astype(np.int16)       # luma change (H, W), whole levels
+        return np.clip(frame + delta[..., None], 0, 255).astype(np.uint8)
 
     def embed(self, frames: np.ndarray) -> np.ndarray:
         """Watermark a clip (T, H, W, 3) uint8 -> (T, H, W, 3) uint8."""

@@ -40,6 +40,35 @@ def test_frame_by_frame_equals_whole_clip_and_detect_takes_any_iterable(clip):
     assert d.found and d.content_id == CID and d.frames == 5
 
 
+def _embed_by_definition(wm, frame):
+    """The embedding as first written: every pass clips and re-reads the whole marked frame."""
+    from labkit.watermark import _grid, _resampling, _slots, _unslots
+
+    c = _slots(_grid(frame))
+    target = wm.step * (np.round(c / wm.step - wm._offset) + wm._offset)
+    P_h, P_w = _resampling(frame.shape[0])[1], _resampling(frame.shape[1])[1]
+    base, delta = frame.astype(np.float32), np.zeros(frame.shape[:2], np.float32)
+    for _ in range(wm.passes):
+        marked = np.clip(base + delta[..., None], 0, 255)
+        delta += P_h @ _unslots(target - _slots(_grid(marked))) @ P_w.T
+    return np.rint(np.clip(base + delta[..., None], 0, 255)).astype(np.uint8)
+
+
+@pytest.mark.parametrize("passes", [1, 3])
+def test_embedding_visits_only_clipped_pixels_and_matches_the_definition(clip, passes):
+    from skimage.data import astronaut
+
+    frames, _ = clip
+    photo = astronaut()                                    # saturated highlights and deep shadows: clipping
+    harsh = np.clip(photo.astype(int) * 2 - 100, 0, 255).astype(np.uint8)[:300, :420]   # and a lot of it, not square
+    wm = Watermark(CID, passes=passes)
+    for frame in (frames[0], photo, harsh):
+        fast, slow = wm.embed_frame(frame), _embed_by_definition(wm, frame)
+        diff = np.abs(fast.astype(int) - slow.astype(int))
+        assert diff.max() <= 1 and (diff > 0).mean() < 1e-3   # float rounding at the half-levels only
+    assert ((harsh == 0) | (harsh == 255)).mean() > 0.2 and detect(wm.embed_frame(harsh)[None]).found
+
+
 def test_invisible(clip):
     frames, marked = clip
     assert marked.shape == frames.shape and marked.dtype == np.uint8
