@@ -87,6 +87,12 @@ def cross_partner(n: int) -> torch.Tensor:
     return torch.roll(torch.arange(n), 1)
 
 
+def _to_images(frames: np.ndarray) -> torch.Tensor:
+    """(B, H, W, 3) uint8 → (B, 3, H, W) float32 in [0, 1], NCHW-contiguous (channels-last input crashes
+    some CPU backward kernels)."""
+    return torch.from_numpy(frames).permute(0, 3, 1, 2).contiguous().float().div_(255)
+
+
 class PairSampler:
     """Batches of same-identity frame pairs, rendered at `resolution`.
 
@@ -128,14 +134,7 @@ class PairSampler:
     def render_with_landmarks(self, identity_ids, factors: np.ndarray,
                               emotion: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """Images (B, 3, H, W) float32 in [0, 1] and their iBUG-68 landmarks (B, 68, 2) in pixels."""
-        n = self.renderer.resolution
-        out = np.empty((len(factors), n, n, 3), np.uint8)
-        lms = np.empty((len(factors), 68, 2), np.float32)
-        for b, (i, f, e) in enumerate(zip(identity_ids, factors, emotion)):
-            fd = array_to_factors(f[None], np.asarray([e]))
-            lms[b] = self.renderer.render_frame(sample_identity(int(i)), fd, 0, out[b])
-        images = torch.from_numpy(out).permute(0, 3, 1, 2).contiguous().float().div_(255)  # NCHW layout: channels-last input crashes some CPU backward kernels
-        return images, torch.from_numpy(lms)
+        return self._render_rows(identity_ids, [(factors, emotion)])[0]
 
     def batch(self, B: int, rng: np.random.Generator, *, rows: slice = slice(None), step: int | None = None) -> dict:
         """The step's batch of B pairs drawn from `rng`, of which only `rows` are rendered and
@@ -148,15 +147,32 @@ class PairSampler:
             same = rng.random(B) < self.same_pose_prob
             fd[np.ix_(same, _POSE_COLS)] = fs[np.ix_(same, _POSE_COLS)]
         ids, fs, es, fd, ed = ids[rows], fs[rows], es[rows], fd[rows], ed[rows]
-        (src, src_lm), (drv, drv_lm) = self.render_with_landmarks(ids, fs, es), self.render_with_landmarks(ids, fd, ed)
+        motions = [(fs, es), (fd, ed)]
+        if self.cross_targets:                     # no draws: runs without it see the same batches
+            k = cross_partner(len(ids)).numpy()
+            motions.append((fd[k], ed[k]))
+        (src, src_lm), (drv, drv_lm), *cross = self._render_rows(ids, motions)
         out = dict(source=src, driver=drv, source_landmarks=src_lm, driver_landmarks=drv_lm,
                    source_factors=torch.from_numpy(fs), driver_factors=torch.from_numpy(fd),
                    source_emotion=torch.from_numpy(es), driver_emotion=torch.from_numpy(ed),
                    identity=torch.from_numpy(ids.astype(np.int64)))
-        if self.cross_targets:                     # no draws: runs without it see the same batches
-            k = cross_partner(len(ids)).numpy()
-            out["cross_target"], out["cross_landmarks"] = self.render_with_landmarks(ids, fd[k], ed[k])
+        if cross:
+            out["cross_target"], out["cross_landmarks"] = cross[0]
         return out
+
+    def _render_rows(self, identity_ids, motions: list[tuple[np.ndarray, np.ndarray]]):
+        """render_with_landmarks of each (factors, emotion) in `motions` for the same identities, drawn
+        person by person: the renderer builds a person's rig, textures and backdrop once for all of
+        that person's images (its cache holds a few people, fewer than a batch)."""
+        n, B = self.renderer.resolution, len(identity_ids)
+        out = [np.empty((B, n, n, 3), np.uint8) for _ in motions]
+        lms = [np.empty((B, 68, 2), np.float32) for _ in motions]
+        for b, i in enumerate(identity_ids):
+            ident = sample_identity(int(i))
+            for m, (f, e) in enumerate(motions):
+                fd = array_to_factors(f[b][None], np.asarray([e[b]]))
+                lms[m][b] = self.renderer.render_frame(ident, fd, 0, out[m][b])
+        return [(_to_images(o), torch.from_numpy(lm)) for o, lm in zip(out, lms)]
 
 
 class PreparedPairs:

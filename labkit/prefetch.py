@@ -4,7 +4,7 @@ The trainers draw each step's batch as a function of (seed, step, rows) alone, s
 can draw any step's batch and get the same one. :class:`Prefetcher` uses that: while the model
 trains on step k, `workers` processes render the batches of steps k+1 … k+depth. A run with
 workers gives bitwise the weights of a run without, and resumes the same way. Worth it where
-the data side is the bottleneck: SynthTalk renders about 18 frame pairs a second per process,
+the data side is the bottleneck: SynthTalk renders about 45 frame pairs a second per process,
 a GPU trains on far more.
 
 Workers are started with ``spawn`` (safe beside CUDA) and each builds its own sampler once, by
