@@ -248,8 +248,8 @@ def bench_animate(*, seconds: float = 10.0, device: str = "cpu", renderer: str =
     watermark; the mp4 encode is timed apart, as VASA-1 times generation). Streaming at each of the
     `stream` resolutions (``stream_fps_R``, ``first_frame_ms_R``): time from the first audio chunk to
     the first frame (compute only: chunks are handed over as fast as they are taken) and frames per
-    second sustained. With the latent renderer at 256/512
-    px the face latent model is an untrained one of that size (speed does not depend on training)."""
+    second sustained. With the latent renderer at 256/512 px the face latent model is an untrained
+    one of that size (speed does not depend on training)."""
     import tempfile
 
     import torch
@@ -258,7 +258,8 @@ def bench_animate(*, seconds: float = 10.0, device: str = "cpu", renderer: str =
     from labkit.video_io import write_video
 
     if not set(stream) <= set(resolutions):
-        raise ValueError(f"stream sizes {sorted(set(stream) - set(resolutions))} are not among the resolutions {tuple(resolutions)}")
+        raise ValueError(f"stream sizes {sorted(set(stream) - set(resolutions))} are not among the resolutions "
+                         f"{tuple(resolutions)}")
     base = default_speech()
     speech = np.tile(base, int(np.ceil(seconds * 16000 / len(base))))[:int(seconds * 16000)]
     out = {"device": f"CPU ({cpu_name()})" if device == "cpu" else torch.cuda.get_device_name(device),

@@ -76,7 +76,8 @@ def bench_train_latent(preset: str, *, batch: int, device: str = "cpu", compile:
     objective = LatentObjective(compiled(model) if compile else model, LossWeights(), consistency=True)
     s = _time_steps(_train_step(objective, (latent_batch(cfg.image_size, batch, device),), device, bf16=bf16),
                     device=device, warmup=3 if compile else 1, repeats=repeats)
-    return {"batch": batch, "image_size": cfg.image_size, "bf16": bf16 and device.startswith("cuda"), "ms_per_step": 1e3 * s, "samples_per_s": batch / s,
+    return {"batch": batch, "image_size": cfg.image_size, "bf16": bf16 and device.startswith("cuda"),
+            "ms_per_step": 1e3 * s, "samples_per_s": batch / s,
             "parameters_m": sum(p.numel() for p in model.parameters()) / 1e6}
 
 

@@ -455,13 +455,14 @@ def cmd_verify(a) -> int:
 def cmd_bench_animate(a) -> int:
     from labkit.bench import bench_animate
 
-    r = bench_animate(seconds=a.seconds, device=a.device, renderer=a.renderer, stream=tuple(a.stream), progress=not a.json)
+    r = bench_animate(seconds=a.seconds, device=a.device, renderer=a.renderer, stream=tuple(a.stream),
+                      progress=not a.json)
     if _printed_json(a, r):
         return 0
     print(f"{r['device']}, {r['threads']} threads, renderer {r['renderer']}, {r['seconds']:g} s of speech")
     for R in sorted(set(a.stream)):
-        print(f"streaming {R:3d} px: {r[f'stream_fps_{R}']:7.1f} frames/s, first frame {r[f'first_frame_ms_{R}']:6.0f} ms "
-              "(compute; VASA-1: 40 fps, 170 ms at 512 px on an RTX 4090)")
+        print(f"streaming {R:3d} px: {r[f'stream_fps_{R}']:7.1f} frames/s, first frame "
+              f"{r[f'first_frame_ms_{R}']:6.0f} ms (compute; VASA-1: 40 fps, 170 ms at 512 px on an RTX 4090)")
     for R in (128, 256, 512):
         st = r["stages"][str(R)]
         print(f"offline {R:3d} px:  {r[f'offline_fps_{R}']:7.1f} frames/s  (VASA-1: 45 fps at 512 px)   per frame: "

@@ -86,9 +86,10 @@ def test_cross_targets_render_each_person_with_the_previous_rows_motion():
     gt = crossed.render(b["identity"].numpy(), b["driver_factors"][k].numpy(), b["driver_emotion"][k].numpy())
     assert torch.equal(b["cross_target"], gt) and b["cross_landmarks"].shape == (4, 68, 2)
     assert not torch.equal(b["cross_target"], b["driver"])                # another person's motion: a new image
-    ids = b["identity"].numpy()                                            # drawn person by person, the same images
+    ids = b["identity"].numpy()                                            # drawn person by person: the same images
     for kind in ("source", "driver"):
-        images, landmarks = crossed.render_with_landmarks(ids, b[f"{kind}_factors"].numpy(), b[f"{kind}_emotion"].numpy())
+        images, landmarks = crossed.render_with_landmarks(ids, b[f"{kind}_factors"].numpy(),
+                                                          b[f"{kind}_emotion"].numpy())
         assert torch.equal(b[kind], images) and torch.equal(b[f"{kind}_landmarks"], landmarks)
     shard = crossed.batch(4, np.random.default_rng(5), rows=slice(2, 4))  # the partner is found within a shard
     gt = crossed.render(b["identity"][2:].numpy(), b["driver_factors"][[3, 2]].numpy(),
