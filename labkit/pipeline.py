@@ -289,20 +289,20 @@ class Animator:
         t0 = time.perf_counter()
         motion = self.generator.generate(mel, progress=progress, **self.controls.commands())
         timings["motion"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
         frames = np.empty((T, self.resolution, self.resolution, 3), np.uint8)
         it = range(T)
         if progress:
             from tqdm.auto import tqdm
             it = tqdm(it, desc=f"render ({self.renderer})", unit="frame")
-        for t in it:
-            frames[t] = self._frame(motion[t])
-        timings["render"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
         marker = self._marker(cid)
-        if marker is not None:
-            frames = marker.embed(frames)
-        timings["watermark"] = time.perf_counter() - t0
+        timings["render"] = timings["watermark"] = 0.0
+        for t in it:                                   # each frame marked while it is in cache, as when streaming
+            t0 = time.perf_counter()
+            frame = self._frame(motion[t])
+            t1 = time.perf_counter()
+            frames[t] = marker.embed_frame(frame) if marker is not None else frame
+            timings["render"] += t1 - t0
+            timings["watermark"] += time.perf_counter() - t1
         return Video(frames=frames, audio=speech, sample_rate=SAMPLE_RATE, fps=FPS, motion=motion,
                      renderer=self.renderer, content_id=cid, watermarked=marker is not None, timings=timings)
 
