@@ -35,7 +35,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
-import av
 import librosa
 import numpy as np
 import soundfile as sf
@@ -110,6 +109,8 @@ def _decode(path: Path, *, block_seconds: float) -> Iterator[tuple[np.ndarray, i
 
 
 def _decode_av(path: Path, *, block_seconds: float, sf_error: Exception) -> Iterator[tuple[np.ndarray, int]]:
+    import av                                      # PyAV only for what soundfile cannot read
+
     try:
         box = av.open(str(path))
     except av.error.FFmpegError as e:

@@ -3,6 +3,9 @@ their timestamps and the audio track; H.264 frames with AAC speech in one mp4 ou
 
 Every file labkit writes carries a provenance tag in the container metadata
 (``comment``: "made with labkit … synthetic"), so synthetic media are labelled as such.
+
+PyAV is imported where a file is opened, so that importing labkit (SynthTalk, the trainers) does
+not need it.
 """
 from __future__ import annotations
 
@@ -10,7 +13,6 @@ import os
 from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 
 import labkit
@@ -42,6 +44,8 @@ class VideoWriter:
         self.size, self.frames, self.samples = (H, W), 0, 0
         self.rate = Fraction(fps).limit_denominator(1001)
         self._tmp = self.path.with_name(f".{self.path.stem}.partial{self.path.suffix}")
+        import av
+
         self._box = av.open(str(self._tmp), "w", format="mp4")
         self._box.metadata["comment"] = PROVENANCE
         for k, v in (metadata or {}).items():
@@ -61,6 +65,8 @@ class VideoWriter:
             frames = frames[None]
         if frames.ndim != 4 or frames.shape[1:] != (*self.size, 3) or frames.dtype != np.uint8:
             raise ValueError(f"frames must be (T, {self.size[0]}, {self.size[1]}, 3) uint8, got {frames.shape} {frames.dtype}")
+        import av
+
         for img in frames:
             vf = av.VideoFrame.from_ndarray(img, format="rgb24")
             vf.pts, vf.time_base = self.frames, 1 / self.rate
@@ -77,6 +83,8 @@ class VideoWriter:
         if not len(a):
             return
         sr = self._audio.rate
+        import av
+
         af = av.AudioFrame.from_ndarray(a[None], format="fltp", layout="mono")
         af.sample_rate, af.pts, af.time_base = sr, self.samples, Fraction(1, sr)
         self._box.mux(self._audio.encode(af))
@@ -129,6 +137,8 @@ def write_video(path: str | os.PathLike, frames: np.ndarray, fps: float, audio: 
 
 
 def _open(path: Path):
+    import av
+
     if not path.is_file():
         raise FileNotFoundError(f"no video at {path}")
     try:
@@ -171,6 +181,8 @@ def read_video(path: str | os.PathLike) -> tuple[np.ndarray, float, np.ndarray |
         fps = float(vs.average_rate or vs.guessed_rate)
         frames = np.stack([f.to_ndarray(format="rgb24") for f in box.decode(vs)])
     audio, sr = None, None
+    import av
+
     with av.open(str(path)) as box:
         if box.streams.audio:
             st = box.streams.audio[0]
@@ -183,6 +195,8 @@ def read_video(path: str | os.PathLike) -> tuple[np.ndarray, float, np.ndarray |
 
 def provenance(path: str | os.PathLike) -> str | None:
     """The provenance tag of a file (None if it carries none)."""
+    import av
+
     with av.open(str(path)) as box:
         return box.metadata.get("comment")
 

@@ -71,3 +71,26 @@ def test_bad_video_inputs(tmp_path):
 def test_long_writes_can_show_progress(tmp_path, capsys):
     write_video(tmp_path / "p.mp4", np.zeros((30, 32, 32, 3), np.uint8), 25, progress=True)
     assert "30/30" in capsys.readouterr().err
+
+
+def test_pyav_is_needed_only_to_open_files():
+    import subprocess
+    import sys
+
+    code = """
+import importlib.abc, sys
+class NoPyAV(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "av" or name.startswith("av."):
+            raise ModuleNotFoundError("No module named 'av'", name="av")
+sys.meta_path.insert(0, NoPyAV())
+import labkit.audio, labkit.bench, labkit.latent_data, labkit.pipeline, labkit.synthtalk, labkit.train_latent
+from labkit.video_io import read_video
+try:
+    read_video("missing.mp4")
+except ModuleNotFoundError as e:
+    print("needs", e.name)
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip() == "needs av"
