@@ -107,10 +107,22 @@ def cmd_train_latent(a) -> int:
                                                                      "equivariance", "cross_render") if k in g})
     cfg = dataclasses.replace(cfg, losses=losses, **fields)
     path = train_latent(cfg, a.out, model_overrides=model, device=a.device, overwrite=a.overwrite,
-                        progress=not a.quiet, deterministic=a.deterministic)
-    if _is_main():
-        print(f"trained {cfg.steps} steps; weights {path}")
+                        progress=not a.quiet, deterministic=a.deterministic, time_limit=a.time_limit)
+    _report_trained(path, cfg.steps)
     return 0
+
+
+def _report_trained(path: Path, steps: int) -> None:
+    """Rank 0's last line: the weights, and how to go on when --time-limit stopped the run early."""
+    from labkit.checkpoint import read_metadata
+
+    if not _is_main():
+        return
+    reached = read_metadata(path).get("step", steps)
+    if reached < steps:
+        print(f"stopped by --time-limit at step {reached} of {steps}; weights {path} (the same command resumes)")
+    else:
+        print(f"trained {steps} steps; weights {path}")
 
 
 def cmd_train_parts(a) -> int:
@@ -223,9 +235,8 @@ def cmd_train_motion(a) -> int:
         fields["snapshot_steps"] = tuple(g["snapshot_steps"])
     cfg = dataclasses.replace(cfg, **fields)
     path = train_motion(cfg, a.out, model_overrides=model, device=a.device, overwrite=a.overwrite,
-                        progress=not a.quiet)
-    if _is_main():
-        print(f"trained {cfg.steps} steps; weights {path}")
+                        progress=not a.quiet, time_limit=a.time_limit)
+    _report_trained(path, cfg.steps)
     return 0
 
 
@@ -551,6 +562,9 @@ def _add_scale_options(p: argparse.ArgumentParser, example: str) -> None:
     p.add_argument("--accumulate", type=int, default=1,
                    help="micro-steps per optimizer step (the batch is split over processes × micro-steps; default: 1)")
     p.add_argument("--compile", action="store_true", help="torch.compile the networks")
+    p.add_argument("--time-limit", type=float, default=None, metavar="MIN",
+                   help="stop, checkpointed, at the first step that ends MIN minutes after the start (a machine lent "
+                        "for a while, a batch job); the same command resumes")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -123,7 +123,7 @@ def run_steps(run: RunFolder | None, model: torch.nn.Module, opt: torch.optim.Op
               start: int, elapsed: float, model_config: dict, extra: dict | None = None, desc: str,
               progress: bool = True, show: str | None = None, dist: Distributed | None = None,
               net: torch.nn.Module | None = None, accumulate: int = 1, after_step=None,
-              max_grad_norm: float = 1.0) -> None:
+              max_grad_norm: float = 1.0, deadline: float | None = None) -> int:
     """The loop of a trainer, from step `start` to cfg.steps: warm-up/cosine learning rate, the
     loss, a clipped optimizer step, the progress bar (with the term `show`), a log line every
     cfg.log_every steps and a checkpoint every cfg.checkpoint_every steps and at cfg.snapshot_steps.
@@ -139,6 +139,10 @@ def run_steps(run: RunFolder | None, model: torch.nn.Module, opt: torch.optim.Op
     micro-steps (all-reduced on the last only) and averaged over processes; the logged loss and
     terms are the means over the whole batch. Only rank 0 (which holds `run`) logs, saves and
     shows progress; ``after_step(step)`` runs there after each step.
+
+    `deadline` (a time.time() value): the first step that ends after it is checkpointed and the
+    loop stops there (every process agrees), so a run fits a time-limited machine and resumes
+    exactly when started again. Returns the step reached.
     """
     d = dist or Distributed()
     net = net if net is not None else model
@@ -176,7 +180,10 @@ def run_steps(run: RunFolder | None, model: torch.nn.Module, opt: torch.optim.Op
                                      "weights were not updated. Lower --lr, or train without bf16 autocast")
         opt.step()
         step += 1
+        out_of_time = deadline is not None and step < cfg.steps and _past(d, deadline)
         if not d.is_main:
+            if out_of_time:
+                break
             continue
         if bar is not None:
             bar.update(1)
@@ -185,11 +192,30 @@ def run_steps(run: RunFolder | None, model: torch.nn.Module, opt: torch.optim.Op
             run.log({"step": step, "loss": value, "lr": lr, "seconds": round(elapsed + time.time() - t0, 1), **terms})
         if after_step is not None:
             after_step(step)
-        if step % cfg.checkpoint_every == 0 or step == cfg.steps or step in cfg.snapshot_steps:
+        if out_of_time or step % cfg.checkpoint_every == 0 or step == cfg.steps or step in cfg.snapshot_steps:
             run.save(model, opt, model_config=model_config, step=step, seconds=elapsed + time.time() - t0,
                      snapshot=step in cfg.snapshot_steps, extra=extra)
+        if out_of_time:
+            log.warning("time limit reached: stopped at step %d of %d (checkpointed); the same command resumes",
+                        step, cfg.steps)
+            break
     if bar is not None:
         bar.close()
+    return step
+
+
+def deadline_after(minutes: float | None) -> float | None:
+    """The time.time() `minutes` from now, for run_steps(deadline=...); None without a limit."""
+    if minutes is None:
+        return None
+    if not minutes >= 0:
+        raise ValueError(f"the time limit must be minutes >= 0, got {minutes}")
+    return time.time() + 60 * minutes
+
+
+def _past(d: Distributed, deadline: float) -> bool:
+    """Whether any process is past `deadline` (one verdict for all, so that none waits on the others)."""
+    return d.mean([float(time.time() >= deadline)])[0] > 0
 
 
 def _mean_over_processes(d: Distributed, value: float, terms: dict[str, float]) -> tuple[float, dict[str, float]]:

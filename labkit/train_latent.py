@@ -30,7 +30,7 @@ from labkit import distributed
 from labkit.checkpoint import load_matching, load_state
 from labkit.face_latent import FaceLatentConfig, FaceLatentModel, make_config
 from labkit.latent_losses import LossWeights, latent_losses, random_similarity
-from labkit.runs import compiled, open_run, restore, run_steps, warmup_cosine
+from labkit.runs import compiled, deadline_after, open_run, restore, run_steps, warmup_cosine
 
 log = logging.getLogger(__name__)
 KIND = "face_latent"
@@ -136,25 +136,27 @@ class LatentObjective(torch.nn.Module):
 
 def train_latent(cfg: TrainLatentConfig, out_dir: str | os.PathLike, *, model_overrides: dict | None = None,
                  device: str = "cpu", overwrite: bool = False, progress: bool = True,
-                 deterministic: bool = False) -> Path:
+                 deterministic: bool = False, time_limit: float | None = None) -> Path:
     """Train (or resume training) a face latent model in `out_dir`; returns the weights path.
 
     A folder holding a run is resumed when its config matches, refused when it does not
     (pass overwrite=True to start afresh there). Under ``torchrun`` every process trains its
-    shard of each batch (labkit.distributed); rank 0 writes the folder.
+    shard of each batch (labkit.distributed); rank 0 writes the folder. `time_limit` (minutes,
+    counted from this call): stop, checkpointed, at the first step that ends after it.
     """
+    deadline = deadline_after(time_limit)
     check_compile(cfg.compile, device)
     if cfg.workers < 0:
         raise ValueError(f"workers must be 0 (draw batches in the training process) or more, got {cfg.workers}")
     d = distributed.setup(device)
     try:
         return _train(cfg, out_dir, d, model_overrides=model_overrides, overwrite=overwrite, progress=progress,
-                      deterministic=deterministic)
+                      deterministic=deterministic, deadline=deadline)
     finally:
         distributed.teardown(d)
 
 
-def _train(cfg, out_dir, d, *, model_overrides, overwrite, progress, deterministic) -> Path:
+def _train(cfg, out_dir, d, *, model_overrides, overwrite, progress, deterministic, deadline) -> Path:
     device = d.device
     overrides = dict(model_overrides or {})
     if cfg.losses.crops > 0:                               # the crop loss trains the model's D_crop
@@ -211,7 +213,7 @@ def _train(cfg, out_dir, d, *, model_overrides, overwrite, progress, determinist
     try:
         run_steps(run, model, opt, cfg, loss_at, start=step, elapsed=elapsed, model_config=asdict(model_cfg),
                   desc="train latent", progress=progress, show="l1", dist=d, net=net, accumulate=cfg.accumulate,
-                  after_step=after_step)
+                  after_step=after_step, deadline=deadline)
     finally:
         if cfg.workers > 0:
             fetch.close()

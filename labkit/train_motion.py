@@ -29,7 +29,7 @@ from labkit.diffusion import PROCESSES
 from labkit.motion_data import extract_clips, sample_windows, source_id, window_controls
 from labkit.motion_dit import MotionDiT, make_config
 from labkit.motion_generator import KIND
-from labkit.runs import compiled, open_run, restore, run_steps
+from labkit.runs import compiled, deadline_after, open_run, restore, run_steps
 
 log = logging.getLogger(__name__)
 
@@ -94,21 +94,24 @@ class MotionObjective(torch.nn.Module):
 
 
 def train_motion(cfg: TrainMotionConfig, out_dir: str | os.PathLike, *, model_overrides: dict | None = None,
-                 device: str = "cpu", overwrite: bool = False, progress: bool = True, cache_dir=None) -> Path:
+                 device: str = "cpu", overwrite: bool = False, progress: bool = True, cache_dir=None,
+                 time_limit: float | None = None) -> Path:
     """Train (or resume) a motion generator in `out_dir`; returns the weights path. Under
-    ``torchrun`` every process trains its shard of each batch (labkit.distributed)."""
+    ``torchrun`` every process trains its shard of each batch (labkit.distributed). `time_limit`
+    (minutes, counted from this call): stop, checkpointed, at the first step that ends after it."""
+    deadline = deadline_after(time_limit)
     if cfg.process not in PROCESSES:
         raise ValueError(f"process must be one of {sorted(PROCESSES)}, got {cfg.process!r}")
     source = motion_source(cfg)
     d = distributed.setup(device)
     try:
         return _train(cfg, out_dir, d, source, model_overrides=model_overrides, overwrite=overwrite,
-                      progress=progress, cache_dir=cache_dir)
+                      progress=progress, cache_dir=cache_dir, deadline=deadline)
     finally:
         distributed.teardown(d)
 
 
-def _train(cfg, out_dir, d, source, *, model_overrides, overwrite, progress, cache_dir) -> Path:
+def _train(cfg, out_dir, d, source, *, model_overrides, overwrite, progress, cache_dir, deadline) -> Path:
     device = d.device
     with d.main_first():                                   # rank 0 fills the motion cache, the others read it
         clips = extract_clips("train", cfg.train_clips, source=source, seconds=cfg.seconds, seed=cfg.seed,
@@ -143,7 +146,8 @@ def _train(cfg, out_dir, d, source, *, model_overrides, overwrite, progress, cac
             return net(model.normalize(x0.to(device)), cond, gen, rows)
 
     run_steps(run, model, opt, cfg, loss_at, start=step, elapsed=elapsed, model_config=asdict(model_cfg), extra=extra,
-              desc=f"train motion ({cfg.process})", progress=progress, dist=d, net=net, accumulate=cfg.accumulate)
+              desc=f"train motion ({cfg.process})", progress=progress, dist=d, net=net, accumulate=cfg.accumulate,
+              deadline=deadline)
     if run is None:
         return Path(out_dir) / "latest.safetensors"
     run.close()

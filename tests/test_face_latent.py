@@ -421,3 +421,23 @@ def test_bf16_is_opt_in_and_may_change_on_resume(tmp_path):
     assert build_parser().parse_args(["train", "latent", "--out", "x", "--bf16"]).bf16 is True
     _run(tmp_path, "r", 1)
     assert read_metadata(_run(tmp_path, "r", 2, bf16=True))["step"] == 2   # a resumed run may switch it
+
+
+def test_a_time_limit_stops_checkpointed_and_the_same_command_resumes_exactly(tmp_path, capsys):
+    from labkit.cli import main
+
+    whole = load_state(_run(tmp_path, "whole", 3), kind="face_latent")[0]
+    cfg = TrainLatentConfig(preset="tiny", steps=3, batch_size=2, bank_clips=3, log_every=1, checkpoint_every=2,
+                            image_every=1000, warmup=2)
+    path = train_latent(cfg, tmp_path / "limited", progress=False, deterministic=True, time_limit=0)
+    assert read_metadata(path)["step"] == 1                            # out of time after the first step, saved
+    resumed = load_state(train_latent(cfg, tmp_path / "limited", progress=False, deterministic=True),
+                         kind="face_latent")[0]
+    assert all(torch.equal(whole[k], resumed[k]) for k in whole)
+    with pytest.raises(ValueError, match="minutes >= 0"):
+        train_latent(cfg, tmp_path / "bad", progress=False, time_limit=-1)
+    recipe = tmp_path / "r.toml"
+    recipe.write_text('[train]\npreset = "tiny"\nbank_clips = 3\nwarmup = 2\n')
+    assert main(["train", "latent", "--config", str(recipe), "--steps", "2", "--batch-size", "2", "--time-limit", "0",
+                 "--quiet", "--out", str(tmp_path / "cli")]) == 0
+    assert "stopped by --time-limit at step 1 of 2" in capsys.readouterr().out

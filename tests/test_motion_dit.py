@@ -256,6 +256,8 @@ def test_training_resume_is_exact_and_checkpoint_loads(tmp_path, clips):
     kw = dict(preset="tiny", motion="factors", train_clips=6, seconds=2.0, batch_size=8, warmup=2, log_every=1,
               checkpoint_every=2)
     full = train_motion(TrainMotionConfig(steps=4, **kw), tmp_path / "a", progress=False, cache_dir=cache)
+    cut = train_motion(TrainMotionConfig(steps=4, **kw), tmp_path / "b", progress=False, cache_dir=cache, time_limit=0)
+    assert MotionGenerator.load(cut).meta["step"] == 1                     # stopped by the time limit, checkpointed
     train_motion(TrainMotionConfig(steps=2, **kw), tmp_path / "b", progress=False, cache_dir=cache)
     resumed = train_motion(TrainMotionConfig(steps=4, **kw), tmp_path / "b", progress=False, cache_dir=cache)
     a, b = MotionGenerator.load(full), MotionGenerator.load(resumed)
