@@ -303,14 +303,15 @@ def cmd_eval_table(a) -> int:
     from labkit.atomic import write_text_atomic
     from labkit.checkpoint import ASSETS
     from labkit.diffusion import Guidance
-    from labkit.eval_table import METHODS, bars, evaluate_table, load_instruments, to_csv, to_markdown
+    from labkit.eval_table import EXTRA_METHODS, METHODS, bars, evaluate_table, load_instruments, to_csv, to_markdown
     from labkit.motion_generator import MotionGenerator
     from labkit.synthtalk.dataset import LANGUAGES
 
     methods = [m.strip() for m in a.methods.split(",") if m.strip()]
-    unknown = [m for m in methods if m not in METHODS]
+    unknown = [m for m in methods if m not in METHODS + EXTRA_METHODS]
     if unknown or not methods:
-        raise ValueError(f"--methods: unknown {unknown or 'empty list'}; choose from {','.join(METHODS)}")
+        raise ValueError(f"--methods: unknown {unknown or 'empty list'}; choose from "
+                         f"{','.join(METHODS + EXTRA_METHODS)}")
     out = Path(a.out)
     paths = [out.with_suffix(".csv"), out.with_suffix(".md")]
     for path in paths:
@@ -703,7 +704,8 @@ def build_parser() -> argparse.ArgumentParser:
                         description="With no model named: the table of methods × metrics (S_C, S_D, CAPP, ΔP, FVD, "
                                     "CSIM, LMD) on SynthTalk clips, printed and written as CSV and markdown.")
     et.add_argument("--methods", default="gt,ours,regression,puppet,still",
-                    help="comma-separated rows (default: gt,ours,regression,puppet,still)")
+                    help="comma-separated rows (default: gt,ours,regression,puppet,still; also recon: the true motion "
+                         "through the same renderer, the renderer's own effect)")
     et.add_argument("--split", default="test", help="SynthTalk split of the clips (default: test)")
     et.add_argument("--clips", type=int, default=40, help="clips (default: 40)")
     et.add_argument("--seconds", type=float, default=6.0, help="clip length (default: 6)")

@@ -8,7 +8,10 @@ instruments from pixels and audio alone:
   commands), rendered with the clip's first frame as the portrait;
 - ``regression``: the deterministic regression transformer of the same size, rendered the same way;
 - ``puppet``: the audio-energy puppet (jaw from loudness, random sway; labkit.eval_motion);
-- ``still``: the portrait held still for the whole clip.
+- ``still``: the portrait held still for the whole clip;
+- ``recon`` (on request, not a baseline): the clip's own motion drawn by the same renderer (latent:
+  the codes the motion encoder reads from each real frame), so what the renderer alone does to true
+  motion can be told from what the motion generator does.
 
 Two renderers turn motion into pixels. ``latent`` (the default, the whole system): the face latent
 model decodes the portrait's appearance volume with each frame's pose and dynamics codes; the
@@ -50,7 +53,8 @@ from labkit.synthtalk.factors import FACTOR_NAMES
 
 log = logging.getLogger(__name__)
 
-METHODS = ("gt", "ours", "regression", "puppet", "still")
+METHODS = ("gt", "ours", "regression", "puppet", "still")    # the table's rows by default
+EXTRA_METHODS = ("recon",)                                    # on request: the renderer's own effect
 METRICS = ("S_C", "S_D", "CAPP", "dP", "FVD", "CSIM", "LMD")
 BETTER = {"S_C": "higher", "S_D": "lower", "CAPP": "higher", "dP": "closer to gt", "FVD": "lower",
           "CSIM": "higher", "LMD": "lower"}
@@ -145,6 +149,16 @@ class LatentRenderer:
         return torch.cat(out).numpy()
 
     @torch.no_grad()
+    def true_motion(self, test: TestSet, i: int) -> np.ndarray:
+        """The motion codes (T, M) the motion encoder reads from clip i's real frames."""
+        codes = []
+        for k in range(0, test.frames.shape[1], self.batch):
+            x = torch.from_numpy(test.frames[i, k:k + self.batch]).permute(0, 3, 1, 2).float().div(255)
+            _, z_pose, z_dyn = self.model.encode_codes(x.to(self._device))
+            codes.append(torch.cat([z_pose, z_dyn], 1).cpu())
+        return torch.cat(codes).numpy()
+
+    @torch.no_grad()
     def still(self, test: TestSet, i: int) -> np.ndarray:
         """The portrait's reconstruction (its own codes), held for the clip's length."""
         _, lat = self._portrait(test.frames[i, 0])
@@ -168,6 +182,9 @@ class SynthTalkRenderer:
         f = clip_factors({**{n: motion[:, k] for k, n in enumerate(FACTOR_NAMES)},
                           "emotion": np.full(len(motion), e, np.int64)})         # generated factors may overshoot
         return render(sample_identity(int(test.identity[i])), f, resolution=test.frames.shape[2]).frames
+
+    def true_motion(self, test: TestSet, i: int) -> np.ndarray:
+        return test.factors[i]
 
     def still(self, test: TestSet, i: int) -> np.ndarray:
         return np.repeat(test.frames[i, :1], test.frames.shape[1], axis=0)
@@ -196,6 +213,10 @@ def method_videos(method: str, test: TestSet, renderer, *, generators: dict, see
         for i in range(N):
             yield renderer.still(test, i)
         return
+    if method == "recon":
+        for i in range(N):
+            yield renderer.render(test, i, renderer.true_motion(test, i))
+        return
     if method == "puppet":
         clips = MotionClips(motion=test.factors, audio=test.mel, factors=test.factors, emotion=test.emotion,
                             intensity=test.intensity, language=np.array(["?"] * N))
@@ -205,7 +226,7 @@ def method_videos(method: str, test: TestSet, renderer, *, generators: dict, see
             yield renderer.render(test, i, motion[i], **kw)
         return
     if method not in generators:
-        raise ValueError(f"unknown method {method!r}; choose from {METHODS}")
+        raise ValueError(f"unknown method {method!r}; choose from {METHODS + EXTRA_METHODS}")
     motion = generate_motion(generators[method], test, seed=seed)
     for i in range(N):
         yield renderer.render(test, i, motion[i])
@@ -305,9 +326,9 @@ def evaluate_table(methods=METHODS, *, renderer: str = "latent", generators: dic
                    languages=None, progress: bool = False) -> tuple[dict, dict]:
     """The table {method: {metric: value}} over `num_clips` clips of `split`, and per method the
     share of clips whose lip-sync offset LabSync finds at 0 ({method: fraction})."""
-    unknown = [m for m in methods if m not in METHODS]
+    unknown = [m for m in methods if m not in METHODS + EXTRA_METHODS]
     if unknown:
-        raise ValueError(f"unknown methods {unknown}; choose from {', '.join(METHODS)}")
+        raise ValueError(f"unknown methods {unknown}; choose from {', '.join(METHODS + EXTRA_METHODS)}")
     if renderer not in RENDERERS:
         raise ValueError(f"unknown renderer {renderer!r}; choose from {RENDERERS}")
     space = "latent" if renderer == "latent" else "factors"

@@ -47,6 +47,16 @@ def test_latent_renderer(test_set):
     assert video.shape == (30, 128, 128, 3) and video.dtype == np.uint8
     still = r.still(test_set, 1)
     assert still.shape == (30, 128, 128, 3) and (still == still[:1]).all()
+    recon = next(method_videos("recon", test_set, r, generators={}))     # the true codes, drawn back
+    codes = r.true_motion(test_set, 0)
+    assert codes.shape == (30, M) and np.array_equal(recon, r.render(test_set, 0, codes))
+    with torch.no_grad():
+        frame = torch.from_numpy(test_set.frames[0, 3:4]).permute(0, 3, 1, 2).float() / 255
+        _, z_pose, z_dyn = model.encode_codes(frame)
+    assert np.allclose(codes[3], torch.cat([z_pose, z_dyn], 1)[0].numpy(), atol=1e-5)
+    # through the oracle renderer the true motion gives back the video itself
+    oracle = next(method_videos("recon", test_set, SynthTalkRenderer(), generators={}))
+    assert np.array_equal(oracle, test_set.frames[0])
 
 
 def _table(**rows):
