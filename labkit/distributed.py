@@ -122,8 +122,14 @@ def setup(device: str = "cpu") -> Distributed:
     return Distributed(rank=rank, world=world, local_rank=local, device=device)
 
 
-def teardown(d: Distributed) -> None:
+def teardown(d: Distributed, *, finished: bool = False) -> None:
+    """Leave the process group. `finished`: every process got here the same way (the run ended), so
+    they first wait for each other; otherwise one could tear its side down under another's last
+    collective, which gloo answers by aborting that process. After an error none waits: the others
+    may never arrive."""
     if d.active and dist.is_initialized():
+        if finished:
+            dist.barrier()
         dist.destroy_process_group()
 
 

@@ -149,11 +149,14 @@ def train_latent(cfg: TrainLatentConfig, out_dir: str | os.PathLike, *, model_ov
     if cfg.workers < 0:
         raise ValueError(f"workers must be 0 (draw batches in the training process) or more, got {cfg.workers}")
     d = distributed.setup(device)
+    finished = False
     try:
-        return _train(cfg, out_dir, d, model_overrides=model_overrides, overwrite=overwrite, progress=progress,
+        path = _train(cfg, out_dir, d, model_overrides=model_overrides, overwrite=overwrite, progress=progress,
                       deterministic=deterministic, deadline=deadline)
+        finished = True
+        return path
     finally:
-        distributed.teardown(d)
+        distributed.teardown(d, finished=finished)
 
 
 def _train(cfg, out_dir, d, *, model_overrides, overwrite, progress, deterministic, deadline) -> Path:

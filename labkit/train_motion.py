@@ -104,11 +104,14 @@ def train_motion(cfg: TrainMotionConfig, out_dir: str | os.PathLike, *, model_ov
         raise ValueError(f"process must be one of {sorted(PROCESSES)}, got {cfg.process!r}")
     source = motion_source(cfg)
     d = distributed.setup(device)
+    finished = False
     try:
-        return _train(cfg, out_dir, d, source, model_overrides=model_overrides, overwrite=overwrite,
+        path = _train(cfg, out_dir, d, source, model_overrides=model_overrides, overwrite=overwrite,
                       progress=progress, cache_dir=cache_dir, deadline=deadline)
+        finished = True
+        return path
     finally:
-        distributed.teardown(d)
+        distributed.teardown(d, finished=finished)
 
 
 def _train(cfg, out_dir, d, source, *, model_overrides, overwrite, progress, cache_dir, deadline) -> Path:
