@@ -105,6 +105,20 @@ def load_test_set(split: str, num_clips: int, *, seconds: float = 6.0, seed: int
 
 # ---------------------------------------------------------------------------- renderers
 
+@torch.no_grad()
+def encode_frames(model, frames: np.ndarray, *, batch: int) -> tuple[np.ndarray, np.ndarray]:
+    """The face latent model's identity codes (T, Z_id) and motion codes [z_pose, z_dyn] (T, M) of
+    frames (T, H, W, 3) uint8, `batch` frames at a time."""
+    dev = next(model.parameters()).device
+    ids, motion = [], []
+    for k in range(0, len(frames), batch):
+        x = torch.from_numpy(frames[k:k + batch]).permute(0, 3, 1, 2).float().div(255).to(dev)
+        z_id, z_pose, z_dyn = model.encode_codes(x)
+        ids.append(z_id.cpu())
+        motion.append(torch.cat([z_pose, z_dyn], 1).cpu())
+    return torch.cat(ids).numpy(), torch.cat(motion).numpy()
+
+
 class LatentRenderer:
     """Motion codes [z_pose, z_dyn] → frames through the face latent model, portrait = a clip's first frame."""
     space = "latent"
@@ -148,15 +162,9 @@ class LatentRenderer:
             out.append(x.clamp(0, 1).mul(255).round().byte().permute(0, 2, 3, 1).cpu())
         return torch.cat(out).numpy()
 
-    @torch.no_grad()
     def true_motion(self, test: TestSet, i: int) -> np.ndarray:
         """The motion codes (T, M) the motion encoder reads from clip i's real frames."""
-        codes = []
-        for k in range(0, test.frames.shape[1], self.batch):
-            x = torch.from_numpy(test.frames[i, k:k + self.batch]).permute(0, 3, 1, 2).float().div(255)
-            _, z_pose, z_dyn = self.model.encode_codes(x.to(self._device))
-            codes.append(torch.cat([z_pose, z_dyn], 1).cpu())
-        return torch.cat(codes).numpy()
+        return encode_frames(self.model, test.frames[i], batch=self.batch)[1]
 
     @torch.no_grad()
     def still(self, test: TestSet, i: int) -> np.ndarray:
@@ -242,17 +250,9 @@ class Instruments:
         self.face_latent, self.pose_reader, self.lmd_every = face_latent, pose_reader, lmd_every
         self._boxes: dict[int, np.ndarray] = {}                                 # clip → face box of its portrait
 
-    @torch.no_grad()
     def codes(self, frames: np.ndarray, batch: int = 64) -> tuple[np.ndarray, np.ndarray]:
         """Identity codes (T, Z_id) and motion codes (T, M) of frames (T, H, W, 3) uint8."""
-        dev = next(self.face_latent.parameters()).device
-        ids, motion = [], []
-        for k in range(0, len(frames), batch):
-            x = torch.from_numpy(frames[k:k + batch]).permute(0, 3, 1, 2).float().div(255).to(dev)
-            z_id, z_pose, z_dyn = self.face_latent.encode_codes(x)
-            ids.append(z_id.cpu())
-            motion.append(torch.cat([z_pose, z_dyn], 1).cpu())
-        return torch.cat(ids).numpy(), torch.cat(motion).numpy()
+        return encode_frames(self.face_latent, frames, batch=batch)
 
     def pose(self, frames: np.ndarray) -> np.ndarray:
         """Head yaw, pitch, roll (T, 3) degrees read from frames."""
