@@ -13,6 +13,13 @@ frames]; every frame token adds its motion and audio embeddings and a position e
 Each condition has a learned "null" embedding that replaces it when it is dropped (CFG
 training, or the first window, which has no history). The output is the clean window x̂_0.
 
+Optionally the step t also scales, shifts and gates every block (``time_cond="adaln"``, DiT's
+adaLN-Zero). With t as a token only, every frame must fetch it through attention before it can
+decide how far to trust its noisy x_t; the shipped `small` (a token model) barely does: at t = 20
+its x̂_0 keeps half of a window's true sway. adaLN reads x_t far better, but its samples are not
+better yet (data_cards/model_motion_dit.md, "Does the denoiser read x_t?"), so the presets keep
+the token.
+
 Shapes: B batch, K context frames, W window frames, M motion size, A audio features, D width.
 Motion and audio are normalised inside the model (statistics stored as buffers, so a
 checkpoint is self-contained).
@@ -40,12 +47,19 @@ class MotionDiTConfig:
     heads: int = 4             # attention heads
     mlp_ratio: int = 4         # MLP hidden width / D
     dropout: float = 0.1       # attention and MLP dropout while training
+    time_cond: str = "token"   # how the step t enters: "token" only, or "adaln": also scales, shifts and gates
+                               # every block (DiT's adaLN-Zero; recipe motion_small_adaln, not shipped)
 
     def __post_init__(self):
         if self.width % self.heads:
             raise ValueError(f"width {self.width} must be divisible by heads {self.heads}")
         if not 0 <= self.context < self.window:
             raise ValueError(f"context {self.context} must be in [0, window={self.window})")
+        if self.time_cond not in TIME_CONDS:
+            raise ValueError(f"time_cond must be one of {TIME_CONDS}, got {self.time_cond!r}")
+
+
+TIME_CONDS = ("token", "adaln")
 
 
 PRESETS = {
@@ -143,7 +157,10 @@ class ConditionToken(nn.Module):
 # ---------------------------------------------------------------------------- transformer
 
 class Block(nn.Module):
-    """Pre-norm transformer block: bidirectional self-attention over all tokens, then an MLP."""
+    """Pre-norm transformer block: bidirectional self-attention over all tokens, then an MLP.
+
+    With `adaln`, the step's embedding also shifts and scales each normalised input and gates each
+    branch (DiT's adaLN-Zero; the gates start at zero, so the block starts as the identity)."""
 
     def __init__(self, cfg: MotionDiTConfig):
         super().__init__()
@@ -153,13 +170,24 @@ class Block(nn.Module):
         self.qkv, self.proj = nn.Linear(D, 3 * D), nn.Linear(D, D)
         self.mlp = nn.Sequential(nn.Linear(D, cfg.mlp_ratio * D), nn.GELU(), nn.Linear(cfg.mlp_ratio * D, D),
                                  nn.Dropout(cfg.dropout))
+        self.modulation = None
+        if cfg.time_cond == "adaln":
+            self.modulation = nn.Sequential(nn.SiLU(), nn.Linear(D, 6 * D))
+            nn.init.zeros_(self.modulation[1].weight)
+            nn.init.zeros_(self.modulation[1].bias)
 
-    def forward(self, x):
+    def forward(self, x, time=None):
+        """x (B, N, D) tokens; time (B, D) the step's embedding, used with adaln."""
         B, N, D = x.shape                                                     # batch, tokens, width
-        q, k, v = self.qkv(self.ln1(x)).view(B, N, 3, self.heads, D // self.heads).permute(2, 0, 3, 1, 4)
+        if self.modulation is None:
+            shift1, scale1, gate1, shift2, scale2, gate2 = 0, 0, 1, 0, 0, 1
+        else:
+            shift1, scale1, gate1, shift2, scale2, gate2 = self.modulation(time)[:, None].chunk(6, -1)
+        h = self.ln1(x) * (1 + scale1) + shift1
+        q, k, v = self.qkv(h).view(B, N, 3, self.heads, D // self.heads).permute(2, 0, 3, 1, 4)
         a = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0)
-        x = x + self.proj(a.transpose(1, 2).reshape(B, N, D))
-        return x + self.mlp(self.ln2(x))
+        x = x + gate1 * self.proj(a.transpose(1, 2).reshape(B, N, D))
+        return x + gate2 * self.mlp(self.ln2(x) * (1 + scale2) + shift2)
 
 
 class MotionDiT(nn.Module):
@@ -220,13 +248,14 @@ class MotionDiT(nn.Module):
         if K:
             ctx = torch.where(cond.keep_context[:, None, None], frames[:, :K], self.null_context)
             frames = torch.cat([ctx, frames[:, K:]], 1)                                     # (B, K+W, D)
-        tokens = torch.cat([self.time(timestep_embedding(t, D))[:, None],
+        time = self.time(timestep_embedding(t, D))                                         # (B, D)
+        tokens = torch.cat([time[:, None],
                             self.gaze(cond.gaze / GAZE_SCALE, cond.keep_gaze)[:, None],
                             self.control((cond.control - self.control_mean) / self.control_std,
                                          cond.keep_control)[:, None], frames], 1)
         h = tokens + self.pos                                                               # (B, 3+K+W, D)
         for block in self.blocks:
-            h = block(h)
+            h = block(h, time)
         return self.out(self.ln_out(h[:, 3 + K:]))                                          # (B, W, M)
 
 

@@ -112,8 +112,10 @@ def test_epoch_order_has_no_duplicates_and_depends_only_on_seed_and_step():
 
 def test_recipes_load_and_the_command_line_wins(tmp_path, monkeypatch):
     from labkit.face_latent import FaceLatentConfig
+    from labkit.motion_dit import MotionDiT, MotionDiTConfig, make_config
     from labkit.train_config import CONFIGS, load_train_config
     from labkit.train_latent import TrainLatentConfig
+    from labkit.train_motion import TrainMotionConfig
 
     shipped = sorted(p.stem for p in CONFIGS.glob("latent_*.toml"))
     assert shipped == ["latent_hdtf_256", "latent_hdtf_512", "latent_synthtalk_s128pp_gpu", "latent_voxceleb2_256",
@@ -124,6 +126,10 @@ def test_recipes_load_and_the_command_line_wins(tmp_path, monkeypatch):
     assert cfg.preset == "s128pp" and (Path(__file__).parents[1] / cfg.init).is_file()
     assert cfg.workers == 15 and not cfg.bf16 and not cfg.consistency and cfg.data == "synthtalk"
     assert cfg.losses.cross_render == 1.0 and cfg.losses.crops == 2.0
+    assert sorted(p.stem for p in CONFIGS.glob("motion_*.toml")) == ["motion_base", "motion_small_adaln"]
+    cfg, model = load_train_config("motion_small_adaln", TrainMotionConfig, MotionDiTConfig)
+    assert (cfg.preset, cfg.train_clips, cfg.steps, cfg.warmup) == ("small", 240, 2000, 200)
+    assert model == {"time_cond": "adaln"} and MotionDiT(make_config("small", **model)).blocks[0].modulation is not None
 
     bad = tmp_path / "bad.toml"
     bad.write_text("[train]\nbatchsize = 4\n")

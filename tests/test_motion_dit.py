@@ -1,6 +1,7 @@
 """The motion generator: denoiser shapes and conditions, the diffusion process, guidance, sliding
 windows and streaming, training/resume and the CLI."""
 import json
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -8,7 +9,7 @@ import torch
 
 from labkit.diffusion import Diffusion, Guidance, Regression, cosine_alpha_bar, guided
 from labkit.motion_data import emotion_offset, extract_clips, gaze_of, sample_windows, window_controls
-from labkit.motion_dit import MotionConditions, MotionDiT, make_config
+from labkit.motion_dit import MotionConditions, MotionDiT, MotionDiTConfig, make_config
 from labkit.motion_generator import MotionGenerator, window_starts
 from labkit.train_motion import TrainMotionConfig, train_motion
 
@@ -51,6 +52,47 @@ def test_denoiser_shapes_and_every_condition_matters(tiny):
     with pytest.raises(ValueError, match="unknown motion preset"):
         make_config("huge")
     assert make_config("base").width == 512 and make_config("base").layers == 8 and make_config("base").heads == 8
+
+
+def test_adaln_blocks_start_as_the_identity_and_read_the_step():
+    torch.manual_seed(0)
+    cfg = make_config("tiny", motion_dim=6, audio_dim=8, time_cond="adaln")
+    assert make_config("small").time_cond == "token"       # what the shipped generators are
+    block = MotionDiT(cfg).blocks[0].eval()
+    x, time = torch.randn(2, 7, cfg.width), torch.randn(2, cfg.width)
+    assert torch.equal(block(x, time), x)                 # adaLN-Zero: every branch gated off at init
+    torch.nn.init.normal_(block.modulation[1].weight, std=0.1)
+    assert not torch.allclose(block(x, time), block(x, time.flip(0)))
+    # a checkpoint from before the field has no time_cond in its config: the step is a token only
+    old = {k: v for k, v in asdict(cfg).items() if k != "time_cond"}
+    legacy = MotionDiT(MotionDiTConfig(**old))
+    assert legacy.cfg.time_cond == "token" and all(b.modulation is None for b in legacy.blocks)
+    with pytest.raises(ValueError, match="time_cond"):
+        make_config("tiny", time_cond="film")
+
+
+def test_denoiser_learns_to_read_x_t_at_low_noise():
+    """An adaLN denoiser must read x_t where the noise is low. Here the conditions say nothing
+    about x0, so only x_t can: after a short training the error at t = 20 must fall far below
+    that at t = 999 (and with the gates stuck at zero it would not)."""
+    torch.manual_seed(0)
+    m = MotionDiT(make_config("tiny", motion_dim=6, audio_dim=8, dropout=0.0, time_cond="adaln"))
+    d, opt = Diffusion(), torch.optim.Adam(m.parameters(), lr=3e-3)
+    g = torch.Generator().manual_seed(0)
+    W = m.cfg.window
+    phase = lambda B: torch.rand(B, 1, 6, generator=g) * 6.3
+    wave = lambda ph: torch.sin(torch.linspace(0, 3, W)[None, :, None] + ph)
+    for _ in range(250):
+        loss, _ = d.loss(m, wave(phase(32)), _cond(m.cfg, B=32, seed=1), generator=g)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    m.eval()
+    x0, cond = wave(phase(64)), _cond(m.cfg, B=64, seed=2)
+    with torch.no_grad():
+        err = {t: float(((m(d.q_sample(x0, torch.full((64,), t), torch.randn(x0.shape, generator=g)),
+                                torch.full((64,), t), cond) - x0) ** 2).mean()) for t in (20, 999)}
+    assert err[20] < 0.1 * err[999], err
 
 
 def test_random_drop_rates():
