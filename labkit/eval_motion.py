@@ -16,6 +16,9 @@ voices, sentences and identities):
 - ``dp_ratio``: ΔP (mean absolute frame-to-frame change of yaw, pitch, roll) of generated
   motion over that of the ground truth, both read through the probes;
 - ``seam_ratio``: mean motion velocity where windows join (the whole overlap) over that elsewhere;
+- ``sway_ratio`` (a diagnosis, no bar): how far the head moves *within* a window (std of yaw, pitch,
+  roll over each window) against the truth. ΔP alone cannot tell a swaying head from a jittering
+  one: a head that barely sways but jitters frame to frame can match the truth's ΔP;
 - ``diversity``: head-pose spread between seeds for the same audio (degrees), and the
   lip-sync of each seed.
 """
@@ -40,7 +43,7 @@ KEYS = ("lipsync_corr", "puppet_lipsync_corr", "regression_lipsync_corr", "gaze_
         "emotion_acc", "dp_ratio", "seam_ratio", "heldout_lang_lipsync_corr")
 # printed by `labkit eval motion` besides KEYS: the sung clip, and what the truth scores through the same readers
 EXTRA_KEYS = ("sung_lipsync_corr", "lipsync_corr_probe_gt", "gaze_err_deg_probe_gt", "emotion_acc_gt", "seam_ratio_gt",
-              "diversity_pose_deg", "diversity_gt_pose_deg")
+              "sway_ratio", "regression_sway_ratio", "diversity_pose_deg", "diversity_gt_pose_deg")
 BARS = {"lipsync_corr": (">=", 0.80), "gaze_err_deg": ("<=", 3.0), "distance_err_rel": ("<=", 0.05),
         "emotion_acc": (">=", 0.90), "dp_ratio": ("within", (0.85, 1.15)), "seam_ratio": ("<=", 1.5)}
 
@@ -66,6 +69,16 @@ def pearson_per_clip(a: np.ndarray, b: np.ndarray) -> float:
 
 
 from labkit.metrics.pose import delta_p
+
+
+def window_sway(angles: np.ndarray, window: int) -> float:
+    """Mean over whole windows of `window` frames, and over the angles, of their std within the
+    window: angles (N, T, 3) → degrees."""
+    N, T, A = angles.shape
+    n = T // window
+    if n == 0:
+        raise ValueError(f"clips of {T} frames hold no whole window of {window}")
+    return float(angles[:, :n * window].reshape(N, n, window, A).std(2).mean())
 
 
 def seam_ratio(motion: np.ndarray, starts: list[int], overlap: int = 0) -> float:
@@ -246,7 +259,9 @@ class MotionEvaluation:
                "dp_ratio": float(np.mean([delta_p(f[..., _ANGLES]) for f in fs]) / delta_p(self.gt_factors[..., _ANGLES])),
                "gaze_err_deg": angular_error(_window_means(gaze_of(f0), W), _window_means(gaze_cmd, W)),
                "distance_err_rel": float(np.mean(np.abs(_window_means(f0[..., _COL["distance"]], W) - d_cmd) / d_cmd)),
-               "emotion_acc": self.reader.emotion_accuracy(runs[0], self.test.emotion)}
+               "emotion_acc": self.reader.emotion_accuracy(runs[0], self.test.emotion),
+               "sway_ratio": float(np.mean([window_sway(f[..., _ANGLES], W) for f in fs])
+                                   / window_sway(self.gt_factors[..., _ANGLES], W))}
         if seams:
             out["seam_ratio"] = float(np.mean([self._seams(gen, m) for m in runs]))
         if seeds > 1:
@@ -305,6 +320,7 @@ def evaluate_motion(gen, *, regression=None, latent=None, test_clips: int = 40, 
     if regression is not None:
         r = ev.score(regression, seams=False)
         out["regression_lipsync_corr"], out["regression_dp_ratio"] = r["lipsync_corr"], r["dp_ratio"]
+        out["regression_sway_ratio"] = r["sway_ratio"]
     if held:
         out["heldout_lang_lipsync_corr"] = ev.heldout_lipsync(gen, max(8, test_clips // 2))
     out["sung_lipsync_corr"] = ev.sung_lipsync(gen)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from labkit.eval_motion import (KEYS, MotionReader, angular_error, delta_p, evaluate_motion, meets,
-                                pearson_per_clip, puppet_factors, seam_ratio)
+                                pearson_per_clip, puppet_factors, seam_ratio, window_sway)
 from labkit.motion_data import extract_clips
 from labkit.motion_generator import MotionGenerator
 from labkit.synthtalk.factors import FACTOR_NAMES
@@ -21,6 +21,14 @@ def test_pearson_delta_p_seams_and_angles():
     assert pearson_per_clip(a, np.zeros_like(a)) == 0.0
     ang = np.cumsum(np.ones((2, 11, 3)), 1)                       # one degree per frame
     assert delta_p(ang) == pytest.approx(1.0) and delta_p(np.zeros((2, 11, 3))) == 0.0
+    t = np.arange(100)
+    sway = np.broadcast_to((3 * np.sin(2 * np.pi * t / 50))[None, :, None], (2, 100, 3))
+    assert window_sway(sway, 50) == pytest.approx(3 / np.sqrt(2), rel=1e-6)    # a sine's std, window by window
+    jitter = np.broadcast_to(np.where(t % 2, 0.5, -0.5)[None, :, None], (2, 100, 3))
+    assert window_sway(jitter, 50) == pytest.approx(0.5)
+    assert delta_p(jitter) > 2 * delta_p(sway)                     # ΔP ranks them the other way round
+    with pytest.raises(ValueError, match="no whole window"):
+        window_sway(sway[:, :40], 50)
     smooth = np.cumsum(np.ones((3, 40, 2)), 1)
     assert seam_ratio(smooth, [0, 10, 20, 30]) == pytest.approx(1.0)
     jumpy = smooth.copy()
