@@ -225,8 +225,8 @@ def cmd_train_motion(a) -> int:
         torch.set_num_threads(a.threads)
     cfg, model = _recipe(a, TrainMotionConfig, MotionDiTConfig)
     g = a.given
-    fields = {k: g[k] for k in ("preset", "process", "motion", "latent", "steps", "batch_size", "lr", "warmup", "seed",
-                                "accumulate", "compile") if k in g}
+    fields = {k: g[k] for k in ("preset", "process", "prediction", "motion", "latent", "steps", "batch_size", "lr",
+                                "warmup", "seed", "accumulate", "compile") if k in g}
     if "clips" in g:
         fields["train_clips"] = g["clips"]
     if "heldout_language" in g:
@@ -371,6 +371,11 @@ def cmd_eval_motion(a) -> int:
         bar_s = "" if bar is None else (f"{bar[0]:g}..{bar[1]:g}" if op == "within" else f"{op} {bar:g}")
         ok = "" if k not in BARS else ("ok" if meets(k, r[k]) else "MISSED")
         print(f"{k:26s} {r[k]:8.3f}   {bar_s:10s} {ok}")
+    if "denoising" in r:
+        d = r["denoising"]
+        steps = [k for k in d if k != "truth_sway"]
+        print(f"denoising (head pose, x̂0 of x_t once; truth's sway {d['truth_sway']:.3f}):")
+        print("  " + "  ".join(f"t={k}: mse {d[k]['mse']:.3f} sway {d[k]['sway']:.3f}" for k in steps))
     return 0
 
 
@@ -660,6 +665,9 @@ def build_parser() -> argparse.ArgumentParser:
     tm.add_argument("--preset", default="small", choices=sorted(MOTION_PRESETS), help="denoiser size (default: small)")
     tm.add_argument("--process", default="diffusion", choices=["diffusion", "regression"],
                     help="diffusion (the paper) or regression (the deterministic baseline)")
+    tm.add_argument("--prediction", default="x0", choices=["x0", "v"],
+                    help="what the denoiser outputs: x0 (the paper) or v, x0 then computed with a skip from x_t "
+                         "(default: x0)")
     tm.add_argument("--motion", default="latent", choices=["latent", "factors"],
                     help="latent: codes of the face latent model's motion encoder; factors: SynthTalk ground truth (oracle)")
     tm.add_argument("--latent", default=None, help="face latent checkpoint (default: the shipped one)")

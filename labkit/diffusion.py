@@ -22,6 +22,17 @@ Both samplers can hold the first frames of the window close to frames that are a
 denoiser call the prefix of x̂_0 is blended toward the known frames, the x0-replacement form of
 diffusion inpainting, so the frames sampled after the prefix are drawn to continue it.
 
+The network may output x̂_0 itself (``prediction="x0"``, as VASA-1 and the shipped models do) or
+v = √ᾱ_t·ε − √(1 − ᾱ_t)·x_0 (``prediction="v"``, Salimans & Ho), from which
+
+    x̂_0 = √ᾱ_t · x_t − √(1 − ᾱ_t) · v̂
+
+This is EDM's preconditioning for unit-variance data (the motion is standardised): a skip
+connection that hands the network x_t at low noise, where x_0-prediction must copy it through
+and the shipped denoiser does so worse than the identity would (data_cards/model_motion_dit.md).
+The loss and everything downstream stay on x̂_0; classifier-free guidance commutes with the
+affine map, so it is applied to the network's outputs either way.
+
 Two processes share one interface (``loss(model, x0, cond)`` and ``sample(model, cond)``):
 :class:`Diffusion` and the deterministic :class:`Regression` baseline (the same network,
 no noise, one forward pass).
@@ -97,12 +108,19 @@ def _with_prefix(x0: torch.Tensor, prefix: Prefix | None) -> torch.Tensor:
     return x0 if prefix is None else prefix.apply(x0)
 
 
-class Diffusion:
-    """DDPM training with x0 prediction; DDIM sampling with any number of steps."""
+PREDICTIONS = ("x0", "v")
 
-    def __init__(self, timesteps: int = 1000, velocity_weight: float = 1.0):
+
+class Diffusion:
+    """DDPM training with an x0 loss; DDIM sampling with any number of steps. The network predicts
+    x_0 or v (``prediction``, module docstring)."""
+
+    def __init__(self, timesteps: int = 1000, velocity_weight: float = 1.0, prediction: str = "x0"):
+        if prediction not in PREDICTIONS:
+            raise ValueError(f"prediction must be one of {PREDICTIONS}, got {prediction!r}")
         self.timesteps = timesteps
         self.velocity_weight = velocity_weight
+        self.prediction = prediction
         self.alpha_bar = cosine_alpha_bar(timesteps)
 
     def _ab(self, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -112,6 +130,18 @@ class Diffusion:
         """x_t of clean x0 (B, W, M) at integer steps t (B,)."""
         ab = self._ab(t, x0)
         return ab.sqrt() * x0 + (1 - ab).sqrt() * noise
+
+    def x0_of(self, out: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """x̂_0 from the network's output `out` at x_t, step t (B,)."""
+        if self.prediction == "x0":
+            return out
+        ab = self._ab(t, x_t)
+        return ab.sqrt() * x_t - (1 - ab).sqrt() * out
+
+    def denoise(self, model, x_t: torch.Tensor, t: torch.Tensor, cond, guidance: Guidance = Guidance(),
+                masks: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+        """The (guided) x̂_0 of x_t at steps t (B,)."""
+        return self.x0_of(guided(model, x_t, t, cond, guidance, masks), x_t, t)
 
     def loss(self, model, x0: torch.Tensor, cond, *, generator: torch.Generator | None = None,
              rows: slice = slice(None)):
@@ -123,8 +153,8 @@ class Diffusion:
         t = torch.randint(0, self.timesteps, (B,), generator=generator).to(x0.device)
         noise = torch.randn(x0.shape, generator=generator).to(x0)
         x0, t, noise, cond = x0[rows], t[rows], noise[rows], cond.select(rows)
-        x0_hat = model(self.q_sample(x0, t, noise), t, cond)
-        return _x0_loss(x0_hat, x0, self.velocity_weight)
+        x_t = self.q_sample(x0, t, noise)
+        return _x0_loss(self.x0_of(model(x_t, t, cond), x_t, t), x0, self.velocity_weight)
 
     @torch.no_grad()
     def sample(self, model, cond, *, steps: int = 10, guidance: Guidance = Guidance(),
@@ -139,7 +169,7 @@ class Diffusion:
         ts = torch.linspace(self.timesteps - 1, 0, steps + 1).round().long().tolist()
         for k in range(steps):
             t, t_next = ts[k], ts[k + 1]
-            x0 = _with_prefix(guided(model, x, torch.full((shape[0],), t, device=device), cond, guidance, masks),
+            x0 = _with_prefix(self.denoise(model, x, torch.full((shape[0],), t, device=device), cond, guidance, masks),
                               prefix)
             if k == steps - 1:
                 return x0
@@ -180,3 +210,14 @@ def _x0_loss(x0_hat: torch.Tensor, x0: torch.Tensor, velocity_weight: float):
 
 
 PROCESSES = {"diffusion": Diffusion, "regression": Regression}
+
+
+def make_process(name: str, *, velocity_weight: float = 1.0, prediction: str = "x0"):
+    """The process `name` of PROCESSES; `prediction` applies to diffusion (regression predicts x0)."""
+    if name not in PROCESSES:
+        raise ValueError(f"unknown process {name!r}; choose one of {sorted(PROCESSES)}")
+    if name == "diffusion":
+        return Diffusion(velocity_weight=velocity_weight, prediction=prediction)
+    if prediction != "x0":
+        raise ValueError(f"the {name} process predicts x0, got prediction={prediction!r}")
+    return PROCESSES[name](velocity_weight=velocity_weight)

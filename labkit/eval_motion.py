@@ -20,7 +20,10 @@ voices, sentences and identities):
   roll over each window) against the truth. ΔP alone cannot tell a swaying head from a jittering
   one: a head that barely sways but jitters frame to frame can match the truth's ΔP;
 - ``diversity``: head-pose spread between seeds for the same audio (degrees), and the
-  lip-sync of each seed.
+  lip-sync of each seed;
+- ``denoising`` (a diagnosis, diffusion only): how well the denoiser reads its noisy input. Test
+  windows are noised to step t and denoised once; per t, the error of x̂_0's head-pose channels
+  and how far they move within the window, against the truth's (standardised units).
 """
 from __future__ import annotations
 
@@ -32,7 +35,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from labkit.motion_data import MotionClips, extract_clips, gaze_of, emotion_offset
+from labkit.motion_data import HEAD_DIMS, MotionClips, extract_clips, emotion_offset, gaze_of, sample_windows
 from labkit.motion_generator import window_starts
 from labkit.synthtalk.factors import FACTOR_NAMES
 
@@ -95,6 +98,35 @@ def seam_ratio(motion: np.ndarray, starts: list[int], overlap: int = 0) -> float
     if not at.any():
         raise ValueError(f"clips of {T} frames have no window boundary (window starts {starts})")
     return float(v[:, at].mean() / max(v[:, ~at].mean(), 1e-12))
+
+
+DENOISING_STEPS = (20, 100, 200, 400, 999)
+
+
+def denoising_error(gen, clips: MotionClips, steps: tuple[int, ...] = DENOISING_STEPS, *, windows: int = 256,
+                    seed: int = 0) -> dict:
+    """The denoiser of a diffusion generator on `windows` windows of `clips`, each noised to step t
+    and denoised once with every condition given: {t: {"mse", "sway"}} over the head-pose channels
+    in standardised units (mse of x̂_0; sway: its std within a window, averaged), and
+    {"truth_sway": …}. An x̂_0 that ignores x_t returns the conditions' mean motion: little sway,
+    and an error that barely falls as the noise does."""
+    import torch
+
+    if gen.process_name != "diffusion":
+        raise ValueError(f"denoising_error needs a diffusion generator, got {gen.process_name!r}")
+    c, proc = gen.cfg, gen.process
+    x0, cond = sample_windows(clips, windows, c.window, c.context, np.random.default_rng(seed))
+    dev = next(gen.model.parameters()).device
+    x0, cond = gen.model.normalize(x0.to(dev)), cond.to(dev)
+    noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(seed)).to(dev)
+    out: dict = {"truth_sway": float(x0[..., :HEAD_DIMS].std(1).mean())}
+    with torch.no_grad():
+        for t in steps:
+            tt = torch.full((windows,), int(t), device=dev)
+            x0_hat = proc.denoise(gen.model, proc.q_sample(x0, tt, noise), tt, cond)[..., :HEAD_DIMS]
+            out[int(t)] = {"mse": float(((x0_hat - x0[..., :HEAD_DIMS]) ** 2).mean()),
+                           "sway": float(x0_hat.std(1).mean())}
+    return out
 
 
 def angular_error(a: np.ndarray, b: np.ndarray) -> float:
@@ -324,6 +356,8 @@ def evaluate_motion(gen, *, regression=None, latent=None, test_clips: int = 40, 
     if held:
         out["heldout_lang_lipsync_corr"] = ev.heldout_lipsync(gen, max(8, test_clips // 2))
     out["sung_lipsync_corr"] = ev.sung_lipsync(gen)
+    if gen.process_name == "diffusion":
+        out["denoising"] = {str(k): v for k, v in denoising_error(gen, ev.test, seed=seed).items()}
     out.update(heldout_language=held, test_clips=test_clips, steps=gen.steps, overlap=gen.overlap,
                guidance={k: v for k, v in asdict(gen.guidance).items() if v != 1.0})
     return out

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from labkit.audio import MelFeatures, StreamingLogMel
-from labkit.diffusion import PROCESSES, Guidance, Prefix
+from labkit.diffusion import Guidance, Prefix, make_process
 from labkit.motion_data import HEAD_DIMS
 from labkit.motion_dit import MotionConditions, MotionDiT, MotionDiTConfig
 
@@ -63,9 +63,8 @@ class MotionGenerator:
     """A trained motion denoiser with its sampling process: audio features + commands → motion."""
 
     def __init__(self, model: MotionDiT, process: str = "diffusion", *, steps: int | None = None,
-                 guidance: Guidance = Guidance(), overlap: int | None = None, meta: dict | None = None):
-        if process not in PROCESSES:
-            raise ValueError(f"unknown process {process!r}; choose one of {sorted(PROCESSES)}")
+                 guidance: Guidance = Guidance(), overlap: int | None = None, meta: dict | None = None,
+                 prediction: str = "x0"):
         c = model.cfg
         if overlap is None:                                                    # a tenth of the window (5 of 50)
             overlap = min(c.window // 10, c.window - max(c.context, 1))
@@ -73,8 +72,8 @@ class MotionGenerator:
             raise ValueError(f"overlap must be in 0..{c.window - max(c.context, 1)} (window {c.window}, "
                              f"context {c.context}), got {overlap}")
         self.model = model.eval()
-        self.process_name = process
-        self.process = PROCESSES[process]()
+        self.process_name, self.prediction = process, prediction
+        self.process = make_process(process, prediction=prediction)
         steps = DEFAULT_STEPS if steps is None else steps
         if steps < 1:
             raise ValueError(f"steps must be >= 1, got {steps}")
@@ -100,14 +99,16 @@ class MotionGenerator:
         for name in ("control_mean", "control_std"):                           # checkpoints from before the
             state.setdefault(name, getattr(model, name))                       # control statistics: raw controls
         model.load_state_dict(state)
-        return cls(model.to(device), meta.get("process", "diffusion"), meta=meta, **kw)
+        return cls(model.to(device), meta.get("process", "diffusion"), meta=meta,
+                   prediction=meta.get("prediction", "x0"), **kw)
 
     def replace(self, *, steps: int | None = None, guidance: Guidance | None = None,
                 overlap: int | None = None) -> "MotionGenerator":
         """The same trained model with other sampling settings (the model is shared, not copied)."""
         return MotionGenerator(self.model, self.process_name, steps=self.steps if steps is None else steps,
                                guidance=self.guidance if guidance is None else guidance,
-                               overlap=self.overlap if overlap is None else overlap, meta=self.meta)
+                               overlap=self.overlap if overlap is None else overlap, meta=self.meta,
+                               prediction=self.prediction)
 
     def _window(self, audio: torch.Tensor, context: torch.Tensor | None, gaze, control, *, steps, guidance,
                 generator, prefix: torch.Tensor | None = None) -> torch.Tensor:
@@ -228,7 +229,8 @@ class MotionGenerator:
         return gaze_f, np.concatenate([d, e], -1)
 
     def config_dict(self) -> dict:
-        return {"model": asdict(self.cfg), "process": self.process_name, "steps": self.steps,
+        return {"model": asdict(self.cfg), "process": self.process_name, "prediction": self.prediction,
+                "steps": self.steps,
                 "overlap": self.overlap, "guidance": asdict(self.guidance)}
 
 

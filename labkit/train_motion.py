@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from labkit import distributed
-from labkit.diffusion import PROCESSES
+from labkit.diffusion import PREDICTIONS, PROCESSES, make_process
 from labkit.motion_data import extract_clips, sample_windows, source_id, window_controls
 from labkit.motion_dit import MotionDiT, make_config
 from labkit.motion_generator import KIND
@@ -54,6 +54,8 @@ class TrainMotionConfig:
     drop_prob: float = 0.1           # chance of dropping audio / gaze / control (each, independently)
     drop_context: float = 0.5        # chance of dropping the previous-window context
     velocity_weight: float = 1.0     # weight of the frame-to-frame velocity term of the x0 loss
+    prediction: str = "x0"           # what the denoiser outputs: "x0" (VASA-1, the shipped models) or "v", and
+                                     # x̂0 = √ᾱ·x_t − √(1−ᾱ)·v (labkit.diffusion); the loss is on x̂0 either way
     log_every: int = 50              # steps between scalar logs
     checkpoint_every: int = 500      # steps between checkpoints
     snapshot_steps: tuple[int, ...] = ()  # also keep the weights at these steps
@@ -102,6 +104,10 @@ def train_motion(cfg: TrainMotionConfig, out_dir: str | os.PathLike, *, model_ov
     deadline = deadline_after(time_limit)
     if cfg.process not in PROCESSES:
         raise ValueError(f"process must be one of {sorted(PROCESSES)}, got {cfg.process!r}")
+    if cfg.prediction not in PREDICTIONS:
+        raise ValueError(f"prediction must be one of {PREDICTIONS}, got {cfg.prediction!r}")
+    if cfg.process == "regression" and cfg.prediction != "x0":
+        raise ValueError("the regression baseline has no x_t to skip: it predicts x0 (prediction='x0')")
     source = motion_source(cfg)
     d = distributed.setup(device)
     finished = False
@@ -130,11 +136,11 @@ def _train(cfg, out_dir, d, source, *, model_overrides, overwrite, progress, cac
                          torch.from_numpy(clips.audio.reshape(-1, model_cfg.audio_dim)), torch.from_numpy(control))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
     step, elapsed = restore(run, model, opt, d, device)
-    process = PROCESSES[cfg.process](velocity_weight=cfg.velocity_weight)
+    process = make_process(cfg.process, velocity_weight=cfg.velocity_weight, prediction=cfg.prediction)
     net = distributed.wrap(MotionObjective(compiled(model) if cfg.compile else model, process), d)
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else contextlib.nullcontext()
-    extra = {"process": cfg.process, "motion_source": source_id(source), "motion": cfg.motion,
-             "latent": None if source == "factors" else Path(source).name,
+    extra = {"process": cfg.process, "prediction": cfg.prediction, "motion_source": source_id(source),
+             "motion": cfg.motion, "latent": None if source == "factors" else Path(source).name,
              "heldout_language": cfg.heldout_language, "train_clips": cfg.train_clips}
 
     def loss_at(step, rows):

@@ -3,9 +3,10 @@ and one end-to-end evaluation of a tiny generator trained on the oracle factors.
 import numpy as np
 import pytest
 
-from labkit.eval_motion import (KEYS, MotionReader, angular_error, delta_p, evaluate_motion, meets,
+from labkit.eval_motion import (KEYS, MotionReader, angular_error, delta_p, denoising_error, evaluate_motion, meets,
                                 pearson_per_clip, puppet_factors, seam_ratio, window_sway)
 from labkit.motion_data import extract_clips
+from labkit.motion_dit import MotionDiT
 from labkit.motion_generator import MotionGenerator
 from labkit.synthtalk.factors import FACTOR_NAMES
 from labkit.train_motion import TrainMotionConfig, train_motion
@@ -77,3 +78,25 @@ def test_evaluation_end_to_end(trained):
     assert r["lipsync_corr_probe_gt"] > 0.99                                     # oracle probes read the truth
     assert r["heldout_language"] == "es" and r["diversity_pose_deg"] > 0
     assert -1 <= r["sung_lipsync_corr"] <= 1 and r["seam_ratio_gt"] > 0
+    d = r["denoising"]
+    assert d["truth_sway"] > 0 and all(np.isfinite(d[t]["mse"]) and d[t]["sway"] >= 0 for t in ("20", "999"))
+
+
+def test_denoising_error_tells_a_denoiser_that_reads_x_t(trained):
+    """An untrained v-predicting denoiser outputs v̂ = 0, so x̂0 = √ᾱ·x_t: at t = 20 it returns the
+    truth with its sway (and the 5 % noise's), from pure noise it returns 0; an x0 one returns 0 at every step."""
+    gen, reg, cache = trained
+    clips = extract_clips("test", 12, source="factors", seconds=2.0, cache_dir=cache)
+    for prediction in ("v", "x0"):
+        g = MotionGenerator(MotionDiT(gen.cfg), prediction=prediction)
+        g.model.load_state_dict({**MotionDiT(gen.cfg).state_dict(), **{k: v for k, v in gen.model.state_dict().items()
+                                                                         if "_mean" in k or "_std" in k}})
+        d = denoising_error(g, clips, (20, 999), windows=32)
+        if prediction == "v":
+            noisy = np.sqrt(d["truth_sway"] ** 2 + 1 - float(g.process.alpha_bar[20]))     # the truth + 5 % noise
+            assert d[20]["mse"] < 0.01 and d[20]["sway"] == pytest.approx(noisy, rel=0.1)
+            assert d[999]["sway"] < 0.05 * d["truth_sway"]
+        else:
+            assert d[20]["sway"] == d[999]["sway"] == 0 and d[20]["mse"] > 0.1
+    with pytest.raises(ValueError, match="diffusion"):
+        denoising_error(reg, clips)

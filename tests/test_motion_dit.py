@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from labkit.diffusion import Diffusion, Guidance, Regression, cosine_alpha_bar, guided
+from labkit.diffusion import Diffusion, Guidance, Regression, cosine_alpha_bar, guided, make_process
 from labkit.motion_data import emotion_offset, extract_clips, gaze_of, sample_windows, window_controls
 from labkit.motion_dit import MotionConditions, MotionDiT, MotionDiTConfig, make_config
 from labkit.motion_generator import MotionGenerator, window_starts
@@ -93,6 +93,36 @@ def test_denoiser_learns_to_read_x_t_at_low_noise():
         err = {t: float(((m(d.q_sample(x0, torch.full((64,), t), torch.randn(x0.shape, generator=g)),
                                 torch.full((64,), t), cond) - x0) ** 2).mean()) for t in (20, 999)}
     assert err[20] < 0.1 * err[999], err
+
+
+def test_v_prediction_is_a_skip_from_x_t():
+    """prediction="v": x̂0 = √ᾱ·x_t − √(1−ᾱ)·v̂. The exact v gives back x0; a network that outputs
+    nothing (the denoiser's zero-initialised head) already keeps x_t at low noise, where an x0
+    network returns 0, and returns 0 from pure noise."""
+    g = torch.Generator().manual_seed(0)
+    x0, eps = torch.randn(4, 12, 6, generator=g), torch.randn(4, 12, 6, generator=g)
+    t = torch.tensor([0, 20, 500, 999])
+    d = Diffusion(prediction="v")
+    x_t = d.q_sample(x0, t, eps)
+    ab = d.alpha_bar[t].float()[:, None, None]
+    v = ab.sqrt() * eps - (1 - ab).sqrt() * x0
+    assert torch.allclose(d.x0_of(v, x_t, t), x0, atol=1e-5)
+    assert torch.equal(Diffusion().x0_of(v, x_t, t), v)                      # x0 prediction: the output itself
+    m = MotionDiT(make_config("tiny", motion_dim=6, audio_dim=8)).eval()    # untrained: its head outputs zeros
+    cond = _cond(m.cfg, B=4)
+    x0 = torch.randn(4, m.cfg.window, 6, generator=g)
+    for t_, most in ((20, 0.01), (999, 1e-4)):
+        tt = torch.full((4,), t_)
+        x_t = d.q_sample(x0, tt, torch.randn(x0.shape, generator=g))
+        with torch.no_grad():
+            err_v = float(((d.denoise(m, x_t, tt, cond) - x0) ** 2).mean())
+            err_x0 = float(((Diffusion().denoise(m, x_t, tt, cond) - x0) ** 2).mean())
+        assert err_x0 > 0.5 and (err_v < most if t_ == 20 else abs(err_v - err_x0) < 0.05), (t_, err_v, err_x0)
+    with pytest.raises(ValueError, match="prediction"):
+        Diffusion(prediction="eps")
+    with pytest.raises(ValueError, match="predicts x0"):
+        make_process("regression", prediction="v")
+    assert isinstance(make_process("regression"), Regression) and make_process("diffusion").prediction == "x0"
 
 
 def test_random_drop_rates():
@@ -315,6 +345,14 @@ def test_training_resume_is_exact_and_checkpoint_loads(tmp_path, clips):
     reg = train_motion(TrainMotionConfig(steps=2, process="regression", **kw), tmp_path / "r", progress=False,
                        cache_dir=cache)
     assert MotionGenerator.load(reg).process_name == "regression"
+    with pytest.raises(ValueError, match="regression"):
+        train_motion(TrainMotionConfig(steps=2, process="regression", prediction="v", **kw), tmp_path / "rv",
+                     progress=False, cache_dir=cache)
+    v = MotionGenerator.load(train_motion(TrainMotionConfig(steps=2, prediction="v", **kw), tmp_path / "v",
+                                          progress=False, cache_dir=cache))
+    assert v.meta["prediction"] == "v" and v.process.prediction == "v" and a.process.prediction == "x0"
+    assert v.replace(steps=3).process.prediction == "v"
+    assert np.isfinite(v.generate(np.zeros((30, v.cfg.audio_dim), np.float32), steps=3)).all()
     log = [json.loads(line) for line in (tmp_path / "a" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [1, 2, 3, 4] and all(np.isfinite(r["loss"]) for r in log)
 
