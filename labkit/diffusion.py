@@ -181,6 +181,7 @@ class Diffusion:
 
 class Regression:
     """The deterministic baseline: the same network maps (conditions, no noise) → x0 by MSE."""
+    prediction = "x0"
 
     def __init__(self, velocity_weight: float = 1.0):
         self.velocity_weight = velocity_weight

@@ -72,7 +72,7 @@ class MotionGenerator:
             raise ValueError(f"overlap must be in 0..{c.window - max(c.context, 1)} (window {c.window}, "
                              f"context {c.context}), got {overlap}")
         self.model = model.eval()
-        self.process_name, self.prediction = process, prediction
+        self.process_name = process
         self.process = make_process(process, prediction=prediction)
         steps = DEFAULT_STEPS if steps is None else steps
         if steps < 1:
@@ -87,6 +87,11 @@ class MotionGenerator:
     @property
     def cfg(self) -> MotionDiTConfig:
         return self.model.cfg
+
+    @property
+    def prediction(self) -> str:
+        """What the denoiser outputs: "x0" or "v" (labkit.diffusion)."""
+        return self.process.prediction
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None, *, device: str = "cpu", **kw) -> "MotionGenerator":
@@ -230,8 +235,7 @@ class MotionGenerator:
 
     def config_dict(self) -> dict:
         return {"model": asdict(self.cfg), "process": self.process_name, "prediction": self.prediction,
-                "steps": self.steps,
-                "overlap": self.overlap, "guidance": asdict(self.guidance)}
+                "steps": self.steps, "overlap": self.overlap, "guidance": asdict(self.guidance)}
 
 
 class _Chain:

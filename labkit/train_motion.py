@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from labkit import distributed
-from labkit.diffusion import PREDICTIONS, PROCESSES, make_process
+from labkit.diffusion import make_process
 from labkit.motion_data import extract_clips, sample_windows, source_id, window_controls
 from labkit.motion_dit import MotionDiT, make_config
 from labkit.motion_generator import KIND
@@ -102,17 +102,12 @@ def train_motion(cfg: TrainMotionConfig, out_dir: str | os.PathLike, *, model_ov
     ``torchrun`` every process trains its shard of each batch (labkit.distributed). `time_limit`
     (minutes, counted from this call): stop, checkpointed, at the first step that ends after it."""
     deadline = deadline_after(time_limit)
-    if cfg.process not in PROCESSES:
-        raise ValueError(f"process must be one of {sorted(PROCESSES)}, got {cfg.process!r}")
-    if cfg.prediction not in PREDICTIONS:
-        raise ValueError(f"prediction must be one of {PREDICTIONS}, got {cfg.prediction!r}")
-    if cfg.process == "regression" and cfg.prediction != "x0":
-        raise ValueError("the regression baseline has no x_t to skip: it predicts x0 (prediction='x0')")
+    process = make_process(cfg.process, velocity_weight=cfg.velocity_weight, prediction=cfg.prediction)  # checks both
     source = motion_source(cfg)
     d = distributed.setup(device)
     finished = False
     try:
-        path = _train(cfg, out_dir, d, source, model_overrides=model_overrides, overwrite=overwrite,
+        path = _train(cfg, out_dir, d, source, process, model_overrides=model_overrides, overwrite=overwrite,
                       progress=progress, cache_dir=cache_dir, deadline=deadline)
         finished = True
         return path
@@ -120,7 +115,7 @@ def train_motion(cfg: TrainMotionConfig, out_dir: str | os.PathLike, *, model_ov
         distributed.teardown(d, finished=finished)
 
 
-def _train(cfg, out_dir, d, source, *, model_overrides, overwrite, progress, cache_dir, deadline) -> Path:
+def _train(cfg, out_dir, d, source, process, *, model_overrides, overwrite, progress, cache_dir, deadline) -> Path:
     device = d.device
     with d.main_first():                                   # rank 0 fills the motion cache, the others read it
         clips = extract_clips("train", cfg.train_clips, source=source, seconds=cfg.seconds, seed=cfg.seed,
@@ -136,7 +131,6 @@ def _train(cfg, out_dir, d, source, *, model_overrides, overwrite, progress, cac
                          torch.from_numpy(clips.audio.reshape(-1, model_cfg.audio_dim)), torch.from_numpy(control))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
     step, elapsed = restore(run, model, opt, d, device)
-    process = make_process(cfg.process, velocity_weight=cfg.velocity_weight, prediction=cfg.prediction)
     net = distributed.wrap(MotionObjective(compiled(model) if cfg.compile else model, process), d)
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else contextlib.nullcontext()
     extra = {"process": cfg.process, "prediction": cfg.prediction, "motion_source": source_id(source),
