@@ -16,9 +16,9 @@ training, or the first window, which has no history). The output is the clean wi
 Optionally the step t also scales, shifts and gates every block (``time_cond="adaln"``, DiT's
 adaLN-Zero). With t as a token only, every frame must fetch it through attention before it can
 decide how far to trust its noisy x_t; the shipped `small` (a token model) barely does: at t = 20
-its x̂_0 keeps half of a window's true sway. adaLN reads x_t far better, but its samples are not
-better yet (data_cards/model_motion_dit.md, "Does the denoiser read x_t?"), so the presets keep
-the token.
+its x̂_0 keeps half of a window's true sway. adaLN reads x_t far better (and with v prediction,
+labkit.diffusion, nearly perfectly), but its samples are not better yet (data_cards/model_motion_dit.md,
+"Does the denoiser read x_t?"), so the presets keep the token.
 
 Shapes: B batch, K context frames, W window frames, M motion size, A audio features, D width.
 Motion and audio are normalised inside the model (statistics stored as buffers, so a
