@@ -225,8 +225,8 @@ def cmd_train_motion(a) -> int:
         torch.set_num_threads(a.threads)
     cfg, model = _recipe(a, TrainMotionConfig, MotionDiTConfig)
     g = a.given
-    fields = {k: g[k] for k in ("preset", "process", "prediction", "motion", "latent", "steps", "batch_size", "lr",
-                                "warmup", "seed", "accumulate", "compile") if k in g}
+    fields = {k: g[k] for k in ("preset", "process", "prediction", "noise_rho", "motion", "latent", "steps",
+                                "batch_size", "lr", "warmup", "seed", "accumulate", "compile") if k in g}
     if "clips" in g:
         fields["train_clips"] = g["clips"]
     if "heldout_language" in g:
@@ -668,6 +668,9 @@ def build_parser() -> argparse.ArgumentParser:
     tm.add_argument("--prediction", default="x0", choices=["x0", "v"],
                     help="what the denoiser outputs: x0 (the paper) or v, x0 then computed with a skip from x_t "
                          "(default: x0)")
+    tm.add_argument("--noise-rho", type=float, default=0.0,
+                    help="correlation of the diffusion noise between consecutive frames: 0 white (the paper), "
+                         "0 < rho < 1 AR(1) in time (default: 0)")
     tm.add_argument("--motion", default="latent", choices=["latent", "factors"],
                     help="latent: codes of the face latent model's motion encoder; factors: SynthTalk ground truth (oracle)")
     tm.add_argument("--latent", default=None, help="face latent checkpoint (default: the shipped one)")

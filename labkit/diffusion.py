@@ -33,6 +33,15 @@ and the shipped denoiser does so worse than the identity would (data_cards/model
 The loss and everything downstream stay on x̂_0; classifier-free guidance commutes with the
 affine map, so it is applied to the network's outputs either way.
 
+The noise ε may be correlated in time (``noise_rho`` = ρ > 0): each channel's noise is a stationary
+AR(1) sequence, unit variance and correlation ρ^|i − j| between frames i and j, drawn as ε = L·z
+with L the Cholesky factor of that covariance and z white. Head motion is smooth (its frames'
+lag-1 correlation is 0.99), so white noise puts most of its energy where the motion has none;
+AR(1) noise has the motion's 1/f² spectrum above its corner, which makes the path from noise to
+motion shorter (PriorGrad's data-dependent prior, here only in time). Nothing else changes: x_t
+= √ᾱ_t·x_0 + √(1 − ᾱ_t)·ε, DDIM recovers ε̂ from x_t and x̂_0 as before, and sampling starts
+from the same correlated noise.
+
 Two processes share one interface (``loss(model, x0, cond)`` and ``sample(model, cond)``):
 :class:`Diffusion` and the deterministic :class:`Regression` baseline (the same network,
 no noise, one forward pass).
@@ -111,17 +120,39 @@ def _with_prefix(x0: torch.Tensor, prefix: Prefix | None) -> torch.Tensor:
 PREDICTIONS = ("x0", "v")
 
 
+def ar1_factor(frames: int, rho: float) -> torch.Tensor:
+    """L (frames, frames), lower triangular, with L·Lᵀ = [ρ^|i − j|]: the AR(1) recursion
+    ε_0 = z_0, ε_k = ρ·ε_(k−1) + √(1 − ρ²)·z_k written as one matrix."""
+    i = torch.arange(frames, dtype=torch.float64)
+    lag = i[:, None] - i[None, :]
+    scale = torch.full((frames,), math.sqrt(1 - rho * rho), dtype=torch.float64)
+    scale[0] = 1.0
+    return torch.where(lag >= 0, rho ** lag.clamp(min=0), torch.zeros(())) * scale[None, :]
+
+
 class Diffusion:
     """DDPM training with an x0 loss; DDIM sampling with any number of steps. The network predicts
-    x_0 or v (``prediction``, module docstring)."""
+    x_0 or v (``prediction``); the noise is white or AR(1) in time (``noise_rho``; module docstring)."""
 
-    def __init__(self, timesteps: int = 1000, velocity_weight: float = 1.0, prediction: str = "x0"):
+    def __init__(self, timesteps: int = 1000, velocity_weight: float = 1.0, prediction: str = "x0",
+                 noise_rho: float = 0.0):
         if prediction not in PREDICTIONS:
             raise ValueError(f"prediction must be one of {PREDICTIONS}, got {prediction!r}")
+        if not 0.0 <= noise_rho < 1.0:
+            raise ValueError(f"noise_rho must be in [0, 1), got {noise_rho}")
         self.timesteps = timesteps
         self.velocity_weight = velocity_weight
         self.prediction = prediction
+        self.noise_rho = float(noise_rho)
         self.alpha_bar = cosine_alpha_bar(timesteps)
+
+    def noise(self, shape: tuple[int, ...], generator: torch.Generator | None = None) -> torch.Tensor:
+        """ε of `shape` (B, W, M) on the CPU: white, or AR(1) along the frames W when noise_rho > 0
+        (the same draws from `generator` either way)."""
+        z = torch.randn(shape, generator=generator)
+        if self.noise_rho == 0.0:
+            return z
+        return torch.einsum("ij,bjm->bim", ar1_factor(shape[1], self.noise_rho).to(z.dtype), z)
 
     def _ab(self, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
         return self.alpha_bar.to(like.device)[t].to(like.dtype)[:, None, None]     # (B, 1, 1)
@@ -151,7 +182,7 @@ class Diffusion:
         whole batch (one process's shard; labkit.distributed)."""
         B = x0.shape[0]
         t = torch.randint(0, self.timesteps, (B,), generator=generator).to(x0.device)
-        noise = torch.randn(x0.shape, generator=generator).to(x0)
+        noise = self.noise(tuple(x0.shape), generator).to(x0)
         x0, t, noise, cond = x0[rows], t[rows], noise[rows], cond.select(rows)
         x_t = self.q_sample(x0, t, noise)
         return _x0_loss(self.x0_of(model(x_t, t, cond), x_t, t), x0, self.velocity_weight)
@@ -165,7 +196,7 @@ class Diffusion:
             raise ValueError(f"steps must be in 1..{self.timesteps}, got {steps}")
         shape = (cond.batch_size, model.cfg.window, model.cfg.motion_dim)
         device = next(model.parameters()).device
-        x = torch.randn(shape, generator=generator).to(device)
+        x = self.noise(shape, generator).to(device)
         ts = torch.linspace(self.timesteps - 1, 0, steps + 1).round().long().tolist()
         for k in range(steps):
             t, t_next = ts[k], ts[k + 1]
@@ -182,6 +213,7 @@ class Diffusion:
 class Regression:
     """The deterministic baseline: the same network maps (conditions, no noise) → x0 by MSE."""
     prediction = "x0"
+    noise_rho = 0.0
 
     def __init__(self, velocity_weight: float = 1.0):
         self.velocity_weight = velocity_weight
@@ -213,12 +245,15 @@ def _x0_loss(x0_hat: torch.Tensor, x0: torch.Tensor, velocity_weight: float):
 PROCESSES = {"diffusion": Diffusion, "regression": Regression}
 
 
-def make_process(name: str, *, velocity_weight: float = 1.0, prediction: str = "x0"):
-    """The process `name` of PROCESSES; `prediction` applies to diffusion (regression predicts x0)."""
+def make_process(name: str, *, velocity_weight: float = 1.0, prediction: str = "x0", noise_rho: float = 0.0):
+    """The process `name` of PROCESSES; `prediction` and `noise_rho` apply to diffusion (regression
+    predicts x0 and has no noise)."""
     if name not in PROCESSES:
         raise ValueError(f"unknown process {name!r}; choose one of {sorted(PROCESSES)}")
     if name == "diffusion":
-        return Diffusion(velocity_weight=velocity_weight, prediction=prediction)
+        return Diffusion(velocity_weight=velocity_weight, prediction=prediction, noise_rho=noise_rho)
     if prediction != "x0":
         raise ValueError(f"the {name} process predicts x0, got prediction={prediction!r}")
+    if noise_rho != 0.0:
+        raise ValueError(f"the {name} process has no noise, got noise_rho={noise_rho}")
     return PROCESSES[name](velocity_weight=velocity_weight)

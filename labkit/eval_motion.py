@@ -118,7 +118,7 @@ def denoising_error(gen, clips: MotionClips, steps: tuple[int, ...] = DENOISING_
     x0, cond = sample_windows(clips, windows, c.window, c.context, np.random.default_rng(seed))
     dev = next(gen.model.parameters()).device
     x0, cond = gen.model.normalize(x0.to(dev)), cond.to(dev)
-    noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(seed)).to(dev)
+    noise = proc.noise(tuple(x0.shape), torch.Generator().manual_seed(seed)).to(dev)
     out: dict = {"truth_sway": float(x0[..., :HEAD_DIMS].std(1).mean())}
     with torch.no_grad():
         for t in steps:

@@ -64,7 +64,7 @@ class MotionGenerator:
 
     def __init__(self, model: MotionDiT, process: str = "diffusion", *, steps: int | None = None,
                  guidance: Guidance = Guidance(), overlap: int | None = None, meta: dict | None = None,
-                 prediction: str = "x0"):
+                 prediction: str = "x0", noise_rho: float = 0.0):
         c = model.cfg
         if overlap is None:                                                    # a tenth of the window (5 of 50)
             overlap = min(c.window // 10, c.window - max(c.context, 1))
@@ -73,7 +73,7 @@ class MotionGenerator:
                              f"context {c.context}), got {overlap}")
         self.model = model.eval()
         self.process_name = process
-        self.process = make_process(process, prediction=prediction)
+        self.process = make_process(process, prediction=prediction, noise_rho=noise_rho)
         steps = DEFAULT_STEPS if steps is None else steps
         if steps < 1:
             raise ValueError(f"steps must be >= 1, got {steps}")
@@ -93,6 +93,11 @@ class MotionGenerator:
         """What the denoiser outputs: "x0" or "v" (labkit.diffusion)."""
         return self.process.prediction
 
+    @property
+    def noise_rho(self) -> float:
+        """The diffusion noise's correlation between consecutive frames (0: white; labkit.diffusion)."""
+        return self.process.noise_rho
+
     @classmethod
     def load(cls, path: str | os.PathLike | None = None, *, device: str = "cpu", **kw) -> "MotionGenerator":
         """A trained generator; the shipped SynthTalk `small` checkpoint by default."""
@@ -105,7 +110,7 @@ class MotionGenerator:
             state.setdefault(name, getattr(model, name))                       # control statistics: raw controls
         model.load_state_dict(state)
         return cls(model.to(device), meta.get("process", "diffusion"), meta=meta,
-                   prediction=meta.get("prediction", "x0"), **kw)
+                   prediction=meta.get("prediction", "x0"), noise_rho=meta.get("noise_rho", 0.0), **kw)
 
     def replace(self, *, steps: int | None = None, guidance: Guidance | None = None,
                 overlap: int | None = None) -> "MotionGenerator":
@@ -113,7 +118,7 @@ class MotionGenerator:
         return MotionGenerator(self.model, self.process_name, steps=self.steps if steps is None else steps,
                                guidance=self.guidance if guidance is None else guidance,
                                overlap=self.overlap if overlap is None else overlap, meta=self.meta,
-                               prediction=self.prediction)
+                               prediction=self.prediction, noise_rho=self.noise_rho)
 
     def _window(self, audio: torch.Tensor, context: torch.Tensor | None, gaze, control, *, steps, guidance,
                 generator, prefix: torch.Tensor | None = None) -> torch.Tensor:
@@ -235,6 +240,7 @@ class MotionGenerator:
 
     def config_dict(self) -> dict:
         return {"model": asdict(self.cfg), "process": self.process_name, "prediction": self.prediction,
+                "noise_rho": self.noise_rho,
                 "steps": self.steps, "overlap": self.overlap, "guidance": asdict(self.guidance)}
 
 

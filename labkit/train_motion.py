@@ -56,6 +56,8 @@ class TrainMotionConfig:
     velocity_weight: float = 1.0     # weight of the frame-to-frame velocity term of the x0 loss
     prediction: str = "x0"           # what the denoiser outputs: "x0" (VASA-1, the shipped models) or "v", and
                                      # x̂0 = √ᾱ·x_t − √(1−ᾱ)·v (labkit.diffusion); the loss is on x̂0 either way
+    noise_rho: float = 0.0           # the diffusion noise's correlation between consecutive frames: 0 white (the
+                                     # paper, the shipped models), ρ > 0 AR(1) in time (labkit.diffusion)
     log_every: int = 50              # steps between scalar logs
     checkpoint_every: int = 500      # steps between checkpoints
     snapshot_steps: tuple[int, ...] = ()  # also keep the weights at these steps
@@ -102,7 +104,8 @@ def train_motion(cfg: TrainMotionConfig, out_dir: str | os.PathLike, *, model_ov
     ``torchrun`` every process trains its shard of each batch (labkit.distributed). `time_limit`
     (minutes, counted from this call): stop, checkpointed, at the first step that ends after it."""
     deadline = deadline_after(time_limit)
-    process = make_process(cfg.process, velocity_weight=cfg.velocity_weight, prediction=cfg.prediction)  # checks both
+    process = make_process(cfg.process, velocity_weight=cfg.velocity_weight, prediction=cfg.prediction,
+                           noise_rho=cfg.noise_rho)                                       # checks all three
     source = motion_source(cfg)
     d = distributed.setup(device)
     finished = False
@@ -133,7 +136,8 @@ def _train(cfg, out_dir, d, source, process, *, model_overrides, overwrite, prog
     step, elapsed = restore(run, model, opt, d, device)
     net = distributed.wrap(MotionObjective(compiled(model) if cfg.compile else model, process), d)
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else contextlib.nullcontext()
-    extra = {"process": cfg.process, "prediction": cfg.prediction, "motion_source": source_id(source),
+    extra = {"process": cfg.process, "prediction": cfg.prediction, "noise_rho": cfg.noise_rho,
+             "motion_source": source_id(source),
              "motion": cfg.motion, "latent": None if source == "factors" else Path(source).name,
              "heldout_language": cfg.heldout_language, "train_clips": cfg.train_clips}
 

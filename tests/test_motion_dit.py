@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from labkit.diffusion import Diffusion, Guidance, Regression, cosine_alpha_bar, guided, make_process
+from labkit.diffusion import Diffusion, Guidance, Regression, ar1_factor, cosine_alpha_bar, guided, make_process
 from labkit.motion_data import emotion_offset, extract_clips, gaze_of, sample_windows, window_controls
 from labkit.motion_dit import MotionConditions, MotionDiT, MotionDiTConfig, make_config
 from labkit.motion_generator import MotionGenerator, window_starts
@@ -123,6 +123,49 @@ def test_v_prediction_is_a_skip_from_x_t():
     with pytest.raises(ValueError, match="predicts x0"):
         make_process("regression", prediction="v")
     assert isinstance(make_process("regression"), Regression) and make_process("diffusion").prediction == "x0"
+
+
+def _lag1(x: torch.Tensor) -> float:
+    """Correlation of consecutive frames of zero-mean (B, W, M), pooled."""
+    return float((x[:, 1:] * x[:, :-1]).mean() / (x * x).mean())
+
+
+def test_ar1_noise_is_correlated_in_time_in_training_and_sampling():
+    """noise_rho = ρ: the noise has unit variance and correlation ρ^|i − j| between frames, both in
+    the training loss's x_t and in the sampler's starting x_T; ρ = 0 draws exactly torch.randn."""
+    i = torch.arange(20, dtype=torch.float64)
+    L = ar1_factor(20, 0.8)
+    assert torch.allclose(L @ L.T, 0.8 ** (i[:, None] - i[None, :]).abs(), atol=1e-12)
+    assert torch.equal(L, L.tril()) and torch.equal(ar1_factor(20, 0.0), torch.eye(20, dtype=torch.float64))
+    eps = Diffusion(noise_rho=0.9).noise((2000, 50, 3), torch.Generator().manual_seed(0))
+    assert float(eps.var()) == pytest.approx(1.0, abs=0.02)
+    assert float((eps[:, 1:] * eps[:, :-1]).mean()) == pytest.approx(0.9, abs=0.02)
+    assert float((eps[:, 5:] * eps[:, :-5]).mean()) == pytest.approx(0.9 ** 5, abs=0.02)
+    white = Diffusion().noise((2, 50, 3), torch.Generator().manual_seed(1))
+    assert torch.equal(white, torch.randn((2, 50, 3), generator=torch.Generator().manual_seed(1)))
+
+    class Spy(torch.nn.Module):                            # records what the process feeds the denoiser
+        def __init__(self, cfg):
+            super().__init__()
+            self.cfg, self.w, self.seen = cfg, torch.nn.Parameter(torch.zeros(())), []
+
+        def forward(self, x_t, t, cond):
+            self.seen.append((x_t.clone(), t.clone()))
+            return torch.zeros_like(x_t) + self.w
+
+    cfg = make_config("tiny", motion_dim=6, audio_dim=8)
+    for rho in (0.0, 0.9):
+        d, spy = Diffusion(noise_rho=rho), Spy(cfg)
+        d.loss(spy, torch.zeros(64, cfg.window, 6), _cond(cfg, B=64), generator=torch.Generator().manual_seed(0))
+        d.sample(spy, _cond(cfg, B=64), steps=1, generator=torch.Generator().manual_seed(0))
+        (x_train, t), (x_T, _) = spy.seen
+        x_train = x_train / (1 - d.alpha_bar[t].float()).sqrt()[:, None, None]    # x0 = 0: x_t = √(1 − ᾱ)·ε
+        for x in (x_train, x_T):
+            assert _lag1(x) == pytest.approx(0.9 if rho else 0.0, abs=0.06), (rho, _lag1(x))
+    with pytest.raises(ValueError, match="noise_rho"):
+        Diffusion(noise_rho=1.0)
+    with pytest.raises(ValueError, match="no noise"):
+        make_process("regression", noise_rho=0.5)
 
 
 def test_random_drop_rates():
@@ -352,6 +395,10 @@ def test_training_resume_is_exact_and_checkpoint_loads(tmp_path, clips):
                                           progress=False, cache_dir=cache))
     assert v.meta["prediction"] == "v" and v.process.prediction == "v" and a.process.prediction == "x0"
     assert v.replace(steps=3).process.prediction == "v"
+    ar = MotionGenerator.load(train_motion(TrainMotionConfig(steps=2, noise_rho=0.9, **kw), tmp_path / "ar",
+                                           progress=False, cache_dir=cache))
+    assert ar.meta["noise_rho"] == 0.9 and ar.replace(steps=3).process.noise_rho == 0.9 and a.noise_rho == 0.0
+    assert ar.config_dict()["noise_rho"] == 0.9
     assert np.isfinite(v.generate(np.zeros((30, v.cfg.audio_dim), np.float32), steps=3)).all()
     log = [json.loads(line) for line in (tmp_path / "a" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [1, 2, 3, 4] and all(np.isfinite(r["loss"]) for r in log)
