@@ -128,7 +128,8 @@ def test_recipes_load_and_the_command_line_wins(tmp_path, monkeypatch):
     assert cfg.workers == 15 and not cfg.bf16 and not cfg.consistency and cfg.data == "synthtalk"
     assert cfg.losses.cross_render == 1.0 and cfg.losses.crops == 2.0
     assert sorted(p.stem for p in CONFIGS.glob("motion_*.toml")) == ["motion_base", "motion_small_adaln",
-                                                                     "motion_small_adaln_v", "motion_small_adaln_v_ar"]
+                                                                     "motion_small_adaln_v", "motion_small_adaln_v_ar",
+                                                                     "motion_small_adaln_v_ar_vel10"]
     cfg, model = load_train_config("motion_small_adaln", TrainMotionConfig, MotionDiTConfig)
     assert (cfg.preset, cfg.train_clips, cfg.steps, cfg.warmup, cfg.prediction) == ("small", 240, 2000, 200, "x0")
     assert model == {"time_cond": "adaln"} and MotionDiT(make_config("small", **model)).blocks[0].modulation is not None
@@ -136,6 +137,8 @@ def test_recipes_load_and_the_command_line_wins(tmp_path, monkeypatch):
     assert v == replace(cfg, prediction="v") and v_model == model            # one change: the denoiser predicts v
     ar, ar_model = load_train_config("motion_small_adaln_v_ar", TrainMotionConfig, MotionDiTConfig)
     assert ar == replace(v, noise_rho=0.9) and ar_model == model             # and then: AR(1) noise in time
+    vel, vel_model = load_train_config("motion_small_adaln_v_ar_vel10", TrainMotionConfig, MotionDiTConfig)
+    assert vel == replace(ar, velocity_weight=10.0) and vel_model == model   # and then: 10x the velocity loss
 
     bad = tmp_path / "bad.toml"
     bad.write_text("[train]\nbatchsize = 4\n")
