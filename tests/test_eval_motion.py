@@ -3,7 +3,7 @@ and one end-to-end evaluation of a tiny generator trained on the oracle factors.
 import numpy as np
 import pytest
 
-from labkit.eval_motion import (KEYS, MotionReader, angular_error, delta_p, denoising_error, evaluate_motion, meets,
+from labkit.eval_motion import (KEYS, EmotionClassifier, MotionReader, angular_error, delta_p, denoising_error, evaluate_motion, meets,
                                 pearson_per_clip, puppet_factors, seam_ratio, window_sway)
 from labkit.motion_data import extract_clips
 from labkit.motion_dit import MotionDiT
@@ -69,6 +69,24 @@ def test_puppet_follows_loudness_and_readers_fit(trained):
     assert reader.emotion_accuracy(clips.motion, clips.emotion) >= 0.5
 
 
+def test_emotion_classifier_reads_window_statistics():
+    """Emotion shown in a channel's level (or in its spread) is read window by window; motion that does
+    not show it is read at chance; one emotion alone is refused."""
+    rng = np.random.default_rng(0)
+    emotion = np.arange(40) % 4
+    level = rng.normal(size=(40, 60, 3))
+    level[..., 1] += emotion[:, None]
+    spread = rng.normal(size=(40, 60, 3)) * (1 + emotion)[:, None, None]
+    for motion in (level, spread):
+        clf = EmotionClassifier(motion, emotion, 20)
+        assert clf.predict(motion[:5]).shape == (15,)                         # three whole windows a clip
+        assert clf.accuracy(motion, emotion) > 0.95
+    blind = EmotionClassifier(rng.normal(size=(40, 60, 3)), emotion, 20)
+    assert blind.accuracy(rng.normal(size=(40, 60, 3)), emotion) < 0.5
+    with pytest.raises(ValueError, match="single emotion"):
+        EmotionClassifier(level, np.zeros(40, int), 20)
+
+
 def test_evaluation_end_to_end(trained):
     gen, reg, cache = trained
     r = evaluate_motion(gen, regression=reg, test_clips=6, train_clips=12, seeds=2, cache_dir=cache)
@@ -78,6 +96,7 @@ def test_evaluation_end_to_end(trained):
     assert r["lipsync_corr_probe_gt"] > 0.99                                     # oracle probes read the truth
     assert r["heldout_language"] == "es" and r["diversity_pose_deg"] > 0
     assert -1 <= r["sung_lipsync_corr"] <= 1 and r["seam_ratio_gt"] > 0
+    assert 0 <= r["emotion_acc_factors"] <= 1 and 0 <= r["emotion_acc_gt"] <= 1
     d = r["denoising"]
     assert d["truth_sway"] > 0 and all(np.isfinite(d[t]["mse"]) and d[t]["sway"] >= 0 for t in ("20", "999"))
 
