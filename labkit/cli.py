@@ -170,6 +170,8 @@ def cmd_eval_latent(a) -> int:
     print(f"{'mixed_psnr':22s} {r['mixed_psnr']:8.3f}   (pose of one person's frame, dynamics of another's)")
     print(f"{'probe_pose_within_id':22s} {r['probe_pose_within_id_r2']:8.3f}   (z_pose probe with each person's mean "
           "taken out: motion within one person)")
+    print(f"{'probe_dyn_drawn':22s} {r['probe_dyn_drawn_r2']:8.3f}   (the z_dyn probe on what SynthTalk draws: "
+          "the ceiling of an encoder that reads exactly that)")
     d = r["detail"]
     print("auto-encoding PSNR     whole {autoencode_psnr:.1f}, eyes {autoencode_eyes_psnr:.1f}, mouth "
           "{autoencode_mouth_psnr:.1f} dB; a 4x-blurred frame: {blur4_psnr:.1f}, {blur4_eyes_psnr:.1f}, "

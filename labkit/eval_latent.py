@@ -25,6 +25,10 @@ exact ground truth on test identities the model never saw:
   frame shrunk 4x and enlarged again. Blinks, gaze and lip shapes live below the appearance
   volume's voxel (4 px at 128 px); a model that draws no finer than that cannot show them,
   whatever its codes carry;
+- **what is drawn** (a diagnosis, no bar, ``probe_dyn_drawn_r2``): the z_dyn probe fitted instead on what
+  SynthTalk draws of the same frames' dynamics (blendshape weights, eyelid openness, gaze), the ceiling of
+  an encoder that reads exactly what is drawn and nothing else. Emotions add to the drawn brow, jaw and
+  lids, so no linear read of the drawn weights recovers the brow factor alone perfectly;
 - **transfer** (a diagnosis, no bar): for each expression factor, one source driven by two
   drivers that differ only in it, far apart (10 % and 90 % of its range); the share of the
   drivers' difference, inside the factor's part crop, that the two outputs' difference
@@ -43,7 +47,8 @@ from labkit.face_parts import face_crops
 from labkit.latent_data import POSE_FACTORS, MotionBank, PairSampler, mixed_frames, motion_bank
 from labkit.latent_losses import masked_mean, region_masks
 from labkit.metrics import dci, histogram_discretize, mig, modularity, psnr, sap, ssim
-from labkit.synthtalk.factors import FACTOR_NAMES, FACTORS
+from labkit.synthtalk.factors import FACTOR_NAMES, FACTORS, array_to_factors
+from labkit.synthtalk.renderer import expression_weights
 
 PROBE_DYN = ("jaw", "blink", "brow", "gaze_yaw", "gaze_pitch")      # what z_dyn must carry (issue #4)
 METRIC_FACTORS = POSE_FACTORS + ("jaw", "lip_spread", "lip_round", "blink", "brow", "gaze_yaw", "gaze_pitch")
@@ -80,6 +85,15 @@ def _r2(y, pred) -> np.ndarray:
 def probe_r2(x_train, y_train, x_test, y_test) -> np.ndarray:
     """Per-target test R² of a ridge regression on standardised codes: (num_targets,)."""
     return _r2(y_test, fit_probe(x_train, y_train).predict(x_test))
+
+
+def drawn_dynamics(factors: np.ndarray, emotion: np.ndarray) -> np.ndarray:
+    """What SynthTalk draws of each frame's facial dynamics: the blendshape weights (emotion included),
+    the eyelid openness and the gaze. factors (n, F) in FACTOR_NAMES order, emotion (n,) → (n, K + 3)."""
+    gaze = factors[:, [_COL["gaze_yaw"], _COL["gaze_pitch"]]]
+    rows = [np.r_[w, o] for w, o in (expression_weights(array_to_factors(f[None], e), 0)
+                                     for f, e in zip(factors, emotion))]
+    return np.concatenate([np.asarray(rows, np.float32), gaze], 1)
 
 
 def within_identity_r2(x, y, ids) -> np.ndarray:
@@ -248,8 +262,8 @@ def evaluate_latent(model: FaceLatentModel, *, pairs: int = 64, probe_train: int
     for name, sampler, bank, n in (("train", train, train_bank, probe_train), ("test", test, test_bank, probe_test)):
         ids = sampler.identities[rng.integers(len(sampler.identities), size=n)]
         f, e = mixed_frames(bank, rng, n)
-        sets[name] = (encode_codes(model, _render_set(sampler, ids, f, e)), f)
-    (ctr, ftr), (cte, fte) = sets["train"], sets["test"]
+        sets[name] = (encode_codes(model, _render_set(sampler, ids, f, e)), f, e)
+    (ctr, ftr, etr), (cte, fte, ete) = sets["train"], sets["test"]
     pose_cols, dyn_cols = _cols(POSE_FACTORS), _cols(PROBE_DYN)
     probes = {"probe_pose": ("z_pose", pose_cols, POSE_FACTORS), "probe_dyn": ("z_dyn", dyn_cols, PROBE_DYN),
               "leak_dyn_to_pose": ("z_dyn", pose_cols, POSE_FACTORS),
@@ -259,6 +273,9 @@ def evaluate_latent(model: FaceLatentModel, *, pairs: int = 64, probe_train: int
         r2 = probe_r2(ctr[code], ftr[:, cols], cte[code], fte[:, cols])
         out[f"{key}_r2"] = float(r2.mean())
         out["per_factor_r2"][key] = {n: round(float(v), 4) for n, v in zip(names, r2)}
+    r2 = probe_r2(drawn_dynamics(ftr, etr), ftr[:, dyn_cols], drawn_dynamics(fte, ete), fte[:, dyn_cols])
+    out["probe_dyn_drawn_r2"] = float(r2.mean())                                            # a diagnosis, no bar
+    out["per_factor_r2"]["probe_dyn_drawn"] = {n: round(float(v), 4) for n, v in zip(PROBE_DYN, r2)}
     tick()
 
     # identity code: one person under many motions vs different people

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from labkit.eval_latent import BARS, KEYS, evaluate_latent, meets, mixed_frames, probe_r2, within_identity_r2
+from labkit.eval_latent import (BARS, KEYS, PROBE_DYN, drawn_dynamics, evaluate_latent, meets, mixed_frames,
+                                 probe_r2, within_identity_r2)
 from labkit.face_latent import FaceLatentModel, make_config
 from labkit.latent_data import EXPRESSION_FACTORS, POSE_FACTORS, MotionBank, PairSampler, cross_partner, motion_bank
 from labkit.synthtalk.factors import FACTOR_NAMES
@@ -103,6 +104,25 @@ def test_meets_reads_the_issue_bars():
     assert meets("mig", 0.3) is None and set(BARS) <= set(KEYS)
 
 
+def test_drawn_dynamics_carry_the_factors_but_emotion_confounds_the_brow():
+    """Neutral frames draw each dynamics factor plainly (probe R² 1); a surprised face adds 0.8·intensity to
+    the drawn brow, which the brow probe on what is drawn can then only partly undo."""
+    rng = np.random.default_rng(0)
+    bank = motion_bank("train", 6, seconds=2.0, seed=3)
+    f, _ = mixed_frames(bank, rng, 400)
+    f[:, FACTOR_NAMES.index("emotion_intensity")] = rng.uniform(0.4, 1.0, len(f))
+    cols = [FACTOR_NAMES.index(n) for n in PROBE_DYN]
+    neutral, surprised = np.zeros(len(f), int), np.where(rng.random(len(f)) < 0.5, 4, 0)
+    x = drawn_dynamics(f, neutral)
+    assert x.shape == (400, 11)
+    assert np.allclose(x[:, -2:], f[:, [FACTOR_NAMES.index("gaze_yaw"), FACTOR_NAMES.index("gaze_pitch")]])
+    r2 = dict(zip(PROBE_DYN, probe_r2(x[:200], f[:200, cols], x[200:], f[200:, cols])))
+    assert min(r2["jaw"], r2["gaze_yaw"], r2["gaze_pitch"]) > 0.999 and r2["brow"] > 0.99
+    x = drawn_dynamics(f, surprised)
+    brow = probe_r2(x[:200], f[:200, cols], x[200:], f[200:, cols])[PROBE_DYN.index("brow")]
+    assert brow < 0.9
+
+
 def test_evaluate_untrained_tiny_model_reports_every_key_and_fails_the_bars():
     torch.manual_seed(0)
     r = evaluate_latent(FaceLatentModel(make_config("tiny")), pairs=4, probe_train=120, probe_test=60,
@@ -114,6 +134,8 @@ def test_evaluate_untrained_tiny_model_reports_every_key_and_fails_the_bars():
     assert set(r["per_factor_r2"]["probe_pose"]) == set(POSE_FACTORS)
     assert set(r["per_factor_r2"]["probe_pose_within_id"]) == set(POSE_FACTORS)
     assert r["probe_pose_within_id_r2"] < 0.5
+    assert r["probe_dyn_drawn_r2"] > 0.5 > r["probe_dyn_r2"]          # the data's ceiling, far above this model
+    assert set(r["per_factor_r2"]["probe_dyn_drawn"]) == set(PROBE_DYN)
     assert set(r["transfer"]) == {"jaw", "blink", "brow", "gaze_yaw", "gaze_pitch"}
     d = r["detail"]
     assert d["autoencode_psnr"] < d["blur4_psnr"]                    # untrained: worse than a 4x blur
