@@ -172,6 +172,8 @@ def cmd_eval_latent(a) -> int:
           "taken out: motion within one person)")
     print(f"{'probe_dyn_drawn':22s} {r['probe_dyn_drawn_r2']:8.3f}   (the z_dyn probe on what SynthTalk draws: "
           "the ceiling of an encoder that reads exactly that)")
+    print(f"{'probe_dyn_pixels':22s} {r['probe_dyn_pixels_r2']:8.3f}   (the z_dyn probe on the raw eye and mouth "
+          "crops: a linear reader of the image itself)")
     d = r["detail"]
     print("auto-encoding PSNR     whole {autoencode_psnr:.1f}, eyes {autoencode_eyes_psnr:.1f}, mouth "
           "{autoencode_mouth_psnr:.1f} dB; a 4x-blurred frame: {blur4_psnr:.1f}, {blur4_eyes_psnr:.1f}, "

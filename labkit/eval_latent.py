@@ -29,6 +29,9 @@ exact ground truth on test identities the model never saw:
   SynthTalk draws of the same frames' dynamics (blendshape weights, eyelid openness, gaze), the ceiling of
   an encoder that reads exactly what is drawn and nothing else. Emotions add to the drawn brow, jaw and
   lids, so no linear read of the drawn weights recovers the brow factor alone perfectly;
+- **what the pixels show** (a diagnosis, no bar, ``probe_dyn_pixels_r2``): the same, fitted on the raw eye and
+  mouth crops of the probe frames, placed by their true landmarks (a ridge regression whose strength is
+  chosen by cross-validation): what a linear reader of the image at this resolution gets, with no model;
 - **transfer** (a diagnosis, no bar): for each expression factor, one source driven by two
   drivers that differ only in it, far apart (10 % and 90 % of its range); the share of the
   drivers' difference, inside the factor's part crop, that the two outputs' difference
@@ -121,6 +124,30 @@ def within_identity_r2(x, y, ids) -> np.ndarray:
 def _render_set(sampler: PairSampler, ids, factors, emotion, batch: int = 64) -> torch.Tensor:
     return torch.cat([sampler.render(ids[k:k + batch], factors[k:k + batch], emotion[k:k + batch])
                       for k in range(0, len(ids), batch)])
+
+
+def _render_set_with_parts(sampler: PairSampler, ids, factors, emotion,
+                           batch: int = 64) -> tuple[torch.Tensor, np.ndarray]:
+    """The images of _render_set, and each image's eye and mouth crops placed by its true landmarks,
+    flattened: (n, P) float32."""
+    images, parts = [], []
+    for k in range(0, len(ids), batch):
+        img, lm = sampler.render_with_landmarks(ids[k:k + batch], factors[k:k + batch], emotion[k:k + batch])
+        lm = torch.as_tensor(lm)
+        images.append(img)
+        parts.append(torch.cat([face_crops(img, lm, r).flatten(1) for r in ("eyes", "mouth")], 1).numpy())
+    return torch.cat(images), np.concatenate(parts)
+
+
+def pixel_probe_r2(x_train, y_train, x_test, y_test) -> np.ndarray:
+    """Per-target test R² of a ridge regression on standardised raw pixels, its strength chosen for each
+    target by leave-one-out cross-validation on the training frames (10^0 to 10^6): (num_targets,)."""
+    from sklearn.linear_model import RidgeCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    probe = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(0, 6, 13), alpha_per_target=True))
+    return _r2(y_test, probe.fit(x_train, y_train).predict(x_test))
 
 
 def _masked_psnr(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> float:
@@ -262,8 +289,9 @@ def evaluate_latent(model: FaceLatentModel, *, pairs: int = 64, probe_train: int
     for name, sampler, bank, n in (("train", train, train_bank, probe_train), ("test", test, test_bank, probe_test)):
         ids = sampler.identities[rng.integers(len(sampler.identities), size=n)]
         f, e = mixed_frames(bank, rng, n)
-        sets[name] = (encode_codes(model, _render_set(sampler, ids, f, e)), f, e)
-    (ctr, ftr, etr), (cte, fte, ete) = sets["train"], sets["test"]
+        images, parts = _render_set_with_parts(sampler, ids, f, e)
+        sets[name] = (encode_codes(model, images), f, e, parts)
+    (ctr, ftr, etr, ptr), (cte, fte, ete, pte) = sets["train"], sets["test"]
     pose_cols, dyn_cols = _cols(POSE_FACTORS), _cols(PROBE_DYN)
     probes = {"probe_pose": ("z_pose", pose_cols, POSE_FACTORS), "probe_dyn": ("z_dyn", dyn_cols, PROBE_DYN),
               "leak_dyn_to_pose": ("z_dyn", pose_cols, POSE_FACTORS),
@@ -276,6 +304,9 @@ def evaluate_latent(model: FaceLatentModel, *, pairs: int = 64, probe_train: int
     r2 = probe_r2(drawn_dynamics(ftr, etr), ftr[:, dyn_cols], drawn_dynamics(fte, ete), fte[:, dyn_cols])
     out["probe_dyn_drawn_r2"] = float(r2.mean())                                            # a diagnosis, no bar
     out["per_factor_r2"]["probe_dyn_drawn"] = {n: round(float(v), 4) for n, v in zip(PROBE_DYN, r2)}
+    r2 = pixel_probe_r2(ptr, ftr[:, dyn_cols], pte, fte[:, dyn_cols])
+    out["probe_dyn_pixels_r2"] = float(r2.mean())                                           # a diagnosis, no bar
+    out["per_factor_r2"]["probe_dyn_pixels"] = {n: round(float(v), 4) for n, v in zip(PROBE_DYN, r2)}
     tick()
 
     # identity code: one person under many motions vs different people

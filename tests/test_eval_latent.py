@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from labkit.eval_latent import (BARS, KEYS, PROBE_DYN, drawn_dynamics, evaluate_latent, meets, mixed_frames,
-                                 probe_r2, within_identity_r2)
+                                 pixel_probe_r2, probe_r2, within_identity_r2)
 from labkit.face_latent import FaceLatentModel, make_config
 from labkit.latent_data import EXPRESSION_FACTORS, POSE_FACTORS, MotionBank, PairSampler, cross_partner, motion_bank
 from labkit.synthtalk.factors import FACTOR_NAMES
@@ -18,6 +18,15 @@ def test_probe_r2_is_one_for_a_linear_map_and_zero_for_noise():
     assert r2.shape == (2,) and (r2 > 0.99).all()
     noise = probe_r2(x[:300], rng.normal(size=(300, 1)), x[300:], rng.normal(size=(100, 1)))
     assert noise[0] < 0.1
+
+
+def test_pixel_probe_reads_a_factor_drawn_among_many_noisy_pixels_and_not_noise():
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=(400, 2))
+    x = rng.normal(size=(400, 600))
+    x[:, :50] += 0.5 * y[:, :1]                          # factor 0 drawn faintly in 50 of 600 pixels, factor 1 not at all
+    r2 = pixel_probe_r2(x[:300], y[:300], x[300:], y[300:])
+    assert r2[0] > 0.8 and r2[1] < 0.05
 
 
 def test_within_identity_r2_forgives_per_person_offsets_only():
@@ -136,6 +145,7 @@ def test_evaluate_untrained_tiny_model_reports_every_key_and_fails_the_bars():
     assert r["probe_pose_within_id_r2"] < 0.5
     assert r["probe_dyn_drawn_r2"] > 0.5 > r["probe_dyn_r2"]          # the data's ceiling, far above this model
     assert set(r["per_factor_r2"]["probe_dyn_drawn"]) == set(PROBE_DYN)
+    assert r["per_factor_r2"]["probe_dyn_pixels"]["jaw"] > 0.3 > r["per_factor_r2"]["probe_dyn"]["jaw"]  # the image shows it
     assert set(r["transfer"]) == {"jaw", "blink", "brow", "gaze_yaw", "gaze_pitch"}
     d = r["detail"]
     assert d["autoencode_psnr"] < d["blur4_psnr"]                    # untrained: worse than a 4x blur
