@@ -193,7 +193,7 @@ class MotionReader:
     """Linear probes motion → factors, and an emotion classifier on motion windows, fit on training clips."""
 
     def __init__(self, train: MotionClips, window: int):
-        N, T, M = train.motion.shape
+        M = train.motion.shape[-1]
         self.window = window
         self.probe = make_pipeline(StandardScaler(), Ridge(alpha=1.0)).fit(
             train.motion.reshape(-1, M), train.factors.reshape(-1, train.factors.shape[-1]))
