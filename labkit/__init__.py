@@ -9,7 +9,7 @@ Shape glossary, used in every docstring and shape comment:
     H, W  image height and width (pixels)                         C  image channels (3, RGB)
     D  model width      Z  latent size     F  number of motion factors     L  landmarks (68)
 """
-__version__ = "0.1.0"
+from labkit.version import __version__ as __version__
 
 __all__ = ["animate", "stream"]
 

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-DEFAULT_STEPS = 1       # labkit.motion_generator.DEFAULT_STEPS, for --help without importing torch (tests check)
+DEFAULT_STEPS = 1       # labkit.motion.generator.DEFAULT_STEPS, for --help without importing torch (tests check)
 
 
 def _synth_dataset(a):
@@ -27,7 +27,7 @@ def cmd_synth_export(a) -> int:
 
 
 def cmd_synth_clip(a) -> int:
-    from labkit.video_io import write_video
+    from labkit.io.video import write_video
 
     clip = _synth_dataset(a)[a.index]
     out = Path(a.out)
@@ -39,7 +39,7 @@ def cmd_synth_clip(a) -> int:
 
 
 def cmd_prep(a) -> int:
-    from labkit.prep import PrepConfig, prepare
+    from labkit.faces.prep import PrepConfig, prepare
 
     man = prepare(a.video_dir, a.out_dir, PrepConfig(resolution=a.resolution, backend=a.backend),
                   workers=a.workers, overwrite=a.overwrite, progress=not a.quiet)
@@ -53,7 +53,7 @@ def cmd_prep(a) -> int:
 
 
 def cmd_bench_synth(a) -> int:
-    from labkit.bench import bench_synth
+    from labkit.bench.inference import bench_synth
 
     r = bench_synth(frames=a.frames, realism_clips=a.realism_clips, one_core=not a.all_cores, progress=not a.json)
     if a.json:
@@ -71,7 +71,7 @@ def cmd_bench_synth(a) -> int:
 
 
 def cmd_bench_prep(a) -> int:
-    from labkit.bench import bench_prep
+    from labkit.bench.inference import bench_prep
 
     r = bench_prep(n_clips=a.clips, backend=a.backend)
     if a.json:
@@ -90,8 +90,8 @@ def cmd_train_latent(a) -> int:
 
     import torch
 
-    from labkit.face_latent import FaceLatentConfig
-    from labkit.train_latent import TrainLatentConfig, train_latent
+    from labkit.latent.model import FaceLatentConfig
+    from labkit.latent.train import TrainLatentConfig, train_latent
 
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -114,7 +114,7 @@ def cmd_train_latent(a) -> int:
 
 def _report_trained(path: Path, steps: int) -> None:
     """Rank 0's last line: the weights, and how to go on when --time-limit stopped the run early."""
-    from labkit.checkpoint import read_metadata
+    from labkit.io.checkpoint import read_metadata
 
     if not _is_main():
         return
@@ -128,7 +128,7 @@ def _report_trained(path: Path, steps: int) -> None:
 def cmd_train_parts(a) -> int:
     import torch
 
-    from labkit.train_parts import TrainPartsConfig, train_parts
+    from labkit.latent.train_parts import TrainPartsConfig, train_parts
 
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -143,7 +143,7 @@ def _recipe(a, train_cls, model_cls):
     """The trainer's config and model overrides: from --config FILE, or the defaults."""
     if a.config is None:
         return train_cls(), {}
-    from labkit.train_config import load_train_config
+    from labkit.training.recipes import load_train_config
 
     return load_train_config(a.config, train_cls, model_cls)
 
@@ -154,8 +154,8 @@ def _is_main() -> bool:
 
 
 def cmd_eval_latent(a) -> int:
-    from labkit.eval_latent import KEYS, BARS, evaluate_latent, meets
-    from labkit.train_latent import load_face_latent
+    from labkit.evaluation.latent import BARS, KEYS, evaluate_latent, meets
+    from labkit.latent.model import load_face_latent
 
     model = load_face_latent(a.checkpoint)
     r = evaluate_latent(model, pairs=a.pairs, probe_train=a.probe_train, probe_test=a.probe_test, seed=a.seed,
@@ -184,7 +184,7 @@ def cmd_eval_latent(a) -> int:
 
 
 def cmd_bench_latent(a) -> int:
-    from labkit.bench import bench_latent
+    from labkit.bench.inference import bench_latent
 
     r = bench_latent(sizes=tuple(a.sizes), repeats=a.repeats, device=a.device)
     if a.json:
@@ -201,7 +201,7 @@ def cmd_bench_latent(a) -> int:
 def cmd_weights_export(a) -> int:
     import torch
 
-    from labkit.checkpoint import export_weights
+    from labkit.io.checkpoint import export_weights
 
     dst = export_weights(a.src, a.dst, dtype=torch.float16 if a.fp16 else None, overwrite=a.overwrite)
     print(f"wrote {dst} ({dst.stat().st_size / 1e6:.1f} MB)")
@@ -209,7 +209,7 @@ def cmd_weights_export(a) -> int:
 
 
 def cmd_weights_decouple(a) -> int:
-    from labkit.decouple import decouple_checkpoint
+    from labkit.latent.decouple import decouple_checkpoint
 
     dst, r2 = decouple_checkpoint(a.src, a.dst, frames=a.frames, seed=a.seed, overwrite=a.overwrite,
                                   progress=not a.quiet)
@@ -222,8 +222,8 @@ def cmd_train_motion(a) -> int:
 
     import torch
 
-    from labkit.motion_dit import MotionDiTConfig
-    from labkit.train_motion import TrainMotionConfig, train_motion
+    from labkit.motion.dit import MotionDiTConfig
+    from labkit.motion.train import TrainMotionConfig, train_motion
 
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -249,11 +249,14 @@ def cmd_train_evaluator(a) -> int:
     import torch
 
     if a.model == "labsync":
-        from labkit.train_labsync import TrainLabSyncConfig as Config, train_labsync as train
+        from labkit.evaluators.train_labsync import TrainLabSyncConfig as Config
+        from labkit.evaluators.train_labsync import train_labsync as train
     elif a.model == "capp":
-        from labkit.train_capp import TrainCAPPConfig as Config, train_capp as train
+        from labkit.evaluators.train_capp import TrainCAPPConfig as Config
+        from labkit.evaluators.train_capp import train_capp as train
     else:
-        from labkit.train_video_features import TrainVideoFeaturesConfig as Config, train_video_features as train
+        from labkit.evaluators.train_video_features import TrainVideoFeaturesConfig as Config
+        from labkit.evaluators.train_video_features import train_video_features as train
     if a.threads:
         torch.set_num_threads(a.threads)
     cfg = Config(train_clips=a.clips, steps=a.steps, batch_size=a.batch_size, lr=a.lr, warmup=a.warmup, seed=a.seed,
@@ -284,16 +287,16 @@ def _video_features_summary(r: dict) -> str:
 def cmd_eval_instrument(a) -> int:
     """labkit eval sync|capp|video-features: one trained instrument of the evaluation suite on test clips."""
     if a.model == "sync":
-        from labkit.labsync import load_labsync as load
-        from labkit.train_labsync import evaluate_labsync as evaluate
+        from labkit.evaluation.instruments import evaluate_labsync as evaluate
+        from labkit.evaluators.labsync import load_labsync as load
         summary = _sync_summary
     elif a.model == "capp":
-        from labkit.capp import load_capp as load
-        from labkit.train_capp import evaluate_capp as evaluate
+        from labkit.evaluation.instruments import evaluate_capp as evaluate
+        from labkit.evaluators.capp import load_capp as load
         summary = _capp_summary
     else:
-        from labkit.train_video_features import evaluate_video_features as evaluate
-        from labkit.video_features import load_video_features as load
+        from labkit.evaluation.instruments import evaluate_video_features as evaluate
+        from labkit.evaluators.video_features import load_video_features as load
         summary = _video_features_summary
     r = evaluate(load(a.checkpoint), num_clips=a.clips, progress=not a.json)
     print(json.dumps(r) if a.json else summary(r))
@@ -301,14 +304,22 @@ def cmd_eval_instrument(a) -> int:
 
 
 def cmd_eval_table(a) -> int:
-    """labkit eval: the comparison table (labkit.eval_table)."""
+    """labkit eval: the comparison table (labkit.evaluation.table)."""
     import torch
 
-    from labkit.atomic import write_text_atomic
-    from labkit.checkpoint import ASSETS
-    from labkit.diffusion import Guidance
-    from labkit.eval_table import EXTRA_METHODS, METHODS, bars, evaluate_table, load_instruments, to_csv, to_markdown
-    from labkit.motion_generator import MotionGenerator
+    from labkit.evaluation.table import (
+        EXTRA_METHODS,
+        METHODS,
+        bars,
+        evaluate_table,
+        load_instruments,
+        to_csv,
+        to_markdown,
+    )
+    from labkit.io.atomic import write_text_atomic
+    from labkit.io.weights import MOTION, REGRESSION
+    from labkit.motion.diffusion import Guidance
+    from labkit.motion.generator import MotionGenerator
     from labkit.synthtalk.dataset import LANGUAGES
 
     methods = [m.strip() for m in a.methods.split(",") if m.strip()]
@@ -323,11 +334,10 @@ def cmd_eval_table(a) -> int:
             raise FileExistsError(f"{path} exists; pass --overwrite to replace it")
     if a.threads:
         torch.set_num_threads(a.threads)
-    oracle = a.renderer == "synthtalk"
-    default = {"ours": "motion_dit_small_factors" if oracle else "motion_dit_small",
-               "regression": "motion_regression_small_factors" if oracle else "motion_regression_small"}
+    source = "landmarks" if a.renderer == "synthtalk" else "latent"       # SynthTalk draws from factors
+    default = {"ours": MOTION[source], "regression": REGRESSION[source]}
     paths_in = {"ours": a.checkpoint, "regression": a.regression}
-    gens = {m: MotionGenerator.load(paths_in[m] or ASSETS / f"{default[m]}.safetensors", steps=a.steps,
+    gens = {m: MotionGenerator.load(paths_in[m] or default[m], steps=a.steps,
                                     guidance=Guidance(audio=a.cfg_audio) if m == "ours" else Guidance())
             for m in ("ours", "regression") if m in methods}
     held = next(iter(gens.values())).meta.get("heldout_language") if gens else "es"
@@ -355,9 +365,9 @@ def cmd_eval_table(a) -> int:
 
 
 def cmd_eval_motion(a) -> int:
-    from labkit.diffusion import Guidance
-    from labkit.eval_motion import BARS, EXTRA_KEYS, KEYS, evaluate_motion, meets
-    from labkit.motion_generator import MotionGenerator
+    from labkit.evaluation.motion import BARS, EXTRA_KEYS, KEYS, evaluate_motion, meets
+    from labkit.motion.diffusion import Guidance
+    from labkit.motion.generator import MotionGenerator
 
     gen = MotionGenerator.load(a.checkpoint, steps=a.steps, overlap=a.overlap,
                                guidance=Guidance(audio=a.cfg_audio, gaze=a.cfg_gaze, control=a.cfg_control,
@@ -384,15 +394,14 @@ def cmd_eval_motion(a) -> int:
 
 
 def _shipped_regression():
-    from labkit.checkpoint import ASSETS
-    from labkit.motion_generator import MotionGenerator
+    from labkit.io.weights import REGRESSION
+    from labkit.motion.generator import MotionGenerator
 
-    path = ASSETS / "motion_regression_small.safetensors"
-    return MotionGenerator.load(path) if path.is_file() else None
+    return MotionGenerator.load(REGRESSION["latent"])
 
 
 def cmd_bench_motion(a) -> int:
-    from labkit.bench import bench_motion
+    from labkit.bench.inference import bench_motion
 
     r = bench_motion(presets=tuple(a.presets), steps=tuple(a.steps), device=a.device)
     if _printed_json(a, r):
@@ -455,8 +464,8 @@ def cmd_animate(a) -> int:
 
 
 def cmd_verify(a) -> int:
-    from labkit.video_io import metadata
-    from labkit.watermark import verify
+    from labkit.io.video import metadata
+    from labkit.provenance.watermark import verify
 
     d = verify(a.video)
     tag = metadata(a.video).get("description")
@@ -474,7 +483,7 @@ def cmd_verify(a) -> int:
 
 
 def cmd_bench_animate(a) -> int:
-    from labkit.bench import bench_animate
+    from labkit.bench.inference import bench_animate
 
     r = bench_animate(seconds=a.seconds, device=a.device, renderer=a.renderer, stream=tuple(a.stream),
                       progress=not a.json)
@@ -492,7 +501,7 @@ def cmd_bench_animate(a) -> int:
 
 
 def cmd_bench_train(a) -> int:
-    from labkit.bench_train import bench_train
+    from labkit.bench.training import bench_train
 
     r = bench_train(device=a.device, latent_presets=a.latent, motion_presets=a.motion, latent_batch_size=a.latent_batch,
                     motion_batch_size=a.motion_batch, compile=a.compile, latent_bf16=a.latent_bf16, progress=not a.json)
@@ -509,8 +518,8 @@ def cmd_bench_train(a) -> int:
 
 
 def cmd_eval_real(a) -> int:
-    """labkit eval real: the table on real portraits and speech, without ground truth (labkit.eval_real)."""
-    from labkit.eval_real import default_inputs, evaluate_real, real_bars, save, to_markdown
+    """labkit eval real: the table on real portraits and speech, without ground truth (labkit.evaluation.real)."""
+    from labkit.evaluation.real import default_inputs, evaluate_real, real_bars, save, to_markdown
 
     out = Path(a.out)
     for path in (out.with_suffix(".md"), out.with_suffix(".csv")):
@@ -536,7 +545,7 @@ def cmd_eval_real(a) -> int:
 
 def cmd_eval_watermark(a) -> int:
     """labkit eval watermark: detection after re-encoding and downscaling, false positives on clean clips."""
-    from labkit.eval_watermark import evaluate_watermark
+    from labkit.evaluation.watermark import evaluate_watermark
 
     r = evaluate_watermark(clips=a.clips, seconds=a.seconds, resolution=a.resolution, progress=not a.json)
     if _printed_json(a, r):
@@ -565,7 +574,7 @@ def _add_run_options(p: argparse.ArgumentParser, *, lr: float, warmup: int, devi
 
 
 def _add_scale_options(p: argparse.ArgumentParser, example: str) -> None:
-    """Recipes and the options of training at scale (labkit.distributed; run under torchrun)."""
+    """Recipes and the options of training at scale (labkit.training.distributed; run under torchrun)."""
     p.add_argument("--config", default=None,
                    help=f"a TOML recipe ([train], [model]{', [losses]' if 'latent' in example else ''}), e.g. {example} "
                         "or its shipped name; options given here win over it")
@@ -614,8 +623,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--quiet", action="store_true", help="no progress bar")
     pr.set_defaults(func=cmd_prep)
 
-    from labkit.face_latent import PRESETS
-    from labkit.latent_losses import LossWeights
+    from labkit.latent.losses import LossWeights
+    from labkit.latent.model import PRESETS
 
     train = sub.add_parser("train", help="train a model (resumable)").add_subparsers(dest="model", required=True)
     tl = train.add_parser("latent", help="the face latent model (VASA-1 §3.1)")
@@ -663,7 +672,7 @@ def build_parser() -> argparse.ArgumentParser:
     tp.add_argument("--encode", nargs="*", default=["eyes"], choices=["eyes", "mouth"],
                     help="E_mot part CNNs to train (default: eyes; the mouth's reading is what G_2D draws the jaw from)")
     tp.set_defaults(func=cmd_train_parts)
-    from labkit.motion_dit import PRESETS as MOTION_PRESETS
+    from labkit.motion.dit import PRESETS as MOTION_PRESETS
     tm = train.add_parser("motion", help="the motion generator, a diffusion transformer (VASA-1 §3.2)")
     _add_run_options(tm, lr=3e-4, warmup=500, device_help="cpu or cuda[:N]")
     tm.add_argument("--preset", default="small", choices=sorted(MOTION_PRESETS), help="denoiser size (default: small)")

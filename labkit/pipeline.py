@@ -9,7 +9,7 @@ Two renderers turn the same kind of motion into pixels:
 - ``latent``: the face latent model (§3.1) encodes the portrait once and decodes each frame's pose
   and dynamics codes, made by the motion generator trained on those codes. For SynthTalk-domain
   portraits (the model has seen nothing else); output drawn at 128 px and resized.
-- ``landmarks``: any photo, offline (:mod:`labkit.landmark_renderer`): the motion generator trained
+- ``landmarks``: any photo, offline (:mod:`labkit.render.landmarks`): the motion generator trained
   on SynthTalk's factors drives the photo's landmarks through a map learned on SynthTalk, and the
   photo is warped to follow them.
 
@@ -18,7 +18,7 @@ domain (SynthTalk) *and* the face latent checkpoint's dynamics code must carry e
 probe R² of jaw, blink, brow and gaze at least MIN_DYN_R2, from the checkpoint's evaluation).
 Otherwise it picks ``landmarks`` and says why.
 
-Every frame carries labkit's invisible watermark (:mod:`labkit.watermark`) with a content id
+Every frame carries labkit's invisible watermark (:mod:`labkit.provenance.watermark`) with a content id
 derived from the inputs, and the mp4 a metadata tag with the same; ``watermark=False`` exists
 for research on the watermark itself and logs a warning each time.
 """
@@ -34,9 +34,23 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 import numpy as np
+from tqdm.auto import tqdm
 
-import labkit
+from labkit.faces.image import as_rgb
+from labkit.io.audio import frame_count, is_silent, load_audio, log_mel
+from labkit.io.video import VideoWriter, write_video
+from labkit.io.weights import FACE_LATENT, MOTION, eval_record
+from labkit.motion.data import emotion_offset
+from labkit.motion.diffusion import Guidance
+from labkit.motion.generator import MotionGenerator
+from labkit.provenance.watermark import Watermark
+from labkit.render.landmarks import LandmarkRenderer, prepare
+from labkit.render.latent import LatentRenderer
+from labkit.synthtalk import neutral_factors, render, sample_identity, split_identities
+from labkit.synthtalk.dataset import split_sentences, split_voices
 from labkit.synthtalk.factors import EMOTIONS
+from labkit.synthtalk.speech import Voice, synthesize
+from labkit.version import __version__
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +106,6 @@ class Controls:
 
     def commands(self) -> dict:
         """Keyword arguments of MotionGenerator.generate/stream."""
-        from labkit.motion_data import emotion_offset
 
         emo = None
         if self.emotion is not None:
@@ -115,7 +128,6 @@ def parse_emotion(text: str) -> tuple[str, float]:
 
 def load_speech(audio, sample_rate: int | None = None) -> np.ndarray:
     """A path, or samples (S,) at `sample_rate` (default 16 kHz) → mono float32 at 16 kHz, checked."""
-    from labkit.audio import is_silent, load_audio
 
     if isinstance(audio, (str, os.PathLike)):
         x = load_audio(audio, sample_rate=SAMPLE_RATE)
@@ -139,8 +151,6 @@ def load_speech(audio, sample_rate: int | None = None) -> np.ndarray:
 @lru_cache(maxsize=1)
 def default_speech() -> np.ndarray:
     """The bundled default: two English test sentences, a test-split voice, 16 kHz, short pauses around them."""
-    from labkit.synthtalk.dataset import split_sentences, split_voices
-    from labkit.synthtalk.speech import Voice, synthesize
 
     voice = Voice(language="en", variant=split_voices("test")[0], rate=160, pitch=50, pitch_range=60)
     pad = np.zeros(int(0.25 * SAMPLE_RATE), np.float32)
@@ -153,7 +163,6 @@ def default_speech() -> np.ndarray:
 def default_portrait(resolution: int) -> tuple[np.ndarray, np.ndarray]:
     """The embedded default portrait: the first SynthTalk test identity, neutral, at `resolution` px,
     with its exact landmarks (68, 2)."""
-    from labkit.synthtalk import neutral_factors, render, sample_identity, split_identities
 
     r = render(sample_identity(int(split_identities("test")[0])), neutral_factors(1), resolution=resolution)
     return r.frames[0], r.landmarks[0]
@@ -201,7 +210,6 @@ class Video:
 
     def save(self, path: str | os.PathLike, *, overwrite: bool = False, crf: int = 18) -> Path:
         """Write an H.264 + AAC mp4 (atomically; an existing file only with `overwrite`)."""
-        from labkit.video_io import write_video
 
         return write_video(path, self.frames, self.fps, self.audio, self.sample_rate, crf=crf, overwrite=overwrite,
                            metadata={"description": self.tag})
@@ -209,7 +217,7 @@ class Video:
 
 def provenance_tag(cid: int, watermarked: bool = True) -> str:
     """The mp4 metadata tag: labkit, its version, the content id and whether frames are watermarked."""
-    return f"labkit {labkit.__version__} content {cid:08x} watermark {'yes' if watermarked else 'no'}"
+    return f"labkit {__version__} content {cid:08x} watermark {'yes' if watermarked else 'no'}"
 
 
 # ---------------------------------------------------------------------------- the pipeline
@@ -227,7 +235,6 @@ class Animator:
             raise ValueError(f"resolution must be one of {RESOLUTIONS}, got {resolution}")
         if renderer not in RENDERERS:
             raise ValueError(f"unknown renderer {renderer!r}; choose one of {RENDERERS}")
-        from labkit.faces.image import as_rgb
 
         self.resolution, self.controls, self.watermark = resolution, controls, watermark
         if portrait is None:
@@ -241,22 +248,18 @@ class Animator:
         self.renderer, self.reason = choose_renderer(renderer, self.in_domain)
         log.info("renderer: %s (%s)", self.renderer, self.reason)
         if self.renderer == "landmarks":
-            from labkit.landmark_renderer import LandmarkRenderer, prepare
 
             rig = prepare(image, resolution, landmarks=landmarks, backend=landmark_backend, name=self.portrait_name,
                           align=portrait is not None)
             self._draw = LandmarkRenderer(rig)
-            checkpoint = "motion_dit_small_factors"
+            source = "landmarks"
         else:
-            self._draw = _LatentDraw(image, resolution, aligned=portrait is None, name=self.portrait_name,
+            self._draw = LatentRenderer(image, resolution, aligned=portrait is None, name=self.portrait_name,
                                      device=device, preset=latent_preset)
-            checkpoint = "motion_dit_small"
+            source = "latent"
         if generator is None:
-            from labkit.checkpoint import ASSETS
-            from labkit.motion_generator import MotionGenerator
 
-            generator = MotionGenerator.load(ASSETS / f"{checkpoint}.safetensors", device=device)
-        from labkit.diffusion import Guidance
+            generator = MotionGenerator.load(MOTION[source], device=device)
 
         self.generator = generator.replace(guidance=Guidance(audio=controls.cfg_audio, gaze=controls.cfg_gaze,
                                                              emotion=controls.cfg_emotion),
@@ -270,13 +273,11 @@ class Animator:
     def _marker(self, cid: int):
         if not self.watermark:
             return None
-        from labkit.watermark import Watermark
 
         return Watermark(cid)
 
     def animate(self, audio, *, sample_rate: int | None = None, progress: bool = False) -> Video:
         """Speech (a path or samples) → the whole video at once."""
-        from labkit.audio import frame_count, log_mel
 
         speech = load_speech(audio, sample_rate)
         T = frame_count(len(speech), sample_rate=SAMPLE_RATE, fps=FPS)
@@ -292,7 +293,6 @@ class Animator:
         frames = np.empty((T, self.resolution, self.resolution, 3), np.uint8)
         it = range(T)
         if progress:
-            from tqdm.auto import tqdm
             it = tqdm(it, desc=f"render ({self.renderer})", unit="frame")
         marker = self._marker(cid)
         timings["render"] = timings["watermark"] = 0.0
@@ -338,57 +338,12 @@ def choose_renderer(requested: str, in_domain: bool, evaluation: dict | None = N
     if not in_domain:
         return "landmarks", "the portrait is not from the face latent model's domain (SynthTalk)"
     if evaluation is None:
-        import json
-
-        from labkit.checkpoint import FACE_LATENT
-        evaluation = json.loads(FACE_LATENT.with_suffix(".eval.json").read_text())
+        evaluation = eval_record(FACE_LATENT)
     r2 = float(evaluation.get("probe_dyn_r2", float("nan")))
     if not r2 >= MIN_DYN_R2:
         return "landmarks", (f"the face latent checkpoint's dynamics code carries too little expression to move "
                              f"lips (probe R² {r2:.2f} < {MIN_DYN_R2})")
     return "latent", f"in-domain portrait; dynamics probe R² {r2:.2f}"
-
-
-class _LatentDraw:
-    """The face latent model as a renderer: portrait encoded once, each frame's codes decoded."""
-
-    def __init__(self, image: np.ndarray, resolution: int, *, aligned: bool, name: str, device: str = "cpu",
-                 preset: str | None = None):
-        import torch
-
-        if preset is None:
-            from labkit.train_latent import load_face_latent
-            self.model = load_face_latent(device=device)
-        else:                                                    # timing only: same architecture, untrained
-            from labkit.face_latent import FaceLatentModel, make_config
-            torch.manual_seed(0)
-            self.model = FaceLatentModel(make_config(preset)).to(device).eval()
-        self.device = device
-        size = self.model.cfg.image_size
-        if aligned:
-            import cv2
-            crop = image if image.shape[0] == size else cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
-        else:
-            from labkit.faces.align import align_face
-            from labkit.faces.landmarks import find_face
-            crop = align_face(image, find_face(image, name=name).landmarks, size)[0]
-        with torch.no_grad():
-            x = torch.from_numpy(crop).permute(2, 0, 1)[None].float().div(255).to(device)
-            lat = self.model.encode(x)
-            self.canonical, self.z_id = self.model.canonicalize(lat), lat.z_id
-        self.P, self.resolution = lat.z_pose.shape[1], resolution
-
-    def render_frame(self, codes: np.ndarray, emotion: int = 0) -> np.ndarray:
-        import cv2
-        import torch
-
-        m = torch.from_numpy(np.asarray(codes, np.float32))[None].to(self.device)
-        with torch.no_grad():
-            x = self.model.decode(self.canonical, self.z_id, m[:, :self.P], m[:, self.P:])
-        img = x[0].clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
-        if img.shape[0] != self.resolution:
-            img = cv2.resize(img, (self.resolution, self.resolution), interpolation=cv2.INTER_CUBIC)
-        return img
 
 
 # ---------------------------------------------------------------------------- the API
@@ -425,8 +380,6 @@ def stream_to_file(anim: Animator, audio, path: str | os.PathLike, *, sample_rat
     """Stream speech through `anim` into an mp4 as frames come (flat memory), feeding the audio in
     `chunk_ms` chunks like a microphone. Returns the stream's figures: frames, first-frame latency
     (ms, compute only: audio is fed as fast as it is taken) and sustained fps."""
-    from labkit.audio import frame_count
-    from labkit.video_io import VideoWriter
 
     speech = load_speech(audio, sample_rate)
     cid = content_id(anim.image, speech, anim.controls, anim.renderer)
@@ -441,7 +394,6 @@ def stream_to_file(anim: Animator, audio, path: str | os.PathLike, *, sample_rat
 
         bar = None
         if progress:
-            from tqdm.auto import tqdm
             bar = tqdm(total=T, desc=f"stream ({anim.renderer})", unit="frame")
         t0 = time.perf_counter()
         first, n = None, 0

@@ -7,7 +7,7 @@ import torch
 
 @pytest.fixture
 def resumes_exactly(tmp_path):
-    """check(train, load, cfg, **kw) for the trainers on labkit.runs.run_steps: 2 steps, then on to
+    """check(train, load, cfg, **kw) for the trainers on labkit.training.runs.run_steps: 2 steps, then on to
     cfg.steps in a second call, give bitwise the weights of cfg.steps in one go. Keep cfg.steps
     within the warm-up, where the learning rate does not depend on the total. Returns the resumed
     run's folder."""

@@ -1,4 +1,4 @@
-"""Tests for labkit.audio: decoding any file, frame-aligned log-mel, streaming, long files."""
+"""Tests for labkit.io.audio: decoding any file, frame-aligned log-mel, streaming, long files."""
 import importlib.util
 import logging
 import sys
@@ -12,8 +12,18 @@ import pytest
 import soundfile as sf
 from scipy.signal import correlate
 
-from labkit.audio import (MelFeatures, StreamingLogMel, frame_count, is_silent, load_audio, log_mel,
-                          log_mel_file, resample_frames, wav2vec2_features, window_starts)
+from labkit.io.audio import (
+    MelFeatures,
+    StreamingLogMel,
+    frame_count,
+    is_silent,
+    load_audio,
+    log_mel,
+    log_mel_file,
+    resample_frames,
+    wav2vec2_features,
+    window_starts,
+)
 
 SR = 16000
 
@@ -145,7 +155,7 @@ def test_containers_and_codecs_through_pyav(tmp_path, name, codec, fmt, sr):
 
 
 def test_audio_track_of_a_video(tmp_path):
-    from labkit.video_io import write_video
+    from labkit.io.video import write_video
     frames = np.zeros((10, 16, 16, 3), np.uint8)
     write_video(tmp_path / "talk.mp4", frames, 25.0, tone(0.4, SR), SR)
     y = load_audio(tmp_path / "talk.mp4")
@@ -176,7 +186,7 @@ def test_truncated_wav_returns_what_is_there_with_a_warning(tmp_path, caplog):
     sf.write(tmp_path / "a.wav", tone(1.0, SR), SR, subtype="PCM_16")
     data = (tmp_path / "a.wav").read_bytes()
     (tmp_path / "cut.wav").write_bytes(data[:len(data) // 2])
-    with caplog.at_level(logging.WARNING, logger="labkit.audio"):
+    with caplog.at_level(logging.WARNING, logger="labkit.io.audio"):
         y = load_audio(tmp_path / "cut.wav")
     assert "cut.wav looks truncated" in caplog.text
     assert abs(len(y) - 8000) < 50
@@ -194,7 +204,7 @@ def test_truncated_compressed_audio_warns(tmp_path, caplog, name, codec, fmt, op
     write_av(tmp_path / "whole", tone(2.0, SR), SR, codec=codec, fmt=fmt, options=options)
     data = (tmp_path / "whole").read_bytes()
     (tmp_path / name).write_bytes(data[:len(data) // 2])
-    with caplog.at_level(logging.WARNING, logger="labkit.audio"):
+    with caplog.at_level(logging.WARNING, logger="labkit.io.audio"):
         y = load_audio(tmp_path / name)
     assert f"{name} looks truncated" in caplog.text
     assert 0.3 * 32000 < len(y) < 0.7 * 32000
@@ -210,7 +220,7 @@ def test_m4a_cut_before_its_index_is_a_clear_error(tmp_path):
 
 def test_silent_audio_is_returned_with_a_warning(tmp_path, caplog):
     sf.write(tmp_path / "quiet.wav", np.zeros(8000, np.float32), SR)
-    with caplog.at_level(logging.WARNING, logger="labkit.audio"):
+    with caplog.at_level(logging.WARNING, logger="labkit.io.audio"):
         y = load_audio(tmp_path / "quiet.wav")
         F = log_mel_file(tmp_path / "quiet.wav")
     assert y.shape == (8000,) and not y.any() and F.shape == (13, 80)

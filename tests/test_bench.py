@@ -3,7 +3,7 @@ import json
 
 import numpy as np
 
-from labkit.bench import realism
+from labkit.bench.inference import realism
 from labkit.cli import main
 from labkit.faces import landmark_error_iod
 
@@ -33,7 +33,7 @@ def test_bench_cli_prints_one_json_object(capsys):
 
 
 def test_bench_train_times_the_trainers_objectives(capsys):
-    from labkit.bench_train import bench_train_latent, bench_train_motion
+    from labkit.bench.training import bench_train_latent, bench_train_motion
 
     lat = bench_train_latent("tiny", batch=2, repeats=1)
     mot = bench_train_motion("tiny", batch=4, repeats=1)
@@ -50,7 +50,7 @@ def test_bench_train_times_the_trainers_objectives(capsys):
 def test_bench_animate_times_every_stage_and_streams_where_asked():
     import pytest
 
-    from labkit.bench import bench_animate
+    from labkit.bench.inference import bench_animate
 
     r = bench_animate(seconds=1.0, renderer="landmarks", resolutions=(128, 256), stream=(256,))
     assert r["renderer"] == "landmarks" and set(r["stages"]) == {"128", "256"}

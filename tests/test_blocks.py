@@ -1,6 +1,6 @@
 import torch
 
-from labkit.blocks import ResBlock2d, ResBlock3d, groups
+from labkit.latent.blocks import ResBlock2d, ResBlock3d, groups
 
 
 def test_strided_block_shapes_and_key_layout():

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from labkit.capp import CAPP, CAPPConfig, load_capp, shift_frames
-from labkit.train_capp import TrainCAPPConfig, hard_negatives, train_capp, window_batch
+from labkit.evaluators.capp import CAPP, CAPPConfig, load_capp, shift_frames
+from labkit.evaluators.train_capp import TrainCAPPConfig, hard_negatives, train_capp, window_batch
 
 TINY = CAPPConfig(window=20, audio_dim=6, width=32, layers=1, heads=2, embed_dim=16)
 

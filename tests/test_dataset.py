@@ -2,8 +2,15 @@
 import numpy as np
 import pytest
 
-from labkit.synthtalk import (SPLITS, SynthTalk, frame_rms, split_identities, split_sentences, split_voices,
-                              validate_factors)
+from labkit.synthtalk import (
+    SPLITS,
+    SynthTalk,
+    frame_rms,
+    split_identities,
+    split_sentences,
+    split_voices,
+    validate_factors,
+)
 from labkit.synthtalk.speech import LANGUAGES
 
 

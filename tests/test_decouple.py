@@ -1,11 +1,10 @@
-"""Pose-residual dynamics (labkit.decouple): z_dyn loses its linear copy of z_pose, images do not change."""
+"""Pose-residual dynamics (labkit.latent.decouple): z_dyn loses its linear copy of z_pose, images do not change."""
 import pytest
 import torch
 
-from labkit.checkpoint import read_metadata, save_weights
-from labkit.decouple import decouple, decouple_checkpoint, fit_linear, raw_motion
-from labkit.face_latent import FaceLatentModel, make_config
-from labkit.train_latent import KIND, load_face_latent
+from labkit.io.checkpoint import read_metadata, save_weights
+from labkit.latent.decouple import decouple, decouple_checkpoint, fit_linear, raw_motion
+from labkit.latent.model import KIND, FaceLatentModel, load_face_latent, make_config
 
 
 def leaky_tiny() -> FaceLatentModel:

@@ -1,4 +1,4 @@
-"""Training under torchrun (labkit.distributed): 2 gloo processes on the loopback against one process.
+"""Training under torchrun (labkit.training.distributed): 2 gloo processes on the loopback against one process.
 
 A 2-process run with a global batch of B follows the 1-process run with the same B (the
 issue's "doubled batch": each process computes B/2), loss for loss and weight for weight, within
@@ -7,7 +7,7 @@ of the two runs differ by less than 1 % of the distance the weights travelled si
 (measured: 0.3 %; Adam turns the rounding differences of near-zero gradients into updates of
 up to lr, so a per-weight tolerance would have to be as large as an update).
 The losses compared are means over samples (InfoNCE, which compares the samples of a process's
-shard with one another, and dropout are turned off; see labkit/distributed.py).
+shard with one another, and dropout are turned off; see labkit/training/distributed.py).
 """
 import json
 import os
@@ -22,9 +22,10 @@ import numpy as np
 import pytest
 import torch
 
-from labkit.checkpoint import load_state
 from labkit.cli import main
-from labkit.distributed import Distributed, epoch_indices, shard_rows
+from labkit.io.checkpoint import load_state
+from labkit.latent.data import epoch_indices
+from labkit.training.distributed import Distributed, shard_rows
 
 LATENT_RECIPE = """
 [train]
@@ -112,11 +113,11 @@ def test_epoch_order_has_no_duplicates_and_depends_only_on_seed_and_step():
 
 
 def test_recipes_load_and_the_command_line_wins(tmp_path, monkeypatch):
-    from labkit.face_latent import FaceLatentConfig
-    from labkit.motion_dit import MotionDiT, MotionDiTConfig, make_config
-    from labkit.train_config import CONFIGS, load_train_config
-    from labkit.train_latent import TrainLatentConfig
-    from labkit.train_motion import TrainMotionConfig
+    from labkit.latent.model import FaceLatentConfig
+    from labkit.latent.train import TrainLatentConfig
+    from labkit.motion.dit import MotionDiT, MotionDiTConfig, make_config
+    from labkit.motion.train import TrainMotionConfig
+    from labkit.training.recipes import CONFIGS, load_train_config
 
     shipped = sorted(p.stem for p in CONFIGS.glob("latent_*.toml"))
     assert shipped == ["latent_hdtf_256", "latent_hdtf_512", "latent_synthtalk_s128pp_gpu", "latent_voxceleb2_256",
@@ -235,7 +236,7 @@ def test_a_killed_rank_stops_the_job_and_one_process_resumes_it(tmp_path, monkey
 
 
 def test_compiling_the_face_latent_model_on_cpu_is_refused_up_front(tmp_path):
-    from labkit.train_latent import TrainLatentConfig, train_latent
+    from labkit.latent.train import TrainLatentConfig, train_latent
 
     with pytest.raises(ValueError, match="--device cuda"):
         train_latent(TrainLatentConfig(preset="tiny", compile=True), tmp_path / "run", progress=False)

@@ -3,10 +3,20 @@ import numpy as np
 import pytest
 import torch
 
-from labkit.eval_latent import (BARS, KEYS, PROBE_DYN, drawn_dynamics, evaluate_latent, meets, mixed_frames,
-                                 pixel_probe_r2, probe_r2, within_identity_r2)
-from labkit.face_latent import FaceLatentModel, make_config
-from labkit.latent_data import EXPRESSION_FACTORS, POSE_FACTORS, MotionBank, PairSampler, cross_partner, motion_bank
+from labkit.evaluation.latent import (
+    BARS,
+    KEYS,
+    PROBE_DYN,
+    drawn_dynamics,
+    evaluate_latent,
+    meets,
+    mixed_frames,
+    pixel_probe_r2,
+    probe_r2,
+    within_identity_r2,
+)
+from labkit.latent.data import EXPRESSION_FACTORS, POSE_FACTORS, MotionBank, PairSampler, cross_partner, motion_bank
+from labkit.latent.model import FaceLatentModel, make_config
 from labkit.synthtalk.factors import FACTOR_NAMES
 
 
@@ -159,7 +169,7 @@ def test_detail_fidelity_scores_a_perfect_model_above_the_blur():
 
     bank = MotionBank(np.zeros((5, len(FACTOR_NAMES)), np.float32), np.zeros(5, np.int64), np.zeros(5, np.int64))
     bank.factors[:, FACTOR_NAMES.index("distance")] = 1.0
-    from labkit.eval_latent import detail_fidelity
+    from labkit.evaluation.latent import detail_fidelity
     d = detail_fidelity(Perfect(), PairSampler("test", 64, bank, random_pose_prob=0), bank, np.random.default_rng(0), n=4)
     assert d["autoencode_psnr"] > 55 and d["autoencode_eyes_psnr"] > 55 and d["blur4_eyes_psnr"] < 35
 
@@ -192,7 +202,7 @@ class _Oracle(torch.nn.Module):
         return k, k, k
 
     def encode(self, x):
-        from labkit.face_latent import Latents
+        from labkit.latent.model import Latents
         return Latents(None, *self.encode_codes(x))
 
     def canonicalize(self, lat):
@@ -211,8 +221,8 @@ class _Oracle(torch.nn.Module):
 
 
 def test_mixed_reenactment_ground_truth_is_the_source_in_one_frames_pose_with_anothers_dynamics():
-    from labkit.eval_latent import reenactment_scores
-    from labkit.latent_data import motion_bank
+    from labkit.evaluation.latent import reenactment_scores
+    from labkit.latent.data import motion_bank
 
     bank = motion_bank("test", 2, seconds=1.0)
     sampler = _Recorder("test", 64, bank, random_pose_prob=0)
@@ -226,7 +236,7 @@ def test_mixed_reenactment_ground_truth_is_the_source_in_one_frames_pose_with_an
 
 
 def test_factor_transfer_is_one_for_the_driver_and_zero_for_the_source():
-    from labkit.eval_latent import TRANSFER_PART, factor_transfer
+    from labkit.evaluation.latent import TRANSFER_PART, factor_transfer
 
     class Copy(torch.nn.Module):
         def __init__(self, which):

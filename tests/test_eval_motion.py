@@ -3,13 +3,25 @@ and one end-to-end evaluation of a tiny generator trained on the oracle factors.
 import numpy as np
 import pytest
 
-from labkit.eval_motion import (KEYS, EmotionClassifier, MotionReader, angular_error, delta_p, denoising_error, evaluate_motion, meets,
-                                pearson_per_clip, puppet_factors, seam_ratio, window_sway)
-from labkit.motion_data import extract_clips
-from labkit.motion_dit import MotionDiT
-from labkit.motion_generator import MotionGenerator
+from labkit.evaluation.motion import (
+    KEYS,
+    EmotionClassifier,
+    MotionReader,
+    angular_error,
+    delta_p,
+    denoising_error,
+    evaluate_motion,
+    meets,
+    pearson_per_clip,
+    puppet_factors,
+    seam_ratio,
+    window_sway,
+)
+from labkit.motion.data import extract_clips
+from labkit.motion.dit import MotionDiT
+from labkit.motion.generator import MotionGenerator
+from labkit.motion.train import TrainMotionConfig, train_motion
 from labkit.synthtalk.factors import FACTOR_NAMES
-from labkit.train_motion import TrainMotionConfig, train_motion
 
 JAW = FACTOR_NAMES.index("jaw")
 

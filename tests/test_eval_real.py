@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from labkit.eval_real import REAL_METHODS, REAL_METRICS, default_inputs, evaluate_real, real_bars, save
+from labkit.evaluation.real import REAL_METHODS, REAL_METRICS, default_inputs, evaluate_real, real_bars, save
 
 
 @pytest.fixture(scope="module")

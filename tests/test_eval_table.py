@@ -8,9 +8,18 @@ import pytest
 import torch
 
 from labkit.cli import main
-from labkit.eval_table import (METHODS, METRICS, LatentRenderer, SynthTalkRenderer, bars, load_test_set,
-                               method_videos, to_csv, to_markdown)
-from labkit.face_latent import FaceLatentModel, make_config
+from labkit.evaluation.table import (
+    METHODS,
+    METRICS,
+    LatentRenderer,
+    SynthTalkRenderer,
+    bars,
+    load_test_set,
+    method_videos,
+    to_csv,
+    to_markdown,
+)
+from labkit.latent.model import FaceLatentModel, make_config
 
 
 @pytest.fixture(scope="module")

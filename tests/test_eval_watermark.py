@@ -1,4 +1,4 @@
-from labkit.eval_watermark import ATTACKS, evaluate_watermark
+from labkit.evaluation.watermark import ATTACKS, evaluate_watermark
 
 
 def test_generated_clips_are_found_after_every_attack_and_clean_ones_never():

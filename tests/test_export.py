@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from labkit.cli import main
+from labkit.io.video import provenance, read_video, write_video
 from labkit.synthtalk import SynthTalk, export, load_clip
-from labkit.video_io import provenance, read_video, write_video
 
 
 def _ds(**kw):

@@ -6,12 +6,28 @@ import numpy as np
 import pytest
 import torch
 
-from labkit import warp
-from labkit.checkpoint import load_matching, load_state, read_metadata, save_weights
-from labkit.face_latent import PRESETS, DenseWarpGenerator, FaceLatentConfig, FaceLatentModel, make_config
-from labkit.latent_losses import (LossWeights, cross_correlation, id_info_nce, latent_losses, masked_mean,
-                                  pose_target, random_similarity, region_l1, region_masks)
-from labkit.train_latent import TrainLatentConfig, load_face_latent, lr_at, train_latent
+from labkit.io.checkpoint import load_matching, load_state, read_metadata, save_weights
+from labkit.latent import warp
+from labkit.latent.losses import (
+    LossWeights,
+    cross_correlation,
+    id_info_nce,
+    latent_losses,
+    masked_mean,
+    pose_target,
+    random_similarity,
+    region_l1,
+    region_masks,
+)
+from labkit.latent.model import (
+    PRESETS,
+    DenseWarpGenerator,
+    FaceLatentConfig,
+    FaceLatentModel,
+    load_face_latent,
+    make_config,
+)
+from labkit.latent.train import TrainLatentConfig, lr_at, train_latent
 
 
 @pytest.fixture(scope="module")
@@ -382,7 +398,7 @@ def test_checkpoint_round_trip_and_errors(tmp_path, tiny):
 
 
 def test_cross_identity_re_encoding_does_not_train_the_encoders(tiny):
-    from labkit.latent_losses import frozen_encode_codes
+    from labkit.latent.losses import frozen_encode_codes
 
     x = torch.rand(2, 3, 64, 64, requires_grad=True)
     codes = frozen_encode_codes(tiny, x)
@@ -394,9 +410,9 @@ def test_cross_identity_re_encoding_does_not_train_the_encoders(tiny):
 
 
 def test_training_with_worker_processes_gives_the_same_weights(tmp_path):
-    from labkit.latent_data import PairSampler, motion_bank
-    from labkit.prefetch import Prefetcher
-    from labkit.train_latent import draw_batch
+    from labkit.latent.data import PairSampler, motion_bank
+    from labkit.latent.train import draw_batch
+    from labkit.training.prefetch import Prefetcher
 
     a = load_state(_run(tmp_path, "inline", 3, losses=LossWeights(equivariance=0.5)), kind="face_latent")[0]
     b = load_state(_run(tmp_path, "workers", 3, workers=2, losses=LossWeights(equivariance=0.5)), kind="face_latent")[0]

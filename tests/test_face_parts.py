@@ -5,10 +5,19 @@ from dataclasses import asdict, replace
 import pytest
 import torch
 
-from labkit.face_latent import FaceLatentModel, make_config
-from labkit.face_parts import (CROPS, EYE_CORNERS, PartEncoder, PartPainter, crop_centres, crop_size, face_crops,
-                               fit_anchors, patch_coords)
-from labkit.warp import POSE_DIM, canonical_to_pose
+from labkit.latent.model import FaceLatentModel, make_config
+from labkit.latent.parts import (
+    CROPS,
+    EYE_CORNERS,
+    PartEncoder,
+    PartPainter,
+    crop_centres,
+    crop_size,
+    face_crops,
+    fit_anchors,
+    patch_coords,
+)
+from labkit.latent.warp import POSE_DIM, canonical_to_pose
 
 S = 64
 
@@ -109,8 +118,8 @@ def test_part_branch_adds_to_z_dyn_and_leaves_the_pose_alone():
 
 
 def test_training_places_the_parts_by_landmarks_once(tmp_path):
-    from labkit.checkpoint import load_state, save_weights
-    from labkit.train_latent import TrainLatentConfig, train_latent
+    from labkit.io.checkpoint import load_state, save_weights
+    from labkit.latent.train import TrainLatentConfig, train_latent
 
     cfg = TrainLatentConfig(preset="tiny", steps=2, batch_size=2, bank_clips=3, log_every=1, checkpoint_every=1,
                             image_every=1000, warmup=1)

@@ -5,10 +5,21 @@ import numpy as np
 import pytest
 import skimage.data
 
-from labkit.faces import (LandmarkDetector, align_face, as_rgb, canonical_template, eye_openness, find_face,
-                          gaze_angles, head_pose, identity_embedding, identity_similarity, landmark_error_iod,
-                          mouth_openness)
-from labkit.faces import models
+from labkit.faces import (
+    LandmarkDetector,
+    align_face,
+    as_rgb,
+    canonical_template,
+    eye_openness,
+    find_face,
+    gaze_angles,
+    head_pose,
+    identity_embedding,
+    identity_similarity,
+    landmark_error_iod,
+    models,
+    mouth_openness,
+)
 from labkit.faces.validation import validate
 from labkit.synthtalk import neutral_factors, render, sample_identity
 

@@ -1,6 +1,6 @@
 import torch
 
-from labkit.interpolate import lerp, slerp
+from labkit.latent.interpolate import lerp, slerp
 
 
 def test_endpoints_and_midpoint():

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from labkit.labsync import LabSync, LabSyncConfig, load_labsync, mouth_crops, sync_audio_features
+from labkit.evaluators.labsync import LabSync, LabSyncConfig, load_labsync, mouth_crops, sync_audio_features
+from labkit.evaluators.syncnet import OfficialSyncNet, load_official_syncnet, speech_mfcc
+from labkit.evaluators.train_labsync import TrainLabSyncConfig, labsync_loss, offset_batch, train_labsync
 from labkit.metrics import sync_scores
-from labkit.syncnet_official import OfficialSyncNet, load_official_syncnet, speech_mfcc
-from labkit.train_labsync import TrainLabSyncConfig, labsync_loss, offset_batch, train_labsync
 
 TINY = LabSyncConfig(n_mels=8, crop=(16, 24), width=8, audio_width=8, embed_dim=16)
 

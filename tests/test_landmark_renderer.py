@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from labkit.landmark_motion import FEATURE_NAMES, expression_features, fit_landmark_motion
-from labkit.landmark_renderer import MAX_ANGLES, LandmarkRenderer, prepare
+from labkit.render.landmark_motion import FEATURE_NAMES, expression_features, fit_landmark_motion
+from labkit.render.landmarks import MAX_ANGLES, LandmarkRenderer, prepare
 from labkit.synthtalk.factors import FACTOR_NAMES
 
 COL = {n: i for i, n in enumerate(FACTOR_NAMES)}

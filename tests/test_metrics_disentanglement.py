@@ -6,8 +6,7 @@ import pytest
 
 from labkit.metrics import dci, histogram_discretize, mig, modularity, sap
 from labkit.metrics.dci import completeness, disentanglement
-from labkit.metrics.utils import (check_codes_factors, discrete_entropy, discrete_mutual_info,
-                                  split_train_test)
+from labkit.metrics.utils import check_codes_factors, discrete_entropy, discrete_mutual_info, split_train_test
 
 N = 1000
 LEVELS = (4, 3, 5)  # values taken by each of the 3 discrete factors

@@ -4,9 +4,8 @@ import numpy as np
 import pytest
 from scipy.linalg import sqrtm
 
-from labkit.eval_motion import delta_p as delta_p_from_eval_motion
-from labkit.metrics import (csim, delta_p, feature_stats, frechet_distance, fvd, lmd,
-                            offset_distances, sync_scores)
+from labkit.evaluation.motion import delta_p as delta_p_from_eval_motion
+from labkit.metrics import csim, delta_p, feature_stats, frechet_distance, fvd, lmd, offset_distances, sync_scores
 from labkit.metrics.landmarks import FACE, MOUTH
 
 

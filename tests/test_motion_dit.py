@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from labkit.diffusion import Diffusion, Guidance, Regression, ar1_factor, cosine_alpha_bar, guided, make_process
-from labkit.motion_data import emotion_offset, extract_clips, gaze_of, sample_windows, window_controls
-from labkit.motion_dit import MotionConditions, MotionDiT, MotionDiTConfig, make_config
-from labkit.motion_generator import MotionGenerator, window_starts
-from labkit.train_motion import TrainMotionConfig, train_motion
+from labkit.motion.data import emotion_offset, extract_clips, gaze_of, sample_windows, window_controls
+from labkit.motion.diffusion import Diffusion, Guidance, Regression, ar1_factor, cosine_alpha_bar, guided, make_process
+from labkit.motion.dit import MotionConditions, MotionDiT, MotionDiTConfig, make_config
+from labkit.motion.generator import MotionGenerator, window_starts
+from labkit.motion.train import TrainMotionConfig, train_motion
 
 
 def _cond(cfg, B=3, seed=0):
@@ -214,17 +214,17 @@ def test_emotion_guidance_contrasts_neutral_on_the_masked_channels(tiny):
 
 
 def test_both_motion_spaces_start_with_the_head_pose():
-    from labkit.motion_data import HEAD_DIMS
+    from labkit.latent.warp import POSE_DIM
+    from labkit.motion.data import HEAD_DIMS
     from labkit.synthtalk.factors import FACTOR_NAMES
-    from labkit.warp import POSE_DIM
 
     assert HEAD_DIMS == POSE_DIM
     assert FACTOR_NAMES[:HEAD_DIMS] == ("yaw", "pitch", "roll", "tx", "ty", "distance")
 
 
 def test_generator_emotion_guidance_leaves_the_head_pose(tiny):
-    from labkit.motion_data import HEAD_DIMS
-    from labkit.motion_generator import MotionGenerator
+    from labkit.motion.data import HEAD_DIMS
+    from labkit.motion.generator import MotionGenerator
 
     torch.manual_seed(0)
     model = MotionDiT(make_config("tiny", motion_dim=HEAD_DIMS + 4, audio_dim=8)).eval()
@@ -258,7 +258,7 @@ def test_sampling_is_seeded_and_steps_are_checked(tiny):
 
 def test_generator_default_steps_match_the_cli(tiny):
     from labkit import cli
-    from labkit.motion_generator import DEFAULT_STEPS
+    from labkit.motion.generator import DEFAULT_STEPS
 
     assert cli.DEFAULT_STEPS == DEFAULT_STEPS              # the CLI's --help names it without importing torch
     assert MotionGenerator(tiny).steps == DEFAULT_STEPS and MotionGenerator(tiny, steps=3).steps == 3
@@ -309,7 +309,7 @@ def test_window_starts_cover_the_clip():
 
 
 def test_prefix_pins_the_first_frames(tiny):
-    from labkit.diffusion import Prefix
+    from labkit.motion.diffusion import Prefix
     c = tiny.cfg
     cond = MotionConditions.full(torch.randn(2, c.context + c.window, c.audio_dim), torch.zeros(2, c.context, c.motion_dim),
                                  torch.zeros(2, 2), torch.zeros(2, c.control_dim), has_context=False)
@@ -337,7 +337,7 @@ def test_sliding_windows_and_streaming_agree(tiny, overlap):
     assert other.model is gen.model and (other.steps, other.overlap, gen.steps, gen.overlap) == (5, 0, 3, overlap)
     rng = np.random.default_rng(0)
     audio = rng.normal(size=16000 * 2).astype(np.float32) * 0.1            # 2 s → 50 frames, 5 windows of 12
-    from labkit.audio import log_mel
+    from labkit.io.audio import log_mel
     feats = log_mel(audio)[:, :c.audio_dim]
     tiny_audio_dim = c.audio_dim
     whole = gen.generate(feats, seed=3, gaze=(0, 10))
@@ -349,7 +349,7 @@ def test_sliding_windows_and_streaming_agree(tiny, overlap):
     with pytest.raises(ValueError, match="gaze"):
         gen.generate(feats, gaze=(1, 2, 3))
     # streaming: the same frames, window by window, from chunks of any size
-    from labkit.audio import MelFeatures
+    from labkit.io.audio import MelFeatures
     mel = MelFeatures(n_mels=tiny_audio_dim)
     feats_small = log_mel(audio, mel)
     ref = gen.generate(feats_small, seed=3, gaze=(0, 10))

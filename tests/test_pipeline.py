@@ -4,10 +4,19 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from labkit.pipeline import (FPS, SAMPLE_RATE, Animator, Controls, animate, choose_renderer, chunked, load_speech,
-                            parse_emotion)
-from labkit.audio import frame_count
 from labkit.cli import main
+from labkit.io.audio import frame_count
+from labkit.pipeline import (
+    FPS,
+    SAMPLE_RATE,
+    Animator,
+    Controls,
+    animate,
+    choose_renderer,
+    chunked,
+    load_speech,
+    parse_emotion,
+)
 from labkit.synthtalk.factors import FACTOR_NAMES
 
 
@@ -54,7 +63,7 @@ def test_a_real_photo_talks_with_the_speech_given(astronaut_video, speech):
 
 
 def test_the_saved_video_keeps_audio_frames_and_provenance(astronaut_video, tmp_path, speech):
-    from labkit.video_io import metadata, read_video
+    from labkit.io.video import metadata, read_video
 
     path = astronaut_video.save(tmp_path / "a.mp4")
     frames, fps, audio, sr = read_video(path)
@@ -79,10 +88,10 @@ def test_streaming_gives_the_offline_frames_from_a_microphone_like_source(files,
 def test_streaming_memory_stays_flat():
     """Two minutes of audio through a tiny generator: what is held after two minutes is no more
     than after twenty seconds."""
-    from labkit.motion_dit import MotionDiT, make_config
-    from labkit.motion_generator import MotionGenerator
-
     import torch
+
+    from labkit.motion.dit import MotionDiT, make_config
+    from labkit.motion.generator import MotionGenerator
     torch.manual_seed(0)
     gen = MotionGenerator(MotionDiT(make_config("tiny", motion_dim=len(FACTOR_NAMES))), steps=1)
     anim = Animator(None, resolution=128, renderer="landmarks", generator=gen, watermark=False)

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from labkit.cli import main
-from labkit.latent_data import PreparedPairs
-from labkit.prep import PrepConfig, prepare
+from labkit.faces.prep import PrepConfig, prepare
+from labkit.latent.data import PreparedPairs
 from labkit.synthtalk import SynthTalk, export
 
 

@@ -1,10 +1,10 @@
-"""The shared training loop (labkit.runs.run_steps): its guards against non-finite numbers."""
+"""The shared training loop (labkit.training.runs.run_steps): its guards against non-finite numbers."""
 from types import SimpleNamespace
 
 import pytest
 import torch
 
-from labkit.runs import run_steps
+from labkit.training.runs import run_steps
 
 
 def _loop(loss_at, model):

@@ -8,8 +8,17 @@ import numpy as np
 import pytest
 
 from labkit.synthtalk import speech
-from labkit.synthtalk.speech import (LANGUAGES, VISEMES, VOICE_VARIANTS, Phone, Voice,
-                                     load_sentences, sample_voice, synthesize, viseme_of)
+from labkit.synthtalk.speech import (
+    LANGUAGES,
+    VISEMES,
+    VOICE_VARIANTS,
+    Phone,
+    Voice,
+    load_sentences,
+    sample_voice,
+    synthesize,
+    viseme_of,
+)
 
 VOWEL_VISEMES = {"open", "mid", "spread", "rounded"}
 

@@ -1,4 +1,4 @@
-"""The part stage (labkit.train_parts): what it freezes, what its bank holds, that it learns and resumes."""
+"""The part stage (labkit.latent.train_parts): what it freezes, what its bank holds, that it learns and resumes."""
 import json
 from dataclasses import replace
 
@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from labkit.checkpoint import load_state, save_weights
-from labkit.face_latent import FaceLatentModel, make_config
-from labkit.train_latent import load_face_latent
-from labkit.train_parts import TrainPartsConfig, build_bank, stage_loss, stage_model, train_parts, trainable
+from labkit.io.checkpoint import load_state, save_weights
+from labkit.latent.model import FaceLatentModel, load_face_latent, make_config
+from labkit.latent.train_parts import TrainPartsConfig, build_bank, stage_loss, stage_model, train_parts, trainable
 
 
 def _model(**overrides):

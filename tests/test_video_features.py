@@ -6,9 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from labkit.train_video_features import (TrainVideoFeaturesConfig, _targets, evaluate_video_features,
-                                         render_windows, train_video_features, video_features_loss)
-from labkit.video_features import VideoFeatureNet, VideoFeaturesConfig, load_video_features
+from labkit.evaluation.instruments import evaluate_video_features
+from labkit.evaluators.train_video_features import TrainVideoFeaturesConfig, train_video_features, video_features_loss
+from labkit.evaluators.video_features import (
+    VideoFeatureNet,
+    VideoFeaturesConfig,
+    factor_targets,
+    load_video_features,
+    render_windows,
+)
 
 TINY = VideoFeaturesConfig(size=32, width=8)
 
@@ -50,7 +56,7 @@ def test_training_learns_the_factors_and_resumes(tmp_path, resumes_exactly):
     w = train_video_features(cfg, tmp_path / "run", **kw)
     model = load_video_features(w)
     data = render_windows("train", 8, model.cfg, seconds=2.0, cache_dir=tmp_path / "cache")
-    factors, emotion = _targets(data, np.arange(8), model.cfg)
+    factors, emotion = factor_targets(data, np.arange(8), model.cfg)
     torch.manual_seed(cfg.seed)
     untrained = VideoFeatureNet(model.cfg).eval()                       # the same initial weights
     with torch.no_grad():

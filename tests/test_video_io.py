@@ -5,7 +5,7 @@ import av
 import numpy as np
 import pytest
 
-from labkit.video_io import iter_frames, read_video, video_info, write_video
+from labkit.io.video import iter_frames, read_video, video_info, write_video
 
 
 def _write(path, codec, audio_codec, fps=25, T=20, sr=16000):
@@ -84,8 +84,8 @@ class NoPyAV(importlib.abc.MetaPathFinder):
         if name == "av" or name.startswith("av."):
             raise ModuleNotFoundError("No module named 'av'", name="av")
 sys.meta_path.insert(0, NoPyAV())
-import labkit.audio, labkit.bench, labkit.latent_data, labkit.pipeline, labkit.synthtalk, labkit.train_latent
-from labkit.video_io import read_video
+import labkit.io.audio, labkit.bench.inference, labkit.latent.data, labkit.pipeline, labkit.synthtalk, labkit.latent.train
+from labkit.io.video import read_video
 try:
     read_video("missing.mp4")
 except ModuleNotFoundError as e:

@@ -4,10 +4,21 @@ import numpy as np
 import pytest
 
 import labkit
+from labkit.io.video import read_video, write_video
+from labkit.provenance.watermark import (
+    ATTACKS,
+    MAX_MAGIC_ERRORS,
+    Watermark,
+    _encode,
+    _viterbi,
+    content_id_from,
+    detect,
+    half_size,
+    payload_bits,
+    robustness,
+    verify,
+)
 from labkit.synthtalk import SynthTalk
-from labkit.video_io import read_video, write_video
-from labkit.watermark import (ATTACKS, MAX_MAGIC_ERRORS, Watermark, _encode, _viterbi, content_id_from, detect,
-                              half_size, payload_bits, robustness, verify)
 
 CID = 0xC0FFEE42
 
@@ -42,7 +53,7 @@ def test_frame_by_frame_equals_whole_clip_and_detect_takes_any_iterable(clip):
 
 def _embed_by_definition(wm, frame):
     """The embedding as first written: every pass clips and re-reads the whole marked frame."""
-    from labkit.watermark import _grid, _resampling, _slots, _unslots
+    from labkit.provenance.watermark import _grid, _resampling, _slots, _unslots
 
     c = _slots(_grid(frame))
     target = wm.step * (np.round(c / wm.step - wm._offset) + wm._offset)

@@ -11,8 +11,16 @@ from labkit.faces.expression import eye_openness, eyes_closed, mouth_openness
 from labkit.faces.gaze import gaze_angles, iris_offsets
 from labkit.faces.identity import identity_embedding, identity_similarity
 from labkit.faces.image import as_rgb
-from labkit.faces.landmarks import (BACKENDS, IOD_POINTS, Face, LandmarkDetector, detect_faces, dlib_landmarks,
-                                    find_face, landmark_error_iod)
+from labkit.faces.landmarks import (
+                                    BACKENDS,
+                                    IOD_POINTS,
+                                    Face,
+                                    LandmarkDetector,
+                                    detect_faces,
+                                    dlib_landmarks,
+                                    find_face,
+                                    landmark_error_iod,
+)
 from labkit.faces.pose import HeadPose, head_pose
 from labkit.faces.template import canonical_template, mean_face
 from labkit.faces.validation import validate

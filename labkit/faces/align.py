@@ -10,8 +10,10 @@ silhouette-following jaw contour would drag the fit.
 """
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
+from labkit.faces.image import as_rgb
 from labkit.faces.template import canonical_template
 
 # iBUG-68, 0-based: eye corners | nose bridge top, tip, nostril wings, base | mouth corners
@@ -53,9 +55,7 @@ def align_face(image: np.ndarray, landmarks: np.ndarray, resolution: int, *, poi
     or mirror (`"reflect"`) the edge. Large reductions are pre-filtered by an image pyramid
     (cv2.pyrDown), so a 2000 px photo aligned to 64 px does not alias.
     """
-    import cv2
 
-    from labkit.faces.image import as_rgb
 
     image = as_rgb(image)
     landmarks = np.asarray(landmarks, np.float64)

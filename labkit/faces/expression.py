@@ -16,6 +16,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from labkit.faces.template import mean_face
+
 EYES = ((36, 37, 38, 39, 40, 41), (42, 43, 44, 45, 46, 47))   # subject's right (image left), left; p1..p6
 INNER_LIP_PAIRS = ((61, 67), (62, 66), (63, 65))                # upper / lower inner lip, 0-based
 MOUTH_CORNERS = (48, 54)
@@ -41,7 +43,6 @@ def eye_aspect_ratio(landmarks: np.ndarray) -> np.ndarray:
 
 @lru_cache(maxsize=1)
 def _neutral_ear() -> float:
-    from labkit.faces.template import mean_face
 
     return float(eye_aspect_ratio(mean_face().unit).mean())
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 MIN_SIDE = 16   # px: anything smaller cannot hold a usable face
@@ -64,7 +65,6 @@ def as_rgb(image, *, name: str | None = None) -> np.ndarray:
 
 
 def _read(path: Path) -> np.ndarray:
-    import cv2
 
     if not path.is_file():
         raise FileNotFoundError(f"no image file at {path}")

@@ -18,6 +18,7 @@ several faces are present, and a ValueError for no face or a face too small to u
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -109,7 +110,6 @@ class _Fan:
         self.device = device   # the network itself loads on first use
 
     def detect(self, image: np.ndarray) -> list[Face]:
-        import warnings
 
         with warnings.catch_warnings():           # face_alignment warns "No faces were detected."
             warnings.simplefilter("ignore")

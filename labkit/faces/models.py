@@ -17,6 +17,8 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlparse
 
+import torch
+
 # The URLs face_alignment 1.5 fetches (face_alignment/api.py `models_urls['2DFAN-4']` and
 # face_alignment/detection/sfd/sfd_detector.py `models_urls['s3fd']`); it caches each under
 # torch.hub.get_dir()/checkpoints/<basename of the URL> and skips the download if that file exists.
@@ -76,7 +78,6 @@ def dlib_recognizer():
 
 def fan_weight_paths() -> dict[str, Path]:
     """Where face-alignment looks for its weights: {name: path} under torch hub's cache."""
-    import torch
 
     checkpoints = Path(torch.hub.get_dir()) / "checkpoints"
     return {name: checkpoints / Path(urlparse(url).path).name for name, url in FAN_WEIGHTS.items()}

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from labkit.faces.template import mean_face
@@ -72,7 +73,6 @@ def head_pose(landmarks: np.ndarray, image_size: tuple[int, int], *, focal: floa
               points=POSE_POINTS) -> HeadPose:
     """Head pose from landmarks (68, 2) in an image of size (H, W) (cv2.solvePnP: SQPnP, then
     Levenberg-Marquardt refinement). `focal`: focal length in pixels if known."""
-    import cv2
 
     landmarks = np.asarray(landmarks, np.float64)
     if landmarks.shape != (68, 2) or not np.isfinite(landmarks).all():

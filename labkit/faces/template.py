@@ -19,6 +19,10 @@ from functools import lru_cache
 
 import numpy as np
 
+from labkit.synthtalk import Renderer, neutral_factors, sample_identity, split_identities
+from labkit.synthtalk.head import build_rig
+from labkit.synthtalk.renderer import _GRID, RESOLUTIONS, expression_weights
+
 TEMPLATE_IDENTITIES = 200   # train identities averaged into the template
 _CAMERA_RES = 64            # any resolution works: projections are divided by the frame size
 
@@ -33,9 +37,6 @@ class MeanFace:
 @lru_cache(maxsize=2)
 def mean_face(n_identities: int = TEMPLATE_IDENTITIES) -> MeanFace:
     """Mean neutral, frontal landmarks of the first `n_identities` SynthTalk train identities."""
-    from labkit.synthtalk import Renderer, neutral_factors, sample_identity, split_identities
-    from labkit.synthtalk.head import build_rig
-    from labkit.synthtalk.renderer import _GRID, RESOLUTIONS, expression_weights
 
     factors = neutral_factors(1)
     weights, openness = expression_weights(factors, 0)          # zero blendshapes, eyes open

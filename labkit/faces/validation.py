@@ -23,11 +23,13 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from labkit.faces.expression import eye_openness, eyes_closed, mouth_openness
 from labkit.faces.gaze import gaze_angles
 from labkit.faces.landmarks import LandmarkDetector
 from labkit.faces.pose import head_pose
+from labkit.synthtalk import neutral_factors, render, sample_identity
 
 YAWS, PITCHES, ROLLS = (-30, -15, 0, 15, 30), (-15, 0, 15), (-10, 0, 10)
 JAWS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
@@ -36,7 +38,6 @@ GAZES = ((-20, 0), (-10, 0), (10, 0), (20, 0), (0, -12), (0, 12))   # (gaze_yaw,
 
 
 def _factors(rows: list[dict]) -> dict:
-    from labkit.synthtalk import neutral_factors
 
     f = neutral_factors(len(rows))
     for t, row in enumerate(rows):
@@ -78,7 +79,6 @@ def validate(identities=(0, 10, 20, 30, 40, 50), *, resolution: int = 256, yaws=
              rolls=ROLLS, jaws=JAWS, blinks=BLINKS, gazes=GAZES, progress: bool = False) -> dict:
     """Render each identity (SynthTalk test identities by default) over a pose grid and jaw,
     blink and gaze sweeps; score the estimators on ground-truth and on dlib landmarks."""
-    from labkit.synthtalk import render, sample_identity
 
     plan = ([{"test": "pose", "yaw": y, "pitch": p, "roll": r} for y, p, r in itertools.product(yaws, pitches, rolls)]
             + [{"test": "jaw", "jaw": j, "yaw": y} for j, y in itertools.product(jaws, (-15, 0, 15))]
@@ -90,7 +90,6 @@ def validate(identities=(0, 10, 20, 30, 40, 50), *, resolution: int = 256, yaws=
     rows = {"gt": [], "dlib": []}
     it = identities
     if progress:
-        from tqdm.auto import tqdm
         it = tqdm(identities, desc="validate faces", unit="identity")
     for ident in it:
         out = render(sample_identity(int(ident)), _factors([{k: v for k, v in r.items() if k != "test"} for r in plan]),

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from labkit.metrics.utils import (check_codes_factors, discrete_entropy, discrete_mutual_info,
-                                  histogram_discretize)
+from labkit.metrics.utils import check_codes_factors, discrete_entropy, discrete_mutual_info, histogram_discretize
 
 
 def mig(codes, factors, *, num_bins: int = 20) -> float:

@@ -10,8 +10,8 @@ Public API::
 """
 from labkit.synthtalk.dataset import SPLITS, SynthTalk, split_identities, split_sentences, split_voices
 from labkit.synthtalk.export import export, load_clip
-from labkit.synthtalk.identity import Identity, sample_identity
 from labkit.synthtalk.factors import EMOTIONS, FACTOR_NAMES, FACTORS, neutral_factors, validate_factors
+from labkit.synthtalk.identity import Identity, sample_identity
 from labkit.synthtalk.motion import frame_rms, generate_motion
 from labkit.synthtalk.renderer import RESOLUTIONS, Renderer, Rendering, render
 from labkit.synthtalk.speech import LANGUAGES, Voice, synthesize

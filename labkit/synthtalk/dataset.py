@@ -19,11 +19,19 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from labkit.synthtalk.identity import Identity, sample_identity
 from labkit.synthtalk.factors import EMOTIONS
+from labkit.synthtalk.identity import Identity, sample_identity
 from labkit.synthtalk.motion import generate_motion
 from labkit.synthtalk.renderer import RESOLUTIONS, Renderer
-from labkit.synthtalk.speech import LANGUAGES, VOICE_VARIANTS, Phone, load_sentences, merge_pauses, sample_voice, synthesize
+from labkit.synthtalk.speech import (
+    LANGUAGES,
+    VOICE_VARIANTS,
+    Phone,
+    load_sentences,
+    merge_pauses,
+    sample_voice,
+    synthesize,
+)
 
 SPLITS = ("train", "val", "test")
 IDENTITIES_PER_SPLIT_SLOT = 10_000          # ids 0 .. 99_999: 10k test, 10k val, 80k train

@@ -12,10 +12,11 @@ import os
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
-from labkit.atomic import save_npz_atomic, write_json_atomic
+from labkit.io.atomic import save_npz_atomic, write_json_atomic
+from labkit.io.video import write_video
 from labkit.synthtalk.dataset import SynthTalk
-from labkit.video_io import write_video
 
 log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
@@ -60,7 +61,6 @@ def export(dataset: SynthTalk, out_dir: str | os.PathLike, n: int | None = None,
 
     it = range(n)
     if progress:
-        from tqdm.auto import tqdm
         it = tqdm(it, desc="export SynthTalk", unit="clip")
     for i in it:
         name = clip_name(i)

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from labkit.synthtalk import raster
+from labkit.synthtalk.factors import EMOTIONS, validate_factors
 from labkit.synthtalk.head import BLENDSHAPES, SLIT, HeadRig, build_rig, hair_mask, smoothstep
 from labkit.synthtalk.identity import Identity
-from labkit.synthtalk.factors import EMOTIONS, validate_factors
 
 RESOLUTIONS = (64, 128, 256, 512)
 # mesh density (chart columns, rows) per output resolution: enough triangles, not more
@@ -218,7 +219,6 @@ class Renderer:
         lms = np.empty((T, 68, 2), np.float32)
         it = range(T)
         if progress:
-            from tqdm.auto import tqdm
             it = tqdm(it, desc="render", unit="frame")
         for t in it:
             lms[t] = self.render_frame(ident, factors, t, frames[t])

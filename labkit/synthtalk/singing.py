@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from labkit.synthtalk.motion import generate_motion
 from labkit.synthtalk.speech import Phone, Utterance, Voice, merge_pauses, synthesize
 
 
@@ -95,7 +96,6 @@ def sung_clip(voice: Voice, *, notes: tuple[Note, ...] = ROW_YOUR_BOAT, beat: fl
               sample_rate: int = 16000, seed: int = 0) -> dict:
     """The tune sung by `voice` with SynthTalk's ground truth: dict(audio (S,), sample_rate, fps,
     factors (T-frame Factors from the phones, as for a spoken clip), phones, text)."""
-    from labkit.synthtalk.motion import generate_motion
 
     u = sing(notes, voice, beat=beat, sample_rate=sample_rate)
     factors = generate_motion(u.phones, u.audio, sample_rate, fps=fps, rng=np.random.default_rng(seed))

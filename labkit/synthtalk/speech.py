@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+import librosa
 import numpy as np
 
 log = logging.getLogger(__name__)
@@ -302,7 +303,6 @@ def synthesize(text: str, voice: Voice, *, sample_rate: int | None = None, ssml:
     audio = samples.astype(np.float32) / 32768.0
     rate = native_rate
     if sample_rate is not None and sample_rate != native_rate:
-        import librosa
 
         audio = librosa.resample(audio, orig_sr=native_rate, target_sr=sample_rate, res_type="soxr_hq")
         audio = np.clip(audio, -1.0, 1.0).astype(np.float32)

@@ -1,0 +1,1 @@
+"""Benchmarks (`labkit bench …`): speed and realism figures for data, models and the pipeline."""

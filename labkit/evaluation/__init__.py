@@ -1,0 +1,1 @@
+"""The `labkit eval …` runners: latent, motion, table, real photos, watermark."""

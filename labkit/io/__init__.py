@@ -1,0 +1,1 @@
+"""Media and files in and out: audio, video, checkpoints, atomic writes, the shipped-weights registry."""

@@ -1,0 +1,179 @@
+"""The face latent model's part stage: E_mot's part branch and G_part trained at the crop, the rest frozen.
+
+``labkit train parts --init labkit/assets/face_latent_s128pp.safetensors --out runs/parts``
+
+Through the whole model, lids and irises barely teach anything: a blink is 2-3 rows of a 128 px
+frame, and G_part, which could draw it, starts as the identity and is reached only by the frame
+and region losses (data_cards/model_face_latent.md, the transfer diagnosis). This stage gives the
+eyes the whole loss, after LivePortrait's second stage, which trains its eye and lip retargeting
+modules with the rest of the model frozen:
+
+1. **A bank** of SynthTalk pairs (source, driver) of one person goes once through the frozen
+   model. For each driver it keeps E_mot's holistic dynamics and pose, the crops its part branch
+   reads at that pose (which are also what G_part must paint), and G_2D's crops of the
+   reenactment (the source's appearance with the driver's motion), which G_part repaints. The
+   bank is cached in the run folder (``bank.pt``), so a resumed run does not rebuild it.
+2. **Steps** over the bank train only the part CNNs named in ``encode`` (the eyes by default)
+   and G_part: z_dyn is the holistic dynamics plus the part readings, and each crop G_part paints
+   from (z_dyn, z_pose), blended as it is blended into the image, must match the driver's (L1).
+
+The mouth's reading is kept by default: G_2D has learned to draw the jaw from it (its probe R²
+is 0.92). Whatever the stage changes in z_dyn, G_2D has not seen, so a short run of
+``labkit train latent`` from the stage's weights should follow (the model card gives the recipe).
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from labkit.io.checkpoint import load_matching, load_state, save_training_state
+from labkit.latent.model import FaceLatentConfig, FaceLatentModel
+from labkit.latent.train import TrainLatentConfig, make_sampler
+from labkit.latent.warp import POSE_DIM
+from labkit.training.runs import RunFolder, run_steps
+
+log = logging.getLogger(__name__)
+KIND = "face_latent"                                   # the run's weights are a whole face latent model
+
+
+@dataclass
+class TrainPartsConfig:
+    init: str = ""                 # face latent weights to start from (a model with part_crops)
+    pairs: int = 3000              # SynthTalk pairs in the bank
+    steps: int = 2000              # optimisation steps
+    batch_size: int = 64           # pairs per step, drawn from the bank
+    lr: float = 1e-3               # peak AdamW learning rate
+    weight_decay: float = 1e-4     # AdamW weight decay
+    warmup: int = 50               # linear warm-up steps
+    seed: int = 0                  # the bank and every batch
+    encode: tuple[str, ...] = ("eyes",)  # E_mot part CNNs trained here (the others keep their reading)
+    bank_clips: int = 400          # SynthTalk clips whose motion feeds the pairs
+    random_pose_prob: float = 0.2  # share of frames given a random head pose
+    random_expression_prob: float = 0.6  # share of frames given random lips, lids, brows and gaze
+    same_pose_prob: float = 0.3    # share of pairs whose driver keeps the source's head pose
+    log_every: int = 25            # steps between scalar logs
+    checkpoint_every: int = 200    # steps between checkpoints
+    snapshot_steps: tuple[int, ...] = ()  # also keep a copy of the weights at these steps
+
+
+_RESUMABLE_CHANGES = {"steps", "log_every", "checkpoint_every", "snapshot_steps"}
+
+
+def stage_model(state: dict, meta: dict) -> FaceLatentModel:
+    """The model the stage trains, from a checkpoint's (state, meta): its config with G_part on (a
+    model without one, e.g. s128p, gets a fresh G_part, the identity at init) and no pose-residual map
+    (the generators see E_mot's raw output either way; `labkit weights decouple` refits it after)."""
+    cfg = FaceLatentConfig(**meta["config"])
+    if not cfg.part_crops:
+        raise ValueError("the part stage trains E_mot's part branch: --init must be a model with part_crops "
+                         "(presets s128p, s128pp)")
+    model = FaceLatentModel(replace(cfg, part_painter=True, pose_residual=False))
+    fresh, _ = load_matching(model, state)
+    missing = [k for k in fresh if not k.startswith("part_painter.")]
+    if missing:
+        raise ValueError(f"--init lacks tensors the stage keeps frozen: {missing[:4]}")
+    return model
+
+
+def trainable(model: FaceLatentModel, encode: tuple[str, ...]) -> list[torch.nn.Parameter]:
+    """The parameters the stage trains: the part CNNs named in `encode`, and G_part. Every other
+    parameter is frozen (requires_grad False)."""
+    parts = model.motion_encoder.parts
+    unknown = set(encode) - set(parts.regions)
+    if unknown:
+        raise ValueError(f"--encode names unknown parts {sorted(unknown)}; the parts are {list(parts.regions)}")
+    keep = [p for r in encode for p in parts.nets[r].parameters()] + list(model.part_painter.parameters())
+    ids = {id(p) for p in keep}
+    for p in model.parameters():
+        p.requires_grad_(id(p) in ids)
+    return keep
+
+
+@torch.no_grad()
+def build_bank(model: FaceLatentModel, sampler, pairs: int, encode: tuple[str, ...], *, seed: int = 0,
+               chunk: int = 32, progress: bool = True) -> dict[str, torch.Tensor]:
+    """Pass `pairs` of the sampler's pairs once through the frozen model. Returns base_dyn (N, Z_dyn):
+    E_mot's dynamics output without the readings of the `encode` parts; z_pose (N, 6); and per part r,
+    ``target.r`` (N, 3, h, w), the driver's crop at its pose, and ``drawn.r``, G_2D's crop there of the
+    source reenacted with the driver's motion, both in [0, 1]."""
+
+    parts = model.motion_encoder.parts
+    out: dict[str, list[torch.Tensor]] = {}
+    device = next(model.parameters()).device
+    starts = range(0, pairs, chunk)
+    for k, start in enumerate(tqdm(starts, desc="part bank", unit="chunk", disable=not progress)):
+        b = sampler.batch(min(chunk, pairs - start), np.random.default_rng([seed, 2, k]))
+        source, driver = b["source"].to(device), b["driver"].to(device)
+        m = model.motion_encoder.holistic(2 * driver - 1)
+        z_pose, dyn = m[:, :POSE_DIM], m[:, POSE_DIM:]
+        targets = parts.crops(driver, z_pose)
+        reading = {r: parts.nets[r](2 * c - 1) for r, c in targets.items()}
+        base = dyn + sum(v for r, v in reading.items() if r not in encode)
+        full = base + sum(reading[r] for r in encode)                            # E_mot's output now
+        lat = model.encode(source)
+        z_dyn = full - model.dyn_predicted(z_pose) if model.cfg.pose_residual else full
+        drawn = model.draw(model.canonicalize(lat), lat.z_id, z_pose, z_dyn)
+        rows = {"base_dyn": base, "z_pose": z_pose}
+        for r, c in targets.items():
+            rows[f"target.{r}"], rows[f"drawn.{r}"] = c, parts.crop(drawn, z_pose, r)
+        for key, v in rows.items():
+            out.setdefault(key, []).append(v.float().cpu())
+    return {k: torch.cat(v) for k, v in out.items()}
+
+
+def stage_loss(model: FaceLatentModel, bank: dict[str, torch.Tensor], rows: torch.Tensor,
+               encode: tuple[str, ...]) -> tuple[torch.Tensor, dict[str, float]]:
+    """L1 between each part G_part paints for bank `rows` and the driver's crop, averaged over parts
+    (a scalar), and its value per part."""
+    parts, painter = model.motion_encoder.parts, model.part_painter
+    dyn = bank["base_dyn"][rows] + sum(parts.nets[r](2 * bank[f"target.{r}"][rows] - 1) for r in encode)
+    z = torch.cat([dyn, bank["z_pose"][rows]], 1)
+    terms = {r: F.l1_loss(painter.paint(r, bank[f"drawn.{r}"][rows], z), bank[f"target.{r}"][rows])
+             for r in painter.nets}
+    loss = sum(terms.values()) / len(terms)
+    return loss, {f"l1_{r}": float(v.detach()) for r, v in terms.items()}
+
+
+def train_parts(cfg: TrainPartsConfig, out_dir: str | os.PathLike, *, device: str = "cpu", overwrite: bool = False,
+                progress: bool = True) -> Path:
+    """Run (or resume) the part stage in `out_dir`; returns the weights path (a whole face latent model)."""
+
+    if not cfg.init or not Path(cfg.init).is_file():
+        raise FileNotFoundError(f"--init must be a face latent checkpoint (.safetensors); got {cfg.init!r}")
+    torch.manual_seed(cfg.seed)                            # a fresh G_part's init
+    model = stage_model(*load_state(cfg.init, kind=KIND)).to(device)
+    run = RunFolder(out_dir, {"train": asdict(cfg), "model": asdict(model.cfg)}, kind=KIND,
+                    resumable=_RESUMABLE_CHANGES, overwrite=overwrite)
+    params = trainable(model, cfg.encode)
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
+    step, elapsed = run.load(model, opt, device)
+    bank_path = run.path / "bank.pt"
+    if bank_path.exists():
+        bank = torch.load(bank_path)
+    else:
+        data = TrainLatentConfig(seed=cfg.seed, bank_clips=cfg.bank_clips, random_pose_prob=cfg.random_pose_prob,
+                                 random_expression_prob=cfg.random_expression_prob, same_pose_prob=cfg.same_pose_prob)
+        model.eval()
+        bank = build_bank(model, make_sampler(data, model.cfg.image_size, progress=progress), cfg.pairs, cfg.encode,
+                          seed=cfg.seed, progress=progress)
+        save_training_state(bank_path, bank)                 # atomically: a killed build leaves no half bank
+    bank = {k: v.to(device) for k, v in bank.items()}
+    log.info("part stage: %d pairs in the bank; training %s and G_part (%d parameters)", len(bank["z_pose"]),
+             "+".join(cfg.encode) or "no part CNN", sum(p.numel() for p in params))
+
+    def loss_at(step):
+        rows = np.random.default_rng([cfg.seed, step]).integers(len(bank["z_pose"]), size=cfg.batch_size)
+        rows = torch.from_numpy(rows).to(device)
+        return stage_loss(model, bank, rows, cfg.encode)
+
+    run_steps(run, model, opt, cfg, loss_at, start=step, elapsed=elapsed, model_config=asdict(model.cfg),
+              desc="train parts", progress=progress)
+    run.close()
+    return run.weights

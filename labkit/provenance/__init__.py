@@ -1,0 +1,1 @@
+"""Provenance: the invisible watermark every labkit video carries."""

@@ -1,0 +1,1 @@
+"""Renderers that turn motion into frames: the face latent decoder and the landmark warp for real photos."""

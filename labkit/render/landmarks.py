@@ -1,0 +1,240 @@
+"""The landmark-warping renderer: any photo + motion (SynthTalk factors) → frames, fully offline.
+
+The face latent model can only decode portraits from its own domain; for any other photo labkit
+moves the photo's own pixels. Per frame:
+
+1. the photo's 68 landmarks, lifted to 3D with the depth of SynthTalk's mean face
+   (:func:`labkit.faces.template.mean_face`), get the expression displacement learned on SynthTalk
+   (:mod:`labkit.render.landmark_motion`), turn with the head pose about the top of the neck (as SynthTalk
+   turns its heads), scale with 1/distance and shift with the translation → target landmarks;
+2. control points beyond the face follow: a ring over hair and ears moves with the head, an outer
+   ring, the neck and the image border stay;
+3. the photo is warped piecewise-affinely over a triangulation of those points (each target
+   triangle pulls its pixels from the source triangle) -- the mouth opens, lids close, the head turns;
+4. what the photo never showed is synthesised: the mouth interior (a dark cavity and a band of
+   upper teeth) inside the target inner-lip contour, and the iris shifted with the gaze command by
+   moving an extra control point at each eye's centre (lids come from the skin above the eye
+   stretched down by the warp).
+
+A flat photo can only turn so far before the warp shows, so head angles are clipped to
+MAX_ANGLES (degrees).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy.spatial import Delaunay
+from tqdm.auto import tqdm
+
+from labkit.faces.align import ALIGN_POINTS, align_face, apply_affine, similarity_transform
+from labkit.faces.image import as_rgb
+from labkit.faces.landmarks import find_face
+from labkit.faces.pose import rotation_from_euler
+from labkit.faces.template import canonical_template, mean_face
+from labkit.render.landmark_motion import fit_landmark_motion
+from labkit.synthtalk.factors import FACTOR_NAMES
+
+MAX_ANGLES = (15.0, 10.0, 10.0)        # |yaw|, |pitch|, |roll| a photo is turned by at most
+NECK_PIVOT = np.array([0.0, -1.0, -0.2])  # SynthTalk's head pivot (head units)
+_COL = {n: i for i, n in enumerate(FACTOR_NAMES)}
+_INNER_LIPS = list(range(60, 68))
+_EYES = (list(range(36, 42)), list(range(42, 48)))
+_EYE_RADIUS = 0.11                      # SynthTalk's eyeball radius (head units): iris shift per sin(gaze)
+
+
+def rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
+    """R = R_roll · R_yaw · R_pitch (degrees), SynthTalk's composition and axes."""
+
+    return rotation_from_euler(yaw, pitch, roll)
+
+
+def _ellipse(n: int, rx: float, ry: float, cy: float, lo: float = 0.0, hi: float = 2 * np.pi) -> np.ndarray:
+    a = np.linspace(lo, hi, n, endpoint=False)
+    return np.stack([rx * np.cos(a), cy + ry * np.sin(a), np.zeros(n)], 1)
+
+
+@dataclass
+class PhotoRig:
+    """A portrait prepared for warping: the R x R crop, its landmarks and its head frame."""
+    image: np.ndarray       # (R, R, 3) uint8, the photo aligned to SynthTalk's framing
+    landmarks: np.ndarray   # (68, 2) float32 pixels in the crop
+    to_pixels: np.ndarray   # (2, 3) similarity: head units (x right, -y) → crop pixels
+    points: np.ndarray      # (68, 3) the landmarks lifted to 3D, head units (x right, y up, z to camera)
+    iod: float              # inter-ocular distance of `points`, head units
+
+    @property
+    def resolution(self) -> int:
+        return self.image.shape[0]
+
+
+def prepare(image: np.ndarray, resolution: int, *, landmarks: np.ndarray | None = None,
+            backend: str = "auto", name: str | None = None, align: bool = True) -> PhotoRig:
+    """Find the face (or take its `landmarks`), align the photo to an R x R crop and lift the landmarks.
+
+    With `align=False` the image must already be R x R in SynthTalk's framing (e.g. a SynthTalk frame)."""
+
+    image = as_rgb(image, name=name)
+    if landmarks is None:
+        landmarks = find_face(image, backend=backend, name=name).landmarks
+    landmarks = np.asarray(landmarks, np.float64)
+    if align:
+        crop, _, lm = align_face(image, landmarks, resolution)
+    else:
+        if image.shape[:2] != (resolution, resolution):
+            raise ValueError(f"align=False needs a {resolution}x{resolution} image, got {image.shape[1]}x{image.shape[0]}")
+        crop, lm = image, landmarks.astype(np.float32)
+    face = mean_face()
+    head_xy = face.points[:, :2] * [1, -1]                                  # y down, like pixels
+    idx = list(ALIGN_POINTS)
+    M = similarity_transform(head_xy[idx], canonical_template(resolution)[idx])
+    inv = np.linalg.inv(np.vstack([M, [0, 0, 1]]))[:2]
+    xy = apply_affine(inv, lm.astype(np.float64)) * [1, -1]                 # back to y up
+    points = np.concatenate([xy, face.points[:, 2:]], 1)
+    iod = float(np.linalg.norm(points[36] - points[45]))
+    return PhotoRig(image=crop, landmarks=lm.astype(np.float32), to_pixels=M, points=points, iod=iod)
+
+
+class LandmarkRenderer:
+    """Warps one prepared photo with per-frame factors; see the module docstring."""
+
+    def __init__(self, rig: PhotoRig, motion=None, *, max_angles=MAX_ANGLES):
+
+        self.rig, self.motion = rig, motion or fit_landmark_motion()
+        self.max_angles = np.asarray(max_angles, np.float64)
+        R = rig.resolution
+        # control points beyond the face (head units): hair/ears ring moves with the head; the outer
+        # ring, neck and the image border (pixels) stay
+        self._ring = _ellipse(16, 1.25, 1.55, 0.15)
+        self._fixed = np.concatenate([self._pixels(_ellipse(20, 2.1, 2.4, 0.0)[:, :2]),
+                                      self._pixels(np.array([[-0.7, -2.0], [0.0, -2.1], [0.7, -2.0]]))])
+        e = np.linspace(-1, R, 6)
+        border = np.array([(x, y) for x in e for y in e if x in (e[0], e[-1]) or y in (e[0], e[-1])])
+        self._fixed = np.concatenate([self._fixed, border])
+        self._src = self.control_points(np.zeros(len(FACTOR_NAMES)), 0, neutral=True)
+
+        self._triangles = Delaunay(self._src).simplices.astype(np.int32)       # one topology for every frame
+        self._grid = np.stack(np.meshgrid(np.arange(R, dtype=np.float32), np.arange(R, dtype=np.float32)), -1)
+        self._cavity = self._mouth_colour()
+
+    def _pixels(self, xy: np.ndarray) -> np.ndarray:
+        """Head-unit points (N, 2), y up → crop pixels (N, 2)."""
+        M = self.rig.to_pixels
+        return (xy * [1, -1]) @ M[:, :2].T + M[:, 2]
+
+    def _pose(self, f: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        angles = np.clip([f[_COL["yaw"]], f[_COL["pitch"]], f[_COL["roll"]]], -self.max_angles, self.max_angles)
+        R = self.rig.resolution
+        shift = np.array([f[_COL["tx"]], f[_COL["ty"]]]) * R
+        return rotation(*angles), shift, float(np.clip(f[_COL["distance"]], 0.8, 1.25))
+
+    def _project(self, p3: np.ndarray, rot: np.ndarray, shift: np.ndarray, distance: float) -> np.ndarray:
+        p = (p3 - NECK_PIVOT) @ rot.T + NECK_PIVOT
+        c = (self.rig.resolution - 1) / 2
+        return c + (self._pixels(p[:, :2]) - c) / distance + shift
+
+    def control_points(self, f: np.ndarray, emotion: int, *, neutral: bool = False) -> np.ndarray:
+        """Target positions (P, 2) of every control point for one frame of factors (F,).
+
+        Order: 68 landmarks, the 2 eye centres, the head ring, then the fixed points."""
+        rig = self.rig
+        if neutral:
+            lm3 = rig.points
+            rot, shift, dist = np.eye(3), np.zeros(2), 1.0
+        else:
+            lm3 = rig.points + self.motion.displacement(f[None], emotion)[0] * rig.iod
+            rot, shift, dist = self._pose(f)
+        eyes = np.stack([rig.points[i].mean(0) for i in _EYES])
+        if not neutral:                                                          # iris follows the gaze
+            openness = 1 - float(np.clip(f[_COL["blink"]], 0, 1))
+            gx = _EYE_RADIUS * np.sin(np.deg2rad(f[_COL["gaze_yaw"]])) * openness
+            gy = _EYE_RADIUS * np.sin(np.deg2rad(f[_COL["gaze_pitch"]])) * openness
+            eyes = eyes + [gx, gy, 0.0]
+        moving = np.concatenate([lm3, eyes, self._ring])
+        return np.concatenate([self._project(moving, rot, shift, dist), self._fixed])
+
+    def landmarks(self, factors: np.ndarray, emotion: int = 0) -> np.ndarray:
+        """The 68-landmark trajectory (T, 68, 2) of factors (T, F), crop pixels."""
+        return np.stack([self.control_points(f, emotion)[:68] for f in np.asarray(factors, np.float64)]).astype(np.float32)
+
+    # ------------------------------------------------------------------ pixels
+
+    def _mouth_colour(self) -> np.ndarray:
+        """The cavity colour: the lips' own colour, darkened."""
+        lm = self.rig.landmarks
+        pts = np.round(lm[[48, 54, 51, 57]]).astype(int).clip(0, self.rig.resolution - 1)
+        lip = self.rig.image[pts[:, 1], pts[:, 0]].astype(np.float32).mean(0)
+        return lip * 0.25
+
+    def _backward_map(self, dst: np.ndarray) -> np.ndarray:
+        """For every output pixel, where to read the photo: (R, R, 2) float32, piecewise affine."""
+
+        R = self.rig.resolution
+        tri_id = np.full((R, R), -1, np.int32)
+        for k, t in enumerate(self._triangles):
+            cv2.fillConvexPoly(tri_id, np.round(dst[t] * 16).astype(np.int32), k, lineType=cv2.LINE_8, shift=4)
+        # per triangle the affine map target → source: [x_s, y_s] = A [x_d, y_d, 1]
+        D = np.concatenate([dst[self._triangles], np.ones((len(self._triangles), 3, 1))], 2)   # (K, 3, 3)
+        S = self._src[self._triangles]                                                           # (K, 3, 2)
+        A = np.linalg.solve(D + np.eye(3) * 1e-9, S).astype(np.float32)                         # (K, 3, 2)
+        inside = tri_id >= 0
+        out = self._grid.copy()
+        g = self._grid[inside]
+        a = A[tri_id[inside]]
+        out[inside] = g[:, :1] * a[:, 0] + g[:, 1:] * a[:, 1] + a[:, 2]
+        return out
+
+    def _paint_mouth(self, frame: np.ndarray, dst: np.ndarray) -> None:
+        """Draw the mouth interior inside the target inner-lip contour where the lips part."""
+
+        lips = dst[_INNER_LIPS]
+        gap = float(np.mean(np.linalg.norm(lips[[7, 6, 5]] - lips[[1, 2, 3]], axis=1)))   # 67-61, 66-62, 65-63
+        src_gap = float(np.mean(np.linalg.norm(self._src[[67, 66, 65]] - self._src[[61, 62, 63]], axis=1)))
+        if gap - src_gap < 0.5:
+            return
+        ss = 4
+        lo = np.floor(lips.min(0)).astype(int) - 1
+        hi = np.ceil(lips.max(0)).astype(int) + 2
+        lo, hi = lo.clip(0, self.rig.resolution), hi.clip(0, self.rig.resolution)
+        if (hi - lo).min() <= 0:
+            return
+        h, w = hi[1] - lo[1], hi[0] - lo[0]
+        mask = np.zeros((h * ss, w * ss), np.uint8)
+        cv2.fillPoly(mask, [np.round((lips - lo) * ss * 16).astype(np.int32)], 255, lineType=cv2.LINE_AA, shift=4)
+        # the upper teeth: a band under the upper lip, a third of the opening deep
+        upper = lips[[0, 1, 2, 3, 4]] - lo
+        teeth_poly = np.concatenate([upper, (upper + [0, gap * 0.35])[::-1]])
+        teeth = np.zeros_like(mask)
+        cv2.fillPoly(teeth, [np.round(teeth_poly * ss * 16).astype(np.int32)], 255, lineType=cv2.LINE_AA, shift=4)
+        mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)[..., None] / 255
+        teeth = cv2.resize(teeth, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)[..., None] / 255
+        fade = float(np.clip((gap - src_gap) / 2.0, 0, 1))                       # no hard switch at opening
+        colour = self._cavity * (1 - teeth) + np.array([214, 208, 196], np.float32) * 0.9 * teeth
+        patch = frame[lo[1]:hi[1], lo[0]:hi[0]].astype(np.float32)
+        a = mask * fade
+        frame[lo[1]:hi[1], lo[0]:hi[0]] = np.round(patch * (1 - a) + colour * a).astype(np.uint8)
+
+    def render_frame(self, f: np.ndarray, emotion: int = 0) -> np.ndarray:
+        """One frame of factors (F,) → (R, R, 3) uint8."""
+
+        dst = self.control_points(np.asarray(f, np.float64), emotion)
+        m = self._backward_map(dst)
+        frame = cv2.remap(self.rig.image, m[..., 0], m[..., 1], interpolation=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)
+        self._paint_mouth(frame, dst)
+        return frame
+
+    def render(self, factors: np.ndarray, emotion: int = 0, *, progress: bool = False) -> np.ndarray:
+        """Factors (T, F) → frames (T, R, R, 3) uint8."""
+        factors = np.asarray(factors, np.float64)
+        if factors.ndim != 2 or factors.shape[1] != len(FACTOR_NAMES):
+            raise ValueError(f"factors must have shape (T, {len(FACTOR_NAMES)}), got {factors.shape}")
+        it = range(len(factors))
+        if progress:
+            it = tqdm(it, desc="render (landmark warp)", unit="frame")
+        R = self.rig.resolution
+        out = np.empty((len(factors), R, R, 3), np.uint8)
+        for t in it:
+            out[t] = self.render_frame(factors[t], emotion)
+        return out

@@ -1,0 +1,1 @@
+"""Training infrastructure shared by the trainers: run folders, distributed, prefetch, recipes."""
