@@ -106,7 +106,6 @@ class Controls:
 
     def commands(self) -> dict:
         """Keyword arguments of MotionGenerator.generate/stream."""
-
         emo = None
         if self.emotion is not None:
             emo = emotion_offset(np.array([self.emotion_index]), np.array([self.intensity], np.float32))[0]
@@ -128,7 +127,6 @@ def parse_emotion(text: str) -> tuple[str, float]:
 
 def load_speech(audio, sample_rate: int | None = None) -> np.ndarray:
     """A path, or samples (S,) at `sample_rate` (default 16 kHz) → mono float32 at 16 kHz, checked."""
-
     if isinstance(audio, (str, os.PathLike)):
         x = load_audio(audio, sample_rate=SAMPLE_RATE)
         name = Path(audio).name
@@ -151,7 +149,6 @@ def load_speech(audio, sample_rate: int | None = None) -> np.ndarray:
 @lru_cache(maxsize=1)
 def default_speech() -> np.ndarray:
     """The bundled default: two English test sentences, a test-split voice, 16 kHz, short pauses around them."""
-
     voice = Voice(language="en", variant=split_voices("test")[0], rate=160, pitch=50, pitch_range=60)
     pad = np.zeros(int(0.25 * SAMPLE_RATE), np.float32)
     parts = [pad]
@@ -163,7 +160,6 @@ def default_speech() -> np.ndarray:
 def default_portrait(resolution: int) -> tuple[np.ndarray, np.ndarray]:
     """The embedded default portrait: the first SynthTalk test identity, neutral, at `resolution` px,
     with its exact landmarks (68, 2)."""
-
     r = render(sample_identity(int(split_identities("test")[0])), neutral_factors(1), resolution=resolution)
     return r.frames[0], r.landmarks[0]
 
@@ -210,7 +206,6 @@ class Video:
 
     def save(self, path: str | os.PathLike, *, overwrite: bool = False, crf: int = 18) -> Path:
         """Write an H.264 + AAC mp4 (atomically; an existing file only with `overwrite`)."""
-
         return write_video(path, self.frames, self.fps, self.audio, self.sample_rate, crf=crf, overwrite=overwrite,
                            metadata={"description": self.tag})
 
@@ -278,7 +273,6 @@ class Animator:
 
     def animate(self, audio, *, sample_rate: int | None = None, progress: bool = False) -> Video:
         """Speech (a path or samples) → the whole video at once."""
-
         speech = load_speech(audio, sample_rate)
         T = frame_count(len(speech), sample_rate=SAMPLE_RATE, fps=FPS)
         _check_memory(T, self.resolution)
@@ -380,7 +374,6 @@ def stream_to_file(anim: Animator, audio, path: str | os.PathLike, *, sample_rat
     """Stream speech through `anim` into an mp4 as frames come (flat memory), feeding the audio in
     `chunk_ms` chunks like a microphone. Returns the stream's figures: frames, first-frame latency
     (ms, compute only: audio is fed as fast as it is taken) and sustained fps."""
-
     speech = load_speech(audio, sample_rate)
     cid = content_id(anim.image, speech, anim.controls, anim.renderer)
     T = frame_count(len(speech), sample_rate=SAMPLE_RATE, fps=FPS)

@@ -3,8 +3,9 @@ import pytest
 import torch
 
 from labkit.io.checkpoint import read_metadata, save_weights
+from labkit.latent.config import make_config
 from labkit.latent.decouple import decouple, decouple_checkpoint, fit_linear, raw_motion
-from labkit.latent.model import KIND, FaceLatentModel, load_face_latent, make_config
+from labkit.latent.model import KIND, FaceLatentModel, load_face_latent
 
 
 def leaky_tiny() -> FaceLatentModel:

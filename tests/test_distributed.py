@@ -113,10 +113,9 @@ def test_epoch_order_has_no_duplicates_and_depends_only_on_seed_and_step():
 
 
 def test_recipes_load_and_the_command_line_wins(tmp_path, monkeypatch):
-    from labkit.latent.model import FaceLatentConfig
-    from labkit.latent.train import TrainLatentConfig
-    from labkit.motion.dit import MotionDiT, MotionDiTConfig, make_config
-    from labkit.motion.train import TrainMotionConfig
+    from labkit.latent.config import FaceLatentConfig, TrainLatentConfig
+    from labkit.motion.config import MotionDiTConfig, TrainMotionConfig, make_config
+    from labkit.motion.dit import MotionDiT
     from labkit.training.recipes import CONFIGS, load_train_config
 
     shipped = sorted(p.stem for p in CONFIGS.glob("latent_*.toml"))
@@ -236,7 +235,8 @@ def test_a_killed_rank_stops_the_job_and_one_process_resumes_it(tmp_path, monkey
 
 
 def test_compiling_the_face_latent_model_on_cpu_is_refused_up_front(tmp_path):
-    from labkit.latent.train import TrainLatentConfig, train_latent
+    from labkit.latent.config import TrainLatentConfig
+    from labkit.latent.train import train_latent
 
     with pytest.raises(ValueError, match="--device cuda"):
         train_latent(TrainLatentConfig(preset="tiny", compile=True), tmp_path / "run", progress=False)

@@ -13,10 +13,13 @@ from labkit.evaluation.latent import (
     mixed_frames,
     pixel_probe_r2,
     probe_r2,
+    render_frames,
+    render_frames_with_parts,
     within_identity_r2,
 )
+from labkit.latent.config import make_config
 from labkit.latent.data import EXPRESSION_FACTORS, POSE_FACTORS, MotionBank, PairSampler, cross_partner, motion_bank
-from labkit.latent.model import FaceLatentModel, make_config
+from labkit.latent.model import FaceLatentModel
 from labkit.synthtalk.factors import FACTOR_NAMES
 
 
@@ -62,6 +65,19 @@ def test_mixed_frames_take_pose_and_dynamics_from_different_frames():
     assert (out[:, pose] == out[:, [pose[0]]]).all()                 # one source frame for the pose
     assert (out[:, pose[0]] != out[:, jaw]).mean() > 0.9              # another for the dynamics
     assert (emo == out[:, jaw].astype(int) % 5).all()                # emotion travels with the dynamics
+
+
+def test_rendered_frames_do_not_depend_on_the_batching_and_carry_their_part_crops():
+    bank = motion_bank("train", 2)
+    sampler = PairSampler("train", 64, bank)
+    b = sampler.batch(5, np.random.default_rng(1))
+    ids, f, e = b["identity"].numpy(), b["driver_factors"].numpy(), b["driver_emotion"].numpy()
+    whole = render_frames(sampler, ids, f, e)
+    assert whole.shape == (5, 3, 64, 64) and torch.equal(whole, b["driver"])
+    assert torch.equal(render_frames(sampler, ids, f, e, batch=2), whole)
+    frames, parts = render_frames_with_parts(sampler, ids, f, e, batch=3)
+    assert torch.equal(frames, whole) and parts.shape[0] == 5 and parts.dtype == np.float32
+    assert not np.allclose(parts[0], parts[1])                           # each frame's own eyes and mouth
 
 
 def test_random_expressions_replace_only_the_expression_factors():

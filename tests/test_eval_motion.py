@@ -17,10 +17,11 @@ from labkit.evaluation.motion import (
     seam_ratio,
     window_sway,
 )
+from labkit.motion.config import TrainMotionConfig
 from labkit.motion.data import extract_clips
 from labkit.motion.dit import MotionDiT
 from labkit.motion.generator import MotionGenerator
-from labkit.motion.train import TrainMotionConfig, train_motion
+from labkit.motion.train import train_motion
 from labkit.synthtalk.factors import FACTOR_NAMES
 
 JAW = FACTOR_NAMES.index("jaw")

@@ -19,7 +19,8 @@ from labkit.evaluation.table import (
     to_csv,
     to_markdown,
 )
-from labkit.latent.model import FaceLatentModel, make_config
+from labkit.latent.config import make_config
+from labkit.latent.model import FaceLatentModel
 
 
 @pytest.fixture(scope="module")

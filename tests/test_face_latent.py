@@ -8,8 +8,8 @@ import torch
 
 from labkit.io.checkpoint import load_matching, load_state, read_metadata, save_weights
 from labkit.latent import warp
+from labkit.latent.config import PRESETS, FaceLatentConfig, LossWeights, TrainLatentConfig, make_config
 from labkit.latent.losses import (
-    LossWeights,
     cross_correlation,
     id_info_nce,
     latent_losses,
@@ -19,15 +19,8 @@ from labkit.latent.losses import (
     region_l1,
     region_masks,
 )
-from labkit.latent.model import (
-    PRESETS,
-    DenseWarpGenerator,
-    FaceLatentConfig,
-    FaceLatentModel,
-    load_face_latent,
-    make_config,
-)
-from labkit.latent.train import TrainLatentConfig, lr_at, train_latent
+from labkit.latent.model import DenseWarpGenerator, FaceLatentModel, load_face_latent
+from labkit.latent.train import lr_at, train_latent
 
 
 @pytest.fixture(scope="module")
@@ -353,7 +346,10 @@ def _run(tmp_path, name, steps, **kw):
 
 
 def test_training_is_seeded_and_resume_is_exact(tmp_path):
+    torch.manual_seed(7)
+    before = torch.random.get_rng_state()
     a = load_state(_run(tmp_path, "a", 4), kind="face_latent")[0]
+    assert torch.equal(torch.random.get_rng_state(), before)          # the caller's RNG is left alone
     _run(tmp_path, "b", 2)
     b_path = _run(tmp_path, "b", 4)                                   # resumes at step 2
     b = load_state(b_path, kind="face_latent")[0]

@@ -5,7 +5,8 @@ from dataclasses import asdict, replace
 import pytest
 import torch
 
-from labkit.latent.model import FaceLatentModel, make_config
+from labkit.latent.config import make_config
+from labkit.latent.model import FaceLatentModel
 from labkit.latent.parts import (
     CROPS,
     EYE_CORNERS,
@@ -119,7 +120,8 @@ def test_part_branch_adds_to_z_dyn_and_leaves_the_pose_alone():
 
 def test_training_places_the_parts_by_landmarks_once(tmp_path):
     from labkit.io.checkpoint import load_state, save_weights
-    from labkit.latent.train import TrainLatentConfig, train_latent
+    from labkit.latent.config import TrainLatentConfig
+    from labkit.latent.train import train_latent
 
     cfg = TrainLatentConfig(preset="tiny", steps=2, batch_size=2, bank_clips=3, log_every=1, checkpoint_every=1,
                             image_every=1000, warmup=1)

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from labkit.evaluators.labsync import LabSync, LabSyncConfig, load_labsync, mouth_crops, sync_audio_features
+from labkit.evaluators.config import LabSyncConfig, TrainLabSyncConfig
+from labkit.evaluators.labsync import LabSync, load_labsync, mouth_crops, sync_audio_features
 from labkit.evaluators.syncnet import OfficialSyncNet, load_official_syncnet, speech_mfcc
-from labkit.evaluators.train_labsync import TrainLabSyncConfig, labsync_loss, offset_batch, train_labsync
+from labkit.evaluators.train_labsync import labsync_loss, offset_batch, train_labsync
 from labkit.metrics import sync_scores
 
 TINY = LabSyncConfig(n_mels=8, crop=(16, 24), width=8, audio_width=8, embed_dim=16)

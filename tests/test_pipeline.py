@@ -90,7 +90,8 @@ def test_streaming_memory_stays_flat():
     than after twenty seconds."""
     import torch
 
-    from labkit.motion.dit import MotionDiT, make_config
+    from labkit.motion.config import make_config
+    from labkit.motion.dit import MotionDiT
     from labkit.motion.generator import MotionGenerator
     torch.manual_seed(0)
     gen = MotionGenerator(MotionDiT(make_config("tiny", motion_dim=len(FACTOR_NAMES))), steps=1)

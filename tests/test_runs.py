@@ -29,3 +29,23 @@ def test_a_non_finite_loss_stops_training():
     model = torch.nn.Linear(2, 1)
     with pytest.raises(FloatingPointError, match="loss became inf at step 0"):
         _loop(lambda step: ((1 + model.weight ** 2).sum() * float("inf"), {}), model)
+
+
+def test_a_trainer_leaves_the_process_as_it_found_it():
+    from labkit.training.runs import keeps_global_state
+
+    @keeps_global_state
+    def trainer(seed, *, device="cpu"):
+        torch.manual_seed(seed)
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cuda.matmul.allow_tf32 = True
+        return torch.rand(3)
+
+    torch.manual_seed(123)
+    state, tf32 = torch.random.get_rng_state(), torch.backends.cuda.matmul.allow_tf32
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    a, b = trainer(0), trainer(0)
+    assert torch.equal(a, b)                                          # seeded inside
+    assert torch.equal(torch.random.get_rng_state(), state)           # the caller's stream untouched
+    assert torch.are_deterministic_algorithms_enabled() == deterministic
+    assert torch.backends.cuda.matmul.allow_tf32 == tf32

@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from labkit.io.checkpoint import load_state, save_weights
-from labkit.latent.model import FaceLatentModel, load_face_latent, make_config
-from labkit.latent.train_parts import TrainPartsConfig, build_bank, stage_loss, stage_model, train_parts, trainable
+from labkit.latent.config import TrainPartsConfig, make_config
+from labkit.latent.model import FaceLatentModel, load_face_latent
+from labkit.latent.train_parts import build_bank, stage_loss, stage_model, train_parts, trainable
 
 
 def _model(**overrides):

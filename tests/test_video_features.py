@@ -7,14 +7,9 @@ import pytest
 import torch
 
 from labkit.evaluation.instruments import evaluate_video_features
-from labkit.evaluators.train_video_features import TrainVideoFeaturesConfig, train_video_features, video_features_loss
-from labkit.evaluators.video_features import (
-    VideoFeatureNet,
-    VideoFeaturesConfig,
-    factor_targets,
-    load_video_features,
-    render_windows,
-)
+from labkit.evaluators.config import TrainVideoFeaturesConfig, VideoFeaturesConfig
+from labkit.evaluators.train_video_features import train_video_features, video_features_loss
+from labkit.evaluators.video_features import VideoFeatureNet, factor_targets, load_video_features, render_windows
 
 TINY = VideoFeaturesConfig(size=32, width=8)
 

@@ -17,9 +17,11 @@ from tqdm.auto import tqdm
 from labkit.faces import detect_faces, dlib_landmarks, landmark_error_iod
 from labkit.faces.prep import PrepConfig, prepare
 from labkit.io.video import write_video
-from labkit.latent.model import FaceLatentModel, make_config
+from labkit.latent.config import make_config
+from labkit.latent.model import FaceLatentModel
+from labkit.motion.config import DEFAULT_STEPS
 from labkit.motion.diffusion import Guidance
-from labkit.motion.generator import DEFAULT_STEPS, MotionGenerator
+from labkit.motion.generator import MotionGenerator
 from labkit.pipeline import FPS, Animator, chunked, default_speech
 from labkit.synthtalk.dataset import SynthTalk, split_sentences
 from labkit.synthtalk.export import export
@@ -128,7 +130,6 @@ def bench_prep(*, n_clips: int = 8, seconds: float = 4.0, resolution: int = 256,
 
 def matmul_gflops(n: int = 1024, repeats: int = 10, device: str = "cpu") -> float:
     """Measured float32 matmul throughput (GFLOP/s) of this machine: the yardstick for model FLOPs."""
-
     a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
     a @ b
     _sync(device)
@@ -149,7 +150,6 @@ def cpu_name() -> str:
 
 
 def _sync(device: str) -> None:
-
     if device.startswith("cuda"):
         torch.cuda.synchronize()
 
@@ -205,15 +205,16 @@ def bench_motion(*, presets=("tiny", "small", "base"), steps=(1, 2, 5, 10, 25), 
     each preset and number of sampling steps, and the first window's latency (random weights:
     speed does not depend on training). ``motion_fps`` / ``first_window_ms`` are those of the
     `shipped` (preset, steps), by default ("small", the default number of sampling steps)."""
-
-    from labkit.motion.dit import MotionDiT, make_config
+    from labkit.motion.config import make_config
+    from labkit.motion.dit import MotionDiT
 
     shipped = shipped or ("small", DEFAULT_STEPS)
     out = {"device": device if device == "cpu" else torch.cuda.get_device_name(device),
            "threads": torch.get_num_threads(), "seconds": seconds, "results": {}}
     for preset in presets:
-        torch.manual_seed(0)
-        gen = MotionGenerator(MotionDiT(make_config(preset)).to(device))
+        with torch.random.fork_rng(devices=[]):                  # random weights, the caller's RNG untouched
+            torch.manual_seed(0)
+            gen = MotionGenerator(MotionDiT(make_config(preset)).to(device))
         T = int(seconds * 25)
         audio = np.random.default_rng(0).normal(size=(T, gen.cfg.audio_dim)).astype(np.float32)
         first = audio[:gen.cfg.window]

@@ -20,12 +20,12 @@ from tqdm.auto import tqdm
 
 from labkit.bench.inference import _sync, cpu_name
 from labkit.latent import data as latent_data
-from labkit.latent.losses import LossWeights
-from labkit.latent.model import FaceLatentModel, make_config
+from labkit.latent.config import LossWeights, make_config
+from labkit.latent.model import FaceLatentModel
 from labkit.latent.train import LatentObjective, check_compile
 from labkit.motion.diffusion import Diffusion
 from labkit.motion.train import MotionObjective
-from labkit.training.runs import compiled
+from labkit.training.runs import compiled, keeps_global_state
 
 LATENT_CPU, LATENT_CUDA = ("tiny", "s64", "s128"), ("s128", "s256", "s512")
 MOTION_CPU, MOTION_CUDA = ("tiny", "small", "base"), ("small", "base")
@@ -70,6 +70,7 @@ def latent_batch(size: int, B: int, device: str) -> dict:
     return {k: v.to(device) for k, v in batch.items()}
 
 
+@keeps_global_state
 def bench_train_latent(preset: str, *, batch: int, device: str = "cpu", compile: bool = False,
                        repeats: int = 3, bf16: bool = False) -> dict:
 
@@ -85,9 +86,11 @@ def bench_train_latent(preset: str, *, batch: int, device: str = "cpu", compile:
             "parameters_m": sum(p.numel() for p in model.parameters()) / 1e6}
 
 
+@keeps_global_state
 def bench_train_motion(preset: str, *, batch: int, device: str = "cpu", compile: bool = False,
                        repeats: int = 3) -> dict:
-    from labkit.motion.dit import MotionConditions, MotionDiT, make_config
+    from labkit.motion.config import make_config
+    from labkit.motion.dit import MotionConditions, MotionDiT
 
     torch.manual_seed(0)
     cfg = make_config(preset, motion_dim=20, audio_dim=80)
@@ -105,7 +108,6 @@ def bench_train_motion(preset: str, *, batch: int, device: str = "cpu", compile:
 
 def synthtalk_pairs_per_s(resolution: int = 128, pairs: int = 16) -> float:
     """SynthTalk frame pairs rendered per second by one process (the latent trainer's data side)."""
-
     bank = latent_data.motion_bank("train", 2, seconds=2.0, seed=0)
     sampler = latent_data.PairSampler("train", resolution, bank)
     sampler.batch(2, np.random.default_rng(0))                          # warm-up
@@ -114,6 +116,7 @@ def synthtalk_pairs_per_s(resolution: int = 128, pairs: int = 16) -> float:
     return pairs / (time.perf_counter() - t0)
 
 
+@keeps_global_state
 def bench_train(*, device: str = "cpu", latent_presets=None, motion_presets=None, latent_batch_size: int | None = None,
                 motion_batch_size: int | None = None, compile: bool = False, latent_bf16: bool = False,
                 progress: bool = False) -> dict:

@@ -50,6 +50,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from tqdm.auto import tqdm
 
+from labkit.evaluation.config import EvalLatentConfig
 from labkit.latent.data import POSE_FACTORS, MotionBank, PairSampler, mixed_frames, motion_bank
 from labkit.latent.losses import masked_mean, region_masks
 from labkit.latent.model import FaceLatentModel
@@ -77,12 +78,10 @@ def encode_codes(model: FaceLatentModel, images: torch.Tensor, batch: int = 64) 
 
 def fit_probe(x_train, y_train):
     """A ridge regression on standardised codes (a fitted scikit-learn pipeline)."""
-
     return make_pipeline(StandardScaler(), Ridge(alpha=1.0)).fit(x_train, y_train)
 
 
 def _r2(y, pred) -> np.ndarray:
-
     return np.atleast_1d(r2_score(y, pred, multioutput="raw_values"))
 
 
@@ -122,15 +121,17 @@ def within_identity_r2(x, y, ids) -> np.ndarray:
     return _r2(y, pred)
 
 
-def _render_set(sampler: PairSampler, ids, factors, emotion, batch: int = 64) -> torch.Tensor:
+def render_frames(sampler: PairSampler, ids, factors, emotion, batch: int = 64) -> torch.Tensor:
+    """SynthTalk frames of identities `ids` (N,) with factors (N, F) and emotions (N,), as the sampler
+    draws them, `batch` at a time: (N, 3, H, W) in [0, 1]."""
     return torch.cat([sampler.render(ids[k:k + batch], factors[k:k + batch], emotion[k:k + batch])
                       for k in range(0, len(ids), batch)])
 
 
-def _render_set_with_parts(sampler: PairSampler, ids, factors, emotion,
-                           batch: int = 64) -> tuple[torch.Tensor, np.ndarray]:
-    """The images of _render_set, and each image's eye and mouth crops placed by its true landmarks,
-    flattened: (n, P) float32."""
+def render_frames_with_parts(sampler: PairSampler, ids, factors, emotion,
+                             batch: int = 64) -> tuple[torch.Tensor, np.ndarray]:
+    """The frames of render_frames (N, 3, H, W), and each frame's eye and mouth crops placed by its
+    true landmarks, flattened: (N, P) float32."""
     images, parts = [], []
     for k in range(0, len(ids), batch):
         img, lm = sampler.render_with_landmarks(ids[k:k + batch], factors[k:k + batch], emotion[k:k + batch])
@@ -143,7 +144,6 @@ def _render_set_with_parts(sampler: PairSampler, ids, factors, emotion,
 def pixel_probe_r2(x_train, y_train, x_test, y_test) -> np.ndarray:
     """Per-target test R² of a ridge regression on standardised raw pixels, its strength chosen for each
     target by leave-one-out cross-validation on the training frames (10^0 to 10^6): (num_targets,)."""
-
     probe = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(0, 6, 13), alpha_per_target=True))
     return _r2(y_test, probe.fit(x_train, y_train).predict(x_test))
 
@@ -248,8 +248,8 @@ def reenactment_scores(model: FaceLatentModel, sampler: PairSampler, bank: Motio
     return torch.cat(p).numpy(), torch.cat(s).numpy()
 
 
-def evaluate_latent(model: FaceLatentModel, *, pairs: int = 64, probe_train: int = 1500, probe_test: int = 600,
-                    identities: int = 24, seed: int = 0, progress: bool = False) -> dict:
+def evaluate_latent(model: FaceLatentModel, *, pairs: int = EvalLatentConfig.pairs, probe_train: int = EvalLatentConfig.probe_train, probe_test: int = EvalLatentConfig.probe_test,
+                    identities: int = EvalLatentConfig.identities, seed: int = EvalLatentConfig.seed, progress: bool = False) -> dict:
     """Every figure of issue #4's table for `model` (see the module docstring); a flat dict of floats
     plus 'per_factor_r2' (probe name → {factor: R²}) and 'counts'."""
     if identities < 4:
@@ -286,7 +286,7 @@ def evaluate_latent(model: FaceLatentModel, *, pairs: int = 64, probe_train: int
     for name, sampler, bank, n in (("train", train, train_bank, probe_train), ("test", test, test_bank, probe_test)):
         ids = sampler.identities[rng.integers(len(sampler.identities), size=n)]
         f, e = mixed_frames(bank, rng, n)
-        images, parts = _render_set_with_parts(sampler, ids, f, e)
+        images, parts = render_frames_with_parts(sampler, ids, f, e)
         sets[name] = (encode_codes(model, images), f, e, parts)
     (ctr, ftr, etr, ptr), (cte, fte, ete, pte) = sets["train"], sets["test"]
     pose_cols, dyn_cols = _cols(POSE_FACTORS), _cols(PROBE_DYN)
@@ -310,7 +310,7 @@ def evaluate_latent(model: FaceLatentModel, *, pairs: int = 64, probe_train: int
     n_per = 8
     ids = np.repeat(test.identities[rng.integers(len(test.identities), size=identities)], n_per)
     f, e = mixed_frames(test_bank, rng, len(ids))
-    codes = encode_codes(model, _render_set(test, ids, f, e))
+    codes = encode_codes(model, render_frames(test, ids, f, e))
     z = codes["z_id"] / np.linalg.norm(codes["z_id"], axis=1, keepdims=True)
     cos = z @ z.T
     same = ids[:, None] == ids[None, :]

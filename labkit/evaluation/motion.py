@@ -37,6 +37,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from labkit.evaluation.config import EvalMotionConfig
 from labkit.io.audio import log_mel
 from labkit.io.weights import SHIPPED
 from labkit.metrics.pose import delta_p
@@ -117,7 +118,6 @@ def denoising_error(gen, clips: MotionClips, steps: tuple[int, ...] = DENOISING_
     in standardised units (mse of x̂_0; sway: its std within a window, averaged), and
     {"truth_sway": …}. An x̂_0 that ignores x_t returns the conditions' mean motion: little sway,
     and an error that barely falls as the noise does."""
-
     if gen.process_name != "diffusion":
         raise ValueError(f"denoising_error needs a diffusion generator, got {gen.process_name!r}")
     c, proc = gen.cfg, gen.process
@@ -248,7 +248,6 @@ def generate_for(gen, clips: MotionClips, *, seed: int = 0, commands: tuple[str,
 def sung_clips(n: int, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """The crude sung SynthTalk clip (synthtalk.singing) by n test-split voices: audio log-mel
     (n, T, A) and the ground-truth jaw opening (n, T)."""
-
     variants = split_voices("test")
     feats, jaw = [], []
     for k in range(n):
@@ -263,7 +262,6 @@ def sung_clips(n: int, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 def motion_source_of(gen, latent=None):
     """The motion source a generator was trained on: "factors", or the face latent checkpoint
     (`latent`, else the shipped file of the same name), checked against the recorded digest."""
-
     meta = gen.meta
     if meta.get("motion") == "factors":
         return "factors"
@@ -370,8 +368,8 @@ class MotionEvaluation:
         return pearson_per_clip(f[..., _COL["jaw"]], jaw)
 
 
-def evaluate_motion(gen, *, regression=None, latent=None, test_clips: int = 40, train_clips: int = 200,
-                    seeds: int = 3, seed: int = 0, cache_dir=None, progress: bool = False) -> dict:
+def evaluate_motion(gen, *, regression=None, latent=None, test_clips: int = EvalMotionConfig.test_clips, train_clips: int = EvalMotionConfig.train_clips,
+                    seeds: int = EvalMotionConfig.seeds, seed: int = EvalMotionConfig.seed, cache_dir=None, progress: bool = False) -> dict:
     """Every figure of the issue for a MotionGenerator (and the regression baseline's)."""
     held = gen.meta.get("heldout_language")
     ev = MotionEvaluation(motion_source_of(gen, latent), gen.cfg.window, heldout_language=held,

@@ -24,6 +24,7 @@ import numpy as np
 from skimage.data import astronaut
 from tqdm.auto import tqdm
 
+from labkit.evaluation.config import EvalRealConfig
 from labkit.evaluation.motion import puppet_factors
 from labkit.evaluators.capp import load_capp
 from labkit.evaluators.labsync import load_labsync
@@ -43,7 +44,8 @@ REAL_METHODS = ("ours", "puppet", "still")
 REAL_METRICS = ("S_C", "S_D", "CAPP", "dP", "CSIM")
 
 
-def default_inputs(num_speech: int = 8, seconds: float = 6.0, seed: int = 0):
+def default_inputs(num_speech: int = EvalRealConfig.clips, seconds: float = EvalRealConfig.seconds,
+                   seed: int = EvalRealConfig.seed):
     """skimage's astronaut photo and `num_speech` SynthTalk test-split speech clips (16 kHz)."""
 
 
@@ -53,7 +55,6 @@ def default_inputs(num_speech: int = 8, seconds: float = 6.0, seed: int = 0):
 
 def read_pose(frames: np.ndarray, box: np.ndarray) -> np.ndarray:
     """Yaw, pitch, roll (T, 3) degrees from dlib's landmarks of each frame (in the portrait's face box)."""
-
     out = []
     for f in frames:
         p = head_pose(dlib_shape(f, box), f.shape[:2])
@@ -63,14 +64,12 @@ def read_pose(frames: np.ndarray, box: np.ndarray) -> np.ndarray:
 
 def _embedding(frame: np.ndarray, box: np.ndarray) -> np.ndarray:
     """dlib's face embedding of `frame` in the portrait's face box (faces at 128 px are below the detector's usual minimum)."""
-
     return identity_embedding(frame, Face(box=box, score=1.0, landmarks=dlib_shape(frame, box), backend="dlib"))
 
 
 def clip_scores(frames: np.ndarray, portrait: np.ndarray, speech: np.ndarray, box: np.ndarray, *, labsync, capp,
                 portrait_embedding: np.ndarray, every: int = 10) -> dict:
     """The real-input metrics of one video (T, 128, 128, 3) of `portrait` (the aligned crop) speaking `speech`."""
-
     s = labsync.score(frames, speech, sample_rate=16000)
     pose = read_pose(frames, box)
     mel = log_mel(speech, num_frames=len(frames))
@@ -84,7 +83,6 @@ def evaluate_real(portraits: dict, speeches: dict, *, labsync=None, capp=None, s
                   progress: bool = False) -> dict:
     """{method: {metric: mean over every portrait × speech pair}}; portraits {name: image or path},
     speeches {name: path or 16 kHz samples}."""
-
     labsync, capp = labsync or load_labsync(), capp or load_capp()
     rows = {m: [] for m in REAL_METHODS}
     pairs = [(p, s) for p in portraits for s in speeches]
@@ -132,7 +130,6 @@ def to_markdown(table: dict) -> str:
 
 def save(table: dict, out: str | Path, *, overwrite: bool = False) -> tuple[Path, Path]:
     """Write OUT.md and OUT.csv (atomically; existing files only with `overwrite`)."""
-
     out = Path(out)
     md, csv = out.with_suffix(".md"), out.with_suffix(".csv")
     for p in (md, csv):

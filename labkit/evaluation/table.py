@@ -48,6 +48,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from tqdm.auto import tqdm
 
+from labkit.evaluation.config import EXTRA_METHODS, METHODS
 from labkit.evaluation.motion import MotionReader, puppet_factors
 from labkit.evaluators.capp import load_capp
 from labkit.evaluators.labsync import load_labsync
@@ -68,8 +69,6 @@ from labkit.synthtalk.renderer import render
 
 log = logging.getLogger(__name__)
 
-METHODS = ("gt", "ours", "regression", "puppet", "still")    # the table's rows by default
-EXTRA_METHODS = ("recon",)                                    # on request: the renderer's own effect
 METRICS = ("S_C", "S_D", "CAPP", "dP", "FVD", "CSIM", "LMD")
 BETTER = {"S_C": "higher", "S_D": "lower", "CAPP": "higher", "dP": "closer to gt", "FVD": "lower",
           "CSIM": "higher", "LMD": "lower"}
@@ -98,7 +97,6 @@ class TestSet:
 def load_test_set(split: str, num_clips: int, *, seconds: float = 6.0, seed: int = 0,
                   languages: tuple[str, ...] | None = None, progress: bool = False) -> TestSet:
     """Render `num_clips` SynthTalk clips of `split` at 128 px (deterministic in `seed`)."""
-
     kw = {} if languages is None else {"languages": tuple(languages)}
     ds = SynthTalk(split=split, seconds=seconds, seed=seed, num_clips=num_clips, resolution=128, **kw)
     it = range(num_clips)
@@ -135,7 +133,6 @@ class LatentRenderer:
     space = "latent"
 
     def __init__(self, model, train_factors: np.ndarray, train_motion: np.ndarray, *, batch: int = 50):
-
         self.model, self.batch = model, batch
         F, M = train_factors.shape[-1], train_motion.shape[-1]
         self._from_factors = make_pipeline(StandardScaler(), Ridge(alpha=1.0)).fit(
@@ -190,7 +187,6 @@ class SynthTalkRenderer:
         return factors
 
     def render(self, test: TestSet, i: int, motion: np.ndarray, emotion: int | None = None) -> np.ndarray:
-
         e = test.emotion[i] if emotion is None else emotion
         f = clip_factors({**{n: motion[:, k] for k, n in enumerate(FACTOR_NAMES)},
                           "emotion": np.full(len(motion), e, np.int64)})         # generated factors may overshoot
@@ -207,14 +203,12 @@ class SynthTalkRenderer:
 
 def generate_motion(gen, test: TestSet, *, seed: int = 0) -> np.ndarray:
     """Motion (N, T, M) from each clip's audio and its true gaze, distance and emotion commands."""
-
     return gen.generate(test.mel, gaze=gaze_of(test.factors), distance=test.factors[..., FACTOR_NAMES.index("distance")],
                         emotion=emotion_offset(test.emotion, test.intensity), seed=seed)
 
 
 def method_videos(method: str, test: TestSet, renderer, *, generators: dict, seed: int = 0):
     """Yield the videos (T, H, W, 3) uint8 of `method` for each test clip."""
-
     N = len(test.frames)
     if method == "gt":
         yield from test.frames
@@ -268,7 +262,6 @@ class Instruments:
         """dlib's face box (left, top, right, bottom) on clip i's portrait, used for every frame of
         every method (the clips are face-centred crops; a detector run per frame misses the
         softer faces of a learned renderer); the exact landmarks' bounds if dlib finds no face."""
-
         if i not in self._boxes:
             boxes = detect_faces(test.frames[i, 0], upsample=1)
             lm = test.landmarks[i, 0]
@@ -277,7 +270,6 @@ class Instruments:
 
     def landmarks(self, frames: np.ndarray, box: np.ndarray) -> np.ndarray:
         """dlib's 68 landmarks (K, 68, 2) in `box` on every lmd_every-th frame."""
-
         return np.stack([dlib_shape(frames[t], box) for t in range(0, len(frames), self.lmd_every)])
 
     def clip_metrics(self, frames: np.ndarray, test: TestSet, i: int) -> dict:
@@ -300,7 +292,6 @@ def load_instruments(*, latent=None, labsync=None, capp=None, video_features=Non
     """The instruments (the shipped checkpoints unless paths are given), the pose reader fit on
     `reader_clips` training clips (cached extraction), and the training motion it was fit on
     (for the latent renderer's ridge map)."""
-
     latent = resolve(latent, "face_latent", FACE_LATENT)
     # the same clips as labkit.evaluation.motion.MotionEvaluation's training clips (one cached extraction)
     train = extract_clips("train", reader_clips, source=str(latent), seconds=8.0, seed=1, languages=languages,

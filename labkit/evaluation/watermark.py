@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from labkit.evaluation.config import EvalWatermarkConfig
 from labkit.pipeline import Animator
 from labkit.provenance.watermark import Watermark, robustness
 from labkit.synthtalk import SynthTalk
@@ -22,11 +23,10 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
 
 
-def evaluate_watermark(*, clips: int = 100, seconds: float = 2.0, resolution: int = 128, seed: int = 0,
+def evaluate_watermark(*, clips: int = EvalWatermarkConfig.clips, seconds: float = EvalWatermarkConfig.seconds, resolution: int = EvalWatermarkConfig.resolution, seed: int = EvalWatermarkConfig.seed,
                        progress: bool = False) -> dict:
     """Detection rate per attack on `clips` generated videos, false positives on as many clean ones,
     and the mark's PSNR (marked vs unmarked frames of the same video)."""
-
     if clips < 1:
         raise ValueError(f"clips must be >= 1, got {clips}")
     speech = SynthTalk(split="test", resolution=64, seconds=seconds, seed=seed, num_clips=clips)

@@ -15,7 +15,6 @@ head happens to point. Trained on SynthTalk's ground-truth pose (labkit.evaluato
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from labkit.evaluators.config import CAPPConfig
 from labkit.io.checkpoint import load_state
 from labkit.io.weights import resolve
 from labkit.motion.data import extract_clips
@@ -30,18 +30,6 @@ from labkit.synthtalk.factors import FACTOR_NAMES
 
 KIND = "capp"
 ANGLES = [FACTOR_NAMES.index(n) for n in ("yaw", "pitch", "roll")]   # the head-angle columns of the factors
-
-
-@dataclass
-class CAPPConfig:
-    window: int = 75             # T, frames per window (3 s at 25 fps)
-    pose_dim: int = 3            # yaw, pitch, roll
-    audio_dim: int = 80          # A, log-mel bands per frame (labkit.io.audio.MelFeatures)
-    width: int = 128             # D, transformer width
-    layers: int = 2              # transformer layers per encoder
-    heads: int = 4               # attention heads
-    embed_dim: int = 128         # E
-    pose_scale: float = 5.0      # degrees that map to 1 at the input
 
 
 class SequenceEncoder(nn.Module):
@@ -77,14 +65,16 @@ class CAPP(nn.Module):
     def embed_pose(self, pose: torch.Tensor) -> torch.Tensor:
         """pose (B, T, 3) degrees → (B, E) unit vectors. The encoder sees the angles relative to the
         window's mean and their frame-to-frame velocity (×5, so a nod's few degrees per frame count)."""
-        assert pose.ndim == 3 and pose.shape[1:] == (self.cfg.window, self.cfg.pose_dim), f"pose {tuple(pose.shape)}"
+        if not (pose.ndim == 3 and pose.shape[1:] == (self.cfg.window, self.cfg.pose_dim)):
+            raise ValueError(f"pose {tuple(pose.shape)}")
         rel = pose - pose.mean(1, keepdim=True)
         vel = F.pad(pose.diff(dim=1), (0, 0, 1, 0))                                # (B, T, 3), 0 at the first frame
         return F.normalize(self.pose(torch.cat([rel, 5 * vel], 2) / self.cfg.pose_scale), dim=1)
 
     def embed_audio(self, audio: torch.Tensor) -> torch.Tensor:
         """audio (B, T, A) log-mel → (B, E) unit vectors."""
-        assert audio.ndim == 3 and audio.shape[1:] == (self.cfg.window, self.cfg.audio_dim), f"audio {tuple(audio.shape)}"
+        if not (audio.ndim == 3 and audio.shape[1:] == (self.cfg.window, self.cfg.audio_dim)):
+            raise ValueError(f"audio {tuple(audio.shape)}")
         return F.normalize(self.audio((audio - self.audio_mean) / self.audio_std), dim=1)
 
     def loss(self, pose: torch.Tensor, audio: torch.Tensor,
@@ -135,7 +125,6 @@ def shift_frames(x: np.ndarray, shift: int) -> np.ndarray:
 
 def load_capp(path: str | Path | None = None, *, device: str = "cpu") -> CAPP:
     """A trained CAPP in eval mode; the shipped SynthTalk one by default."""
-
     path = resolve(path, KIND, "capp")
     state, meta = load_state(path, kind=KIND)
     model = CAPP(CAPPConfig(**meta["config"]))

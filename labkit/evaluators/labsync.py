@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import librosa
@@ -30,6 +29,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from labkit.evaluators.config import LabSyncConfig
 from labkit.io.atomic import save_npz_atomic
 from labkit.io.audio import MelFeatures, log_mel
 from labkit.io.checkpoint import load_state
@@ -39,22 +39,6 @@ from labkit.metrics.sync import SyncScores, sync_scores
 from labkit.synthtalk import SynthTalk
 
 KIND = "labsync"
-
-
-@dataclass
-class LabSyncConfig:
-    frames: int = 5                  # video frames per window (0.2 s at 25 fps), as SyncNet
-    audio_rate: int = 4              # audio feature frames per video frame (100 Hz at 25 fps)
-    n_mels: int = 40                 # log-mel bands of the audio tower
-    box: tuple[float, float, float, float] = (0.43, 0.73, 0.22, 0.78)  # mouth box in the face crop: top, bottom, left, right
-    crop: tuple[int, int] = (28, 52)  # (h, w) the mouth box is resized to
-    width: int = 32                  # channels of the video tower's first stage; doubles per stage
-    audio_width: int = 16            # the same for the audio tower (it sees 2·max_offset + 1 windows per video window)
-    embed_dim: int = 128             # E, size of both embeddings
-
-    @property
-    def audio_window(self) -> int:
-        return self.frames * self.audio_rate
 
 
 class Tower(nn.Module):
@@ -86,13 +70,15 @@ class LabSync(nn.Module):
     def embed_video(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, frames, 3, h, w) mouth crops in [0, 1] → (B, E) unit vectors."""
         B, T, C, h, w = x.shape
-        assert (T, C, h, w) == (self.cfg.frames, 3, *self.cfg.crop), f"video windows {tuple(x.shape)}"
+        if (T, C, h, w) != (self.cfg.frames, 3, *self.cfg.crop):
+            raise ValueError(f"video windows {tuple(x.shape)}")
         return F.normalize(self.video(2 * x.reshape(B, T * C, h, w) - 1), dim=1)
 
     def embed_audio(self, a: torch.Tensor) -> torch.Tensor:
         """a: (B, frames · audio_rate, n_mels) log-mel → (B, E) unit vectors."""
         B, T, M = a.shape
-        assert (T, M) == (self.cfg.audio_window, self.cfg.n_mels), f"audio windows {tuple(a.shape)}"
+        if (T, M) != (self.cfg.audio_window, self.cfg.n_mels):
+            raise ValueError(f"audio windows {tuple(a.shape)}")
         a = (a - self.audio_mean) / self.audio_std
         return F.normalize(self.audio(a.transpose(1, 2)[:, None]), dim=1)   # (B, 1, n_mels, T)
 
@@ -154,7 +140,6 @@ def sync_audio_features(audio: np.ndarray, num_frames: int, cfg: LabSyncConfig, 
 
 def load_labsync(path: str | Path | None = None, *, device: str = "cpu") -> LabSync:
     """A trained LabSync in eval mode; the shipped SynthTalk expert by default."""
-
     path = resolve(path, KIND, "labsync")
     state, meta = load_state(path, kind=KIND)
     c = meta["config"]
@@ -172,7 +157,6 @@ def extract_sync_clips(split: str, num_clips: int, cfg: LabSyncConfig, *, second
                        cache_dir: str | os.PathLike | bool | None = None, progress: bool = False) -> dict:
     """Mouth crops (N, T, 3, h, w) uint8, audio features (N, T · audio_rate, n_mels) float16 and the
     clips' identities (N,) of `num_clips` SynthTalk clips of `split` at 128 px; cached."""
-
     key = dict(split=split, num_clips=num_clips, seconds=seconds, seed=seed, box=list(cfg.box), crop=list(cfg.crop),
                n_mels=cfg.n_mels, audio_rate=cfg.audio_rate, version=1)
     path = None

@@ -119,7 +119,6 @@ def speech_mfcc(audio: np.ndarray, sample_rate: int = 16000, *, numcep: int = 13
     """MFCCs (frames, numcep) with python_speech_features' defaults: HTK mel filters from 0 to sr / 2
     on FFT bins, log filterbank energies, DCT-II (orthonormal), sinusoidal lifter, c0 = log frame energy.
     Frames: 1 + ceil((S − winlen·sr) / (winstep·sr)), the last zero-padded; rectangular window."""
-
     x = np.asarray(audio, np.float64)
     if x.ndim != 1:
         raise ValueError(f"audio must be mono (S,), got shape {x.shape}")

@@ -9,33 +9,17 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from labkit.evaluators.capp import CAPP, KIND, CAPPConfig, pose_audio
-from labkit.training.runs import RunFolder, run_steps
+from labkit.evaluators.capp import CAPP, KIND, pose_audio
+from labkit.evaluators.config import CAPPConfig, TrainCAPPConfig
+from labkit.training.runs import RunFolder, keeps_global_state, run_steps
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class TrainCAPPConfig:
-    train_clips: int = 400         # SynthTalk train clips (6 s each)
-    seconds: float = 6.0           # clip length
-    steps: int = 2000              # optimisation steps
-    batch_size: int = 128          # windows per step, each from another clip
-    lr: float = 5e-4               # peak AdamW learning rate
-    weight_decay: float = 0.01     # AdamW weight decay
-    warmup: int = 100              # linear warm-up steps
-    seed: int = 0                  # init and every batch
-    shift_negatives: tuple[int, int] = (3, 12)   # each window's pose also moved by ±3…12 frames, as a negative
-    still_negatives: float = 0.25  # a share of the batch also as a near-motionless negative (0–25 % of its motion)
-    log_every: int = 50            # steps between scalar logs
-    checkpoint_every: int = 500    # steps between checkpoints
-    snapshot_steps: tuple[int, ...] = ()
 
 
 _RESUMABLE_CHANGES = {"steps", "log_every", "checkpoint_every", "snapshot_steps"}
@@ -81,6 +65,7 @@ def hard_negatives(pose: np.ndarray, picked, window: int, rng: np.random.Generat
     return np.concatenate(out).astype(pose.dtype, copy=False)
 
 
+@keeps_global_state
 def train_capp(cfg: TrainCAPPConfig, out_dir: str | os.PathLike, *, model_cfg: CAPPConfig | None = None,
                device: str = "cpu", overwrite: bool = False, progress: bool = True, cache_dir=None) -> Path:
     """Train (or resume) CAPP in `out_dir`; returns the weights path."""

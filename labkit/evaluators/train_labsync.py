@@ -15,34 +15,18 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from labkit.evaluators.labsync import KIND, LabSync, LabSyncConfig, extract_sync_clips
-from labkit.training.runs import RunFolder, run_steps
+from labkit.evaluators.config import LabSyncConfig, TrainLabSyncConfig
+from labkit.evaluators.labsync import KIND, LabSync, extract_sync_clips
+from labkit.training.runs import RunFolder, keeps_global_state, run_steps
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class TrainLabSyncConfig:
-    train_clips: int = 200         # SynthTalk train clips (6 s each)
-    seconds: float = 6.0           # clip length
-    steps: int = 3000              # optimisation steps
-    batch_size: int = 64           # video windows per step
-    max_offset: int = 8            # audio offsets (frames) scored against each window (the evaluation scans ±15)
-    lr: float = 1e-3               # peak AdamW learning rate
-    weight_decay: float = 1e-4     # AdamW weight decay
-    warmup: int = 100              # linear warm-up steps
-    seed: int = 0                  # init and every batch
-    augment: bool = True           # blur, contrast and shift of the mouth crops
-    log_every: int = 50            # steps between scalar logs
-    checkpoint_every: int = 500    # steps between checkpoints
-    snapshot_steps: tuple[int, ...] = ()
 
 
 _RESUMABLE_CHANGES = {"steps", "log_every", "checkpoint_every", "snapshot_steps"}
@@ -102,6 +86,7 @@ def labsync_loss(model: LabSync, video: torch.Tensor, audio: torch.Tensor, valid
     return loss, {"offset_acc": float(acc), "scale": float(scale.detach())}
 
 
+@keeps_global_state
 def train_labsync(cfg: TrainLabSyncConfig, out_dir: str | os.PathLike, *, model_cfg: LabSyncConfig | None = None,
                   device: str = "cpu", overwrite: bool = False, progress: bool = True, cache_dir=None) -> Path:
     """Train (or resume) LabSync in `out_dir`; returns the weights path."""

@@ -11,33 +11,18 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from labkit.evaluators.video_features import KIND, VideoFeatureNet, VideoFeaturesConfig, factor_targets, render_windows
-from labkit.training.runs import RunFolder, run_steps
+from labkit.evaluators.config import TrainVideoFeaturesConfig, VideoFeaturesConfig
+from labkit.evaluators.video_features import KIND, VideoFeatureNet, factor_targets, render_windows
+from labkit.training.runs import RunFolder, keeps_global_state, run_steps
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class TrainVideoFeaturesConfig:
-    train_clips: int = 4000        # SynthTalk train clips (6 s each; the same as CAPP's), one window from each
-    seconds: float = 6.0           # clip length
-    steps: int = 3000              # optimisation steps
-    batch_size: int = 32           # windows per step
-    lr: float = 1e-3               # peak AdamW learning rate
-    weight_decay: float = 1e-4     # AdamW weight decay
-    warmup: int = 100              # linear warm-up steps
-    emotion_weight: float = 0.5    # weight of the emotion cross-entropy
-    seed: int = 0                  # init, the windows and every batch
-    log_every: int = 50            # steps between scalar logs
-    checkpoint_every: int = 500    # steps between checkpoints
-    snapshot_steps: tuple[int, ...] = ()
 
 
 _RESUMABLE_CHANGES = {"steps", "log_every", "checkpoint_every", "snapshot_steps"}
@@ -52,6 +37,7 @@ def video_features_loss(model: VideoFeatureNet, clips: torch.Tensor, factors: to
     return mse + emotion_weight * ce, {"mse": mse.item(), "ce": ce.item(), "emotion_acc": acc.item()}
 
 
+@keeps_global_state
 def train_video_features(cfg: TrainVideoFeaturesConfig, out_dir: str | os.PathLike, *,
                          model_cfg: VideoFeaturesConfig | None = None, device: str = "cpu", overwrite: bool = False,
                          progress: bool = True, cache_dir=None) -> Path:

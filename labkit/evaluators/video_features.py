@@ -17,7 +17,6 @@ computes the distance). Users with I3D weights pass their own features to metric
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +25,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from labkit.evaluators.config import VideoFeaturesConfig
 from labkit.io.checkpoint import load_state
 from labkit.io.weights import resolve
 from labkit.motion.data import extract_clips
@@ -34,23 +34,6 @@ from labkit.synthtalk.factors import array_to_factors
 from labkit.synthtalk.renderer import render
 
 KIND = "video_features"
-
-
-@dataclass
-class VideoFeaturesConfig:
-    frames: int = 16                   # T, frames per clip (FVD's 16-frame clips)
-    size: int = 64                     # frames are resized to size × size
-    width: int = 16                    # channels of the first stage; the feature is 4 · width
-    num_factors: int = 14              # F, SynthTalk factors regressed per target frame
-    target_frames: tuple[int, ...] = (0, 5, 10, 15)   # frames of the clip whose factors are regressed (and each
-                                       # factor's spread over the clip, so that how much things move is seen)
-    num_emotions: int = 5              # emotion classes
-    factor_mean: list[float] = field(default_factory=list)   # training statistics of the targets (set by the trainer)
-    factor_std: list[float] = field(default_factory=list)
-
-    @property
-    def feature_dim(self) -> int:
-        return 4 * self.width
 
 
 def _stage(c_in: int, c_out: int, stride) -> nn.Sequential:
@@ -75,7 +58,8 @@ class VideoFeatureNet(nn.Module):
         """uint8 or [0, 1] float clips (B, T, H, W, 3) → (B, 6, T, size, size): the frames in [-1, 1] and
         4 × their frame-to-frame difference (0 at the first frame), so motion is in plain view."""
         B, T, H, W, C = clips.shape
-        assert (T, C) == (self.cfg.frames, 3), f"clips must be (B, {self.cfg.frames}, H, W, 3), got {tuple(clips.shape)}"
+        if (T, C) != (self.cfg.frames, 3):
+            raise ValueError(f"clips must be (B, {self.cfg.frames}, H, W, 3), got {tuple(clips.shape)}")
         x = clips.float().div(255) if clips.dtype == torch.uint8 else clips.float()
         x = x.reshape(B * T, H, W, C).permute(0, 3, 1, 2)
         if (H, W) != (self.cfg.size, self.cfg.size):
@@ -118,7 +102,6 @@ class VideoFeatureNet(nn.Module):
 
 def load_video_features(path: str | Path | None = None, *, device: str = "cpu") -> VideoFeatureNet:
     """A trained clip encoder in eval mode; the shipped SynthTalk one by default."""
-
     path = resolve(path, KIND, "video_features")
     state, meta = load_state(path, kind=KIND)
     c = meta["config"]
@@ -131,7 +114,6 @@ def render_windows(split: str, num_clips: int, cfg: VideoFeaturesConfig, *, seco
                    cache_dir=None, progress: bool = False) -> dict:
     """One random window of cfg.frames frames from each of `num_clips` SynthTalk clips of `split`:
     frames (N, T, size, size, 3) uint8, factors (N, T, F) and emotion (N,)."""
-
     clips = extract_clips(split, num_clips, source="factors", seconds=seconds, seed=seed, cache_dir=cache_dir,
                           progress=progress)
     ds = SynthTalk(split=split, seconds=seconds, seed=seed, num_clips=num_clips)

@@ -26,7 +26,8 @@ def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
 
     Reflections are excluded (det R = +1)."""
     src, dst = np.asarray(src, np.float64), np.asarray(dst, np.float64)
-    assert src.shape == dst.shape and src.ndim == 2 and src.shape[1] == 2 and len(src) >= 2, (src.shape, dst.shape)
+    if not (src.shape == dst.shape and src.ndim == 2 and src.shape[1] == 2 and len(src) >= 2):
+        raise ValueError(f"unexpected shapes {(src.shape, dst.shape)}")
     mu_s, mu_d = src.mean(0), dst.mean(0)
     xs, xd = src - mu_s, dst - mu_d                          # (P, 2) centred
     var_s = (xs ** 2).sum() / len(src)

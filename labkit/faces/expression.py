@@ -43,7 +43,6 @@ def eye_aspect_ratio(landmarks: np.ndarray) -> np.ndarray:
 
 @lru_cache(maxsize=1)
 def _neutral_ear() -> float:
-
     return float(eye_aspect_ratio(mean_face().unit).mean())
 
 

@@ -35,5 +35,6 @@ def identity_similarity(a: np.ndarray, b: np.ndarray) -> float:
     one identity, ~0.90-0.97 across identities; a real photo vs SynthTalk ~0.86-0.90). Compare
     scores with each other, or use Euclidean distance with dlib's 0.6 threshold."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    assert a.shape == b.shape == (EMBEDDING_SIZE,), (a.shape, b.shape)
+    if not (a.shape == b.shape == (EMBEDDING_SIZE,)):
+        raise ValueError(f"unexpected shapes {(a.shape, b.shape)}")
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))

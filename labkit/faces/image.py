@@ -65,7 +65,6 @@ def as_rgb(image, *, name: str | None = None) -> np.ndarray:
 
 
 def _read(path: Path) -> np.ndarray:
-
     if not path.is_file():
         raise FileNotFoundError(f"no image file at {path}")
     bgr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)

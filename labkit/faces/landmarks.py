@@ -110,7 +110,6 @@ class _Fan:
         self.device = device   # the network itself loads on first use
 
     def detect(self, image: np.ndarray) -> list[Face]:
-
         with warnings.catch_warnings():           # face_alignment warns "No faces were detected."
             warnings.simplefilter("ignore")
             lms, _, dets = models.fan_model(self.device).get_landmarks_from_image(image, return_bboxes=True)

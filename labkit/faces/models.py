@@ -78,7 +78,6 @@ def dlib_recognizer():
 
 def fan_weight_paths() -> dict[str, Path]:
     """Where face-alignment looks for its weights: {name: path} under torch hub's cache."""
-
     checkpoints = Path(torch.hub.get_dir()) / "checkpoints"
     return {name: checkpoints / Path(urlparse(url).path).name for name, url in FAN_WEIGHTS.items()}
 

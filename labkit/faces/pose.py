@@ -73,7 +73,6 @@ def head_pose(landmarks: np.ndarray, image_size: tuple[int, int], *, focal: floa
               points=POSE_POINTS) -> HeadPose:
     """Head pose from landmarks (68, 2) in an image of size (H, W) (cv2.solvePnP: SQPnP, then
     Levenberg-Marquardt refinement). `focal`: focal length in pixels if known."""
-
     landmarks = np.asarray(landmarks, np.float64)
     if landmarks.shape != (68, 2) or not np.isfinite(landmarks).all():
         raise ValueError(f"landmarks must be finite (68, 2) iBUG points, got shape {landmarks.shape}")

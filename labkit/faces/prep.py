@@ -83,7 +83,6 @@ def track_landmarks(frames, detector) -> tuple[np.ndarray, np.ndarray, np.ndarra
     (dlib's predictor) or the previous landmarks are carried (FAN). Frames before the first
     detection take the first detection's values. ValueError if no frame has a face.
     """
-
     lms, boxes, found = [], [], []
     prev = None
     for img in frames:
@@ -114,7 +113,6 @@ def track_landmarks(frames, detector) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
 def smooth_landmarks(lms: np.ndarray, window: int) -> np.ndarray:
     """Zero-phase Savitzky–Golay smoothing (order 2) of landmarks (T, 68, 2) along time."""
-
     if window <= 1 or len(lms) < window:
         return lms
     window += 1 - window % 2                                  # odd
@@ -123,7 +121,6 @@ def smooth_landmarks(lms: np.ndarray, window: int) -> np.ndarray:
 
 def prepare_clip(video: Path, out_dir: Path, name: str, cfg: PrepConfig) -> dict:
     """Prepare one clip; returns its manifest entry. Raises on failure (the caller logs it)."""
-
     t0 = time.perf_counter()
     info = video_info(video)
     if not info["has_audio"]:
@@ -176,7 +173,6 @@ def _write_manifest(path: Path, settings: dict, clips: dict) -> None:
 def prepare(video_dir: str | os.PathLike, out_dir: str | os.PathLike, cfg: PrepConfig = PrepConfig(), *,
             workers: int = 1, overwrite: bool = False, progress: bool = True) -> Path:
     """Prepare every video under `video_dir` into `out_dir`; returns the manifest path."""
-
     if cfg.resolution not in RESOLUTIONS:
         raise ValueError(f"resolution {cfg.resolution} is not supported; choose one of {RESOLUTIONS}")
     if workers < 1:

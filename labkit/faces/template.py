@@ -37,10 +37,10 @@ class MeanFace:
 @lru_cache(maxsize=2)
 def mean_face(n_identities: int = TEMPLATE_IDENTITIES) -> MeanFace:
     """Mean neutral, frontal landmarks of the first `n_identities` SynthTalk train identities."""
-
     factors = neutral_factors(1)
     weights, openness = expression_weights(factors, 0)          # zero blendshapes, eyes open
-    assert openness == 1.0
+    if openness != 1.0:
+        raise RuntimeError("SynthTalk's neutral factors must leave the eyes open")
     pose = [float(factors[k][0]) for k in ("yaw", "pitch", "roll", "tx", "ty", "distance")]
     cam = Renderer(_CAMERA_RES, supersample=1)
     grid = _GRID[max(RESOLUTIONS)]

@@ -38,7 +38,6 @@ GAZES = ((-20, 0), (-10, 0), (10, 0), (20, 0), (0, -12), (0, 12))   # (gaze_yaw,
 
 
 def _factors(rows: list[dict]) -> dict:
-
     f = neutral_factors(len(rows))
     for t, row in enumerate(rows):
         for k, v in row.items():
@@ -79,7 +78,6 @@ def validate(identities=(0, 10, 20, 30, 40, 50), *, resolution: int = 256, yaws=
              rolls=ROLLS, jaws=JAWS, blinks=BLINKS, gazes=GAZES, progress: bool = False) -> dict:
     """Render each identity (SynthTalk test identities by default) over a pose grid and jaw,
     blink and gaze sweeps; score the estimators on ground-truth and on dlib landmarks."""
-
     plan = ([{"test": "pose", "yaw": y, "pitch": p, "roll": r} for y, p, r in itertools.product(yaws, pitches, rolls)]
             + [{"test": "jaw", "jaw": j, "yaw": y} for j, y in itertools.product(jaws, (-15, 0, 15))]
             + [{"test": "blink", "blink": b, "yaw": y} for b, y in itertools.product(blinks, (-15, 0, 15))]

@@ -174,9 +174,12 @@ class MelFeatures:
     log_floor: float = 1e-5  # mel power is clamped here before the log (floor = log(1e-5) = -11.5)
 
     def __post_init__(self):
-        assert self.fps > 0 and self.sample_rate > 0, f"fps and sample_rate must be positive: {self}"
-        assert 0 < self.win_length <= self.n_fft, f"need 0 < win_length <= n_fft: {self}"
-        assert 0 <= self.fmin < self.fmax <= self.sample_rate / 2, f"need 0 <= fmin < fmax <= sr/2: {self}"
+        if not (self.fps > 0 and self.sample_rate > 0):
+            raise ValueError(f"fps and sample_rate must be positive: {self}")
+        if not (0 < self.win_length <= self.n_fft):
+            raise ValueError(f"need 0 < win_length <= n_fft: {self}")
+        if not (0 <= self.fmin < self.fmax <= self.sample_rate / 2):
+            raise ValueError(f"need 0 <= fmin < fmax <= sr/2: {self}")
 
     @property
     def hop_length(self) -> float:
@@ -235,7 +238,8 @@ def log_mel(audio: np.ndarray, cfg: MelFeatures = MelFeatures(), *, num_frames: 
     T = ceil(S * fps / sr) unless `num_frames` is given (frames past the audio see zeros).
     """
     audio = np.asarray(audio, np.float32)
-    assert audio.ndim == 1, f"audio must be mono (S,), got shape {audio.shape}"
+    if audio.ndim != 1:
+        raise ValueError(f"audio must be mono (S,), got shape {audio.shape}")
     T = _count(len(audio), cfg) if num_frames is None else int(num_frames)
     return _featurise(audio, 0, window_starts(np.arange(T), cfg), cfg)
 
@@ -262,7 +266,8 @@ class StreamingLogMel:
 
     def push(self, chunk: np.ndarray) -> np.ndarray:
         chunk = np.asarray(chunk, np.float32)
-        assert chunk.ndim == 1, f"chunk must be mono (n,), got shape {chunk.shape}"
+        if chunk.ndim != 1:
+            raise ValueError(f"chunk must be mono (n,), got shape {chunk.shape}")
         self._buf = np.concatenate([self._buf, chunk])
         self.num_samples += len(chunk)
         t = np.arange(self.num_frames, _count(self.num_samples, self.cfg))
@@ -339,9 +344,11 @@ def wav2vec2_features(audio: np.ndarray, *, model_dir: str | os.PathLike, fps: f
         raise ImportError(f"wav2vec2_features needs the optional package `transformers` ({e}); "
                           "install it with `pip install transformers`.") from e
     audio = np.asarray(audio, np.float32)
-    assert audio.ndim == 1, f"audio must be mono (S,), got shape {audio.shape}"
+    if audio.ndim != 1:
+        raise ValueError(f"audio must be mono (S,), got shape {audio.shape}")
     x = soxr.resample(audio, sample_rate, 16000, quality="HQ") if sample_rate != 16000 else audio
-    assert len(x) >= 400, f"wav2vec2 needs at least 400 samples (25 ms) at 16 kHz, got {len(x)}"
+    if len(x) < 400:
+        raise ValueError(f"wav2vec2 needs at least 400 samples (25 ms) at 16 kHz, got {len(x)}")
     x = (x - x.mean()) / np.sqrt(x.var() + 1e-7)  # as Wav2Vec2FeatureExtractor(do_normalize=True)
     model = Wav2Vec2Model.from_pretrained(str(model_dir), local_files_only=True).eval().to(device)
     with torch.no_grad():

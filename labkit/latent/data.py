@@ -190,8 +190,6 @@ class PreparedPairs:
     """
 
     def __init__(self, prepared_dir, resolution: int, *, seed: int = 0):
-
-
         root = Path(prepared_dir)
         man = root / MANIFEST
         if not man.is_file():
@@ -223,7 +221,6 @@ class PreparedPairs:
     def batch(self, B: int, rng: np.random.Generator, *, rows: slice = slice(None), step: int | None = None) -> dict:
         """The rows `rows` of step `step`'s batch of B pairs (clips in epoch order; with no step,
         clips drawn from `rng`)."""
-
         clips = rng.integers(len(self), size=B) if step is None else epoch_indices(len(self), B, step, self.seed)
         where = rng.random((B, 2))                         # the two frames, as fractions of the clip
         src, drv, src_lm, drv_lm = [], [], [], []
@@ -245,7 +242,6 @@ def epoch_indices(n_items: int, batch_size: int, step: int, seed: int):
     Every item comes once per epoch (no duplicates), and the order is a function of (seed, step):
     exact resume, and the same batches whatever the world size.
     """
-
     if n_items < 1:
         raise ValueError("epoch_indices needs at least one item")
     pos = np.arange(step * batch_size, (step + 1) * batch_size)

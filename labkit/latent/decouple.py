@@ -61,7 +61,6 @@ def raw_motion(model: FaceLatentModel, images: torch.Tensor, batch: int = 64) ->
 
 def synthtalk_frames(image_size: int, frames: int, *, seed: int = 0, progress: bool = False) -> torch.Tensor:
     """`frames` SynthTalk renders (N, 3, H, W) of train identities, pose and expression independent."""
-
     rng = np.random.default_rng([seed, 17])
     bank = motion_bank("train", 24, seed=seed + 17, progress=progress)
     sampler = PairSampler("train", image_size, bank, random_pose_prob=0.0)
@@ -88,7 +87,6 @@ def decouple_checkpoint(src: str | os.PathLike, dst: str | os.PathLike, *, frame
                         overwrite: bool = False, progress: bool = False) -> tuple[Path, float]:
     """`labkit weights decouple`: write `src` with pose-residual dynamics fitted on `frames`
     SynthTalk train frames to `dst` (same precision as `src`); returns (dst, the fit's R²)."""
-
     dst = Path(dst)
     if dst.exists() and not overwrite:
         raise FileExistsError(f"{dst} exists; pass --overwrite to replace it")

@@ -37,38 +37,19 @@ For a pair (I_i, I_j) of frames of one clip:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 
+from labkit.latent.config import LossWeights
 from labkit.latent.data import cross_partner
 from labkit.latent.model import FaceLatentModel, Latents
 from labkit.latent.parts import CROPS, face_crops
 from labkit.latent.warp import POSE_DIM, pose_after_similarity, warp_image_similarity
 from labkit.metrics.image import ms_ssim
 from labkit.synthtalk.factors import FACTOR_NAMES
-
-
-@dataclass
-class LossWeights:
-    l1: float = 1.0              # reconstruction, L1
-    ms_ssim: float = 0.5         # reconstruction, 1 - MS-SSIM
-    transfer: float = 1.0        # VASA-1 pairwise pose/dynamics transfer consistency
-    cross_id: float = 0.2        # VASA-1 cross-identity: identity code of the reenactment kept
-    cross_motion: float = 0.2    # VASA-1 cross-identity: motion codes of the reenactment kept
-    id_contrast: float = 0.1     # identity codes equal within a clip, apart across people
-    region: float = 1.0          # L1 inside eye/brow and mouth boxes (needs landmarks in the batch)
-    pose_supervision: float = 0.0  # SynthTalk-only weak supervision of z_pose (ablation)
-    decorrelate: float = 0.0     # mean squared correlation of z_pose with z_dyn over the batch (XCov)
-    crops: float = 0.0           # L1 of D_crop's eye and mouth crops (needs landmarks and model.crop_decoder)
-    equivariance: float = 0.0    # z_pose follows, z_dyn ignores, a random similarity of the driver
-                                 # (needs batch["similarity"])
-    cross_render: float = 0.0    # reconstruction of the exact cross-identity render (SynthTalk;
-                                 # needs batch["cross_target"])
-    consistency_fraction: float = 0.5  # share of the batch the consistency terms are computed on
 
 
 def reconstruction(pred: torch.Tensor, target: torch.Tensor, w: LossWeights) -> torch.Tensor:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
 import torch
@@ -31,86 +30,14 @@ from labkit.io.checkpoint import load_state
 from labkit.io.weights import FACE_LATENT, resolve
 from labkit.latent import warp
 from labkit.latent.blocks import FiLM, ResBlock2d, ResBlock3d, groups
+from labkit.latent.config import FaceLatentConfig
 from labkit.latent.parts import CropDecoder, PartEncoder, PartPainter
 from labkit.latent.warp import POSE_DIM
 
 KIND = "face_latent"                      # checkpoint kind (labkit.io.checkpoint)
 
 
-@dataclass
-class FaceLatentConfig:
-    image_size: int = 128        # H = W of input and output images
-    volume_size: int = 32        # Hv = Wv of the appearance volume
-    volume_depth: int = 16       # D, depth bins of the appearance volume
-    volume_channels: int = 16    # C, feature channels per voxel
-    width: int = 32              # channels of the first conv stage; doubles per downsampling (capped)
-    max_width: int = 256         # channel cap of the 2D networks
-    code_size: int = 64          # input size of the identity encoder (images are resized)
-    motion_size: int = 0         # input size of the motion encoder E_mot, 0 = code_size; eyelids, irises and
-                                 # lips span a few pixels, so E_mot should see the image at full size
-    id_dim: int = 64             # Z_id, identity code size
-    dyn_dim: int = 24            # Z_dyn, facial dynamics code size (lips, blinks, brows, gaze, emotion)
-    flow_size: int = 8           # d = h = w of the generated non-rigid displacement grids
-    flow_hidden: int = 256       # hidden width of the warp generators
-    res3d_blocks: int = 2        # residual 3D conv blocks of G_3D on the canonical volume
-    dyn_film: bool = True        # also modulate G_2D with (z_id, z_dyn): mouth interior and eyelids
-                                 # are not warps of visible texture, they must be painted
-    dense_warp: bool = False     # warp generators as 3D conv upsamplers (MegaPortraits): a displacement field
-                                 # and a feature residual at the volume's size, instead of a flow_size^3 MLP flow
-    canonical_flow: bool = False # W_c→d reads the target dynamics' displacement where each voxel sits in the
-                                 # canonical volume, so a lip's motion turns with the head; False (the first
-                                 # s128d) laid it out on the posed grid, and z_dyn had to know the pose to place it
-    pose_residual: bool = False  # z_dyn = E_mot's dynamics output minus its linear prediction from z_pose (a fitted
-                                 # map, see labkit.latent.decouple); the generators add the prediction back, so every image
-                                 # is unchanged, but z_dyn holds no linear copy of the pose
-    crop_decoder: bool = False   # D_crop, a training aid: predicts the driver's eye and mouth crops from the
-                                 # source's crops and the driver's z_dyn (labkit.latent.losses, --crops)
-    part_crops: bool = False     # E_mot adds to its holistic z_dyn what it reads from eye and mouth crops placed by
-                                 # its own z_pose (labkit.latent.parts): at 128 px a blink is 2-3 rows of pixels
-    part_painter: bool = False   # G_part repaints G_2D's eye and mouth crops from (z_dyn, z_pose) at the pixel and
-                                 # pastes them back where E_mot's parts sit (labkit.latent.parts; needs part_crops)
-
-    def __post_init__(self):
-        for name in ("image_size", "volume_size", "code_size", "motion_size"):
-            n = getattr(self, name)
-            if name == "motion_size" and n == 0:
-                continue
-            if n < 4 or n & (n - 1):
-                raise ValueError(f"{name} must be a power of two >= 4, got {n}")
-        if self.volume_size > self.image_size:
-            raise ValueError(f"volume_size {self.volume_size} exceeds image_size {self.image_size}")
-        if self.part_painter and not self.part_crops:
-            raise ValueError("part_painter paints where E_mot's part branch places the parts: it needs part_crops=True")
-
-
 # one-line presets: `tiny` keeps tests fast; s64..s512 are the real sizes
-PRESETS = {
-    "tiny": lambda: FaceLatentConfig(image_size=64, volume_size=16, volume_depth=4, volume_channels=4, width=8,
-                                     max_width=32, code_size=32, id_dim=16, dyn_dim=8, flow_size=4,
-                                     flow_hidden=32, res3d_blocks=1),
-    "s64": lambda: FaceLatentConfig(image_size=64, volume_size=16, volume_depth=16, width=32),
-    "s128": lambda: FaceLatentConfig(image_size=128, volume_size=32, volume_depth=16, width=24),
-    # s128 with expression where it can be seen and drawn: E_mot at 128 px, dense warps moving and painting in
-    # canonical space, no FiLM of G_2D by z_dyn (which, acting after the pose, let z_dyn repeat the pose)
-    "s128d": lambda: FaceLatentConfig(image_size=128, volume_size=32, volume_depth=16, width=24, motion_size=128,
-                                      dense_warp=True, dyn_film=False, canonical_flow=True),
-    # s128d whose E_mot also reads the eyes and the mouth from crops its own pose places
-    "s128p": lambda: FaceLatentConfig(image_size=128, volume_size=32, volume_depth=16, width=24, motion_size=128,
-                                      dense_warp=True, dyn_film=False, canonical_flow=True, part_crops=True),
-    # s128p whose generator also repaints those crops from z_dyn at the pixel (G_part)
-    "s128pp": lambda: FaceLatentConfig(image_size=128, volume_size=32, volume_depth=16, width=24, motion_size=128,
-                                       dense_warp=True, dyn_film=False, canonical_flow=True, part_crops=True,
-                                       part_painter=True),
-    "s256": lambda: FaceLatentConfig(image_size=256, volume_size=32, volume_depth=16, width=24, max_width=384),
-    "s512": lambda: FaceLatentConfig(image_size=512, volume_size=64, volume_depth=16, width=16, max_width=384),
-}
-
-
-def make_config(preset: str, **overrides) -> FaceLatentConfig:
-    """A preset's config with some fields replaced: make_config("s128", dyn_dim=32)."""
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
-    return FaceLatentConfig(**{**asdict(PRESETS[preset]()), **overrides})
 
 
 class Latents(NamedTuple):

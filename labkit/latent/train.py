@@ -20,7 +20,7 @@ import contextlib
 import functools
 import logging
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -28,41 +28,23 @@ import torch
 
 from labkit.io.checkpoint import load_matching, load_state
 from labkit.latent import data as latent_data
-from labkit.latent.losses import LossWeights, latent_losses, random_similarity
-from labkit.latent.model import KIND, FaceLatentModel, make_config
+from labkit.latent.config import LossWeights, TrainLatentConfig, make_config
+from labkit.latent.losses import latent_losses, random_similarity
+from labkit.latent.model import KIND, FaceLatentModel
 from labkit.latent.parts import fit_anchors
 from labkit.training import distributed
 from labkit.training.prefetch import Prefetcher
-from labkit.training.runs import compiled, deadline_after, open_run, restore, run_steps, warmup_cosine
+from labkit.training.runs import (
+    compiled,
+    deadline_after,
+    keeps_global_state,
+    open_run,
+    restore,
+    run_steps,
+    warmup_cosine,
+)
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class TrainLatentConfig:
-    preset: str = "s128"           # model preset (labkit.latent.model.PRESETS)
-    data: str = "synthtalk"        # "synthtalk" or a folder written by `labkit prep`
-    steps: int = 20_000            # optimisation steps
-    batch_size: int = 8            # frame pairs per optimizer step, over all processes and micro-steps
-    accumulate: int = 1            # micro-steps whose gradients are summed per optimizer step
-    workers: int = 0               # processes rendering the coming steps' batches ahead (0: in the training process)
-    bf16: bool = False             # bf16 autocast on CUDA (off: float32 with TF32 matmuls and convolutions; see below)
-    compile: bool = False          # torch.compile the model's networks
-    lr: float = 5e-4               # peak AdamW learning rate
-    weight_decay: float = 1e-4     # AdamW weight decay
-    warmup: int = 200              # linear warm-up steps
-    seed: int = 0                  # model init and every batch
-    consistency: bool = True       # VASA-1's transfer and cross-identity losses (off = the ablation)
-    init: str | None = None        # start from these weights (e.g. a run trained without consistency)
-    bank_clips: int = 400          # SynthTalk clips whose motion feeds the pairs
-    random_pose_prob: float = 0.2  # share of frames given a random head pose
-    random_expression_prob: float = 0.0  # share of frames given random lips, lids, brows and gaze (SynthTalk)
-    same_pose_prob: float = 0.0    # share of pairs whose driver keeps the source's head pose (SynthTalk)
-    log_every: int = 25            # steps between scalar logs
-    image_every: int = 500         # steps between TensorBoard image grids
-    checkpoint_every: int = 200    # steps between checkpoints
-    snapshot_steps: tuple[int, ...] = ()  # also keep a copy of the weights at these steps (step-N.safetensors)
-    losses: LossWeights = field(default_factory=LossWeights)
 
 
 # fields a resumed run may change: how long it runs and how often it reports (a longer run
@@ -90,7 +72,6 @@ def make_sampler(cfg: TrainLatentConfig, image_size: int, *, progress: bool = Fa
 def sampler_factory(cfg: TrainLatentConfig, image_size: int, *, progress: bool = False):
     """A picklable callable that builds the sampler, so that worker processes can build their own
     (SynthTalk's motion bank is drawn once, here, and travels with it)."""
-
     if cfg.data == "synthtalk":
         bank = latent_data.motion_bank("train", cfg.bank_clips, seed=cfg.seed, progress=progress)
         return functools.partial(latent_data.PairSampler, "train", image_size, bank,
@@ -135,6 +116,7 @@ class LatentObjective(torch.nn.Module):
         return latent_losses(self.model, batch, self.weights, consistency=self.consistency)
 
 
+@keeps_global_state
 def train_latent(cfg: TrainLatentConfig, out_dir: str | os.PathLike, *, model_overrides: dict | None = None,
                  device: str = "cpu", overwrite: bool = False, progress: bool = True,
                  deterministic: bool = False, time_limit: float | None = None) -> Path:
@@ -229,7 +211,6 @@ def _train(cfg, out_dir, d, *, model_overrides, overwrite, progress, determinist
 def place_parts(model: FaceLatentModel, sampler, *, seed: int = 0, frames: int = 64) -> dict[str, float]:
     """Fit E_mot's part anchors (labkit.latent.parts.fit_anchors) to the landmarks of `frames` training
     frames and the model's own poses of them, so that its crops start where the eyes and the mouth are."""
-
     batch = sampler.batch(frames, np.random.default_rng([seed, 0, 1]))  # a stream no step's [seed, k] draws
     x = batch["source"].to(next(model.parameters()).device)
     with torch.no_grad():

@@ -1,6 +1,6 @@
 """The face latent model's part stage: E_mot's part branch and G_part trained at the crop, the rest frozen.
 
-``labkit train parts --init labkit/assets/face_latent_s128pp.safetensors --out runs/parts``
+``labkit train parts --init runs/latent_s128pp/latest.safetensors --out runs/parts``
 
 Through the whole model, lids and irises barely teach anything: a blink is 2-3 rows of a 128 px
 frame, and G_part, which could draw it, starts as the identity and is reached only by the frame
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,33 +34,14 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from labkit.io.checkpoint import load_matching, load_state, save_training_state
-from labkit.latent.model import FaceLatentConfig, FaceLatentModel
-from labkit.latent.train import TrainLatentConfig, make_sampler
+from labkit.latent.config import FaceLatentConfig, TrainLatentConfig, TrainPartsConfig
+from labkit.latent.model import FaceLatentModel
+from labkit.latent.train import make_sampler
 from labkit.latent.warp import POSE_DIM
-from labkit.training.runs import RunFolder, run_steps
+from labkit.training.runs import RunFolder, keeps_global_state, run_steps
 
 log = logging.getLogger(__name__)
 KIND = "face_latent"                                   # the run's weights are a whole face latent model
-
-
-@dataclass
-class TrainPartsConfig:
-    init: str = ""                 # face latent weights to start from (a model with part_crops)
-    pairs: int = 3000              # SynthTalk pairs in the bank
-    steps: int = 2000              # optimisation steps
-    batch_size: int = 64           # pairs per step, drawn from the bank
-    lr: float = 1e-3               # peak AdamW learning rate
-    weight_decay: float = 1e-4     # AdamW weight decay
-    warmup: int = 50               # linear warm-up steps
-    seed: int = 0                  # the bank and every batch
-    encode: tuple[str, ...] = ("eyes",)  # E_mot part CNNs trained here (the others keep their reading)
-    bank_clips: int = 400          # SynthTalk clips whose motion feeds the pairs
-    random_pose_prob: float = 0.2  # share of frames given a random head pose
-    random_expression_prob: float = 0.6  # share of frames given random lips, lids, brows and gaze
-    same_pose_prob: float = 0.3    # share of pairs whose driver keeps the source's head pose
-    log_every: int = 25            # steps between scalar logs
-    checkpoint_every: int = 200    # steps between checkpoints
-    snapshot_steps: tuple[int, ...] = ()  # also keep a copy of the weights at these steps
 
 
 _RESUMABLE_CHANGES = {"steps", "log_every", "checkpoint_every", "snapshot_steps"}
@@ -103,7 +84,6 @@ def build_bank(model: FaceLatentModel, sampler, pairs: int, encode: tuple[str, .
     E_mot's dynamics output without the readings of the `encode` parts; z_pose (N, 6); and per part r,
     ``target.r`` (N, 3, h, w), the driver's crop at its pose, and ``drawn.r``, G_2D's crop there of the
     source reenacted with the driver's motion, both in [0, 1]."""
-
     parts = model.motion_encoder.parts
     out: dict[str, list[torch.Tensor]] = {}
     device = next(model.parameters()).device
@@ -141,10 +121,10 @@ def stage_loss(model: FaceLatentModel, bank: dict[str, torch.Tensor], rows: torc
     return loss, {f"l1_{r}": float(v.detach()) for r, v in terms.items()}
 
 
+@keeps_global_state
 def train_parts(cfg: TrainPartsConfig, out_dir: str | os.PathLike, *, device: str = "cpu", overwrite: bool = False,
                 progress: bool = True) -> Path:
     """Run (or resume) the part stage in `out_dir`; returns the weights path (a whole face latent model)."""
-
     if not cfg.init or not Path(cfg.init).is_file():
         raise FileNotFoundError(f"--init must be a face latent checkpoint (.safetensors); got {cfg.init!r}")
     torch.manual_seed(cfg.seed)                            # a fresh G_part's init

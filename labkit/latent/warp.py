@@ -41,7 +41,8 @@ def identity_grid(D: int, H: int, W: int, *, device=None, dtype=torch.float32) -
 def pose_parts(pose: torch.Tensor):
     """z_pose (B, POSE_DIM) → rotation (B, 3, 3), translation (B, 1, 1, 1, 3) and scale (B, 1, 1, 1, 1)."""
     B = pose.shape[0]
-    assert pose.shape == (B, POSE_DIM), f"pose must be (B, {POSE_DIM}), got {tuple(pose.shape)}"
+    if pose.shape != (B, POSE_DIM):
+        raise ValueError(f"pose must be (B, {POSE_DIM}), got {tuple(pose.shape)}")
     R = rotation_matrix(pose[:, 0], pose[:, 1], pose[:, 2])
     t = torch.cat([pose[:, 3:5], torch.zeros_like(pose[:, :1])], 1)     # no depth shift
     return R, t.view(B, 1, 1, 1, 3), torch.exp(pose[:, 5]).view(B, 1, 1, 1, 1)

@@ -49,7 +49,8 @@ def importance_matrix(codes_train, factors_train, codes_test, factors_test, *,
     train and test accuracies over factors.
     """
     num_codes, num_factors = codes_train.shape[1], factors_train.shape[1]
-    assert codes_test.shape[1] == num_codes and factors_test.shape[1] == num_factors
+    if not (codes_test.shape[1] == num_codes and factors_test.shape[1] == num_factors):
+        raise ValueError('expected codes_test.shape[1] == num_codes and factors_test.shape[1] == num_factors')
     R = np.zeros((num_codes, num_factors))
     acc_train, acc_test = [], []
     for j in range(num_factors):
@@ -81,7 +82,8 @@ def _normalised_entropy(weights: np.ndarray) -> np.ndarray:
 
 def disentanglement(R: np.ndarray) -> float:
     """D: how much each code is devoted to a single factor, weighted by code importance."""
-    assert R.ndim == 2 and np.all(R >= 0), "R must be a non-negative (num_codes, num_factors) matrix"
+    if not (R.ndim == 2 and np.all(R >= 0)):
+        raise ValueError("R must be a non-negative (num_codes, num_factors) matrix")
     if R.sum() == 0:  # no code predicts anything: nothing is disentangled
         return 0.0
     per_code = 1.0 - _normalised_entropy(R)          # (num_codes,)
@@ -91,7 +93,8 @@ def disentanglement(R: np.ndarray) -> float:
 
 def completeness(R: np.ndarray) -> float:
     """C: how much each factor is captured by a single code, weighted by factor importance."""
-    assert R.ndim == 2 and np.all(R >= 0), "R must be a non-negative (num_codes, num_factors) matrix"
+    if not (R.ndim == 2 and np.all(R >= 0)):
+        raise ValueError("R must be a non-negative (num_codes, num_factors) matrix")
     if R.sum() == 0:
         return 0.0
     per_factor = 1.0 - _normalised_entropy(R.T)      # (num_factors,)

@@ -53,8 +53,10 @@ def histogram_discretize(x, num_bins: int = 20) -> np.ndarray:
     A constant column falls entirely into one bin.
     """
     x = np.asarray(x, dtype=np.float64)
-    assert x.ndim == 2, f"expected (N, K), got shape {x.shape}"
-    assert num_bins >= 1, f"num_bins must be >= 1, got {num_bins}"
+    if x.ndim != 2:
+        raise ValueError(f"expected (N, K), got shape {x.shape}")
+    if num_bins < 1:
+        raise ValueError(f"num_bins must be >= 1, got {num_bins}")
     out = np.zeros(x.shape, dtype=np.int64)
     for k in range(x.shape[1]):
         edges = np.histogram(x[:, k], bins=num_bins)[1]  # num_bins + 1 edges
@@ -68,8 +70,10 @@ def discrete_mutual_info(codes_d, factors_d) -> np.ndarray:
     codes_d (N, num_codes), factors_d (N, num_factors) -> (num_codes, num_factors).
     """
     codes_d, factors_d = np.asarray(codes_d), np.asarray(factors_d)
-    assert codes_d.ndim == 2 and factors_d.ndim == 2, (codes_d.shape, factors_d.shape)
-    assert codes_d.shape[0] == factors_d.shape[0], (codes_d.shape, factors_d.shape)
+    if not (codes_d.ndim == 2 and factors_d.ndim == 2):
+        raise ValueError(f"unexpected shapes {(codes_d.shape, factors_d.shape)}")
+    if codes_d.shape[0] != factors_d.shape[0]:
+        raise ValueError(f"unexpected shapes {(codes_d.shape, factors_d.shape)}")
     mi = np.zeros((codes_d.shape[1], factors_d.shape[1]))
     for i in range(codes_d.shape[1]):
         for j in range(factors_d.shape[1]):
@@ -83,7 +87,8 @@ def discrete_entropy(factors_d) -> np.ndarray:
     H(y) = I(y; y), so it is measured with the same estimator as the mutual information.
     """
     factors_d = np.asarray(factors_d)
-    assert factors_d.ndim == 2, f"expected (N, num_factors), got shape {factors_d.shape}"
+    if factors_d.ndim != 2:
+        raise ValueError(f"expected (N, num_factors), got shape {factors_d.shape}")
     return np.array([mutual_info_score(f, f) for f in factors_d.T])
 
 

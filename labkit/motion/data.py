@@ -99,7 +99,6 @@ def extract_clips(split: str, num_clips: int, *, source="factors", seconds: floa
     source: "factors" or the path of a face latent checkpoint (its motion encoder's codes).
     Results are cached under `cache_dir` (default_cache()); pass cache_dir=False to skip it.
     """
-
     languages = tuple(languages or LANGUAGES)
     key = dict(split=split, num_clips=num_clips, source=source_id(source), seconds=seconds, seed=seed,
                languages=list(languages), version=1)

@@ -54,6 +54,8 @@ from dataclasses import dataclass, fields
 import torch
 import torch.nn.functional as F
 
+from labkit.motion.config import PREDICTIONS
+
 
 def cosine_alpha_bar(timesteps: int, s: float = 0.008) -> torch.Tensor:
     """ᾱ_t for t = 0 … timesteps-1 (float64), the cosine schedule, clipped away from 0."""
@@ -115,9 +117,6 @@ class Prefix:
 
 def _with_prefix(x0: torch.Tensor, prefix: Prefix | None) -> torch.Tensor:
     return x0 if prefix is None else prefix.apply(x0)
-
-
-PREDICTIONS = ("x0", "v")
 
 
 def ar1_factor(frames: int, rho: float) -> torch.Tensor:

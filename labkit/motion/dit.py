@@ -27,54 +27,13 @@ checkpoint is self-contained).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-
-@dataclass
-class MotionDiTConfig:
-    motion_dim: int = 30       # M = 6 pose + Z_dyn (or the 14 SynthTalk factors for the oracle ablation)
-    audio_dim: int = 80        # A, log-mel bands per video frame
-    gaze_dim: int = 2          # main gaze (pitch, yaw) in degrees
-    control_dim: int = 5       # head distance + emotion offset (one value per non-neutral emotion)
-    window: int = 50           # W, frames generated per window (2 s at 25 fps)
-    context: int = 10          # K, frames of the previous window fed back as context
-    width: int = 256           # D, transformer width
-    layers: int = 4            # transformer blocks
-    heads: int = 4             # attention heads
-    mlp_ratio: int = 4         # MLP hidden width / D
-    dropout: float = 0.1       # attention and MLP dropout while training
-    time_cond: str = "token"   # how the step t enters: "token" only, or "adaln": also scales, shifts and gates
-                               # every block (DiT's adaLN-Zero; recipe motion_small_adaln, not shipped)
-
-    def __post_init__(self):
-        if self.width % self.heads:
-            raise ValueError(f"width {self.width} must be divisible by heads {self.heads}")
-        if not 0 <= self.context < self.window:
-            raise ValueError(f"context {self.context} must be in [0, window={self.window})")
-        if self.time_cond not in TIME_CONDS:
-            raise ValueError(f"time_cond must be one of {TIME_CONDS}, got {self.time_cond!r}")
-
-
-TIME_CONDS = ("token", "adaln")
-
-
-PRESETS = {
-    "tiny": lambda **kw: MotionDiTConfig(window=12, context=4, width=32, layers=2, heads=2, **kw),
-    "small": lambda **kw: MotionDiTConfig(width=256, layers=4, heads=4, **kw),
-    "base": lambda **kw: MotionDiTConfig(width=512, layers=8, heads=8, **kw),     # the paper's size
-}
-
-
-def make_config(preset: str, **overrides) -> MotionDiTConfig:
-    """A preset's config with some fields replaced: make_config("small", motion_dim=14)."""
-    if preset not in PRESETS:
-        raise ValueError(f"unknown motion preset {preset!r}; choose one of {sorted(PRESETS)}")
-    return MotionDiTConfig(**{**asdict(PRESETS[preset]()), **overrides})
-
+from labkit.motion.config import MotionDiTConfig
 
 CONDITIONS = ("audio", "context", "gaze", "control")
 GAZE_SCALE = 20.0    # degrees; gaze commands are divided by it before their embedding
@@ -239,8 +198,10 @@ class MotionDiT(nn.Module):
         c = self.cfg
         B, W, M = x_t.shape
         K = c.context
-        assert (W, M) == (c.window, c.motion_dim), f"expected x_t (B, {c.window}, {c.motion_dim}), got {tuple(x_t.shape)}"
-        assert cond.audio.shape[1:] == (K + W, c.audio_dim), f"audio must be (B, {K + W}, {c.audio_dim})"
+        if (W, M) != (c.window, c.motion_dim):
+            raise ValueError(f"expected x_t (B, {c.window}, {c.motion_dim}), got {tuple(x_t.shape)}")
+        if cond.audio.shape[1:] != (K + W, c.audio_dim):
+            raise ValueError(f"audio must be (B, {K + W}, {c.audio_dim})")
         D = c.width
         audio = self.audio_in((cond.audio - self.audio_mean) / self.audio_std)              # (B, K+W, D)
         audio = torch.where(cond.keep_audio[:, None, None], audio, self.null_audio)

@@ -29,12 +29,12 @@ from tqdm.auto import tqdm
 from labkit.io.audio import MelFeatures, StreamingLogMel
 from labkit.io.checkpoint import load_state
 from labkit.io.weights import MOTION, resolve
+from labkit.motion.config import DEFAULT_STEPS, MotionDiTConfig
 from labkit.motion.data import HEAD_DIMS
 from labkit.motion.diffusion import Guidance, Prefix, make_process
-from labkit.motion.dit import MotionConditions, MotionDiT, MotionDiTConfig
+from labkit.motion.dit import MotionConditions, MotionDiT
 
 KIND = "motion_dit"
-DEFAULT_STEPS = 1          # DDIM steps when none are asked for: the best measured (data_cards/model_motion_dit.md)
 SILENCE = float(np.log(MelFeatures().log_floor))      # log-mel of digital silence
 
 
@@ -103,7 +103,6 @@ class MotionGenerator:
     @classmethod
     def load(cls, path: str | os.PathLike | None = None, *, device: str = "cpu", **kw) -> "MotionGenerator":
         """A trained generator: a path or a shipped name (labkit.io.weights), the shipped latent-code `small` by default."""
-
         path = resolve(path, KIND, MOTION["latent"])
         state, meta = load_state(path, kind=KIND)
         model = MotionDiT(MotionDiTConfig(**meta["config"]))

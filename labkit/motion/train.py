@@ -18,51 +18,23 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from labkit.io.weights import FACE_LATENT, resolve
+from labkit.motion.config import TrainMotionConfig, make_config
 from labkit.motion.data import extract_clips, sample_windows, source_id, window_controls
 from labkit.motion.diffusion import make_process
-from labkit.motion.dit import MotionDiT, make_config
+from labkit.motion.dit import MotionDiT
 from labkit.motion.generator import KIND
 from labkit.synthtalk.dataset import LANGUAGES
 from labkit.training import distributed
-from labkit.training.runs import compiled, deadline_after, open_run, restore, run_steps
+from labkit.training.runs import compiled, deadline_after, keeps_global_state, open_run, restore, run_steps
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class TrainMotionConfig:
-    preset: str = "small"            # denoiser preset (labkit.motion.dit.PRESETS)
-    process: str = "diffusion"       # "diffusion" (the paper) or "regression" (the deterministic baseline)
-    motion: str = "latent"           # "latent": E_mot codes of the face latent model; "factors": the oracle
-    latent: str | None = None        # face latent checkpoint (default: the shipped one)
-    train_clips: int = 400           # SynthTalk train clips extracted
-    seconds: float = 6.0             # clip length
-    heldout_language: str | None = "es"  # never trained on, to test other languages
-    steps: int = 20_000              # optimisation steps
-    batch_size: int = 64             # windows per optimizer step, over all processes and micro-steps
-    accumulate: int = 1              # micro-steps whose gradients are summed per optimizer step
-    compile: bool = False            # torch.compile the denoiser
-    lr: float = 3e-4                 # peak AdamW learning rate
-    weight_decay: float = 0.01       # AdamW weight decay
-    warmup: int = 500                # linear warm-up steps
-    seed: int = 0                    # init, data order, noise
-    drop_prob: float = 0.1           # chance of dropping audio / gaze / control (each, independently)
-    drop_context: float = 0.5        # chance of dropping the previous-window context
-    velocity_weight: float = 1.0     # weight of the frame-to-frame velocity term of the x0 loss
-    prediction: str = "x0"           # what the denoiser outputs: "x0" (VASA-1, the shipped models) or "v", and
-                                     # x̂0 = √ᾱ·x_t − √(1−ᾱ)·v (labkit.motion.diffusion); the loss is on x̂0 either way
-    noise_rho: float = 0.0           # the diffusion noise's correlation between consecutive frames: 0 white (the
-                                     # paper, the shipped models), ρ > 0 AR(1) in time (labkit.motion.diffusion)
-    log_every: int = 50              # steps between scalar logs
-    checkpoint_every: int = 500      # steps between checkpoints
-    snapshot_steps: tuple[int, ...] = ()  # also keep the weights at these steps
 
 
 _RESUMABLE_CHANGES = {"steps", "log_every", "checkpoint_every", "snapshot_steps", "accumulate", "compile"}
@@ -97,6 +69,7 @@ class MotionObjective(torch.nn.Module):
         return self.process.loss(self.model, x0, cond, generator=generator, rows=rows)
 
 
+@keeps_global_state
 def train_motion(cfg: TrainMotionConfig, out_dir: str | os.PathLike, *, model_overrides: dict | None = None,
                  device: str = "cpu", overwrite: bool = False, progress: bool = True, cache_dir=None,
                  time_limit: float | None = None) -> Path:

@@ -79,7 +79,6 @@ def _random_factors(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.nd
 def _mesh_landmarks(identity_id: int, factors: np.ndarray, emotion: np.ndarray) -> tuple[np.ndarray, float]:
     """Exact 3D landmarks (n, 68, 3) of one identity's head mesh for each expression, minus its
     neutral ones, and its neutral IOD (head units)."""
-
     rig = build_rig(sample_identity(int(identity_id)))
 
     def landmarks(weights, openness):

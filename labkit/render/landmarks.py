@@ -46,7 +46,6 @@ _EYE_RADIUS = 0.11                      # SynthTalk's eyeball radius (head units
 
 def rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
     """R = R_roll · R_yaw · R_pitch (degrees), SynthTalk's composition and axes."""
-
     return rotation_from_euler(yaw, pitch, roll)
 
 
@@ -74,7 +73,6 @@ def prepare(image: np.ndarray, resolution: int, *, landmarks: np.ndarray | None 
     """Find the face (or take its `landmarks`), align the photo to an R x R crop and lift the landmarks.
 
     With `align=False` the image must already be R x R in SynthTalk's framing (e.g. a SynthTalk frame)."""
-
     image = as_rgb(image, name=name)
     if landmarks is None:
         landmarks = find_face(image, backend=backend, name=name).landmarks
@@ -100,7 +98,6 @@ class LandmarkRenderer:
     """Warps one prepared photo with per-frame factors; see the module docstring."""
 
     def __init__(self, rig: PhotoRig, motion=None, *, max_angles=MAX_ANGLES):
-
         self.rig, self.motion = rig, motion or fit_landmark_motion()
         self.max_angles = np.asarray(max_angles, np.float64)
         R = rig.resolution
@@ -169,7 +166,6 @@ class LandmarkRenderer:
 
     def _backward_map(self, dst: np.ndarray) -> np.ndarray:
         """For every output pixel, where to read the photo: (R, R, 2) float32, piecewise affine."""
-
         R = self.rig.resolution
         tri_id = np.full((R, R), -1, np.int32)
         for k, t in enumerate(self._triangles):
@@ -187,7 +183,6 @@ class LandmarkRenderer:
 
     def _paint_mouth(self, frame: np.ndarray, dst: np.ndarray) -> None:
         """Draw the mouth interior inside the target inner-lip contour where the lips part."""
-
         lips = dst[_INNER_LIPS]
         gap = float(np.mean(np.linalg.norm(lips[[7, 6, 5]] - lips[[1, 2, 3]], axis=1)))   # 67-61, 66-62, 65-63
         src_gap = float(np.mean(np.linalg.norm(self._src[[67, 66, 65]] - self._src[[61, 62, 63]], axis=1)))
@@ -217,7 +212,6 @@ class LandmarkRenderer:
 
     def render_frame(self, f: np.ndarray, emotion: int = 0) -> np.ndarray:
         """One frame of factors (F,) → (R, R, 3) uint8."""
-
         dst = self.control_points(np.asarray(f, np.float64), emotion)
         m = self._backward_map(dst)
         frame = cv2.remap(self.rig.image, m[..., 0], m[..., 1], interpolation=cv2.INTER_LINEAR,

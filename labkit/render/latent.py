@@ -10,7 +10,8 @@ import torch
 
 from labkit.faces.align import align_face
 from labkit.faces.landmarks import find_face
-from labkit.latent.model import FaceLatentModel, load_face_latent, make_config
+from labkit.latent.config import make_config
+from labkit.latent.model import FaceLatentModel, load_face_latent
 
 
 class LatentRenderer:

@@ -96,7 +96,6 @@ def sung_clip(voice: Voice, *, notes: tuple[Note, ...] = ROW_YOUR_BOAT, beat: fl
               sample_rate: int = 16000, seed: int = 0) -> dict:
     """The tune sung by `voice` with SynthTalk's ground truth: dict(audio (S,), sample_rate, fps,
     factors (T-frame Factors from the phones, as for a spoken clip), phones, text)."""
-
     u = sing(notes, voice, beat=beat, sample_rate=sample_rate)
     factors = generate_motion(u.phones, u.audio, sample_rate, fps=fps, rng=np.random.default_rng(seed))
     return dict(audio=u.audio, sample_rate=sample_rate, fps=fps, factors=factors, phones=u.phones, text=u.text)

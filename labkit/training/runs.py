@@ -15,6 +15,7 @@ resume (how long the run goes on, how often it reports).
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -30,6 +31,25 @@ from labkit.io.checkpoint import load_state, save_training_state, save_weights
 from labkit.training.distributed import Distributed, no_sync, shard_rows
 
 log = logging.getLogger(__name__)
+
+
+def keeps_global_state(fn):
+    """Decorate a trainer so that the process is left as it found it: torch's global RNG (weight init
+    and dropout draw from it, seeded by the trainer for exact resume), the deterministic-algorithms
+    switch and the TF32 flags are what they were before the call, whatever the trainer set."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kw):
+        device = str(kw.get("device", "cpu"))
+        cuda = [torch.device(device).index or 0] if device.startswith("cuda") and torch.cuda.is_available() else []
+        flags = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+                 torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+        with torch.random.fork_rng(devices=cuda):
+            try:
+                return fn(*args, **kw)
+            finally:
+                torch.use_deterministic_algorithms(flags[0], warn_only=flags[1])
+                torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = flags[2:]
+    return wrapper
 
 
 class RunFolder:

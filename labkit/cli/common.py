@@ -1,0 +1,59 @@
+"""What the command groups share: run options, JSON output, reporting from rank 0."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+
+def add_run_options(p: argparse.ArgumentParser, *, recipe: str | None = None, device_help: str = "cpu or cuda[:N]",
+                    time_limit: bool = False) -> None:
+    """The options of a training run that are not part of its config: where, on what, how loud; with
+    `recipe` (an example path) also --config, and with `time_limit` also --time-limit."""
+    g = p.add_argument_group("run")
+    g.add_argument("--out", required=True, help="run folder: checkpoints, log.jsonl, tb/ (resumed if it holds this run)")
+    if recipe is not None:
+        g.add_argument("--config", default=None,
+                       help=f"a TOML recipe ([train], [model], ...), e.g. {recipe} or its shipped name; the options "
+                            "given here win over it")
+    g.add_argument("--device", default="cpu", help=device_help)
+    g.add_argument("--threads", type=int, default=0, help="CPU threads (default: torch's choice)")
+    if time_limit:
+        g.add_argument("--time-limit", type=float, default=None, metavar="MIN",
+                       help="stop, checkpointed, at the first step that ends MIN minutes after the start (a machine "
+                            "lent for a while, a batch job); the same command resumes")
+    g.add_argument("--overwrite", action="store_true", help="start afresh in a folder holding another run")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def add_json_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def printed_json(a: argparse.Namespace, result: dict) -> bool:
+    """With --json, print the result as one JSON object (and say so)."""
+    if a.json:
+        print(json.dumps(result))
+    return a.json
+
+
+def is_main() -> bool:
+    """Rank 0 of a torchrun job (or a plain process): the one that reports."""
+    return os.environ.get("RANK", "0") == "0"
+
+
+def set_threads(n: int | None) -> None:
+    """--threads: the CLI, not the library, sets torch's process-wide thread count."""
+    if n:
+        import torch
+
+        torch.set_num_threads(n)
+
+
+def pair(text: str) -> tuple[float, float]:
+    """'PITCH,YAW' → two floats."""
+    try:
+        a, b = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected two numbers PITCH,YAW (degrees), got {text!r}") from None
+    return a, b

@@ -1,0 +1,283 @@
+"""``labkit eval``: the comparison table, and ``labkit eval latent|motion|sync|capp|video-features|real|watermark``."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from labkit.cli.common import add_json_option, printed_json, set_threads
+from labkit.cli.options import add_options, given
+from labkit.evaluation.config import (
+    EXTRA_METHODS,
+    METHODS,
+    TABLE_RENDERERS,
+    EvalLatentConfig,
+    EvalMotionConfig,
+    EvalRealConfig,
+    EvalTableConfig,
+    EvalWatermarkConfig,
+    SamplingConfig,
+)
+
+RESOLUTIONS = (128, 256, 512)
+
+# the library is imported inside each command: `labkit --help` must not import torch
+
+
+def register(sub) -> None:
+    et = sub.add_parser("eval", help="the comparison table (VASA-1's Table 1 on SynthTalk), or one model's evaluation",
+                        description="With no model named: the table of methods × metrics (S_C, S_D, CAPP, ΔP, FVD, "
+                                    "CSIM, LMD) on SynthTalk clips, printed and written as CSV and markdown.")
+    add_options(et, EvalTableConfig, title="the table (EvalTableConfig)", choices={"renderer": list(TABLE_RENDERERS)})
+    add_options(et, SamplingConfig, title="sampling of 'ours' (SamplingConfig)",
+                exclude=("overlap", "cfg_gaze", "cfg_control", "cfg_emotion"))
+    et.add_argument("--checkpoint", default=None, help="motion generator of 'ours' (default: the shipped one for "
+                                                       "the renderer)")
+    et.add_argument("--regression", default=None, help="regression baseline (default: the shipped one for the renderer)")
+    et.add_argument("--latent", default=None, help="face latent checkpoint: renderer and pose/identity reader "
+                                                   "(default: shipped)")
+    et.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's choice)")
+    et.add_argument("--out", default="out/eval_table", help="writes OUT.csv and OUT.md (default: out/eval_table)")
+    et.add_argument("--overwrite", action="store_true", help="replace existing OUT.csv / OUT.md")
+    et.add_argument("--json", action="store_true", help="print {method: {metric: value}}")
+    et.set_defaults(func=cmd_eval_table)
+    ev = et.add_subparsers(dest="model", required=False, metavar="{latent,motion,sync,capp,video-features,real,watermark}")
+
+    el = ev.add_parser("latent", help="reenactment PSNR/SSIM, linear probes, identity codes, DCI/MIG/SAP/modularity")
+    el.add_argument("--checkpoint", default=None, help="face latent weights: a path or a shipped name (default: the "
+                                                       "shipped default)")
+    add_json_option(el)
+    add_options(el, EvalLatentConfig, title="evaluation (EvalLatentConfig)")
+    el.set_defaults(func=cmd_eval_latent)
+
+    em = ev.add_parser("motion", help="lip sync, gaze/distance/emotion control, ΔP, seams, held-out language")
+    em.add_argument("--checkpoint", default=None, help="motion generator (default: the shipped small model)")
+    em.add_argument("--regression", default=None, help="regression baseline (default: the shipped one)")
+    em.add_argument("--latent", default=None, help="face latent checkpoint the generator was trained with "
+                                                   "(default: the one it records)")
+    add_json_option(em)
+    add_options(em, EvalMotionConfig, title="evaluation (EvalMotionConfig)", aliases={"test_clips": ["--clips"]})
+    add_options(em, SamplingConfig, title="sampling (SamplingConfig)")
+    em.set_defaults(func=cmd_eval_motion)
+
+    for name, what, weights, clips in (
+            ("sync", "LabSync on SynthTalk test clips: S_C, S_D, offsets found with shifted audio", "LabSync", 40),
+            ("capp", "CAPP on SynthTalk test clips: true, mismatched and time-shifted pose", "CAPP", 100),
+            ("video-features", "the FVD clip encoder on SynthTalk test windows: R², FVD floor and shifts",
+             "clip encoder", 200)):
+        ei = ev.add_parser(name, help=what)
+        ei.add_argument("--checkpoint", default=None, help=f"{weights} weights (default: the shipped ones)")
+        ei.add_argument("--clips", type=int, default=clips, help=f"test clips (default: {clips})")
+        add_json_option(ei)
+        ei.set_defaults(func=cmd_eval_instrument)
+
+    er = ev.add_parser("real", help="the table on real photos and speech (no ground truth): S_C, S_D, CAPP, ΔP, CSIM")
+    er.add_argument("--portraits", nargs="*", default=None, help="portrait images (default: skimage's astronaut)")
+    er.add_argument("--audio", nargs="*", default=None, help="speech files (default: --clips SynthTalk test clips' "
+                                                             "speech)")
+    add_options(er, EvalRealConfig, title="evaluation (EvalRealConfig)")
+    er.add_argument("--out", default="out/eval_real", help="writes OUT.md and OUT.csv (default: out/eval_real)")
+    er.add_argument("--overwrite", action="store_true", help="replace existing tables")
+    add_json_option(er)
+    er.set_defaults(func=cmd_eval_real)
+
+    ew = ev.add_parser("watermark", help="watermark detection after H.264 CRF 23/28 and 0.5x downscaling; "
+                                         "false positives")
+    add_options(ew, EvalWatermarkConfig, title="evaluation (EvalWatermarkConfig)", choices={"resolution": RESOLUTIONS})
+    add_json_option(ew)
+    ew.set_defaults(func=cmd_eval_watermark)
+
+
+def _sampling(a, **fixed):
+    """The sampler settings typed for a generator: (steps, overlap, Guidance keyword arguments)."""
+    s = SamplingConfig(**given(a, SamplingConfig))
+    guidance = dict(audio=s.cfg_audio, gaze=s.cfg_gaze, control=s.cfg_control, emotion=s.cfg_emotion)
+    return s.steps, s.overlap, guidance
+
+
+def cmd_eval_table(a) -> int:
+    """labkit eval: the comparison table (labkit.evaluation.table)."""
+    from labkit.evaluation.table import bars, evaluate_table, load_instruments, to_csv, to_markdown
+    from labkit.io.atomic import write_text_atomic
+    from labkit.io.weights import MOTION, REGRESSION
+    from labkit.motion.diffusion import Guidance
+    from labkit.motion.generator import MotionGenerator
+    from labkit.synthtalk.dataset import LANGUAGES
+
+    cfg = EvalTableConfig(**given(a, EvalTableConfig))
+    steps, _, guidance = _sampling(a)
+    methods = [m.strip() for m in cfg.methods.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in METHODS + EXTRA_METHODS]
+    if unknown or not methods:
+        raise ValueError(f"--methods: unknown {unknown or 'empty list'}; choose from "
+                         f"{','.join(METHODS + EXTRA_METHODS)}")
+    out = Path(a.out)
+    paths = [out.with_suffix(".csv"), out.with_suffix(".md")]
+    for path in paths:
+        if path.exists() and not a.overwrite:
+            raise FileExistsError(f"{path} exists; pass --overwrite to replace it")
+    set_threads(a.threads)
+    source = "landmarks" if cfg.renderer == "synthtalk" else "latent"       # SynthTalk draws from factors
+    default = {"ours": MOTION[source], "regression": REGRESSION[source]}
+    paths_in = {"ours": a.checkpoint, "regression": a.regression}
+    gens = {m: MotionGenerator.load(paths_in[m] or default[m], steps=steps,
+                                    guidance=Guidance(audio=guidance["audio"]) if m == "ours" else Guidance())
+            for m in ("ours", "regression") if m in methods}
+    held = next(iter(gens.values())).meta.get("heldout_language") if gens else "es"
+    langs = tuple(lang for lang in LANGUAGES if lang != held)
+    inst, train = load_instruments(latent=a.latent, languages=langs, progress=not a.json, lmd_every=cfg.lmd_every,
+                                   reader_clips=cfg.reader_clips)
+    table, in_sync = evaluate_table(methods, renderer=cfg.renderer, generators=gens, instruments=inst, train=train,
+                                    split=cfg.split, num_clips=cfg.clips, seconds=cfg.seconds, seed=cfg.seed,
+                                    languages=langs, progress=not a.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(paths[0], to_csv(table))
+    write_text_atomic(paths[1], to_markdown(table))
+    if a.json:
+        print(json.dumps(table))
+        return 0
+    print(to_markdown(table))
+    print("clips found in sync (offset 0): " + ", ".join(f"{m} {v:.0%}" for m, v in in_sync.items()))
+    verdict = {True: "ok", False: "MISSED", None: "n/a"}
+    print("bars (ours beats every baseline; ΔP closest to gt): "
+          + ", ".join(f"{k} {verdict[v]}" for k, v in bars(table).items()))
+    print(f"wrote {paths[0]} and {paths[1]}")
+    return 0
+
+
+def cmd_eval_latent(a) -> int:
+    from labkit.evaluation.latent import BARS, KEYS, evaluate_latent, meets
+    from labkit.latent.model import load_face_latent
+
+    model = load_face_latent(a.checkpoint)
+    r = evaluate_latent(model, **asdict(EvalLatentConfig(**given(a, EvalLatentConfig))), progress=not a.json)
+    if a.json:
+        print(json.dumps(r))
+        return 0
+    for k in KEYS:
+        bar = f"{BARS[k][0]} {BARS[k][1]:g}" if k in BARS else ""
+        ok = {True: "ok", False: "MISSED", None: ""}[meets(k, r[k])]
+        print(f"{k:22s} {r[k]:8.3f}   {bar:8s} {ok}")
+    print(f"{'mixed_psnr':22s} {r['mixed_psnr']:8.3f}   (pose of one person's frame, dynamics of another's)")
+    print(f"{'probe_pose_within_id':22s} {r['probe_pose_within_id_r2']:8.3f}   (z_pose probe with each person's mean "
+          "taken out: motion within one person)")
+    print(f"{'probe_dyn_drawn':22s} {r['probe_dyn_drawn_r2']:8.3f}   (the z_dyn probe on what SynthTalk draws: "
+          "the ceiling of an encoder that reads exactly that)")
+    print(f"{'probe_dyn_pixels':22s} {r['probe_dyn_pixels_r2']:8.3f}   (the z_dyn probe on the raw eye and mouth "
+          "crops: a linear reader of the image itself)")
+    d = r["detail"]
+    print("auto-encoding PSNR     whole {autoencode_psnr:.1f}, eyes {autoencode_eyes_psnr:.1f}, mouth "
+          "{autoencode_mouth_psnr:.1f} dB; a 4x-blurred frame: {blur4_psnr:.1f}, {blur4_eyes_psnr:.1f}, "
+          "{blur4_mouth_psnr:.1f} dB".format(**d))
+    print("transfer               " + ", ".join(f"{k} {v:.2f}" for k, v in r["transfer"].items())
+          + "   (share of a large one-factor change that reenactment reproduces)")
+    return 0
+
+
+def cmd_eval_motion(a) -> int:
+    from labkit.evaluation.motion import BARS, EXTRA_KEYS, KEYS, evaluate_motion, meets
+    from labkit.io.weights import REGRESSION
+    from labkit.motion.diffusion import Guidance
+    from labkit.motion.generator import MotionGenerator
+
+    steps, overlap, guidance = _sampling(a)
+    gen = MotionGenerator.load(a.checkpoint, steps=steps, overlap=overlap, guidance=Guidance(**guidance))
+    reg = MotionGenerator.load(a.regression or REGRESSION["latent"])
+    r = evaluate_motion(gen, regression=reg, latent=a.latent, **asdict(EvalMotionConfig(**given(a, EvalMotionConfig))),
+                        progress=not a.json)
+    if a.json:
+        print(json.dumps(r))
+        return 0
+    for k in KEYS + EXTRA_KEYS:
+        if k not in r:
+            continue
+        op, bar = BARS.get(k, ("", None))
+        bar_s = "" if bar is None else (f"{bar[0]:g}..{bar[1]:g}" if op == "within" else f"{op} {bar:g}")
+        ok = "" if k not in BARS else ("ok" if meets(k, r[k]) else "MISSED")
+        print(f"{k:26s} {r[k]:8.3f}   {bar_s:10s} {ok}")
+    if "denoising" in r:
+        d = r["denoising"]
+        steps = [k for k in d if k != "truth_sway"]
+        print(f"denoising (head pose, x̂0 of x_t once; truth's sway {d['truth_sway']:.3f}):")
+        print("  " + "  ".join(f"t={k}: mse {d[k]['mse']:.3f} sway {d[k]['sway']:.3f}" for k in steps))
+    return 0
+
+
+def _sync_summary(r: dict) -> str:
+    return (f"S_C {r['S_C']:.3f}   S_D {r['S_D']:.3f}   offset 0 found in {100 * r['offset_acc']:.0f} % of "
+            f"{r['clips']} test clips; shifted audio: offset found in {100 * r['shifted_offset_acc']:.0f} %")
+
+
+def _capp_summary(r: dict) -> str:
+    shifts = "   ".join(f"±{k[6:]}: {v:.3f}" for k, v in r.items() if k.startswith("shift_"))
+    return (f"CAPP on {r['clips']} test clips: true pose {r['matched']:.3f}, another clip's audio "
+            f"{r['mismatched']:.3f}, a still head {r['still']:.3f}\npose shifted by   {shifts}")
+
+
+def _video_features_summary(r: dict) -> str:
+    r2 = "  ".join(f"{k[3:]} {v:.2f}" for k, v in r.items() if k.startswith("r2_"))
+    return (f"R² on {r['clips']} test windows: {r2}\nemotion accuracy {r['emotion_acc']:.2f}\n"
+            f"FVD between halves {r['fvd_halves']:.2f}, to blurred {r['fvd_blurred']:.2f}, "
+            f"to frozen {r['fvd_frozen']:.2f}")
+
+
+def cmd_eval_instrument(a) -> int:
+    """labkit eval sync|capp|video-features: one trained instrument of the evaluation suite on test clips."""
+    if a.model == "sync":
+        from labkit.evaluation.instruments import evaluate_labsync as evaluate
+        from labkit.evaluators.labsync import load_labsync as load
+        summary = _sync_summary
+    elif a.model == "capp":
+        from labkit.evaluation.instruments import evaluate_capp as evaluate
+        from labkit.evaluators.capp import load_capp as load
+        summary = _capp_summary
+    else:
+        from labkit.evaluation.instruments import evaluate_video_features as evaluate
+        from labkit.evaluators.video_features import load_video_features as load
+        summary = _video_features_summary
+    r = evaluate(load(a.checkpoint), num_clips=a.clips, progress=not a.json)
+    print(json.dumps(r) if a.json else summary(r))
+    return 0
+
+
+def cmd_eval_real(a) -> int:
+    """labkit eval real: the table on real portraits and speech, without ground truth (labkit.evaluation.real)."""
+    from labkit.evaluation.real import default_inputs, evaluate_real, real_bars, save, to_markdown
+
+    out = Path(a.out)
+    for path in (out.with_suffix(".md"), out.with_suffix(".csv")):
+        if path.exists() and not a.overwrite:
+            raise FileExistsError(f"{path} exists; pass --overwrite to replace it")
+    cfg = EvalRealConfig(**given(a, EvalRealConfig))
+    portraits, speeches = default_inputs(cfg.clips, cfg.seconds, cfg.seed)
+    if a.portraits:
+        portraits = {Path(p).stem: p for p in a.portraits}
+    if a.audio:
+        speeches = {Path(p).stem: p for p in a.audio}
+    table = evaluate_real(portraits, speeches, seed=cfg.seed, progress=not a.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save(table, out, overwrite=a.overwrite)
+    if a.json:
+        print(json.dumps(table))
+        return 0
+    print(f"{len(portraits)} portrait(s) × {len(speeches)} speech clip(s); wrote {out.with_suffix('.md')} and .csv\n")
+    print(to_markdown(table))
+    b = real_bars(table)
+    print("ours clearly better than a still image: " + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in b.items()))
+    return 0
+
+
+def cmd_eval_watermark(a) -> int:
+    """labkit eval watermark: detection after re-encoding and downscaling, false positives on clean clips."""
+    from labkit.evaluation.watermark import evaluate_watermark
+
+    cfg = EvalWatermarkConfig(**given(a, EvalWatermarkConfig))
+    r = evaluate_watermark(**asdict(cfg), progress=not a.json)
+    if printed_json(a, r):
+        return 0
+    print(f"{r['clips']} labkit clips of {cfg.seconds:g} s at {cfg.resolution} px, {r['clips']} clean SynthTalk clips")
+    for k, v in r["detected"].items():
+        print(f"  detected after {k:>14s}: {100 * v:5.1f} %  (target >= 95 %)")
+    print(f"  false positives on clean clips: {r['false_positives']}  (target 0)")
+    print(f"  PSNR of the mark: {r['psnr_db']:.1f} dB")
+    return 0

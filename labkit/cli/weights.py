@@ -1,0 +1,43 @@
+"""``labkit weights export|decouple``: checkpoint files."""
+from __future__ import annotations
+
+# the library is imported inside each command: `labkit --help` must not import torch
+
+
+def register(sub) -> None:
+    wt = sub.add_parser("weights", help="checkpoint files").add_subparsers(dest="action", required=True)
+    we = wt.add_parser("export", help="copy a run's weights (e.g. into labkit/assets/), optionally as float16")
+    we.add_argument("src", help="a checkpoint .safetensors (e.g. runs/latent_s128/latest.safetensors)")
+    we.add_argument("dst", help="output .safetensors")
+    we.add_argument("--fp16", action="store_true", help="store floating-point weights as float16 (half the size)")
+    we.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    we.set_defaults(func=cmd_weights_export)
+    wd = wt.add_parser("decouple", help="a face latent checkpoint whose z_dyn holds no linear copy of z_pose "
+                                        "(pose-residual dynamics; every decoded image unchanged)")
+    wd.add_argument("src", help="a face latent checkpoint .safetensors")
+    wd.add_argument("dst", help="output .safetensors (same precision as src)")
+    wd.add_argument("--frames", type=int, default=2000,
+                    help="SynthTalk train frames, pose and expression drawn independently, to fit on (default: 2000)")
+    wd.add_argument("--seed", type=int, default=0, help="seed of the frames (default: 0)")
+    wd.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    wd.add_argument("--quiet", action="store_true", help="no progress bars")
+    wd.set_defaults(func=cmd_weights_decouple)
+
+
+def cmd_weights_export(a) -> int:
+    import torch
+
+    from labkit.io.checkpoint import export_weights
+
+    dst = export_weights(a.src, a.dst, dtype=torch.float16 if a.fp16 else None, overwrite=a.overwrite)
+    print(f"wrote {dst} ({dst.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+def cmd_weights_decouple(a) -> int:
+    from labkit.latent.decouple import decouple_checkpoint
+
+    dst, r2 = decouple_checkpoint(a.src, a.dst, frames=a.frames, seed=a.seed, overwrite=a.overwrite,
+                                  progress=not a.quiet)
+    print(f"wrote {dst}: z_pose predicted {r2:.1%} of z_dyn's variance, now taken out of it")
+    return 0

@@ -1,0 +1,64 @@
+"""The settings of each ``labkit eval …`` run, one dataclass per evaluation (no torch: the CLI's options and
+their help are generated from these). Checkpoints are named on the command line, not here."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+METHODS = ("gt", "ours", "regression", "puppet", "still")    # the comparison table's rows, VASA-1's Table 1
+EXTRA_METHODS = ("recon",)                                    # rows on request only
+TABLE_RENDERERS = ("latent", "synthtalk")
+
+
+@dataclass
+class EvalLatentConfig:
+    pairs: int = 64                # self- and cross-reenactment pairs each
+    probe_train: int = 1500        # train-identity frames the linear probes are fit on
+    probe_test: int = 600          # test-identity frames the probes are scored on
+    identities: int = 24           # test identities the identity codes are compared across
+    seed: int = 0                  # seed of every draw
+
+
+@dataclass
+class EvalMotionConfig:
+    test_clips: int = 40           # SynthTalk test clips the generator is scored on
+    train_clips: int = 200         # train clips the readers (pose, emotion) are fit on
+    seeds: int = 3                 # sampling seeds per clip
+    seed: int = 0                  # seed of the clips and the sampling
+
+
+@dataclass
+class SamplingConfig:
+    steps: int | None = None       # DDIM sampling steps (none: the generator's default)
+    overlap: int | None = None     # frames shared by consecutive windows (none: a tenth of the window)
+    cfg_audio: float = 1.0         # audio guidance scale (1 = none; 0 = audio ignored)
+    cfg_gaze: float = 1.0          # gaze guidance scale (1 = none)
+    cfg_control: float = 1.0       # distance/emotion guidance scale (1 = none)
+    cfg_emotion: float = 1.0       # emotion guidance scale, against neutral, on the face only (1 = none)
+
+
+@dataclass
+class EvalTableConfig:
+    methods: str = ",".join(METHODS)  # comma-separated rows; also recon: the true motion through the same renderer
+    renderer: str = "latent"       # latent: the face latent model draws every row; synthtalk: factor-space
+                                   # generators drawn by SynthTalk's renderer (an oracle latent space)
+    split: str = "test"            # SynthTalk split of the clips
+    clips: int = 40                # clips per row
+    seconds: float = 6.0           # clip length
+    lmd_every: int = 10            # landmarks on every n-th frame
+    reader_clips: int = 200        # training clips the pose reader is fit on
+    seed: int = 0                  # seed of the clips and the sampling
+
+
+@dataclass
+class EvalRealConfig:
+    clips: int = 8                 # SynthTalk test clips whose speech drives the portraits when no --audio is given
+    seconds: float = 6.0           # length of those clips
+    seed: int = 0                  # sampling seed
+
+
+@dataclass
+class EvalWatermarkConfig:
+    clips: int = 100               # generated clips, and as many clean SynthTalk clips
+    seconds: float = 2.0           # clip length
+    resolution: int = 128          # video size: 128, 256 or 512
+    seed: int = 0                  # seed of the clips
