@@ -12,7 +12,7 @@ from labkit.cli.options import add_options, field_comments, given
 from labkit.cli.train import _configured
 from labkit.evaluation.config import EvalMotionConfig
 from labkit.latent.config import FaceLatentConfig, LossWeights, TrainLatentConfig
-from labkit.motion.config import TrainMotionConfig
+from labkit.motion.config import MotionDiTConfig, TrainMotionConfig
 
 
 def _subparser(parser, *path):
@@ -78,6 +78,9 @@ def test_a_recipe_yields_to_the_options_typed(tmp_path):
     a = p.parse_args(["train", "motion", "--out", "x", "--clips", "5", "--heldout-language", "none"])
     cfg, _ = _configured(a, TrainMotionConfig)
     assert (cfg.train_clips, cfg.heldout_language, cfg.steps) == (5, None, TrainMotionConfig().steps)
+    a = p.parse_args(["train", "motion", "--out", "x", "--config", "motion_small_adaln_v_ar", "--noise-rho", "0.5"])
+    cfg, model = _configured(a, TrainMotionConfig, MotionDiTConfig)
+    assert (cfg.diffusion.prediction, cfg.diffusion.noise_rho, model) == ("v", 0.5, {"time_cond": "adaln"})
     with pytest.raises(SystemExit):                                      # choices come from the config module
         p.parse_args(["train", "motion", "--out", "x", "--process", "flow"])
 

@@ -114,7 +114,7 @@ def test_epoch_order_has_no_duplicates_and_depends_only_on_seed_and_step():
 
 def test_recipes_load_and_the_command_line_wins(tmp_path, monkeypatch):
     from labkit.latent.config import FaceLatentConfig, TrainLatentConfig
-    from labkit.motion.config import MotionDiTConfig, TrainMotionConfig, make_config
+    from labkit.motion.config import DiffusionConfig, MotionDiTConfig, TrainMotionConfig, make_config
     from labkit.motion.dit import MotionDiT
     from labkit.training.recipes import CONFIGS, load_train_config
 
@@ -131,14 +131,15 @@ def test_recipes_load_and_the_command_line_wins(tmp_path, monkeypatch):
                                                                      "motion_small_adaln_v", "motion_small_adaln_v_ar",
                                                                      "motion_small_adaln_v_ar_vel10"]
     cfg, model = load_train_config("motion_small_adaln", TrainMotionConfig, MotionDiTConfig)
-    assert (cfg.preset, cfg.train_clips, cfg.steps, cfg.warmup, cfg.prediction) == ("small", 240, 2000, 200, "x0")
+    assert (cfg.preset, cfg.train_clips, cfg.steps, cfg.warmup) == ("small", 240, 2000, 200)
+    assert cfg.diffusion == DiffusionConfig()
     assert model == {"time_cond": "adaln"} and MotionDiT(make_config("small", **model)).blocks[0].modulation is not None
     v, v_model = load_train_config("motion_small_adaln_v", TrainMotionConfig, MotionDiTConfig)
-    assert v == replace(cfg, prediction="v") and v_model == model            # one change: the denoiser predicts v
+    assert v == replace(cfg, diffusion=DiffusionConfig(prediction="v")) and v_model == model            # one change: the denoiser predicts v
     ar, ar_model = load_train_config("motion_small_adaln_v_ar", TrainMotionConfig, MotionDiTConfig)
-    assert ar == replace(v, noise_rho=0.9) and ar_model == model             # and then: AR(1) noise in time
+    assert ar.diffusion == replace(v.diffusion, noise_rho=0.9) and ar_model == model             # and then: AR(1) noise in time
     vel, vel_model = load_train_config("motion_small_adaln_v_ar_vel10", TrainMotionConfig, MotionDiTConfig)
-    assert vel == replace(ar, velocity_weight=10.0) and vel_model == model   # and then: 10x the velocity loss
+    assert vel.diffusion == replace(ar.diffusion, velocity_weight=10.0) and vel_model == model   # and then: 10x the velocity loss
 
     bad = tmp_path / "bad.toml"
     bad.write_text("[train]\nbatchsize = 4\n")

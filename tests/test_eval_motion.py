@@ -17,7 +17,7 @@ from labkit.evaluation.motion import (
     seam_ratio,
     window_sway,
 )
-from labkit.motion.config import TrainMotionConfig
+from labkit.motion.config import DiffusionConfig, TrainMotionConfig
 from labkit.motion.data import extract_clips
 from labkit.motion.dit import MotionDiT
 from labkit.motion.generator import MotionGenerator
@@ -67,7 +67,7 @@ def trained(tmp_path_factory):
     kw = dict(preset="tiny", motion="factors", train_clips=12, seconds=2.0, batch_size=16, warmup=10,
               checkpoint_every=1000)
     w = train_motion(TrainMotionConfig(steps=120, **kw), root / "dit", progress=False, cache_dir=root / "cache")
-    r = train_motion(TrainMotionConfig(steps=60, process="regression", **kw), root / "reg", progress=False,
+    r = train_motion(TrainMotionConfig(steps=60, diffusion=DiffusionConfig(process="regression"), **kw), root / "reg", progress=False,
                      cache_dir=root / "cache")
     return MotionGenerator.load(w, steps=4), MotionGenerator.load(r), root / "cache"
 
@@ -120,7 +120,7 @@ def test_denoising_error_tells_a_denoiser_that_reads_x_t(trained):
     gen, reg, cache = trained
     clips = extract_clips("test", 12, source="factors", seconds=2.0, cache_dir=cache)
     for prediction in ("v", "x0"):
-        g = MotionGenerator(MotionDiT(gen.cfg), prediction=prediction)
+        g = MotionGenerator(MotionDiT(gen.cfg), DiffusionConfig(prediction=prediction))
         g.model.load_state_dict({**MotionDiT(gen.cfg).state_dict(), **{k: v for k, v in gen.model.state_dict().items()
                                                                          if "_mean" in k or "_std" in k}})
         d = denoising_error(g, clips, (20, 999), windows=32)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from labkit.motion.config import MotionDiTConfig, TrainMotionConfig, make_config
+from labkit.motion.config import DiffusionConfig, MotionDiTConfig, TrainMotionConfig, make_config
 from labkit.motion.data import emotion_offset, extract_clips, gaze_of, sample_windows, window_controls
 from labkit.motion.diffusion import Diffusion, Guidance, Regression, ar1_factor, cosine_alpha_bar, guided, make_process
 from labkit.motion.dit import MotionConditions, MotionDiT
@@ -122,8 +122,9 @@ def test_v_prediction_is_a_skip_from_x_t():
     with pytest.raises(ValueError, match="prediction"):
         Diffusion(prediction="eps")
     with pytest.raises(ValueError, match="predicts x0"):
-        make_process("regression", prediction="v")
-    assert isinstance(make_process("regression"), Regression) and make_process("diffusion").prediction == "x0"
+        DiffusionConfig(process="regression", prediction="v")
+    assert isinstance(make_process(DiffusionConfig(process="regression")), Regression)
+    assert make_process(DiffusionConfig()).prediction == "x0"
 
 
 def _lag1(x: torch.Tensor) -> float:
@@ -166,7 +167,7 @@ def test_ar1_noise_is_correlated_in_time_in_training_and_sampling():
     with pytest.raises(ValueError, match="noise_rho"):
         Diffusion(noise_rho=1.0)
     with pytest.raises(ValueError, match="no noise"):
-        make_process("regression", noise_rho=0.5)
+        DiffusionConfig(process="regression", noise_rho=0.5)
 
 
 def test_random_drop_rates():
@@ -388,20 +389,23 @@ def test_training_resume_is_exact_and_checkpoint_loads(tmp_path, clips):
     with pytest.raises(ValueError, match="another config"):
         train_motion(TrainMotionConfig(steps=4, **{**kw, "batch_size": 4}), tmp_path / "b", progress=False,
                      cache_dir=cache)
-    reg = train_motion(TrainMotionConfig(steps=2, process="regression", **kw), tmp_path / "r", progress=False,
+    reg = train_motion(TrainMotionConfig(steps=2, diffusion=DiffusionConfig(process="regression"), **kw), tmp_path / "r", progress=False,
                        cache_dir=cache)
     assert MotionGenerator.load(reg).process_name == "regression"
     with pytest.raises(ValueError, match="regression"):
-        train_motion(TrainMotionConfig(steps=2, process="regression", prediction="v", **kw), tmp_path / "rv",
-                     progress=False, cache_dir=cache)
-    v = MotionGenerator.load(train_motion(TrainMotionConfig(steps=2, prediction="v", **kw), tmp_path / "v",
+        DiffusionConfig(process="regression", prediction="v")
+    v = MotionGenerator.load(train_motion(TrainMotionConfig(steps=2, diffusion=DiffusionConfig(prediction="v"), **kw), tmp_path / "v",
                                           progress=False, cache_dir=cache))
-    assert v.meta["prediction"] == "v" and v.process.prediction == "v" and a.process.prediction == "x0"
+    assert v.meta["diffusion"]["prediction"] == "v" and v.process.prediction == "v" and a.process.prediction == "x0"
     assert v.replace(steps=3).process.prediction == "v"
-    ar = MotionGenerator.load(train_motion(TrainMotionConfig(steps=2, noise_rho=0.9, **kw), tmp_path / "ar",
+    ar = MotionGenerator.load(train_motion(TrainMotionConfig(steps=2, diffusion=DiffusionConfig(noise_rho=0.9), **kw), tmp_path / "ar",
                                            progress=False, cache_dir=cache))
-    assert ar.meta["noise_rho"] == 0.9 and ar.replace(steps=3).process.noise_rho == 0.9 and a.noise_rho == 0.0
-    assert ar.config_dict()["noise_rho"] == 0.9
+    assert ar.meta["diffusion"]["noise_rho"] == 0.9 and ar.replace(steps=3).process.noise_rho == 0.9
+    assert a.noise_rho == 0.0 and ar.config_dict()["diffusion"]["noise_rho"] == 0.9
+    legacy = {"process": "diffusion", "prediction": "v", "noise_rho": 0.5}                # older checkpoints' keys
+    assert DiffusionConfig.from_meta(legacy) == DiffusionConfig(prediction="v", noise_rho=0.5)
+    assert DiffusionConfig.from_meta({}) == DiffusionConfig()
+    assert MotionGenerator.load().diffusion == DiffusionConfig()                          # the shipped ones load
     assert np.isfinite(v.generate(np.zeros((30, v.cfg.audio_dim), np.float32), steps=3)).all()
     log = [json.loads(line) for line in (tmp_path / "a" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [1, 2, 3, 4] and all(np.isfinite(r["loss"]) for r in log)

@@ -15,8 +15,16 @@ from labkit.cli.options import add_options, given
 from labkit.evaluators.config import TrainCAPPConfig, TrainLabSyncConfig, TrainVideoFeaturesConfig
 from labkit.latent.config import PRESETS as LATENT_PRESETS
 from labkit.latent.config import FaceLatentConfig, LossWeights, TrainLatentConfig, TrainPartsConfig
-from labkit.motion.config import MOTION_SOURCES, PREDICTIONS, PROCESSES, MotionDiTConfig, TrainMotionConfig
+from labkit.motion.config import (
+    MOTION_SOURCES,
+    PREDICTIONS,
+    PROCESSES,
+    DiffusionConfig,
+    MotionDiTConfig,
+    TrainMotionConfig,
+)
 from labkit.motion.config import PRESETS as MOTION_PRESETS
+from labkit.training.recipes import load_train_config, nested_configs
 
 # the library is imported inside each command: `labkit --help` must not import torch
 
@@ -46,8 +54,9 @@ def register(sub) -> None:
     tm = train.add_parser("motion", help="the motion generator, a diffusion transformer (VASA-1 §3.2)")
     add_run_options(tm, recipe="labkit/configs/motion_base.toml", time_limit=True)
     add_options(tm, TrainMotionConfig, title="training (TrainMotionConfig)", aliases={"train_clips": ["--clips"]},
-                choices={"preset": sorted(MOTION_PRESETS), "process": list(PROCESSES),
-                         "prediction": list(PREDICTIONS), "motion": list(MOTION_SOURCES)})
+                choices={"preset": sorted(MOTION_PRESETS), "motion": list(MOTION_SOURCES)})
+    add_options(tm, DiffusionConfig, title="process (DiffusionConfig)",
+                choices={"process": list(PROCESSES), "prediction": list(PREDICTIONS)})
     tm.set_defaults(func=run_motion)
 
     for name, (cls, what) in EVALUATORS.items():
@@ -60,14 +69,12 @@ def register(sub) -> None:
 def _configured(a: argparse.Namespace, train_cls, model_cls=None):
     """(the trainer's config, model overrides): the recipe file or the defaults, then what was typed."""
     if getattr(a, "config", None) is not None:
-        from labkit.training.recipes import load_train_config
-
         cfg, model = load_train_config(a.config, train_cls, model_cls)
     else:
         cfg, model = train_cls(), {}
-    if "losses" in {f.name for f in dataclasses.fields(train_cls)}:
-        cfg = dataclasses.replace(cfg, losses=dataclasses.replace(cfg.losses, **given(a, LossWeights)))
-    return dataclasses.replace(cfg, **given(a, train_cls)), model
+    nested = {name: dataclasses.replace(getattr(cfg, name), **given(a, cls))
+              for name, cls in nested_configs(train_cls).items()}
+    return dataclasses.replace(cfg, **nested, **given(a, train_cls)), model
 
 
 def _report_trained(path: Path, steps: int) -> None:

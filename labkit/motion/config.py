@@ -5,7 +5,7 @@ Plain dataclasses with no torch, so the command line's options and help are gene
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 PROCESSES = ("diffusion", "regression")   # the generative process, and the deterministic baseline
 PREDICTIONS = ("x0", "v")                 # what the denoiser outputs (labkit.motion.diffusion)
@@ -58,10 +58,40 @@ def make_config(preset: str, **overrides) -> MotionDiTConfig:
     return MotionDiTConfig(**{**asdict(PRESETS[preset]()), **overrides})
 
 
+
+@dataclass
+class DiffusionConfig:
+    process: str = "diffusion"     # "diffusion" (VASA-1 §3.2) or "regression" (the deterministic baseline)
+    prediction: str = "x0"         # what the denoiser outputs: "x0" (VASA-1, the shipped models) or "v", and
+                                   # x̂0 = √ᾱ·x_t − √(1−ᾱ)·v (labkit.motion.diffusion); the loss is on x̂0 either way
+    noise_rho: float = 0.0         # the noise's correlation between consecutive frames: 0 white (the paper, the
+                                   # shipped models), ρ > 0 AR(1) in time (labkit.motion.diffusion)
+    velocity_weight: float = 1.0   # weight of the frame-to-frame velocity term of the x0 loss
+
+    def __post_init__(self):
+        if self.process not in PROCESSES:
+            raise ValueError(f"unknown process {self.process!r}; choose one of {list(PROCESSES)}")
+        if self.prediction not in PREDICTIONS:
+            raise ValueError(f"prediction must be one of {PREDICTIONS}, got {self.prediction!r}")
+        if not 0.0 <= self.noise_rho < 1.0:
+            raise ValueError(f"noise_rho must be in [0, 1), got {self.noise_rho}")
+        if self.process == "regression" and self.prediction != "x0":
+            raise ValueError(f"the regression process predicts x0, got prediction={self.prediction!r}")
+        if self.process == "regression" and self.noise_rho != 0.0:
+            raise ValueError(f"the regression process has no noise, got noise_rho={self.noise_rho}")
+
+    @classmethod
+    def from_meta(cls, meta: dict) -> "DiffusionConfig":
+        """The process a checkpoint's metadata records (older checkpoints: flat keys, x0 and white noise)."""
+        if "diffusion" in meta:
+            return cls(**meta["diffusion"])
+        return cls(process=meta.get("process", "diffusion"), prediction=meta.get("prediction", "x0"),
+                   noise_rho=meta.get("noise_rho", 0.0))
+
+
 @dataclass
 class TrainMotionConfig:
     preset: str = "small"            # denoiser preset (PRESETS above)
-    process: str = "diffusion"       # "diffusion" (the paper) or "regression" (the deterministic baseline)
     motion: str = "latent"           # "latent": E_mot codes of the face latent model; "factors": the oracle
     latent: str | None = None        # face latent checkpoint (default: the shipped one)
     train_clips: int = 400           # SynthTalk train clips extracted
@@ -77,11 +107,7 @@ class TrainMotionConfig:
     seed: int = 0                    # init, data order, noise
     drop_prob: float = 0.1           # chance of dropping audio / gaze / control (each, independently)
     drop_context: float = 0.5        # chance of dropping the previous-window context
-    velocity_weight: float = 1.0     # weight of the frame-to-frame velocity term of the x0 loss
-    prediction: str = "x0"           # what the denoiser outputs: "x0" (VASA-1, the shipped models) or "v", and
-                                     # x̂0 = √ᾱ·x_t − √(1−ᾱ)·v (labkit.motion.diffusion); the loss is on x̂0 either way
-    noise_rho: float = 0.0           # the diffusion noise's correlation between consecutive frames: 0 white (the
-                                     # paper, the shipped models), ρ > 0 AR(1) in time (labkit.motion.diffusion)
+    diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)   # the process trained and sampled
     log_every: int = 50              # steps between scalar logs
     checkpoint_every: int = 500      # steps between checkpoints
     snapshot_steps: tuple[int, ...] = ()  # also keep the weights at these steps

@@ -54,7 +54,7 @@ from dataclasses import dataclass, fields
 import torch
 import torch.nn.functional as F
 
-from labkit.motion.config import PREDICTIONS
+from labkit.motion.config import PREDICTIONS, DiffusionConfig
 
 
 def cosine_alpha_bar(timesteps: int, s: float = 0.008) -> torch.Tensor:
@@ -244,15 +244,8 @@ def _x0_loss(x0_hat: torch.Tensor, x0: torch.Tensor, velocity_weight: float):
 PROCESSES = {"diffusion": Diffusion, "regression": Regression}
 
 
-def make_process(name: str, *, velocity_weight: float = 1.0, prediction: str = "x0", noise_rho: float = 0.0):
-    """The process `name` of PROCESSES; `prediction` and `noise_rho` apply to diffusion (regression
-    predicts x0 and has no noise)."""
-    if name not in PROCESSES:
-        raise ValueError(f"unknown process {name!r}; choose one of {sorted(PROCESSES)}")
-    if name == "diffusion":
-        return Diffusion(velocity_weight=velocity_weight, prediction=prediction, noise_rho=noise_rho)
-    if prediction != "x0":
-        raise ValueError(f"the {name} process predicts x0, got prediction={prediction!r}")
-    if noise_rho != 0.0:
-        raise ValueError(f"the {name} process has no noise, got noise_rho={noise_rho}")
-    return PROCESSES[name](velocity_weight=velocity_weight)
+def make_process(cfg: DiffusionConfig):
+    """The process `cfg` describes (DiffusionConfig checks the combination)."""
+    if cfg.process == "diffusion":
+        return Diffusion(velocity_weight=cfg.velocity_weight, prediction=cfg.prediction, noise_rho=cfg.noise_rho)
+    return PROCESSES[cfg.process](velocity_weight=cfg.velocity_weight)

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 from labkit.io.audio import MelFeatures, StreamingLogMel
 from labkit.io.checkpoint import load_state
 from labkit.io.weights import MOTION, resolve
-from labkit.motion.config import DEFAULT_STEPS, MotionDiTConfig
+from labkit.motion.config import DEFAULT_STEPS, DiffusionConfig, MotionDiTConfig
 from labkit.motion.data import HEAD_DIMS
 from labkit.motion.diffusion import Guidance, Prefix, make_process
 from labkit.motion.dit import MotionConditions, MotionDiT
@@ -64,9 +64,8 @@ def _per_frame(v, B: int, T: int, dim: int, name: str) -> np.ndarray | None:
 class MotionGenerator:
     """A trained motion denoiser with its sampling process: audio features + commands → motion."""
 
-    def __init__(self, model: MotionDiT, process: str = "diffusion", *, steps: int | None = None,
-                 guidance: Guidance = Guidance(), overlap: int | None = None, meta: dict | None = None,
-                 prediction: str = "x0", noise_rho: float = 0.0):
+    def __init__(self, model: MotionDiT, process: DiffusionConfig = DiffusionConfig(), *, steps: int | None = None,
+                 guidance: Guidance = Guidance(), overlap: int | None = None, meta: dict | None = None):
         c = model.cfg
         if overlap is None:                                                    # a tenth of the window (5 of 50)
             overlap = min(c.window // 10, c.window - max(c.context, 1))
@@ -74,8 +73,8 @@ class MotionGenerator:
             raise ValueError(f"overlap must be in 0..{c.window - max(c.context, 1)} (window {c.window}, "
                              f"context {c.context}), got {overlap}")
         self.model = model.eval()
-        self.process_name = process
-        self.process = make_process(process, prediction=prediction, noise_rho=noise_rho)
+        self.diffusion = process
+        self.process = make_process(process)
         steps = DEFAULT_STEPS if steps is None else steps
         if steps < 1:
             raise ValueError(f"steps must be >= 1, got {steps}")
@@ -89,6 +88,11 @@ class MotionGenerator:
     @property
     def cfg(self) -> MotionDiTConfig:
         return self.model.cfg
+
+    @property
+    def process_name(self) -> str:
+        """"diffusion" or "regression" (labkit.motion.config.DiffusionConfig)."""
+        return self.diffusion.process
 
     @property
     def prediction(self) -> str:
@@ -109,16 +113,14 @@ class MotionGenerator:
         for name in ("control_mean", "control_std"):                           # checkpoints from before the
             state.setdefault(name, getattr(model, name))                       # control statistics: raw controls
         model.load_state_dict(state)
-        return cls(model.to(device), meta.get("process", "diffusion"), meta=meta,
-                   prediction=meta.get("prediction", "x0"), noise_rho=meta.get("noise_rho", 0.0), **kw)
+        return cls(model.to(device), DiffusionConfig.from_meta(meta), meta=meta, **kw)
 
     def replace(self, *, steps: int | None = None, guidance: Guidance | None = None,
                 overlap: int | None = None) -> "MotionGenerator":
         """The same trained model with other sampling settings (the model is shared, not copied)."""
-        return MotionGenerator(self.model, self.process_name, steps=self.steps if steps is None else steps,
+        return MotionGenerator(self.model, self.diffusion, steps=self.steps if steps is None else steps,
                                guidance=self.guidance if guidance is None else guidance,
-                               overlap=self.overlap if overlap is None else overlap, meta=self.meta,
-                               prediction=self.prediction, noise_rho=self.noise_rho)
+                               overlap=self.overlap if overlap is None else overlap, meta=self.meta)
 
     def _window(self, audio: torch.Tensor, context: torch.Tensor | None, gaze, control, *, steps, guidance,
                 generator, prefix: torch.Tensor | None = None) -> torch.Tensor:
@@ -238,9 +240,7 @@ class MotionGenerator:
         return gaze_f, np.concatenate([d, e], -1)
 
     def config_dict(self) -> dict:
-        return {"model": asdict(self.cfg), "process": self.process_name, "prediction": self.prediction,
-                "noise_rho": self.noise_rho,
-                "steps": self.steps, "overlap": self.overlap, "guidance": asdict(self.guidance)}
+        return {"model": asdict(self.cfg), "diffusion": asdict(self.diffusion), "steps": self.steps, "overlap": self.overlap, "guidance": asdict(self.guidance)}
 
 
 class _Chain:

@@ -77,8 +77,7 @@ def train_motion(cfg: TrainMotionConfig, out_dir: str | os.PathLike, *, model_ov
     ``torchrun`` every process trains its shard of each batch (labkit.training.distributed). `time_limit`
     (minutes, counted from this call): stop, checkpointed, at the first step that ends after it."""
     deadline = deadline_after(time_limit)
-    process = make_process(cfg.process, velocity_weight=cfg.velocity_weight, prediction=cfg.prediction,
-                           noise_rho=cfg.noise_rho)                                       # checks all three
+    process = make_process(cfg.diffusion)
     source = motion_source(cfg)
     d = distributed.setup(device)
     finished = False
@@ -109,8 +108,7 @@ def _train(cfg, out_dir, d, source, process, *, model_overrides, overwrite, prog
     step, elapsed = restore(run, model, opt, d, device)
     net = distributed.wrap(MotionObjective(compiled(model) if cfg.compile else model, process), d)
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else contextlib.nullcontext()
-    extra = {"process": cfg.process, "prediction": cfg.prediction, "noise_rho": cfg.noise_rho,
-             "motion_source": source_id(source),
+    extra = {"diffusion": asdict(cfg.diffusion), "motion_source": source_id(source),
              "motion": cfg.motion, "latent": None if source == "factors" else Path(source).name,
              "heldout_language": cfg.heldout_language, "train_clips": cfg.train_clips}
 
@@ -126,7 +124,7 @@ def _train(cfg, out_dir, d, source, process, *, model_overrides, overwrite, prog
             return net(model.normalize(x0.to(device)), cond, gen, rows)
 
     run_steps(run, model, opt, cfg, loss_at, start=step, elapsed=elapsed, model_config=asdict(model_cfg), extra=extra,
-              desc=f"train motion ({cfg.process})", progress=progress, dist=d, net=net, accumulate=cfg.accumulate,
+              desc=f"train motion ({cfg.diffusion.process})", progress=progress, dist=d, net=net, accumulate=cfg.accumulate,
               deadline=deadline)
     if run is None:
         return Path(out_dir) / "latest.safetensors"
