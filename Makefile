@@ -25,8 +25,10 @@ demo: $(STAMP)
 	$(BIN)/labkit animate -o out/demo.mp4 --overwrite
 	@echo "the talking-face video is at $(CURDIR)/out/demo.mp4 (check its provenance: $(BIN)/labkit verify out/demo.mp4)"
 
-## test: unit tests and the notebooks under nbval, in one pytest run
+## test: lint (ruff), the import contracts (import-linter), then the unit tests and the notebooks under nbval
 test: $(DEV)
+	$(BIN)/ruff check labkit tests
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest tests notebooks --nbval --nbval-current-env \
 		--nbval-sanitize-with notebooks/nbval_sanitize.cfg -p no:cacheprovider
 

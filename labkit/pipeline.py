@@ -1,4 +1,5 @@
-"""``labkit.animate`` and ``labkit.stream``: one portrait + one speech clip → a talking-face video, VASA-1 end to end (§3), watermarked.
+"""``labkit.animate`` and ``labkit.stream``: one portrait + one speech clip → a talking-face video,
+VASA-1 end to end (§3), watermarked.
 
     audio ─ log-mel ─┐
     controls ────────┼─ motion generator (diffusion transformer, §3.2) ─ motion ─ renderer ─ watermark ─ video

@@ -39,14 +39,18 @@ def image_grid(rows, *, row_labels=None, col_labels=None, size: float = 1.4, tit
     return fig
 
 
-def show(fig, *, quality: int = 80, dpi: int = 90) -> None:
-    """Display a matplotlib figure inline as a JPEG (small notebooks, not compared by nbval) and close it."""
+def show(fig, *, dpi: int = 100, quality: int = 85) -> None:
+    """Display a matplotlib figure inline and close it: PNG for plots (sharp lines and text), JPEG for
+    figures that show images (far smaller); both cropped to what is drawn, axis labels included."""
     import io
 
     import matplotlib.pyplot as plt
     from IPython.display import Image, display
 
+    photo = any(ax.get_images() for ax in fig.get_axes())
+    fmt = "jpeg" if photo else "png"
     buf = io.BytesIO()
-    fig.savefig(buf, format="jpeg", dpi=dpi, pil_kwargs={"quality": quality})
+    fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight", pad_inches=0.05,
+                **({"pil_kwargs": {"quality": quality}} if photo else {}))
     plt.close(fig)
-    display(Image(buf.getvalue(), format="jpeg"))
+    display(Image(buf.getvalue(), format=fmt))

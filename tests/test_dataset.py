@@ -66,9 +66,11 @@ def test_splits_are_disjoint():
     for lang in LANGUAGES:
         sents = {s: set(split_sentences(s, lang)) for s in SPLITS}
         assert all(sents[s] for s in SPLITS)
-        assert not (sents["train"] & sents["test"]) and not (sents["train"] & sents["val"]) and not (sents["val"] & sents["test"])
+        assert (not (sents["train"] & sents["test"]) and not (sents["train"] & sents["val"])
+                and not (sents["val"] & sents["test"]))
     voices = {s: set(split_voices(s)) for s in SPLITS}
-    assert not (voices["train"] & voices["test"]) and not (voices["train"] & voices["val"]) and not (voices["val"] & voices["test"])
+    assert (not (voices["train"] & voices["test"]) and not (voices["train"] & voices["val"])
+            and not (voices["val"] & voices["test"]))
 
 
 def test_clips_draw_from_their_own_split():

@@ -135,11 +135,14 @@ def test_recipes_load_and_the_command_line_wins(tmp_path, monkeypatch):
     assert cfg.diffusion == DiffusionConfig()
     assert model == {"time_cond": "adaln"} and MotionDiT(make_config("small", **model)).blocks[0].modulation is not None
     v, v_model = load_train_config("motion_small_adaln_v", TrainMotionConfig, MotionDiTConfig)
-    assert v == replace(cfg, diffusion=DiffusionConfig(prediction="v")) and v_model == model            # one change: the denoiser predicts v
+    # one change: the denoiser predicts v
+    assert v == replace(cfg, diffusion=DiffusionConfig(prediction="v")) and v_model == model
     ar, ar_model = load_train_config("motion_small_adaln_v_ar", TrainMotionConfig, MotionDiTConfig)
-    assert ar.diffusion == replace(v.diffusion, noise_rho=0.9) and ar_model == model             # and then: AR(1) noise in time
+    # and then: AR(1) noise in time
+    assert ar.diffusion == replace(v.diffusion, noise_rho=0.9) and ar_model == model
     vel, vel_model = load_train_config("motion_small_adaln_v_ar_vel10", TrainMotionConfig, MotionDiTConfig)
-    assert vel.diffusion == replace(ar.diffusion, velocity_weight=10.0) and vel_model == model   # and then: 10x the velocity loss
+    # and then: 10x the velocity loss
+    assert vel.diffusion == replace(ar.diffusion, velocity_weight=10.0) and vel_model == model
 
     bad = tmp_path / "bad.toml"
     bad.write_text("[train]\nbatchsize = 4\n")

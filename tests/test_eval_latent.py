@@ -37,7 +37,7 @@ def test_pixel_probe_reads_a_factor_drawn_among_many_noisy_pixels_and_not_noise(
     rng = np.random.default_rng(0)
     y = rng.normal(size=(400, 2))
     x = rng.normal(size=(400, 600))
-    x[:, :50] += 0.5 * y[:, :1]                          # factor 0 drawn faintly in 50 of 600 pixels, factor 1 not at all
+    x[:, :50] += 0.5 * y[:, :1]                        # factor 0 drawn faintly in 50 of 600 pixels, factor 1 not at all
     r2 = pixel_probe_r2(x[:300], y[:300], x[300:], y[300:])
     assert r2[0] > 0.8 and r2[1] < 0.05
 
@@ -171,11 +171,13 @@ def test_evaluate_untrained_tiny_model_reports_every_key_and_fails_the_bars():
     assert r["probe_pose_within_id_r2"] < 0.5
     assert r["probe_dyn_drawn_r2"] > 0.5 > r["probe_dyn_r2"]          # the data's ceiling, far above this model
     assert set(r["per_factor_r2"]["probe_dyn_drawn"]) == set(PROBE_DYN)
-    assert r["per_factor_r2"]["probe_dyn_pixels"]["jaw"] > 0.3 > r["per_factor_r2"]["probe_dyn"]["jaw"]  # the image shows it
+    # the image shows it
+    assert r["per_factor_r2"]["probe_dyn_pixels"]["jaw"] > 0.3 > r["per_factor_r2"]["probe_dyn"]["jaw"]
     assert set(r["transfer"]) == {"jaw", "blink", "brow", "gaze_yaw", "gaze_pitch"}
     d = r["detail"]
     assert d["autoencode_psnr"] < d["blur4_psnr"]                    # untrained: worse than a 4x blur
-    assert d["blur4_eyes_psnr"] < d["blur4_psnr"] and d["blur4_mouth_psnr"] < d["blur4_psnr"]  # detail is where it is lost
+    # detail is where it is lost
+    assert d["blur4_eyes_psnr"] < d["blur4_psnr"] and d["blur4_mouth_psnr"] < d["blur4_psnr"]
 
 
 def test_detail_fidelity_scores_a_perfect_model_above_the_blur():
@@ -186,7 +188,8 @@ def test_detail_fidelity_scores_a_perfect_model_above_the_blur():
     bank = MotionBank(np.zeros((5, len(FACTOR_NAMES)), np.float32), np.zeros(5, np.int64), np.zeros(5, np.int64))
     bank.factors[:, FACTOR_NAMES.index("distance")] = 1.0
     from labkit.evaluation.latent import detail_fidelity
-    d = detail_fidelity(Perfect(), PairSampler("test", 64, bank, random_pose_prob=0), bank, np.random.default_rng(0), n=4)
+    d = detail_fidelity(Perfect(), PairSampler("test", 64, bank, random_pose_prob=0), bank, np.random.default_rng(0),
+                        n=4)
     assert d["autoencode_psnr"] > 55 and d["autoencode_eyes_psnr"] > 55 and d["blur4_eyes_psnr"] < 35
 
 

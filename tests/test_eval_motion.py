@@ -67,8 +67,8 @@ def trained(tmp_path_factory):
     kw = dict(preset="tiny", motion="factors", train_clips=12, seconds=2.0, batch_size=16, warmup=10,
               checkpoint_every=1000)
     w = train_motion(TrainMotionConfig(steps=120, **kw), root / "dit", progress=False, cache_dir=root / "cache")
-    r = train_motion(TrainMotionConfig(steps=60, diffusion=DiffusionConfig(process="regression"), **kw), root / "reg", progress=False,
-                     cache_dir=root / "cache")
+    r = train_motion(TrainMotionConfig(steps=60, diffusion=DiffusionConfig(process="regression"), **kw), root / "reg",
+                     progress=False, cache_dir=root / "cache")
     return MotionGenerator.load(w, steps=4), MotionGenerator.load(r), root / "cache"
 
 

@@ -100,7 +100,8 @@ def test_cli_table_end_to_end(tmp_path, monkeypatch, capsys):
     assert main(argv) == 0
     table = json.loads(capsys.readouterr().out)
     assert list(table) == ["gt", "puppet", "still"] and all(list(v) == list(METRICS) for v in table.values())
-    assert table["still"]["dP"] < 1e-6                                  # a frozen head does not move (up to float noise)
+    # a frozen head does not move (up to float noise)
+    assert table["still"]["dP"] < 1e-6
     assert table["gt"]["S_C"] > table["still"]["S_C"] + 0.3             # real video is in sync, a still is not
     assert table["gt"]["S_D"] < table["still"]["S_D"]
     assert table["gt"]["CSIM"] > 0.9
@@ -121,7 +122,8 @@ def test_cli_instrument_evaluations(tmp_path, monkeypatch, capsys):
     assert r["clips"] == 3 and r["offset_acc"] == 1 and r["shifted_offset_acc"] >= 0.8 and r["S_C"] > 0.5
     assert main(["eval", "capp", "--clips", "4", "--json"]) == 0
     r = json.loads(capsys.readouterr().out)
-    assert r["clips"] == 4 and set(r) == {"matched", "mismatched", "still", "shift_1", "shift_2", "shift_3", "shift_4", "clips"}
+    assert r["clips"] == 4 and set(r) == {"matched", "mismatched", "still", "shift_1", "shift_2", "shift_3", "shift_4",
+                                          "clips"}
     assert all(-1 <= v <= 1 for k, v in r.items() if k != "clips")
     assert main(["eval", "capp", "--clips", "4"]) == 0                  # the printed summary
     assert capsys.readouterr().out.startswith("CAPP on 4 test clips: true pose")

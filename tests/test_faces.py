@@ -158,7 +158,8 @@ def test_bad_images_fail_clearly(astronaut, tmp_path):
     # accepted forms: grayscale, RGBA, float in [0, 1]
     g = as_rgb(astronaut[0].mean(-1).astype(np.uint8))
     assert g.shape == astronaut[0].shape
-    assert as_rgb(np.concatenate([astronaut[0], np.full(astronaut[0].shape[:2] + (1,), 255, np.uint8)], -1)).shape[-1] == 3
+    assert as_rgb(np.concatenate([astronaut[0],
+                                  np.full(astronaut[0].shape[:2] + (1,), 255, np.uint8)], -1)).shape[-1] == 3
     assert np.array_equal(as_rgb(astronaut[0] / 255.0), astronaut[0])
 
 

@@ -274,7 +274,8 @@ def test_denoiser_overfits_one_batch():
     torch.manual_seed(0)
     m = MotionDiT(make_config("tiny", motion_dim=6, audio_dim=8, dropout=0.0))
     cond = _cond(m.cfg, B=4)
-    x0 = torch.sin(torch.linspace(0, 6, m.cfg.window))[None, :, None].repeat(4, 1, 6) * torch.arange(1, 5)[:, None, None]
+    x0 = (torch.sin(torch.linspace(0, 6, m.cfg.window))[None, :, None].repeat(4, 1, 6)
+          * torch.arange(1, 5)[:, None, None])
     d, opt = Diffusion(), torch.optim.Adam(m.parameters(), lr=3e-3)
     g = torch.Generator().manual_seed(0)
     first = None
@@ -315,8 +316,9 @@ def test_window_starts_cover_the_clip():
 def test_prefix_pins_the_first_frames(tiny):
     from labkit.motion.diffusion import Prefix
     c = tiny.cfg
-    cond = MotionConditions.full(torch.randn(2, c.context + c.window, c.audio_dim), torch.zeros(2, c.context, c.motion_dim),
-                                 torch.zeros(2, 2), torch.zeros(2, c.control_dim), has_context=False)
+    cond = MotionConditions.full(torch.randn(2, c.context + c.window, c.audio_dim),
+                                 torch.zeros(2, c.context, c.motion_dim), torch.zeros(2, 2),
+                                 torch.zeros(2, c.control_dim), has_context=False)
     known = torch.full((2, 3, c.motion_dim), 5.0)
     for process in (Diffusion(), Regression()):
         free = process.sample(tiny, cond, steps=4, generator=torch.Generator().manual_seed(0))
@@ -389,17 +391,17 @@ def test_training_resume_is_exact_and_checkpoint_loads(tmp_path, clips):
     with pytest.raises(ValueError, match="another config"):
         train_motion(TrainMotionConfig(steps=4, **{**kw, "batch_size": 4}), tmp_path / "b", progress=False,
                      cache_dir=cache)
-    reg = train_motion(TrainMotionConfig(steps=2, diffusion=DiffusionConfig(process="regression"), **kw), tmp_path / "r", progress=False,
-                       cache_dir=cache)
+    reg = train_motion(TrainMotionConfig(steps=2, diffusion=DiffusionConfig(process="regression"), **kw),
+                       tmp_path / "r", progress=False, cache_dir=cache)
     assert MotionGenerator.load(reg).process_name == "regression"
     with pytest.raises(ValueError, match="regression"):
         DiffusionConfig(process="regression", prediction="v")
-    v = MotionGenerator.load(train_motion(TrainMotionConfig(steps=2, diffusion=DiffusionConfig(prediction="v"), **kw), tmp_path / "v",
-                                          progress=False, cache_dir=cache))
+    v = MotionGenerator.load(train_motion(TrainMotionConfig(steps=2, diffusion=DiffusionConfig(prediction="v"), **kw),
+                                          tmp_path / "v", progress=False, cache_dir=cache))
     assert v.meta["diffusion"]["prediction"] == "v" and v.process.prediction == "v" and a.process.prediction == "x0"
     assert v.replace(steps=3).process.prediction == "v"
-    ar = MotionGenerator.load(train_motion(TrainMotionConfig(steps=2, diffusion=DiffusionConfig(noise_rho=0.9), **kw), tmp_path / "ar",
-                                           progress=False, cache_dir=cache))
+    ar = MotionGenerator.load(train_motion(TrainMotionConfig(steps=2, diffusion=DiffusionConfig(noise_rho=0.9), **kw),
+                                           tmp_path / "ar", progress=False, cache_dir=cache))
     assert ar.meta["diffusion"]["noise_rho"] == 0.9 and ar.replace(steps=3).process.noise_rho == 0.9
     assert a.noise_rho == 0.0 and ar.config_dict()["diffusion"]["noise_rho"] == 0.9
     legacy = {"process": "diffusion", "prediction": "v", "noise_rho": 0.5}                # older checkpoints' keys

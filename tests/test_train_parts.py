@@ -124,6 +124,7 @@ def test_stage_learns_resumes_exactly_and_keeps_the_rest(tmp_path, resumes_exact
         if k.startswith("part_painter.") or k.startswith("motion_encoder.parts.nets.eyes."):
             continue
         assert torch.equal(before[k].to(v.dtype), v), k
-    assert not torch.equal(before["motion_encoder.parts.nets.eyes.6.weight"], after["motion_encoder.parts.nets.eyes.6.weight"])
+    assert not torch.equal(before["motion_encoder.parts.nets.eyes.6.weight"],
+                           after["motion_encoder.parts.nets.eyes.6.weight"])
     with pytest.raises(FileNotFoundError, match="--init"):
         train_parts(replace(TrainPartsConfig(), init=str(tmp_path / "missing.safetensors")), tmp_path / "x")

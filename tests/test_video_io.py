@@ -77,20 +77,21 @@ def test_pyav_is_needed_only_to_open_files():
     import subprocess
     import sys
 
-    code = """
+    code = ("""
 import importlib.abc, sys
 class NoPyAV(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path, target=None):
         if name == "av" or name.startswith("av."):
             raise ModuleNotFoundError("No module named 'av'", name="av")
 sys.meta_path.insert(0, NoPyAV())
-import labkit.io.audio, labkit.bench.inference, labkit.latent.data, labkit.pipeline, labkit.synthtalk, labkit.latent.train
+import labkit.io.audio, labkit.bench.inference, labkit.latent.data, labkit.pipeline, labkit.synthtalk
+import labkit.latent.train
 from labkit.io.video import read_video
 try:
     read_video("missing.mp4")
 except ModuleNotFoundError as e:
     print("needs", e.name)
-"""
+""")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.strip() == "needs av"

@@ -195,7 +195,8 @@ def bench_latent(*, sizes=(128, 256, 512), batch: int = 1, repeats: int = 3, dev
         ms_dec = 1e3 * min(times["decode"]) / batch
         out["sizes"][size] = {"encode_ms": ms_enc, "decode_ms": ms_dec, "encode_gflops": gf_enc,
                               "decode_gflops": gf_dec,
-                              "fraction_of_matmul_peak": (gf_enc + gf_dec) / ((ms_enc + ms_dec) / 1e3) / out["matmul_gflops"]}
+                              "fraction_of_matmul_peak": (gf_enc + gf_dec) / ((ms_enc + ms_dec) / 1e3)
+                                                         / out["matmul_gflops"]}
     return out
 
 

@@ -13,13 +13,17 @@ from labkit.motion.config import DEFAULT_STEPS
 
 
 def register(sub) -> None:
-    an = sub.add_parser("animate", help="portrait + speech → a talking-face mp4 (default: the embedded SynthTalk portrait and sentence)")
+    an = sub.add_parser("animate", help="portrait + speech → a talking-face mp4 (default: the embedded SynthTalk "
+                                        "portrait and sentence)")
     an.add_argument("portrait", nargs="?", default=None, help="portrait image (default: a SynthTalk test identity)")
-    an.add_argument("audio", nargs="?", default=None, help="speech: any audio file, or a video's audio track (default: a bundled sentence)")
+    an.add_argument("audio", nargs="?", default=None,
+                    help="speech: any audio file, or a video's audio track (default: a bundled sentence)")
     an.add_argument("-o", "--output", default="out/animate.mp4", help="output .mp4 (default: out/animate.mp4)")
-    an.add_argument("--gaze", type=pair, default=None, metavar="PITCH,YAW", help="main gaze direction in degrees (pitch ±20, yaw ±30)")
+    an.add_argument("--gaze", type=pair, default=None, metavar="PITCH,YAW",
+                    help="main gaze direction in degrees (pitch ±20, yaw ±30)")
     an.add_argument("--distance", type=float, default=None, help="head-to-camera distance, 0.8..1.25 (1 = nominal)")
-    an.add_argument("--emotion", default=None, metavar="NAME[:INTENSITY]", help="neutral, happy, sad, angry or surprised; intensity 0..1 (default 1)")
+    an.add_argument("--emotion", default=None, metavar="NAME[:INTENSITY]",
+                    help="neutral, happy, sad, angry or surprised; intensity 0..1 (default 1)")
     an.add_argument("--cfg-audio", type=float, default=2.0, help="audio guidance scale (default: 2; 1 = none)")
     an.add_argument("--cfg-gaze", type=float, default=1.0, help="gaze guidance scale (default: 1 = none)")
     an.add_argument("--cfg-emotion", type=float, default=2.0,
@@ -28,9 +32,12 @@ def register(sub) -> None:
     an.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
     an.add_argument("--resolution", type=int, default=256, choices=[128, 256, 512], help="output size (default: 256)")
     an.add_argument("--renderer", default="auto", choices=["auto", "latent", "landmarks"],
-                    help="auto (default): the face latent model for SynthTalk portraits when it can move a face, else landmark warping")
-    an.add_argument("--landmarks", default="auto", choices=["auto", "dlib", "fan"], help="landmark detector for photos (default: auto)")
-    an.add_argument("--stream", action="store_true", help="generate window by window as the audio arrives, writing frames as they come")
+                    help="auto (default): the face latent model for SynthTalk portraits when it can move a face, "
+                         "else landmark warping")
+    an.add_argument("--landmarks", default="auto", choices=["auto", "dlib", "fan"],
+                    help="landmark detector for photos (default: auto)")
+    an.add_argument("--stream", action="store_true",
+                    help="generate window by window as the audio arrives, writing frames as they come")
     an.add_argument("--no-watermark", action="store_true", help="leave frames unmarked (prints a warning every run)")
     an.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     an.add_argument("--quiet", action="store_true", help="no progress bars")

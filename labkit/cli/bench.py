@@ -22,7 +22,8 @@ def register(sub) -> None:
     bl.add_argument("--repeats", type=int, default=3, help="timed repeats, the fastest is kept (default: 3)")
     bl.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     bl.set_defaults(func=cmd_bench_latent)
-    bm = bench.add_parser("motion", help="motion generator: motion frames/s and first-window latency per preset and steps")
+    bm = bench.add_parser("motion", help="motion generator: motion frames/s and first-window latency per preset "
+                                         "and steps")
     bm.add_argument("--json", action="store_true", help="print one JSON object")
     bm.add_argument("--presets", nargs="+", default=["tiny", "small", "base"], help="presets to time")
     bm.add_argument("--steps", type=int, nargs="+", default=[1, 2, 5, 10, 25],
@@ -34,10 +35,12 @@ def register(sub) -> None:
     bp.add_argument("--clips", type=int, default=8, help="SynthTalk test clips (default: 8)")
     bp.add_argument("--backend", default="auto", help="landmarks: auto, dlib or fan")
     bp.set_defaults(func=cmd_bench_prep)
-    ba = bench.add_parser("animate", help="labkit animate: stage-by-stage time, offline fps at 128/256/512 and streaming (128 by default)")
+    ba = bench.add_parser("animate", help="labkit animate: stage-by-stage time, offline fps at 128/256/512 and "
+                                          "streaming (128 by default)")
     ba.add_argument("--json", action="store_true", help="print one JSON object")
     ba.add_argument("--seconds", type=float, default=10.0, help="seconds of speech to animate (default: 10)")
-    ba.add_argument("--renderer", default="auto", choices=["auto", "latent", "landmarks"], help="renderer to time (default: auto)")
+    ba.add_argument("--renderer", default="auto", choices=["auto", "latent", "landmarks"],
+                    help="renderer to time (default: auto)")
     ba.add_argument("--device", default="cpu", help="cpu or cuda[:N] (motion generator and face latent model)")
     ba.add_argument("--stream", type=int, nargs="+", default=[128], choices=[128, 256, 512],
                     help="resolutions to also time streaming at (default: 128; VASA-1's figures are at 512)")

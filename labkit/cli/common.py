@@ -11,7 +11,8 @@ def add_run_options(p: argparse.ArgumentParser, *, recipe: str | None = None, de
     """The options of a training run that are not part of its config: where, on what, how loud; with
     `recipe` (an example path) also --config, and with `time_limit` also --time-limit."""
     g = p.add_argument_group("run")
-    g.add_argument("--out", required=True, help="run folder: checkpoints, log.jsonl, tb/ (resumed if it holds this run)")
+    g.add_argument("--out", required=True,
+                   help="run folder: checkpoints, log.jsonl, tb/ (resumed if it holds this run)")
     if recipe is not None:
         g.add_argument("--config", default=None,
                        help=f"a TOML recipe ([train], [model], ...), e.g. {recipe} or its shipped name; the options "

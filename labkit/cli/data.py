@@ -8,7 +8,8 @@ from pathlib import Path
 
 
 def register(sub) -> None:
-    synth = sub.add_parser("synth", help="SynthTalk, the procedural talking-head dataset").add_subparsers(dest="action", required=True)
+    synth = sub.add_parser("synth", help="SynthTalk, the procedural talking-head dataset")
+    synth = synth.add_subparsers(dest="action", required=True)
 
     def data_args(q):
         q.add_argument("--split", default="train", help="train, val or test (default: train)")

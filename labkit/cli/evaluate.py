@@ -33,7 +33,8 @@ def register(sub) -> None:
                 exclude=("overlap", "cfg_gaze", "cfg_control", "cfg_emotion"))
     et.add_argument("--checkpoint", default=None, help="motion generator of 'ours' (default: the shipped one for "
                                                        "the renderer)")
-    et.add_argument("--regression", default=None, help="regression baseline (default: the shipped one for the renderer)")
+    et.add_argument("--regression", default=None,
+                    help="regression baseline (default: the shipped one for the renderer)")
     et.add_argument("--latent", default=None, help="face latent checkpoint: renderer and pose/identity reader "
                                                    "(default: shipped)")
     et.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's choice)")
@@ -41,7 +42,8 @@ def register(sub) -> None:
     et.add_argument("--overwrite", action="store_true", help="replace existing OUT.csv / OUT.md")
     et.add_argument("--json", action="store_true", help="print {method: {metric: value}}")
     et.set_defaults(func=cmd_eval_table)
-    ev = et.add_subparsers(dest="model", required=False, metavar="{latent,motion,sync,capp,video-features,real,watermark}")
+    ev = et.add_subparsers(dest="model", required=False,
+                           metavar="{latent,motion,sync,capp,video-features,real,watermark}")
 
     el = ev.add_parser("latent", help="reenactment PSNR/SSIM, linear probes, identity codes, DCI/MIG/SAP/modularity")
     el.add_argument("--checkpoint", default=None, help="face latent weights: a path or a shipped name (default: the "

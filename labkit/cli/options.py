@@ -91,7 +91,10 @@ def add_options(parser: argparse.ArgumentParser, cls, *, title: str | None = Non
             continue
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         help_text = comments.get(f.name, "")
-        shown = "none" if default is None or default == () else " ".join(map(str, default)) if isinstance(default, tuple) else default
+        if default is None or default == ():
+            shown = "none"
+        else:
+            shown = " ".join(map(str, default)) if isinstance(default, tuple) else default
         help_text = f"{help_text} (default: {shown})".strip()
         names = [flag(f.name), *aliases.get(f.name, [])]
         kw = dict(dest=f.name, default=argparse.SUPPRESS, help=help_text.replace("%", "%%"))

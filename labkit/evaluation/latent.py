@@ -59,7 +59,7 @@ from labkit.metrics import dci, histogram_discretize, mig, modularity, psnr, sap
 from labkit.synthtalk.factors import FACTOR_NAMES, FACTORS, array_to_factors
 from labkit.synthtalk.renderer import expression_weights
 
-PROBE_DYN = ("jaw", "blink", "brow", "gaze_yaw", "gaze_pitch")      # what z_dyn must carry (issue #4)
+PROBE_DYN = ("jaw", "blink", "brow", "gaze_yaw", "gaze_pitch")    # what z_dyn must carry (VASA-1 §3.1: facial dynamics)
 METRIC_FACTORS = POSE_FACTORS + ("jaw", "lip_spread", "lip_round", "blink", "brow", "gaze_yaw", "gaze_pitch")
 _COL = {n: i for i, n in enumerate(FACTOR_NAMES)}
 
@@ -196,7 +196,8 @@ def factor_transfer(model: FaceLatentModel, sampler: PairSampler, rng: np.random
         for k in range(0, n, batch):
             sl = slice(k, k + batch)
             src = sampler.render(ids[sl], fs[sl], es[sl])
-            d_lo, lm = sampler.render_with_landmarks(ids[sl], f_lo[sl], ed[sl])  # both drivers' crops at these landmarks
+            # both drivers' crops at these landmarks
+            d_lo, lm = sampler.render_with_landmarks(ids[sl], f_lo[sl], ed[sl])
             d_hi = sampler.render(ids[sl], f_hi[sl], ed[sl])
             o_lo, o_hi = (model.reenact(src, d).float().clamp(0, 1) for d in (d_lo, d_hi))
             o, d = (face_crops(hi, lm, part) - face_crops(lo, lm, part) for hi, lo in ((o_hi, o_lo), (d_hi, d_lo)))
@@ -248,9 +249,11 @@ def reenactment_scores(model: FaceLatentModel, sampler: PairSampler, bank: Motio
     return torch.cat(p).numpy(), torch.cat(s).numpy()
 
 
-def evaluate_latent(model: FaceLatentModel, *, pairs: int = EvalLatentConfig.pairs, probe_train: int = EvalLatentConfig.probe_train, probe_test: int = EvalLatentConfig.probe_test,
-                    identities: int = EvalLatentConfig.identities, seed: int = EvalLatentConfig.seed, progress: bool = False) -> dict:
-    """Every figure of issue #4's table for `model` (see the module docstring); a flat dict of floats
+def evaluate_latent(model: FaceLatentModel, *, pairs: int = EvalLatentConfig.pairs,
+                    probe_train: int = EvalLatentConfig.probe_train, probe_test: int = EvalLatentConfig.probe_test,
+                    identities: int = EvalLatentConfig.identities, seed: int = EvalLatentConfig.seed,
+                    progress: bool = False) -> dict:
+    """Every figure of the face latent evaluation for `model` (see the module docstring); a flat dict of floats
     plus 'per_factor_r2' (probe name → {factor: R²}) and 'counts'."""
     if identities < 4:
         raise ValueError(f"identities must be at least 4 (the within-person pose probe fits on half of them), "
@@ -347,14 +350,14 @@ def evaluate_latent(model: FaceLatentModel, *, pairs: int = EvalLatentConfig.pai
 KEYS = ("self_psnr", "self_ssim", "cross_psnr", "probe_pose_r2", "probe_dyn_r2", "leak_dyn_to_pose_r2",
         "leak_pose_to_dyn_r2", "id_intra_cos", "id_inter_cos", "dci_disentanglement", "dci_completeness",
         "mig", "sap", "modularity")
-# issue #4's bars: key → (comparison, value)
+# the bars the face latent model is held to: key → (comparison, value)
 BARS = {"self_psnr": (">=", 28.0), "self_ssim": (">=", 0.90), "cross_psnr": (">=", 25.0),
         "probe_pose_r2": (">=", 0.95), "probe_dyn_r2": (">=", 0.90), "leak_dyn_to_pose_r2": ("<=", 0.10),
         "leak_pose_to_dyn_r2": ("<=", 0.10), "id_intra_cos": (">=", 0.95)}
 
 
 def meets(key: str, value: float) -> bool | None:
-    """Whether `value` reaches issue #4's bar for `key` (None where the issue sets no number)."""
+    """Whether `value` reaches the bar for `key` (None where no number is set)."""
     if key not in BARS:
         return None
     op, bar = BARS[key]

@@ -309,7 +309,8 @@ class MotionEvaluation:
         d_cmd = _window_means(dist_cmd, W)
         f0 = fs[0]
         out = {"lipsync_corr": float(np.mean([self.lipsync(f) for f in fs])),
-               "dp_ratio": float(np.mean([delta_p(f[..., _ANGLES]) for f in fs]) / delta_p(self.gt_factors[..., _ANGLES])),
+               "dp_ratio": float(np.mean([delta_p(f[..., _ANGLES]) for f in fs])
+                                 / delta_p(self.gt_factors[..., _ANGLES])),
                "gaze_err_deg": angular_error(_window_means(gaze_of(f0), W), _window_means(gaze_cmd, W)),
                "distance_err_rel": float(np.mean(np.abs(_window_means(f0[..., _COL["distance"]], W) - d_cmd) / d_cmd)),
                "emotion_acc": self.reader.emotion_accuracy(runs[0], self.test.emotion),
@@ -368,9 +369,10 @@ class MotionEvaluation:
         return pearson_per_clip(f[..., _COL["jaw"]], jaw)
 
 
-def evaluate_motion(gen, *, regression=None, latent=None, test_clips: int = EvalMotionConfig.test_clips, train_clips: int = EvalMotionConfig.train_clips,
-                    seeds: int = EvalMotionConfig.seeds, seed: int = EvalMotionConfig.seed, cache_dir=None, progress: bool = False) -> dict:
-    """Every figure of the issue for a MotionGenerator (and the regression baseline's)."""
+def evaluate_motion(gen, *, regression=None, latent=None, test_clips: int = EvalMotionConfig.test_clips,
+                    train_clips: int = EvalMotionConfig.train_clips, seeds: int = EvalMotionConfig.seeds,
+                    seed: int = EvalMotionConfig.seed, cache_dir=None, progress: bool = False) -> dict:
+    """Every figure of the motion evaluation for a MotionGenerator (and the regression baseline's)."""
     held = gen.meta.get("heldout_language")
     ev = MotionEvaluation(motion_source_of(gen, latent), gen.cfg.window, heldout_language=held,
                           test_clips=test_clips, train_clips=train_clips, seed=seed, cache_dir=cache_dir,

@@ -63,7 +63,8 @@ def read_pose(frames: np.ndarray, box: np.ndarray) -> np.ndarray:
 
 
 def _embedding(frame: np.ndarray, box: np.ndarray) -> np.ndarray:
-    """dlib's face embedding of `frame` in the portrait's face box (faces at 128 px are below the detector's usual minimum)."""
+    """dlib's face embedding of `frame` in the portrait's face box (faces at 128 px are below the
+    detector's usual minimum)."""
     return identity_embedding(frame, Face(box=box, score=1.0, landmarks=dlib_shape(frame, box), backend="dlib"))
 
 
@@ -109,12 +110,13 @@ def evaluate_real(portraits: dict, speeches: dict, *, labsync=None, capp=None, s
         puppet = anim._draw.render(puppet_factors(clips, np.random.default_rng(seed + k))[0])
         videos = {"ours": ours.frames, "puppet": puppet, "still": np.repeat(crop[None], T, axis=0)}
         for m in REAL_METHODS:
-            rows[m].append(clip_scores(videos[m], crop, speech, box, labsync=labsync, capp=capp, portrait_embedding=emb))
+            rows[m].append(clip_scores(videos[m], crop, speech, box, labsync=labsync, capp=capp,
+                                       portrait_embedding=emb))
     return {m: {k: float(np.mean([r[k] for r in rows[m]])) for k in REAL_METRICS} for m in REAL_METHODS}
 
 
 def real_bars(table: dict) -> dict[str, bool]:
-    """Issue 7's bar on real photos: ours clearly better than a still image on lip sync and ΔP."""
+    """The bar on real photos: ours clearly better than a still image on lip sync and ΔP."""
     return {"S_C": table["ours"]["S_C"] > table["still"]["S_C"] + 0.5 * abs(table["still"]["S_C"]) + 0.05,
             "dP": table["ours"]["dP"] > table["still"]["dP"] + 0.1}
 

@@ -74,7 +74,7 @@ BETTER = {"S_C": "higher", "S_D": "lower", "CAPP": "higher", "dP": "closer to gt
           "CSIM": "higher", "LMD": "lower"}
 ARROW = {"higher": "↑", "lower": "↓", "closer to gt": "→GT"}
 RENDERERS = ("latent", "synthtalk")
-BAR_METRICS = ("S_C", "S_D", "CAPP", "FVD", "dP")        # issue 6: ours beats every baseline on these
+BAR_METRICS = ("S_C", "S_D", "CAPP", "FVD", "dP")        # the bar: ours beats every baseline on these
 _ANGLES = [FACTOR_NAMES.index(n) for n in ("yaw", "pitch", "roll")]
 
 
@@ -203,7 +203,8 @@ class SynthTalkRenderer:
 
 def generate_motion(gen, test: TestSet, *, seed: int = 0) -> np.ndarray:
     """Motion (N, T, M) from each clip's audio and its true gaze, distance and emotion commands."""
-    return gen.generate(test.mel, gaze=gaze_of(test.factors), distance=test.factors[..., FACTOR_NAMES.index("distance")],
+    return gen.generate(test.mel, gaze=gaze_of(test.factors),
+                        distance=test.factors[..., FACTOR_NAMES.index("distance")],
                         emotion=emotion_offset(test.emotion, test.intensity), seed=seed)
 
 
@@ -348,7 +349,7 @@ def evaluate_table(methods=METHODS, *, renderer: str = "latent", generators: dic
 
 
 def bars(table: dict) -> dict[str, bool | None]:
-    """Issue 6's bars: ours beats every baseline present on S_C, S_D, CAPP and FVD, and its ΔP is
+    """The table's bars: ours beats every baseline present on S_C, S_D, CAPP and FVD, and its ΔP is
     closer to gt's than every baseline's (None where a needed row is missing)."""
     base = [m for m in ("regression", "puppet", "still") if m in table]
     out: dict[str, bool | None] = {}

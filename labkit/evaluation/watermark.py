@@ -2,9 +2,9 @@
 
 `clips` videos made by ``labkit.animate`` (the default portrait speaking `clips` different SynthTalk
 test sentences, each with its own content id) are re-encoded with H.264 at CRF 23 and CRF 28 and
-downscaled by half (then re-encoded at CRF 23), and the watermark is looked for in each (a hit must decode the clip's own content id); as many
-SynthTalk ground-truth clips, never marked, give the false-positive count. The issue's targets:
-≥ 95 % detected after every attack, 0 false positives.
+downscaled by half (then re-encoded at CRF 23), and the watermark is looked for in each (a hit must
+decode the clip's own content id); as many SynthTalk ground-truth clips, never marked, give the
+false-positive count. The targets: ≥ 95 % detected after every attack, 0 false positives.
 """
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
 
 
-def evaluate_watermark(*, clips: int = EvalWatermarkConfig.clips, seconds: float = EvalWatermarkConfig.seconds, resolution: int = EvalWatermarkConfig.resolution, seed: int = EvalWatermarkConfig.seed,
+def evaluate_watermark(*, clips: int = EvalWatermarkConfig.clips, seconds: float = EvalWatermarkConfig.seconds,
+                       resolution: int = EvalWatermarkConfig.resolution, seed: int = EvalWatermarkConfig.seed,
                        progress: bool = False) -> dict:
     """Detection rate per attack on `clips` generated videos, false positives on as many clean ones,
     and the mark's PSNR (marked vs unmarked frames of the same video)."""

@@ -13,7 +13,8 @@ class LabSyncConfig:
     frames: int = 5                  # video frames per window (0.2 s at 25 fps), as SyncNet
     audio_rate: int = 4              # audio feature frames per video frame (100 Hz at 25 fps)
     n_mels: int = 40                 # log-mel bands of the audio tower
-    box: tuple[float, float, float, float] = (0.43, 0.73, 0.22, 0.78)  # mouth box in the face crop: top, bottom, left, right
+    # mouth box in the face crop: top, bottom, left, right
+    box: tuple[float, float, float, float] = (0.43, 0.73, 0.22, 0.78)
     crop: tuple[int, int] = (28, 52)  # (h, w) the mouth box is resized to
     width: int = 32                  # channels of the video tower's first stage; doubles per stage
     audio_width: int = 16            # the same for the audio tower (it sees 2·max_offset + 1 windows per video window)

@@ -93,7 +93,8 @@ class LabSync(nn.Module):
         return self.embed_windows(mouth_crops(frames, self.cfg), torch.from_numpy(feats), batch=batch)
 
     @torch.no_grad()
-    def embed_windows(self, crops: torch.Tensor, feats: torch.Tensor, *, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    def embed_windows(self, crops: torch.Tensor, feats: torch.Tensor, *,
+                      batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
         """embed_clip from mouth crops (T, 3, h, w) in [0, 1] and audio features (T · audio_rate, n_mels)."""
         c = self.cfg
         n = len(crops) - c.frames + 1
@@ -131,7 +132,8 @@ def mouth_crops(frames: np.ndarray, cfg: LabSyncConfig) -> torch.Tensor:
 
 def sync_audio_features(audio: np.ndarray, num_frames: int, cfg: LabSyncConfig, *, sample_rate: int = 16000,
                         fps: float = 25.0) -> np.ndarray:
-    """Log-mel at audio_rate × fps of mono audio (S,) for `num_frames` video frames: (num_frames · audio_rate, n_mels)."""
+    """Log-mel at audio_rate × fps of mono audio (S,) for `num_frames` video frames:
+    (num_frames · audio_rate, n_mels)."""
     if sample_rate != 16000:
         audio = librosa.resample(np.asarray(audio, np.float32), orig_sr=sample_rate, target_sr=16000)
     mel = MelFeatures(fps=fps * cfg.audio_rate, n_mels=cfg.n_mels)

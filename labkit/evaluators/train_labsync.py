@@ -67,7 +67,8 @@ def offset_batch(data: dict, cfg: LabSyncConfig, B: int, max_offset: int, rng: n
     return video, audio, valid
 
 
-def labsync_loss(model: LabSync, video: torch.Tensor, audio: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, dict]:
+def labsync_loss(model: LabSync, video: torch.Tensor, audio: torch.Tensor,
+                 valid: torch.Tensor) -> tuple[torch.Tensor, dict]:
     """InfoNCE: each window against its clip's audio at every offset (the centre is true) and the
     in-sync audio of the batch's other windows. video (B, frames, 3, h, w) float, audio (B, K, A, n_mels)."""
     B, K = valid.shape

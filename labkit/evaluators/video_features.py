@@ -10,7 +10,8 @@ stage is the feature: it has to see head motion, mouth and eye dynamics and expr
 is what the evaluation compares.
 
     clip (B, 16, H, W, 3) uint8 ─ resize to 64², + changes ─ 3D conv stages ─ mean ─► f (B, 4·width)  the FVD feature
-                                                          └─ linear ─► factors at frames 0, 5, 10, 15, their spread, emotion logits
+                                                          └─ linear ─► factors at frames 0, 5, 10, 15, their spread,
+                                                                       emotion logits
 
 Features are computed on clips cut every `hop` frames from each video (labkit.metrics.fvd
 computes the distance). Users with I3D weights pass their own features to metrics.fvd.fvd.
@@ -48,7 +49,8 @@ class VideoFeatureNet(nn.Module):
         self.cfg = cfg
         w = cfg.width
         self.stages = nn.Sequential(                                                       # in: frames and their change
-            nn.Conv3d(6, w, (3, 5, 5), (1, 2, 2), (1, 2, 2)), nn.GroupNorm(8, w), nn.SiLU(),  # (w, T, 32, 32): time kept
+            nn.Conv3d(6, w, (3, 5, 5), (1, 2, 2), (1, 2, 2)),
+            nn.GroupNorm(8, w), nn.SiLU(),                                                 # (w, T, 32, 32): time kept
             _stage(w, 2 * w, 2),                                                           # (2w, T/2, 16, 16)
             _stage(2 * w, 4 * w, 2),                                                       # (4w, T/4, 8, 8)
             _stage(4 * w, 4 * w, 2))                                                       # (4w, T/8, 4, 4)

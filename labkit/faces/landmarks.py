@@ -159,7 +159,8 @@ class LandmarkDetector:
         rgb = as_rgb(image, name=name)
         faces = self._impl.detect(rgb)
         if not faces:
-            hint = (f" (the image is only {rgb.shape[1]}x{rgb.shape[0]} px)" if min(rgb.shape[:2]) < 4 * min_box else "")
+            hint = (f" (the image is only {rgb.shape[1]}x{rgb.shape[0]} px)" if min(rgb.shape[:2]) < 4 * min_box
+                    else "")
             raise ValueError(f"no face found in {name}{hint}")
         if face_index is None:
             if len(faces) > 1:

@@ -64,7 +64,8 @@ def load_matching(model: torch.nn.Module, state: dict) -> tuple[list[str], list[
     own = model.state_dict()
     keep = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
     if not keep:
-        raise ValueError("no tensor of the checkpoint matches the model (name and shape); is it the same kind of model?")
+        raise ValueError("no tensor of the checkpoint matches the model (name and shape); "
+                         "is it the same kind of model?")
     model.load_state_dict(keep, strict=False)
     return sorted(k for k in own if k not in keep), sorted(k for k in state if k not in keep)
 

@@ -65,7 +65,8 @@ class VideoWriter:
         if frames.ndim == 3:
             frames = frames[None]
         if frames.ndim != 4 or frames.shape[1:] != (*self.size, 3) or frames.dtype != np.uint8:
-            raise ValueError(f"frames must be (T, {self.size[0]}, {self.size[1]}, 3) uint8, got {frames.shape} {frames.dtype}")
+            raise ValueError(f"frames must be (T, {self.size[0]}, {self.size[1]}, 3) uint8, "
+                             f"got {frames.shape} {frames.dtype}")
         import av
 
         for img in frames:

@@ -32,8 +32,8 @@ class FaceLatentConfig:
                                  # canonical volume, so a lip's motion turns with the head; False (the first
                                  # s128d) laid it out on the posed grid, and z_dyn had to know the pose to place it
     pose_residual: bool = False  # z_dyn = E_mot's dynamics output minus its linear prediction from z_pose (a fitted
-                                 # map, see labkit.latent.decouple); the generators add the prediction back, so every image
-                                 # is unchanged, but z_dyn holds no linear copy of the pose
+                                 # map, see labkit.latent.decouple); the generators add the prediction back, so
+                                 # every image is unchanged, but z_dyn holds no linear copy of the pose
     crop_decoder: bool = False   # D_crop, a training aid: predicts the driver's eye and mouth crops from the
                                  # source's crops and the driver's z_dyn (labkit.latent.losses, --crops)
     part_crops: bool = False     # E_mot adds to its holistic z_dyn what it reads from eye and mouth crops placed by

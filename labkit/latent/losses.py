@@ -235,9 +235,10 @@ def latent_losses(model: FaceLatentModel, batch: dict, w: LossWeights, *,
         gt = pose_target(torch.cat([batch["source_factors"], batch["driver_factors"]]))
         terms["pose_sup"] = F.mse_loss(lat.z_pose, gt.to(lat.z_pose))
 
-    weight = {"rec": 1.0, "region": w.region, "id_contrast": w.id_contrast, "transfer": w.transfer, "cross_id": w.cross_id,
-              "cross_motion": w.cross_motion, "pose_sup": w.pose_supervision, "decorrelate": w.decorrelate,
-              "crops": w.crops, "equivariance": w.equivariance, "cross_render": w.cross_render}
+    weight = {"rec": 1.0, "region": w.region, "id_contrast": w.id_contrast, "transfer": w.transfer,
+              "cross_id": w.cross_id, "cross_motion": w.cross_motion, "pose_sup": w.pose_supervision,
+              "decorrelate": w.decorrelate, "crops": w.crops, "equivariance": w.equivariance,
+              "cross_render": w.cross_render}
     total = sum(weight[k] * v for k, v in terms.items())
     with torch.no_grad():
         terms["l1"] = (rec_j - x_j).abs().mean()

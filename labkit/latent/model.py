@@ -228,7 +228,8 @@ class FaceLatentModel(nn.Module):
         self.g3d = nn.Sequential(*[ResBlock3d(cfg.volume_channels) for _ in range(cfg.res3d_blocks)])
         self.g2d = Decoder2d(cfg)
         self.part_painter = PartPainter(cfg.dyn_dim + POSE_DIM) if cfg.part_painter else None      # G_part
-        self.crop_decoder = CropDecoder(cfg.dyn_dim + 2 * POSE_DIM) if cfg.crop_decoder else None  # training aid, unused at inference
+        # training aid, unused at inference
+        self.crop_decoder = CropDecoder(cfg.dyn_dim + 2 * POSE_DIM) if cfg.crop_decoder else None
         if cfg.pose_residual:                                              # z_dyn's linear prediction from z_pose:
             self.register_buffer("dyn_from_pose", torch.zeros(cfg.dyn_dim, POSE_DIM))  # dyn_from_pose @ z_pose
             self.register_buffer("dyn_offset", torch.zeros(cfg.dyn_dim))               # + dyn_offset
@@ -297,7 +298,8 @@ class FaceLatentModel(nn.Module):
         with the head; without it, δ is read at q, where the part it moves sits in a frontal face.
         """
         B, C, D, Hv, Wv = canonical.shape
-        delta, residual = self.warp_from_canonical(self.generator_dyn(z_pose, z_dyn), z_id)  # (B, D, Hv, Wv, 3), (B, C, ...)
+        # delta (B, D, Hv, Wv, 3), residual (B, C, ...)
+        delta, residual = self.warp_from_canonical(self.generator_dyn(z_pose, z_dyn), z_id)
         if residual is not None:                                             # dynamics drawn in canonical space,
             canonical = canonical + residual                                 # before the pose is applied
         points = warp.pose_to_canonical(self.grid.expand(B, D, Hv, Wv, 3), z_pose)

@@ -224,7 +224,8 @@ def fit_anchors(parts: PartEncoder, z_pose: torch.Tensor, landmarks: torch.Tenso
     if N < 3 or landmarks.shape != (N, 68, 2):
         raise ValueError(f"fit_anchors needs N >= 3 poses (N, 6) and landmarks (N, 68, 2), got "
                          f"{tuple(z_pose.shape)} and {tuple(landmarks.shape)}")
-    R, t, s = warp.pose_parts(z_pose.double())                              # (N, 3, 3), (N, 1, 1, 1, 3), (N, 1, 1, 1, 1)
+    # R (N, 3, 3), t (N, 1, 1, 1, 3), s (N, 1, 1, 1, 1)
+    R, t, s = warp.pose_parts(z_pose.double())
     t, s = t.view(N, 3)[:, :2], s.view(N, 1)
     lm = 2 * landmarks.double() / image_size - 1                            # normalised (x, y)
     left, right = lm[:, EYE_CORNERS[0]], lm[:, EYE_CORNERS[1]]

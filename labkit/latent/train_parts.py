@@ -35,13 +35,12 @@ from tqdm.auto import tqdm
 
 from labkit.io.checkpoint import load_matching, load_state, save_training_state
 from labkit.latent.config import FaceLatentConfig, TrainLatentConfig, TrainPartsConfig
-from labkit.latent.model import FaceLatentModel
+from labkit.latent.model import KIND, FaceLatentModel
 from labkit.latent.train import make_sampler
 from labkit.latent.warp import POSE_DIM
 from labkit.training.runs import RunFolder, keeps_global_state, run_steps
 
 log = logging.getLogger(__name__)
-KIND = "face_latent"                                   # the run's weights are a whole face latent model
 
 
 _RESUMABLE_CHANGES = {"steps", "log_every", "checkpoint_every", "snapshot_steps"}

@@ -106,7 +106,8 @@ class MotionGenerator:
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None, *, device: str = "cpu", **kw) -> "MotionGenerator":
-        """A trained generator: a path or a shipped name (labkit.io.weights), the shipped latent-code `small` by default."""
+        """A trained generator: a path or a shipped name (labkit.io.weights), the shipped latent-code `small`
+        by default."""
         path = resolve(path, KIND, MOTION["latent"])
         state, meta = load_state(path, kind=KIND)
         model = MotionDiT(MotionDiTConfig(**meta["config"]))
@@ -130,9 +131,10 @@ class MotionGenerator:
         K, M = self.cfg.context, self.cfg.motion_dim
         ctx = context if context is not None else torch.zeros(B, K, M, device=dev)
         zeros = torch.zeros(B, dtype=torch.bool, device=dev)
-        cond = MotionConditions.full(audio, ctx, gaze if gaze is not None else torch.zeros(B, self.cfg.gaze_dim, device=dev),
-                                     control if control is not None else torch.zeros(B, self.cfg.control_dim, device=dev),
-                                     has_context=context is not None)
+        cond = MotionConditions.full(
+            audio, ctx, gaze if gaze is not None else torch.zeros(B, self.cfg.gaze_dim, device=dev),
+            control if control is not None else torch.zeros(B, self.cfg.control_dim, device=dev),
+            has_context=context is not None)
         if gaze is None:
             cond.keep_gaze = zeros
         if control is None:
@@ -240,7 +242,8 @@ class MotionGenerator:
         return gaze_f, np.concatenate([d, e], -1)
 
     def config_dict(self) -> dict:
-        return {"model": asdict(self.cfg), "diffusion": asdict(self.diffusion), "steps": self.steps, "overlap": self.overlap, "guidance": asdict(self.guidance)}
+        return {"model": asdict(self.cfg), "diffusion": asdict(self.diffusion), "steps": self.steps,
+                "overlap": self.overlap, "guidance": asdict(self.guidance)}
 
 
 class _Chain:

@@ -10,7 +10,7 @@ Under ``torchrun`` the same command trains on several processes (labkit.training
 denoiser's dropout draws its own masks on each process, so a sharded run matches the
 one-process run exactly only with ``dropout = 0``; everything else is drawn for the whole batch.
 
-``--process regression`` trains the deterministic baseline of the issue: the same network and
+``--process regression`` trains the deterministic baseline (VASA-1 compares against one): the same network and
 data, MSE on x0 from the conditions alone.
 """
 from __future__ import annotations
@@ -124,8 +124,8 @@ def _train(cfg, out_dir, d, source, process, *, model_overrides, overwrite, prog
             return net(model.normalize(x0.to(device)), cond, gen, rows)
 
     run_steps(run, model, opt, cfg, loss_at, start=step, elapsed=elapsed, model_config=asdict(model_cfg), extra=extra,
-              desc=f"train motion ({cfg.diffusion.process})", progress=progress, dist=d, net=net, accumulate=cfg.accumulate,
-              deadline=deadline)
+              desc=f"train motion ({cfg.diffusion.process})", progress=progress, dist=d, net=net,
+              accumulate=cfg.accumulate, deadline=deadline)
     if run is None:
         return Path(out_dir) / "latest.safetensors"
     run.close()

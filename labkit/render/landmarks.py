@@ -81,7 +81,8 @@ def prepare(image: np.ndarray, resolution: int, *, landmarks: np.ndarray | None 
         crop, _, lm = align_face(image, landmarks, resolution)
     else:
         if image.shape[:2] != (resolution, resolution):
-            raise ValueError(f"align=False needs a {resolution}x{resolution} image, got {image.shape[1]}x{image.shape[0]}")
+            raise ValueError(f"align=False needs a {resolution}x{resolution} image, "
+                             f"got {image.shape[1]}x{image.shape[0]}")
         crop, lm = image, landmarks.astype(np.float32)
     face = mean_face()
     head_xy = face.points[:, :2] * [1, -1]                                  # y down, like pixels
@@ -153,7 +154,8 @@ class LandmarkRenderer:
 
     def landmarks(self, factors: np.ndarray, emotion: int = 0) -> np.ndarray:
         """The 68-landmark trajectory (T, 68, 2) of factors (T, F), crop pixels."""
-        return np.stack([self.control_points(f, emotion)[:68] for f in np.asarray(factors, np.float64)]).astype(np.float32)
+        return np.stack([self.control_points(f, emotion)[:68]
+                         for f in np.asarray(factors, np.float64)]).astype(np.float32)
 
     # ------------------------------------------------------------------ pixels
 

@@ -163,7 +163,8 @@ def _blendshapes(ident: Identity, P, fx, fy, below):
     rot = np.stack([q[..., 0], q[..., 1] * np.cos(ang) - q[..., 2] * np.sin(ang),
                     q[..., 1] * np.sin(ang) + q[..., 2] * np.cos(ang)], -1)
     jaw = w[..., None] * (rot - q)
-    lip_part = mouth * np.exp(-((dy) / 0.12) ** 2) * smoothstep(e.mouth_w, 0.75 * e.mouth_w, np.abs(fx))        # lips part a little more than the jaw turns
+    # lips part a little more than the jaw turns
+    lip_part = mouth * np.exp(-((dy) / 0.12) ** 2) * smoothstep(e.mouth_w, 0.75 * e.mouth_w, np.abs(fx))
     jaw[..., 1] += np.where(below, -0.05, 0.025) * lip_part
     lat = fx / e.mouth_w
     spread = np.stack([0.1 * lat * mouth, 0.01 * np.sign(dy) * mouth, -0.03 * lat ** 2 * mouth], -1)
@@ -295,7 +296,8 @@ def build_rig(ident: Identity, *, n_theta: int = 61, n_phi: int = 57) -> HeadRig
     K = len(BLENDSHAPES)
     bs = np.zeros((K, n_all, 3), np.float32)
     bs[:, :n_head] = shapes.reshape(K, -1, 3)
-    material = np.concatenate([np.full(len(head_tris), MATERIAL_HEAD), np.full(len(tris[1]) + len(tris[2]), MATERIAL_FLAT)])
+    material = np.concatenate([np.full(len(head_tris), MATERIAL_HEAD),
+                               np.full(len(tris[1]) + len(tris[2]), MATERIAL_FLAT)])
     is_head = np.zeros(n_all, bool)
     is_head[:n_head] = True
     attrs_all = np.zeros((n_all, 4), np.float32)
@@ -305,7 +307,8 @@ def build_rig(ident: Identity, *, n_theta: int = 61, n_phi: int = 57) -> HeadRig
     lm_i, lm_w = [], []
     for closed in (False, True):
         p = landmark_chart(ident, closed)
-        fy_geo = p[:, 1] - np.where(p[:, 1] > ident.mouth_y + SLIT / 2, SLIT, 0) + np.where(p[:, 1] < ident.mouth_y - SLIT / 2, SLIT, 0)
+        fy_geo = (p[:, 1] - np.where(p[:, 1] > ident.mouth_y + SLIT / 2, SLIT, 0)
+                  + np.where(p[:, 1] < ident.mouth_y - SLIT / 2, SLIT, 0))
         th, _ = chart(p[:, 0], fy_geo)
         i, w = _embed(theta, key_rows, th, p[:, 1])
         lm_i.append(i)

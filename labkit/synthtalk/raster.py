@@ -128,7 +128,8 @@ def _face_static(c, fx, fy, P, hair):
         if abs(ex) > 1.4 or abs(fy - P[EYE_Y]) > 3.5 * eh:
             continue
         up, lo = lid_curves(P[EYE_Y], eh, P[EYE_TILT], min(max(ex, -1.0), 1.0), side)
-        _blend(c, c[0] * 0.8, c[1] * 0.72, c[2] * 0.72, 0.35 * math.exp(-(ex * ex) - ((fy - P[EYE_Y]) / (2.2 * eh)) ** 2))
+        _blend(c, c[0] * 0.8, c[1] * 0.72, c[2] * 0.72,
+               0.35 * math.exp(-(ex * ex) - ((fy - P[EYE_Y]) / (2.2 * eh)) ** 2))
         crease = up + 0.35 * eh - fy
         _blend(c, c[0] * 0.6, c[1] * 0.5, c[2] * 0.5, 0.5 * math.exp(-(crease / 0.012) ** 2) * max(1.0 - ex * ex, 0.0))
         lower_line = _edge(0.006 - abs(fy - lo + 0.003), 0.005) * _edge(1.0 - abs(ex), 0.1)

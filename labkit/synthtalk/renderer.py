@@ -76,7 +76,8 @@ def shader_params(ident: Identity) -> np.ndarray:
     """The shader's parameter vector (see the index constants in :mod:`raster`)."""
     P = np.zeros(raster.N_PARAMS)
     e = ident
-    P[[raster.EYE_X, raster.EYE_Y, raster.EYE_W, raster.EYE_H, raster.EYE_TILT]] = e.eye_x, e.eye_y, e.eye_w, e.eye_h, e.eye_tilt
+    P[[raster.EYE_X, raster.EYE_Y, raster.EYE_W, raster.EYE_H, raster.EYE_TILT]] = (e.eye_x, e.eye_y, e.eye_w, e.eye_h,
+                                                                                    e.eye_tilt)
     P[raster.IRIS:raster.IRIS + 3] = e.iris
     P[[raster.BROW_Y, raster.BROW_ARCH, raster.BROW_THICK]] = e.brow_y, e.brow_arch, e.brow_thick
     hair = np.asarray(e.hair_color)
@@ -104,7 +105,8 @@ def albedo_texture(ident: Identity, width: int) -> np.ndarray:
                 zip(rng.uniform(0.01, 0.02, 6), rng.integers(2, 9, 6), rng.integers(2, 9, 6), rng.uniform(0, 6, 6)))
     tex = skin * (1 + noise[..., None])
     g = lambda x0, y0, s: np.exp(-((fx - x0) ** 2 + (fy - y0) ** 2) / s ** 2)[..., None]
-    blush = g(0.5, ident.eye_y - 0.42, 0.2) + g(-0.5, ident.eye_y - 0.42, 0.2) + 0.6 * g(0, ident.brow_y - ident.nose_len, 0.1)
+    blush = (g(0.5, ident.eye_y - 0.42, 0.2) + g(-0.5, ident.eye_y - 0.42, 0.2)
+             + 0.6 * g(0, ident.brow_y - ident.nose_len, 0.1))
     tex = tex * (1 + blush * np.array([0.06, -0.03, -0.02]))
     front = (np.cos(TH) > 0)[..., None]
     if ident.beard > 0:
