@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 import numpy as np
+import soxr
 from tqdm.auto import tqdm
 
 from labkit.faces.image import as_rgb
@@ -136,7 +137,6 @@ def load_speech(audio, sample_rate: int | None = None) -> np.ndarray:
         if x.ndim != 1:
             raise ValueError(f"audio must be mono samples (S,), got shape {x.shape}")
         if sample_rate and sample_rate != SAMPLE_RATE and len(x):
-            import soxr
             x = soxr.resample(x, sample_rate, SAMPLE_RATE, quality="HQ").astype(np.float32)
     if not len(x):
         raise ValueError(f"{name} is empty: there is no speech to animate")

@@ -1,8 +1,12 @@
 """Figures shared by the notebooks: image grids with row and column labels."""
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import torch
+
+# matplotlib and IPython are imported where a figure is made: the library itself needs no display stack.
 
 
 def to_numpy_images(x) -> np.ndarray:
@@ -42,8 +46,6 @@ def image_grid(rows, *, row_labels=None, col_labels=None, size: float = 1.4, tit
 def show(fig, *, dpi: int = 100, quality: int = 85) -> None:
     """Display a matplotlib figure inline and close it: PNG for plots (sharp lines and text), JPEG for
     figures that show images (far smaller); both cropped to what is drawn, axis labels included."""
-    import io
-
     import matplotlib.pyplot as plt
     from IPython.display import Image, display
 

@@ -20,7 +20,9 @@ from labkit.io.video import write_video
 from labkit.latent.config import make_config
 from labkit.latent.model import FaceLatentModel
 from labkit.motion.config import DEFAULT_STEPS
+from labkit.motion.config import make_config as motion_config
 from labkit.motion.diffusion import Guidance
+from labkit.motion.dit import MotionDiT
 from labkit.motion.generator import MotionGenerator
 from labkit.pipeline import FPS, Animator, chunked, default_speech
 from labkit.synthtalk.dataset import SynthTalk, split_sentences
@@ -206,16 +208,13 @@ def bench_motion(*, presets=("tiny", "small", "base"), steps=(1, 2, 5, 10, 25), 
     each preset and number of sampling steps, and the first window's latency (random weights:
     speed does not depend on training). ``motion_fps`` / ``first_window_ms`` are those of the
     `shipped` (preset, steps), by default ("small", the default number of sampling steps)."""
-    from labkit.motion.config import make_config
-    from labkit.motion.dit import MotionDiT
-
     shipped = shipped or ("small", DEFAULT_STEPS)
     out = {"device": device if device == "cpu" else torch.cuda.get_device_name(device),
            "threads": torch.get_num_threads(), "seconds": seconds, "results": {}}
     for preset in presets:
         with torch.random.fork_rng(devices=[]):                  # random weights, the caller's RNG untouched
             torch.manual_seed(0)
-            gen = MotionGenerator(MotionDiT(make_config(preset)).to(device))
+            gen = MotionGenerator(MotionDiT(motion_config(preset)).to(device))
         T = int(seconds * 25)
         audio = np.random.default_rng(0).normal(size=(T, gen.cfg.audio_dim)).astype(np.float32)
         first = audio[:gen.cfg.window]

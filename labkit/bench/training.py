@@ -23,7 +23,9 @@ from labkit.latent import data as latent_data
 from labkit.latent.config import LossWeights, make_config
 from labkit.latent.model import FaceLatentModel
 from labkit.latent.train import LatentObjective, check_compile
+from labkit.motion.config import make_config as motion_config
 from labkit.motion.diffusion import Diffusion
+from labkit.motion.dit import MotionConditions, MotionDiT
 from labkit.motion.train import MotionObjective
 from labkit.training.runs import compiled, keeps_global_state
 
@@ -89,11 +91,8 @@ def bench_train_latent(preset: str, *, batch: int, device: str = "cpu", compile:
 @keeps_global_state
 def bench_train_motion(preset: str, *, batch: int, device: str = "cpu", compile: bool = False,
                        repeats: int = 3) -> dict:
-    from labkit.motion.config import make_config
-    from labkit.motion.dit import MotionConditions, MotionDiT
-
     torch.manual_seed(0)
-    cfg = make_config(preset, motion_dim=20, audio_dim=80)
+    cfg = motion_config(preset, motion_dim=20, audio_dim=80)
     model = MotionDiT(cfg).to(device)
     K, W = cfg.context, cfg.window
     cond = MotionConditions.full(torch.randn(batch, K + W, cfg.audio_dim), torch.randn(batch, K, cfg.motion_dim),

@@ -12,6 +12,9 @@ from labkit.faces import models
 from labkit.faces.image import as_rgb
 from labkit.faces.landmarks import Face, find_face
 
+# dlib and face-alignment are imported where a detector is built: they take seconds to load and
+# face-alignment is optional.
+
 EMBEDDING_SIZE = 128
 
 

@@ -27,6 +27,9 @@ import numpy as np
 from labkit.faces import models
 from labkit.faces.image import as_rgb, image_name
 
+# dlib and face-alignment are imported where a detector is built: they take seconds to load and
+# face-alignment is optional.
+
 log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "dlib", "fan")

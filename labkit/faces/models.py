@@ -19,6 +19,9 @@ from urllib.parse import urlparse
 
 import torch
 
+# dlib and face-alignment are imported where a detector is built: they take seconds to load and
+# face-alignment is optional.
+
 # The URLs face_alignment 1.5 fetches (face_alignment/api.py `models_urls['2DFAN-4']` and
 # face_alignment/detection/sfd/sfd_detector.py `models_urls['s3fd']`); it caches each under
 # torch.hub.get_dir()/checkpoints/<basename of the URL> and skips the download if that file exists.

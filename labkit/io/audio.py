@@ -40,6 +40,9 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+# PyAV (compressed audio) and transformers (wav2vec2) are imported where they are used: PyAV is missing
+# from some GPU images and transformers is optional, and importing labkit needs neither.
+
 log = logging.getLogger(__name__)
 
 _BLOCK = 256  # frames transformed at once: bounds the temporary (N, n_fft) arrays

@@ -34,6 +34,8 @@ from typing import Sequence
 import librosa
 import numpy as np
 
+# espeak-ng is loaded where speech is first synthesised: rendering SynthTalk needs no speech engine.
+
 log = logging.getLogger(__name__)
 
 LANGUAGES = ("en", "de", "fr", "es", "cmn")

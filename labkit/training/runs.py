@@ -30,6 +30,8 @@ from labkit.io.atomic import write_json_atomic
 from labkit.io.checkpoint import load_state, save_training_state, save_weights
 from labkit.training.distributed import Distributed, no_sync, shard_rows
 
+# TensorBoard is imported where a run opens its log: it is slow to import and only the writing rank needs it.
+
 log = logging.getLogger(__name__)
 
 
