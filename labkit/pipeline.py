@@ -336,8 +336,8 @@ def choose_renderer(requested: str, in_domain: bool, evaluation: dict | None = N
         evaluation = eval_record(FACE_LATENT)
     r2 = float(evaluation.get("probe_dyn_r2", float("nan")))
     if not r2 >= MIN_DYN_R2:
-        return "landmarks", (f"the face latent checkpoint's dynamics code carries too little expression to move "
-                             f"lips (probe R² {r2:.2f} < {MIN_DYN_R2})")
+        return "landmarks", (f"the face latent checkpoint's dynamics code carries too little of the expression "
+                             f"(mean probe R² of jaw, blink, brow and gaze {r2:.2f} < {MIN_DYN_R2})")
     return "latent", f"in-domain portrait; dynamics probe R² {r2:.2f}"
 
 
