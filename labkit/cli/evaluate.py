@@ -9,6 +9,7 @@ from labkit.cli.common import add_json_option, printed_json, set_threads
 from labkit.cli.options import add_options, given
 from labkit.evaluation.config import (
     EXTRA_METHODS,
+    INSTRUMENT_CLIPS,
     METHODS,
     TABLE_RENDERERS,
     EvalLatentConfig,
@@ -62,11 +63,12 @@ def register(sub) -> None:
     add_options(em, SamplingConfig, title="sampling (SamplingConfig)")
     em.set_defaults(func=cmd_eval_motion)
 
-    for name, what, weights, clips in (
-            ("sync", "LabSync on SynthTalk test clips: S_C, S_D, offsets found with shifted audio", "LabSync", 40),
-            ("capp", "CAPP on SynthTalk test clips: true, mismatched and time-shifted pose", "CAPP", 100),
+    for name, what, weights in (
+            ("sync", "LabSync on SynthTalk test clips: S_C, S_D, offsets found with shifted audio", "LabSync"),
+            ("capp", "CAPP on SynthTalk test clips: true, mismatched and time-shifted pose", "CAPP"),
             ("video-features", "the FVD clip encoder on SynthTalk test windows: R², FVD floor and shifts",
-             "clip encoder", 200)):
+             "clip encoder")):
+        clips = INSTRUMENT_CLIPS[name]
         ei = ev.add_parser(name, help=what)
         ei.add_argument("--checkpoint", default=None, help=f"{weights} weights (default: the shipped ones)")
         ei.add_argument("--clips", type=int, default=clips, help=f"test clips (default: {clips})")

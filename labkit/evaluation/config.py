@@ -49,6 +49,10 @@ class EvalTableConfig:
     seed: int = 0                  # seed of the clips and the sampling
 
 
+# test clips each instrument is scored on by `labkit eval sync|capp|video-features` (one window per clip)
+INSTRUMENT_CLIPS = {"sync": 40, "capp": 100, "video-features": 200}
+
+
 @dataclass
 class EvalRealConfig:
     clips: int = 8                 # SynthTalk test clips whose speech drives the portraits when no --audio is given

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from labkit.evaluation.config import INSTRUMENT_CLIPS
 from labkit.evaluators.capp import CAPP, pose_audio, shift_frames
 from labkit.evaluators.labsync import LabSync, extract_sync_clips
 from labkit.evaluators.video_features import VideoFeatureNet, factor_targets, render_windows
@@ -14,8 +15,8 @@ from labkit.metrics.sync import sync_scores
 from labkit.synthtalk.factors import FACTOR_NAMES
 
 
-def evaluate_capp(model: CAPP, *, num_clips: int = 100, shifts: tuple[int, ...] = (1, 2, 3, 4), cache_dir=None,
-                  progress: bool = False) -> dict:
+def evaluate_capp(model: CAPP, *, num_clips: int = INSTRUMENT_CLIPS["capp"], shifts: tuple[int, ...] = (1, 2, 3, 4),
+                  cache_dir=None, progress: bool = False) -> dict:
     """CAPP on SynthTalk test clips: the score of true pose with its own audio, with another clip's
     audio, of a still head (the clip's mean pose held) with the audio, and with the pose moved by
     ±shift frames (VASA-1 shows CAPP falls as the pose slips)."""
@@ -30,8 +31,9 @@ def evaluate_capp(model: CAPP, *, num_clips: int = 100, shifts: tuple[int, ...] 
     return out
 
 
-def evaluate_labsync(model: LabSync, *, num_clips: int = 40, shifts: tuple[int, ...] = (-6, -3, -1, 1, 3, 6),
-                     vshift: int = 15, cache_dir=None, progress: bool = False) -> dict:
+def evaluate_labsync(model: LabSync, *, num_clips: int = INSTRUMENT_CLIPS["sync"],
+                     shifts: tuple[int, ...] = (-6, -3, -1, 1, 3, 6), vshift: int = 15, cache_dir=None,
+                     progress: bool = False) -> dict:
     """LabSync on SynthTalk test clips (unseen identities, voices and sentences), in sync and with
     the audio moved by `shifts` frames (positive = audio delayed). Returns S_C and S_D of the
     clips in sync, the share of clips whose detected offset is 0, and for the shifted audio the
@@ -54,8 +56,8 @@ def evaluate_labsync(model: LabSync, *, num_clips: int = 40, shifts: tuple[int, 
 
 
 @torch.no_grad()
-def evaluate_video_features(model: VideoFeatureNet, *, num_clips: int = 200, cache_dir=None,
-                            progress: bool = False) -> dict:
+def evaluate_video_features(model: VideoFeatureNet, *, num_clips: int = INSTRUMENT_CLIPS["video-features"],
+                            cache_dir=None, progress: bool = False) -> dict:
     """On one window of each of `num_clips` SynthTalk test clips: R² of each regressed factor
     (over the four target frames), emotion accuracy, and the FVD between two halves of the test
     windows (the sampling floor) and between the test windows and the same windows blurred or
