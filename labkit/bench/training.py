@@ -75,7 +75,6 @@ def latent_batch(size: int, B: int, device: str) -> dict:
 @keeps_global_state
 def bench_train_latent(preset: str, *, batch: int, device: str = "cpu", compile: bool = False,
                        repeats: int = 3, bf16: bool = False) -> dict:
-
     check_compile(compile, device)
     torch.manual_seed(0)
     cfg = make_config(preset)
@@ -115,7 +114,6 @@ def synthtalk_pairs_per_s(resolution: int = 128, pairs: int = 16) -> float:
     return pairs / (time.perf_counter() - t0)
 
 
-@keeps_global_state
 def bench_train(*, device: str = "cpu", latent_presets=None, motion_presets=None, latent_batch_size: int | None = None,
                 motion_batch_size: int | None = None, compile: bool = False, latent_bf16: bool = False,
                 progress: bool = False) -> dict:

@@ -92,7 +92,7 @@ def register(sub) -> None:
     ew.set_defaults(func=cmd_eval_watermark)
 
 
-def _sampling(a, **fixed):
+def _sampling(a):
     """The sampler settings typed for a generator: (steps, overlap, Guidance keyword arguments)."""
     s = SamplingConfig(**given(a, SamplingConfig))
     guidance = dict(audio=s.cfg_audio, gaze=s.cfg_gaze, control=s.cfg_control, emotion=s.cfg_emotion)

@@ -39,7 +39,8 @@ from sklearn.preprocessing import StandardScaler
 
 from labkit.evaluation.config import EvalMotionConfig
 from labkit.io.audio import log_mel
-from labkit.io.weights import SHIPPED
+from labkit.io.weights import FACE_LATENT, resolve
+from labkit.latent.model import KIND
 from labkit.metrics.pose import delta_p
 from labkit.motion.data import HEAD_DIMS, MotionClips, emotion_offset, extract_clips, gaze_of, sample_windows, source_id
 from labkit.motion.generator import window_starts
@@ -79,7 +80,6 @@ def pearson_per_clip(a: np.ndarray, b: np.ndarray) -> float:
     den = np.sqrt((a ** 2).sum(1) * (b ** 2).sum(1))
     r = np.where(den > 1e-12, (a * b).sum(1) / np.maximum(den, 1e-12), 0.0)
     return float(r.mean())
-
 
 
 def window_sway(angles: np.ndarray, window: int) -> float:
@@ -265,8 +265,7 @@ def motion_source_of(gen, latent=None):
     meta = gen.meta
     if meta.get("motion") == "factors":
         return "factors"
-    recorded = Path(str(meta.get("latent"))).stem
-    path = latent or (SHIPPED[recorded].path if recorded in SHIPPED else Path(str(meta.get("latent"))))
+    path = latent or resolve(Path(str(meta.get("latent"))).stem, KIND, FACE_LATENT)
     if source_id(path) != meta.get("motion_source"):
         raise ValueError(f"the generator was trained on motion from a face latent checkpoint with digest "
                          f"{meta.get('motion_source')}, but {path} is {source_id(path)}; pass --latent with "

@@ -97,12 +97,12 @@ class MotionGenerator:
     @property
     def prediction(self) -> str:
         """What the denoiser outputs: "x0" or "v" (labkit.motion.diffusion)."""
-        return self.process.prediction
+        return self.diffusion.prediction
 
     @property
     def noise_rho(self) -> float:
         """The diffusion noise's correlation between consecutive frames (0: white; labkit.motion.diffusion)."""
-        return self.process.noise_rho
+        return self.diffusion.noise_rho
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None, *, device: str = "cpu", **kw) -> "MotionGenerator":
