@@ -54,7 +54,7 @@ from dataclasses import dataclass, fields
 import torch
 import torch.nn.functional as F
 
-from labkit.motion.config import PREDICTIONS, DiffusionConfig
+from labkit.motion.config import DiffusionConfig
 
 
 def cosine_alpha_bar(timesteps: int, s: float = 0.008) -> torch.Tensor:
@@ -135,10 +135,7 @@ class Diffusion:
 
     def __init__(self, timesteps: int = 1000, velocity_weight: float = 1.0, prediction: str = "x0",
                  noise_rho: float = 0.0):
-        if prediction not in PREDICTIONS:
-            raise ValueError(f"prediction must be one of {PREDICTIONS}, got {prediction!r}")
-        if not 0.0 <= noise_rho < 1.0:
-            raise ValueError(f"noise_rho must be in [0, 1), got {noise_rho}")
+        DiffusionConfig(prediction=prediction, noise_rho=noise_rho)          # checks both, as a config would
         self.timesteps = timesteps
         self.velocity_weight = velocity_weight
         self.prediction = prediction
