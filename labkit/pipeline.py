@@ -21,7 +21,13 @@ Otherwise it picks ``landmarks`` and says why.
 
 Every frame carries labkit's invisible watermark (:mod:`labkit.provenance.watermark`) with a content id
 derived from the inputs, and the mp4 a metadata tag with the same; ``watermark=False`` exists
-for research on the watermark itself and logs a warning each time.
+for research on the watermark itself and logs a warning each time. The content id is a hash of the
+portrait's pixels, the controls, the renderer and the speech's first window (the audio the motion
+generator needs before it makes its first frame, about 2 s): a stream knows exactly that much when
+its first frame is marked, so ``animate`` and ``stream`` give the same inputs the same id.
+
+Every input is checked before any work starts (speech first, then the portrait), and bad input
+raises :class:`labkit.io.errors.InputError` naming it.
 """
 from __future__ import annotations
 
@@ -36,10 +42,12 @@ from typing import Iterable, Iterator
 
 import numpy as np
 import soxr
+from threadpoolctl import ThreadpoolController
 from tqdm.auto import tqdm
 
 from labkit.faces.image import as_rgb
-from labkit.io.audio import frame_count, is_silent, load_audio, log_mel
+from labkit.io.audio import as_samples, check_sample_rate, frame_count, is_silent, load_audio, log_mel
+from labkit.io.errors import InputError
 from labkit.io.video import VideoWriter, write_video
 from labkit.io.weights import FACE_LATENT, MOTION, eval_record
 from labkit.motion.data import emotion_offset
@@ -65,6 +73,8 @@ DISTANCE_RANGE = (0.8, 1.25)              # SynthTalk's head-to-camera distances
 MIN_DYN_R2 = 0.5                          # auto: the latent renderer needs a dynamics code at least this expressive
 MEMORY_FRACTION = 0.5                     # offline frames may take at most this share of the free memory
 DEFAULT_SENTENCES = (0, 1)                # the bundled English test sentences the default clip speaks
+MIN_SPEECH_SECONDS = 0.2                  # shorter audio holds no speech to animate (5 frames)
+MAX_SEED = 2 ** 63 - 1                    # seeds are int64 for torch and numpy
 
 
 # ---------------------------------------------------------------------------- inputs
@@ -95,8 +105,10 @@ class Controls:
             raise ValueError(f"unknown emotion {self.emotion!r}; choose one of {', '.join(EMOTIONS)}")
         if not 0.0 <= self.intensity <= 1.0:
             raise ValueError(f"emotion intensity must be in [0, 1], got {self.intensity:g}")
-        if self.steps is not None and self.steps < 1:
-            raise ValueError(f"steps must be >= 1, got {self.steps}")
+        if self.steps is not None and (not _whole(self.steps) or self.steps < 1):
+            raise ValueError(f"steps must be a whole number >= 1, got {self.steps!r}")
+        if not _whole(self.seed) or not 0 <= self.seed <= MAX_SEED:
+            raise ValueError(f"seed must be a whole number in 0..2**63-1, got {self.seed!r}")
         for name in ("cfg_audio", "cfg_gaze", "cfg_emotion"):
             v = getattr(self, name)
             if not (np.isfinite(v) and v >= 0):
@@ -115,6 +127,10 @@ class Controls:
                 "distance": self.distance, "emotion": emo, "seed": self.seed, "steps": self.steps}
 
 
+def _whole(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
 def parse_emotion(text: str) -> tuple[str, float]:
     """"happy" or "happy:0.6" → ("happy", 0.6); a clear error for anything else."""
     name, _, level = text.partition(":")
@@ -128,22 +144,29 @@ def parse_emotion(text: str) -> tuple[str, float]:
 
 
 def load_speech(audio, sample_rate: int | None = None) -> np.ndarray:
-    """A path, or samples (S,) at `sample_rate` (default 16 kHz) → mono float32 at 16 kHz, checked."""
+    """A path, or samples at `sample_rate` (default 16 kHz; see :func:`labkit.io.audio.as_samples`
+    for the dtypes and shapes taken) → mono float32 at 16 kHz, checked: InputError for audio that
+    is empty, shorter than MIN_SPEECH_SECONDS, non-finite or silent."""
     if isinstance(audio, (str, os.PathLike)):
+        if sample_rate is not None:
+            raise InputError("sample_rate is for sample arrays; a file's rate is read from the file")
         x = load_audio(audio, sample_rate=SAMPLE_RATE)
         name = Path(audio).name
     else:
-        x, name = np.asarray(audio, np.float32), "audio"
-        if x.ndim != 1:
-            raise ValueError(f"audio must be mono samples (S,), got shape {x.shape}")
-        if sample_rate and sample_rate != SAMPLE_RATE and len(x):
-            x = soxr.resample(x, sample_rate, SAMPLE_RATE, quality="HQ").astype(np.float32)
+        name = "audio"
+        x = as_samples(audio, name=name)
+        rate = SAMPLE_RATE if sample_rate is None else check_sample_rate(sample_rate)
+        if rate != SAMPLE_RATE and len(x):
+            x = soxr.resample(x, rate, SAMPLE_RATE, quality="HQ").astype(np.float32)
     if not len(x):
-        raise ValueError(f"{name} is empty: there is no speech to animate")
+        raise InputError(f"{name} is empty: there is no speech to animate")
+    if len(x) < MIN_SPEECH_SECONDS * SAMPLE_RATE:
+        raise InputError(f"{name} is {len(x) / SAMPLE_RATE * 1e3:.1f} ms long: labkit needs at least "
+                         f"{MIN_SPEECH_SECONDS:g} s of speech")
     if not np.isfinite(x).all():
-        raise ValueError(f"{name} has non-finite samples")
+        raise InputError(f"{name} has non-finite samples")
     if is_silent(x):
-        raise ValueError(f"{name} is silent (RMS below -60 dBFS): there is no speech to animate")
+        raise InputError(f"{name} is silent (RMS below -60 dBFS): there is no speech to animate")
     return x
 
 
@@ -166,7 +189,8 @@ def default_portrait(resolution: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def content_id(portrait: np.ndarray, audio: np.ndarray, controls: Controls, renderer: str) -> int:
-    """32-bit id of one animation's inputs (what the watermark and the metadata tag carry)."""
+    """32-bit id of one animation's inputs (what the watermark and the metadata tag carry): `audio` is
+    the speech's first window (:attr:`Animator.id_samples`), the part a stream knows before its first frame."""
     h = hashlib.blake2b(digest_size=4)
     for part in (np.ascontiguousarray(portrait).tobytes(), np.ascontiguousarray(audio).tobytes(),
                  repr(controls).encode(), renderer.encode()):
@@ -223,10 +247,12 @@ class Animator:
 
     def __init__(self, portrait=None, *, resolution: int = 256, renderer: str = "auto", controls: Controls = Controls(),
                  watermark: bool = True, generator=None, landmark_backend: str = "auto", device: str = "cpu",
-                 latent_preset: str | None = None):
+                 latent_preset: str | None = None, face_index: int | None = None, background=None):
         """`generator`: a MotionGenerator to use instead of the shipped one (tests, other checkpoints);
         `latent_preset`: time the latent renderer with an untrained face latent model of that preset
-        (e.g. "s512", drawn at its own size) instead of the shipped 128 px checkpoint."""
+        (e.g. "s512", drawn at its own size) instead of the shipped 128 px checkpoint; `face_index`:
+        which face of a photo with several (0 = the most confident); `background`: RGB behind a
+        transparent portrait's see-through pixels (default neutral grey)."""
         if resolution not in RESOLUTIONS:
             raise ValueError(f"resolution must be one of {RESOLUTIONS}, got {resolution}")
         if renderer not in RENDERERS:
@@ -237,7 +263,7 @@ class Animator:
             image, landmarks = default_portrait(resolution)
             self.in_domain, self.portrait_name = True, "the default SynthTalk portrait"
         else:
-            image, landmarks = as_rgb(portrait), None
+            image, landmarks = as_rgb(portrait, background=background), None
             self.in_domain = False
             self.portrait_name = Path(portrait).name if isinstance(portrait, (str, os.PathLike)) else "portrait"
         self.image = image
@@ -246,7 +272,7 @@ class Animator:
         if self.renderer == "landmarks":
 
             rig = prepare(image, resolution, landmarks=landmarks, backend=landmark_backend, name=self.portrait_name,
-                          align=portrait is not None)
+                          align=portrait is not None, face_index=face_index)
             self._draw = LandmarkRenderer(rig)
             source = "landmarks"
         else:
@@ -260,11 +286,17 @@ class Animator:
         self.generator = generator.replace(guidance=Guidance(audio=controls.cfg_audio, gaze=controls.cfg_gaze,
                                                              emotion=controls.cfg_emotion),
                                            steps=controls.steps)
+        # the speech the content id covers: the first window's audio, all a stream has before its first frame
+        self.id_samples = int((self.generator.cfg.window - 1) * SAMPLE_RATE / FPS)
         if not watermark:
             log.warning("watermarking is OFF: these frames will not be recognisable as labkit's synthetic media")
 
     def _frame(self, motion_row: np.ndarray) -> np.ndarray:
         return self._draw.render_frame(motion_row, self.controls.emotion_index)
+
+    def content_id(self, speech: np.ndarray) -> int:
+        """The content id of a video of `speech` (S,) float32 at 16 kHz (see :func:`content_id`)."""
+        return content_id(self.image, speech[:self.id_samples], self.controls, self.renderer)
 
     def _marker(self, cid: int):
         if not self.watermark:
@@ -272,57 +304,114 @@ class Animator:
 
         return Watermark(cid)
 
-    def animate(self, audio, *, sample_rate: int | None = None, progress: bool = False) -> Video:
-        """Speech (a path or samples) → the whole video at once."""
-        speech = load_speech(audio, sample_rate)
+    def _motion(self, speech: np.ndarray, timings: dict, progress: bool) -> np.ndarray:
+        """The motion (T, M) of checked speech, the whole clip at once (the offline sampler)."""
         T = frame_count(len(speech), sample_rate=SAMPLE_RATE, fps=FPS)
-        _check_memory(T, self.resolution)
-        cid = content_id(self.image, speech, self.controls, self.renderer)
-        timings = {}
         t0 = time.perf_counter()
         mel = log_mel(speech, num_frames=T)
         timings["audio features"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         motion = self.generator.generate(mel, progress=progress, **self.controls.commands())
         timings["motion"] = time.perf_counter() - t0
-        frames = np.empty((T, self.resolution, self.resolution, 3), np.uint8)
-        it = range(T)
-        if progress:
-            it = tqdm(it, desc=f"render ({self.renderer})", unit="frame")
+        return motion
+
+    def _frames(self, motion: np.ndarray, cid: int, timings: dict, progress: bool) -> Iterator[np.ndarray]:
+        """Rendered, watermarked frames (R, R, 3) uint8, one per motion row, each marked while in cache.
+
+        Numpy's BLAS runs single-threaded here: the per-frame products are small, and its threads
+        would fight the renderer's and torch's for the cores (on two cores that cost 5x)."""
         marker = self._marker(cid)
         timings["render"] = timings["watermark"] = 0.0
-        for t in it:                                   # each frame marked while it is in cache, as when streaming
-            t0 = time.perf_counter()
-            frame = self._frame(motion[t])
-            t1 = time.perf_counter()
-            frames[t] = marker.embed_frame(frame) if marker is not None else frame
+        rows = motion
+        if progress:
+            rows = tqdm(motion, desc=f"render ({self.renderer})", unit="frame")
+        for row in rows:
+            with _one_blas_thread():
+                t0 = time.perf_counter()
+                frame = self._frame(row)
+                t1 = time.perf_counter()
+                if marker is not None:
+                    frame = marker.embed_frame(frame)
             timings["render"] += t1 - t0
             timings["watermark"] += time.perf_counter() - t1
+            yield frame
+
+    def animate(self, audio, *, sample_rate: int | None = None, progress: bool = False) -> Video:
+        """Speech (a path or samples) → the whole video at once, in memory (see :meth:`write` for long audio)."""
+        speech = load_speech(audio, sample_rate)
+        T = frame_count(len(speech), sample_rate=SAMPLE_RATE, fps=FPS)
+        _check_memory(T, self.resolution)
+        cid, timings = self.content_id(speech), {}
+        motion = self._motion(speech, timings, progress)
+        frames = np.empty((T, self.resolution, self.resolution, 3), np.uint8)
+        for t, frame in enumerate(self._frames(motion, cid, timings, progress)):
+            frames[t] = frame
         return Video(frames=frames, audio=speech, sample_rate=SAMPLE_RATE, fps=FPS, motion=motion,
-                     renderer=self.renderer, content_id=cid, watermarked=marker is not None, timings=timings)
+                     renderer=self.renderer, content_id=cid, watermarked=self.watermark, timings=timings)
 
-    def stream(self, audio_chunks: Iterable[np.ndarray], *, content: int | None = None) -> Iterator[np.ndarray]:
-        """16 kHz mono chunks as they arrive → frames (R, R, 3) uint8 as soon as their window is sampled.
+    def write(self, audio, path: str | os.PathLike, *, sample_rate: int | None = None, overwrite: bool = False,
+              crf: int = 18, progress: bool = False) -> dict:
+        """Speech (a path or samples) → an mp4 at `path`, frames encoded as they are drawn.
 
-        Memory stays flat: one window of audio features and motion is held, whatever the length."""
-        cid = content if content is not None else content_id(self.image, np.zeros(0, np.float32), self.controls,
-                                                             self.renderer)
-        marker = self._marker(cid)
-        self.stream_content_id = cid
-        for motion in self.generator.stream(_checked_chunks(audio_chunks), **self.controls.commands()):
+        The same video as ``animate(audio).save(path)``, in flat memory: only the motion (a few
+        numbers per frame) is held for the whole clip, so hours of speech fit. Returns the frame
+        count, content id, provenance tag and the seconds each stage took."""
+        speech = load_speech(audio, sample_rate)
+        cid, timings = self.content_id(speech), {}
+        motion = self._motion(speech, timings, progress)
+        R = self.resolution
+        tag = provenance_tag(cid, self.watermark)
+        with VideoWriter(path, FPS, size=(R, R), sample_rate=SAMPLE_RATE, crf=crf, overwrite=overwrite,
+                         metadata={"description": tag}) as out:
+            for k in range(0, len(speech), 60 * SAMPLE_RATE):
+                out.write_audio(speech[k:k + 60 * SAMPLE_RATE])
+            timings["encode"] = 0.0
+            for frame in self._frames(motion, cid, timings, progress):
+                t0 = time.perf_counter()
+                out.write(frame)
+                timings["encode"] += time.perf_counter() - t0
+        return {"frames": len(motion), "seconds": len(speech) / SAMPLE_RATE, "content_id": cid, "tag": tag,
+                "renderer": self.renderer, "timings": timings}
+
+    def stream(self, audio_chunks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        """16 kHz chunks as they arrive (any dtype and shape :func:`labkit.io.audio.as_samples` takes) →
+        frames (R, R, 3) uint8 as soon as their window is sampled.
+
+        Memory stays flat: one window of audio features and motion is held, whatever the length. The
+        content id (``self.stream_content_id`` once the first frame is out) is the one ``animate`` gives
+        the same speech: the first window's audio is in before the first frame is made."""
+        head = []                                                # the speech the content id covers
+
+        def chunks():
+            held = 0
+            for k, chunk in enumerate(audio_chunks):
+                chunk = as_samples(chunk, name=f"audio chunk {k}")
+                if held < self.id_samples:
+                    head.append(chunk[:self.id_samples - held])
+                    held += len(head[-1])
+                yield chunk
+
+        marker = None
+        for motion in self.generator.stream(chunks(), **self.controls.commands()):
+            if marker is None:
+                self.stream_content_id = self.content_id(np.concatenate(head) if head else np.zeros(0, np.float32))
+                marker = self._marker(self.stream_content_id) or False
             for row in motion:
-                frame = self._frame(row)
-                yield marker.embed_frame(frame) if marker is not None else frame
+                with _one_blas_thread():
+                    frame = self._frame(row)
+                    if marker:
+                        frame = marker.embed_frame(frame)
+                yield frame
 
 
-def _checked_chunks(chunks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-    for k, c in enumerate(chunks):
-        c = np.asarray(c, np.float32)
-        if c.ndim != 1:
-            raise ValueError(f"audio chunk {k} must be mono samples (S,), got shape {c.shape}")
-        if not np.isfinite(c).all():
-            raise ValueError(f"audio chunk {k} has non-finite samples")
-        yield c
+@lru_cache(maxsize=1)
+def _blas_threads() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
+def _one_blas_thread():
+    """A context in which numpy's BLAS uses one thread (see :meth:`Animator._frames`)."""
+    return _blas_threads().limit(limits=1, user_api="blas")
 
 
 def choose_renderer(requested: str, in_domain: bool, evaluation: dict | None = None) -> tuple[str, str]:
@@ -344,20 +433,25 @@ def choose_renderer(requested: str, in_domain: bool, evaluation: dict | None = N
 # ---------------------------------------------------------------------------- the API
 
 def animate(portrait=None, audio=None, *, sample_rate: int | None = None, resolution: int = 256,
-            renderer: str = "auto", watermark: bool = True, progress: bool = False, **controls) -> Video:
+            renderer: str = "auto", watermark: bool = True, progress: bool = False, face_index: int | None = None,
+            background=None, **controls) -> Video:
     """Portrait (path or image; None = the embedded SynthTalk default) + speech (path or samples;
-    None = the bundled sentence) → :class:`Video`. `controls`: see :class:`Controls`."""
+    None = the bundled sentence) → :class:`Video`. `face_index`, `background`: see :class:`Animator`;
+    `controls`: see :class:`Controls`. The speech is checked first, before the portrait."""
+    speech = load_speech(default_speech() if audio is None else audio, sample_rate)
     anim = Animator(portrait, resolution=resolution, renderer=renderer, controls=Controls(**controls),
-                    watermark=watermark)
-    return anim.animate(default_speech() if audio is None else audio, sample_rate=sample_rate, progress=progress)
+                    watermark=watermark, face_index=face_index, background=background)
+    return anim.animate(speech, progress=progress)
 
 
 def stream(portrait=None, audio_chunks: Iterable[np.ndarray] | None = None, *, resolution: int = 256,
-           renderer: str = "auto", watermark: bool = True, chunk_ms: float = 40.0, **controls) -> Iterator[np.ndarray]:
-    """Like :func:`animate`, but audio arrives chunk by chunk (16 kHz mono) and frames (R, R, 3) are
-    yielded as soon as they are made. None = the bundled sentence cut into `chunk_ms` chunks."""
+           renderer: str = "auto", watermark: bool = True, chunk_ms: float = 40.0, face_index: int | None = None,
+           background=None, **controls) -> Iterator[np.ndarray]:
+    """Like :func:`animate`, but audio arrives chunk by chunk (16 kHz; int16 and other PCM types are
+    scaled, see :func:`labkit.io.audio.as_samples`) and frames (R, R, 3) are yielded as soon as they
+    are made. None = the bundled sentence cut into `chunk_ms` chunks."""
     anim = Animator(portrait, resolution=resolution, renderer=renderer, controls=Controls(**controls),
-                    watermark=watermark)
+                    watermark=watermark, face_index=face_index, background=background)
     if audio_chunks is None:
         audio_chunks = chunked(default_speech(), chunk_ms)
     return anim.stream(audio_chunks)
@@ -376,7 +470,7 @@ def stream_to_file(anim: Animator, audio, path: str | os.PathLike, *, sample_rat
     `chunk_ms` chunks like a microphone. Returns the stream's figures: frames, first-frame latency
     (ms, compute only: audio is fed as fast as it is taken) and sustained fps."""
     speech = load_speech(audio, sample_rate)
-    cid = content_id(anim.image, speech, anim.controls, anim.renderer)
+    cid = anim.content_id(speech)
     T = frame_count(len(speech), sample_rate=SAMPLE_RATE, fps=FPS)
     R = anim.resolution
     with VideoWriter(path, FPS, size=(R, R), sample_rate=SAMPLE_RATE, overwrite=overwrite,
@@ -391,7 +485,7 @@ def stream_to_file(anim: Animator, audio, path: str | os.PathLike, *, sample_rat
             bar = tqdm(total=T, desc=f"stream ({anim.renderer})", unit="frame")
         t0 = time.perf_counter()
         first, n = None, 0
-        for frame in anim.stream(feed(), content=cid):
+        for frame in anim.stream(feed()):
             if first is None:
                 first = time.perf_counter() - t0
             out.write(frame)

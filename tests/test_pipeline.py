@@ -80,7 +80,8 @@ def test_streaming_gives_the_offline_frames_from_a_microphone_like_source(files,
     offline = anim.animate(speech)
     rng = np.random.default_rng(0)
     cuts = np.sort(rng.choice(np.arange(1, len(speech)), 40, replace=False))   # irregular chunk sizes
-    streamed = list(anim.stream(np.split(speech, cuts), content=offline.content_id))
+    streamed = list(anim.stream(np.split(speech, cuts)))
+    assert anim.stream_content_id == offline.content_id              # the same inputs, the same id both ways
     assert len(streamed) == len(offline.frames)
     np.testing.assert_array_equal(np.stack(streamed), offline.frames)
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 
 from labkit.cli import animate, bench, data, evaluate, train, weights
 
@@ -25,15 +27,46 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the program is, so that every writer's cleanup runs (like Ctrl-C's
+    KeyboardInterrupt; a BaseException, so no ``except Exception`` swallows it)."""
+
+
+def _terminate(signum, frame):
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. Exit status: 0 done, 1 a negative answer (``verify``: no watermark), 2 bad
+    input or an output that cannot be written (one line on stderr), 130 interrupted (SIGINT),
+    143 terminated (SIGTERM); an interrupted run removes its unfinished output."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    previous = signal.signal(signal.SIGTERM, _terminate) if _main_thread() else None
     try:
         return args.func(args)
     except (ValueError, FileExistsError, FileNotFoundError, PermissionError, OSError, MemoryError) as e:
         print(f"labkit: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        _say("interrupted; unfinished output removed")
+        return 130
+    except Terminated:
+        _say("terminated; unfinished output removed")
+        return 143
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _say(message: str) -> None:
+    """One line on stderr, after a progress bar's line on a terminal."""
+    print(("\n" if sys.stderr.isatty() else "") + f"labkit: {message}", file=sys.stderr)
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
 
 
 if __name__ == "__main__":

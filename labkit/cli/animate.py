@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
-from labkit.cli.common import pair
+from labkit.cli.common import pair, rgb
 from labkit.motion.config import DEFAULT_STEPS
 
 # the library is imported inside each command: `labkit --help` must not import torch
@@ -34,6 +33,10 @@ def register(sub) -> None:
     an.add_argument("--renderer", default="auto", choices=["auto", "latent", "landmarks"],
                     help="auto (default): the face latent model for SynthTalk portraits when it can move a face, "
                          "else landmark warping")
+    an.add_argument("--face", type=int, default=None, metavar="N",
+                    help="which face of a photo with several: 0 = the most confident (default), 1 the next, ...")
+    an.add_argument("--background", type=rgb, default=None, metavar="R,G,B",
+                    help="colour behind a transparent portrait (default: 128,128,128, neutral grey)")
     an.add_argument("--landmarks", default="auto", choices=["auto", "dlib", "fan"],
                     help="landmark detector for photos (default: auto)")
     an.add_argument("--stream", action="store_true",
@@ -50,37 +53,37 @@ def register(sub) -> None:
 
 
 def cmd_animate(a) -> int:
-    from labkit.pipeline import Animator, Controls, default_speech, parse_emotion, stream_to_file
+    from labkit.io.atomic import check_output
+    from labkit.pipeline import Animator, Controls, default_speech, load_speech, parse_emotion, stream_to_file
 
+    # every input is checked before any work is done or any folder made: the output, the controls,
+    # the speech, then the portrait
     out = Path(a.output)
-    if out.exists() and not a.overwrite:                      # refuse before any work is done
-        raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
     if out.suffix.lower() != ".mp4":
         raise ValueError(f"the output must be an .mp4 file, got {out.name}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if not os.access(out.parent, os.W_OK):
-        raise PermissionError(f"the output folder {out.parent} is not writable")
+    check_output(out, overwrite=a.overwrite)
     emotion, intensity = parse_emotion(a.emotion) if a.emotion else (None, 1.0)
     controls = Controls(gaze=a.gaze, distance=a.distance, emotion=emotion, intensity=intensity, cfg_audio=a.cfg_audio,
                         cfg_gaze=a.cfg_gaze, cfg_emotion=a.cfg_emotion, steps=a.steps, seed=a.seed)
+    speech = load_speech(a.audio if a.audio is not None else default_speech())
     if a.no_watermark:
         print("labkit: WARNING: --no-watermark: this video will carry no invisible provenance mark", file=sys.stderr)
     anim = Animator(a.portrait, resolution=a.resolution, renderer=a.renderer, controls=controls,
-                    watermark=not a.no_watermark, landmark_backend=a.landmarks)
-    audio = a.audio if a.audio is not None else default_speech()
+                    watermark=not a.no_watermark, landmark_backend=a.landmarks, face_index=a.face,
+                    background=a.background)
     what = (f"{a.portrait or 'the default SynthTalk portrait'} + "
             f"{a.audio or 'the bundled sentence'}; renderer {anim.renderer} ({anim.reason})")
+    out.parent.mkdir(parents=True, exist_ok=True)
     if a.stream:
-        r = stream_to_file(anim, audio, out, overwrite=a.overwrite, progress=not a.quiet)
+        r = stream_to_file(anim, speech, out, overwrite=a.overwrite, progress=not a.quiet)
         print(f"wrote {out}: {r['frames']} frames at {a.resolution} px, streamed: first frame after "
               f"{r['first_frame_ms']:.0f} ms of compute (plus {r['window_seconds']:g} s of audio to fill the "
               f"first window), {r['fps']:.1f} frames/s sustained\n  {what}")
         return 0
-    video = anim.animate(audio, progress=not a.quiet)
-    video.save(out, overwrite=a.overwrite)
-    t = video.timings
-    print(f"wrote {out}: {len(video.frames)} frames at {a.resolution} px, {len(video.audio) / video.sample_rate:.2f} s "
-          f"of speech; {video.tag}\n  {what}\n  time: " + ", ".join(f"{k} {v:.2f} s" for k, v in t.items()))
+    r = anim.write(speech, out, overwrite=a.overwrite, progress=not a.quiet)
+    t = r["timings"]
+    print(f"wrote {out}: {r['frames']} frames at {a.resolution} px, {r['seconds']:.2f} s of speech; {r['tag']}\n"
+          f"  {what}\n  time: " + ", ".join(f"{k} {v:.2f} s" for k, v in t.items()))
     return 0
 
 
@@ -93,9 +96,12 @@ def cmd_verify(a) -> int:
     if a.json:
         print(json.dumps({"found": d.found, "version": d.version, "content_id": d.content_id,
                           "magic_errors": d.magic_errors, "frames": d.frames, "metadata": tag}))
+    elif d.found and d.content_id is None:
+        print(f"{a.video}: made by labkit (watermark found in {d.frames} frames, {d.magic_errors} bit errors in the "
+              "marker); content id unreadable: its checksum fails, the video is too damaged to say which one it is")
     elif d.found:
         print(f"{a.video}: made by labkit {d.version} (watermark found in {d.frames} frames, content id "
-              f"{d.content_id:08x}, {d.magic_errors} bit errors in the marker)")
+              f"{d.content_id:08x}, checksum ok, {d.magic_errors} bit errors in the marker)")
     else:
         print(f"{a.video}: no labkit watermark found ({d.frames} frames read)")
     if tag and not a.json:

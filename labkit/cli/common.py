@@ -58,3 +58,14 @@ def pair(text: str) -> tuple[float, float]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected two numbers PITCH,YAW (degrees), got {text!r}") from None
     return a, b
+
+
+def rgb(text: str) -> tuple[int, int, int]:
+    """'R,G,B' → three whole numbers 0..255."""
+    try:
+        r, g, b = (int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected three whole numbers R,G,B (0..255), got {text!r}") from None
+    if not all(0 <= v <= 255 for v in (r, g, b)):
+        raise argparse.ArgumentTypeError(f"R,G,B values must lie in 0..255, got {text!r}")
+    return r, g, b

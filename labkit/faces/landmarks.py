@@ -1,6 +1,6 @@
 """Face detection and 68 landmarks on real images, behind one interface with two backends.
 
-    LandmarkDetector(backend="auto" | "dlib" | "fan").detect(image) -> [Face, ...]   largest first
+    LandmarkDetector(backend="auto" | "dlib" | "fan").detect(image) -> [Face, ...]   most confident first
     find_face(image)                                                  -> Face       the one to use
 
 Backends (both give iBUG-68 points, the semantics of SynthTalk's ground truth, as (x, y) pixel
@@ -12,8 +12,10 @@ coordinates with the centre of pixel (i, j) at (i, j)):
 - "dlib": dlib's HOG face detector + the 68-point regression-tree predictor (Kazemi & Sullivan,
   CVPR 2014); fully offline, the default when FAN's weights are absent.
 
-The face choice is explicit: the largest face unless `face_index` says otherwise, a warning when
-several faces are present, and a ValueError for no face or a face too small to use.
+The face choice is explicit: detections below MIN_SCORE are not faces (dlib run at threshold 0 also
+returns shoulders, folds and patterns, and such a region can be larger than the real face); of the
+others the most confident is used unless `face_index` says otherwise (``--face N`` on the command
+line), with a warning when there are several, and an InputError for no face or a face too small to use.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ import numpy as np
 
 from labkit.faces import models
 from labkit.faces.image import as_rgb, image_name
+from labkit.io.errors import InputError
 
 # dlib and face-alignment are imported where a detector is built: they take seconds to load and
 # face-alignment is optional.
@@ -37,6 +40,7 @@ IOD_POINTS = (36, 45)   # outer eye corners (iBUG 37 and 46, 0-based): the 300-W
 MIN_BOX = 48            # px: a smaller face box holds too little detail for landmarks or alignment
 MIN_IOD = 20            # px: likewise for the distance between the outer eye corners
 MAX_UPSAMPLED = 1024    # px: dlib's automatic upsampling stops before the image side passes this
+MIN_SCORE = {"dlib": 0.2, "fan": 0.5}   # detector confidence a face needs (dlib: SVM margin; S3FD: probability)
 
 
 @dataclass(frozen=True)
@@ -59,9 +63,8 @@ class Face:
         return float(np.linalg.norm(self.landmarks[IOD_POINTS[0]] - self.landmarks[IOD_POINTS[1]]))
 
 
-def _largest_first(boxes: np.ndarray) -> np.ndarray:
-    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    return np.argsort(-area, kind="stable")
+def _most_confident_first(scores: np.ndarray) -> np.ndarray:
+    return np.argsort(-np.asarray(scores, np.float64), kind="stable")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -69,10 +72,10 @@ def _largest_first(boxes: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------
 
 def _dlib_run(image: np.ndarray, upsample: int) -> tuple[np.ndarray, np.ndarray]:
-    """dlib HOG boxes (N, 4) and scores (N,), largest first. image: (H, W, 3) uint8."""
+    """dlib HOG boxes (N, 4) and scores (N,), most confident first. image: (H, W, 3) uint8."""
     rects, scores, _ = models.dlib_detector().run(image, upsample, 0.0)
     boxes = np.array([[r.left(), r.top(), r.right(), r.bottom()] for r in rects], np.float32).reshape(-1, 4)
-    order = _largest_first(boxes)
+    order = _most_confident_first(scores)
     return boxes[order], np.asarray(scores, np.float32)[order]
 
 
@@ -94,11 +97,11 @@ class _Dlib:
     def detect(self, image: np.ndarray) -> list[Face]:
         if self.upsample is not None:
             boxes, scores = _dlib_run(image, self.upsample)
-        else:   # automatic: upsample (finds faces down to ~80 / 2^u px) only until something is found
+        else:   # automatic: upsample (finds faces down to ~80 / 2^u px) only until a confident face is found
             u = 0
             while True:
                 boxes, scores = _dlib_run(image, u)
-                if len(boxes) or min(image.shape[:2]) * 2 ** (u + 1) > MAX_UPSAMPLED:
+                if (scores >= MIN_SCORE[self.name]).any() or min(image.shape[:2]) * 2 ** (u + 1) > MAX_UPSAMPLED:
                     break
                 u += 1
         return [Face(b, float(s), dlib_shape(image, b), self.name) for b, s in zip(boxes, scores)]
@@ -121,7 +124,7 @@ class _Fan:
         boxes = np.array([d[:4] for d in dets], np.float32).reshape(-1, 4)
         faces = [Face(boxes[i], float(dets[i][4]), np.asarray(lms[i][:, :2], np.float32), self.name)
                  for i in range(len(lms))]
-        return [faces[i] for i in _largest_first(boxes)]
+        return [faces[i] for i in _most_confident_first([f.score for f in faces])]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -151,31 +154,41 @@ class LandmarkDetector:
         return self._impl.name
 
     def detect(self, image, *, name: str | None = None) -> list[Face]:
-        """Every face in `image` (see :func:`labkit.faces.image.as_rgb`), largest box first."""
+        """Every detection in `image` (see :func:`labkit.faces.image.as_rgb`), most confident first,
+        including those below MIN_SCORE (:meth:`find` drops them)."""
         return self._impl.detect(as_rgb(image, name=name))
 
     def find(self, image, *, face_index: int | None = None, name: str | None = None,
-             min_box: float = MIN_BOX, min_iod: float = MIN_IOD) -> Face:
-        """The face to use: the largest (a warning if there are several) or number `face_index`
-        in largest-first order. ValueError if there is none, or if it is too small to use."""
+             min_box: float = MIN_BOX, min_iod: float = MIN_IOD, min_score: float | None = None) -> Face:
+        """The face to use: of the detections scoring at least `min_score` (default MIN_SCORE of the
+        backend), the most confident (a warning if there are several) or number `face_index` in
+        most-confident-first order. InputError if there is none, or if it is too small to use."""
         name = image_name(image, name)
+        if face_index is not None and (isinstance(face_index, bool) or not isinstance(face_index, (int, np.integer))):
+            raise InputError(f"face_index must be a whole number (0 = the most confident face), got {face_index!r}")
         rgb = as_rgb(image, name=name)
-        faces = self._impl.detect(rgb)
+        floor = MIN_SCORE[self.backend] if min_score is None else float(min_score)
+        found = self._impl.detect(rgb)
+        faces = sorted((f for f in found if f.score >= floor), key=lambda f: -f.score)
         if not faces:
             hint = (f" (the image is only {rgb.shape[1]}x{rgb.shape[0]} px)" if min(rgb.shape[:2]) < 4 * min_box
                     else "")
-            raise ValueError(f"no face found in {name}{hint}")
+            if found:
+                best = max(f.score for f in found)
+                hint += (f"; {len(found)} face-like region(s) scored at most {best:.2f}, below the "
+                         f"detector confidence a face needs ({floor:g})")
+            raise InputError(f"no face found in {name}{hint}")
         if face_index is None:
             if len(faces) > 1:
-                log.warning("%d faces found in %s; using the largest (pass face_index to choose another)",
-                            len(faces), name)
+                log.warning("%d faces found in %s; using the most confident (--face N, or face_index=N, picks "
+                            "another: 0 is the most confident)", len(faces), name)
             face_index = 0
         if not -len(faces) <= face_index < len(faces):
-            raise ValueError(f"face_index {face_index} is out of range: {len(faces)} face(s) found in {name}")
+            raise InputError(f"face_index {face_index} is out of range: {len(faces)} face(s) found in {name}")
         face = faces[face_index]
         if face.size < min_box or face.iod < min_iod:
-            raise ValueError(f"the face in {name} is too small to use: box {face.size:.0f} px, eyes {face.iod:.0f} px "
-                             f"apart; need a box >= {min_box:.0f} px and eyes >= {min_iod:.0f} px apart "
+            raise InputError(f"the face in {name} is too small to use: box {face.size:.0f} px, eyes {face.iod:.0f} "
+                             f"px apart; need a box >= {min_box:.0f} px and eyes >= {min_iod:.0f} px apart "
                              "(use a larger image or a closer crop)")
         return face
 
@@ -191,7 +204,7 @@ def find_face(image, *, backend: str = "auto", face_index: int | None = None, na
 
 
 def detect_faces(image: np.ndarray, *, upsample: int = 0) -> np.ndarray:
-    """dlib HOG face boxes (N, 4) as (left, top, right, bottom), largest first. image: (H, W, 3)."""
+    """dlib HOG face boxes (N, 4) as (left, top, right, bottom), most confident first. image: (H, W, 3)."""
     return _dlib_run(as_rgb(image), upsample)[0]
 
 

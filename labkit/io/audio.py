@@ -40,6 +40,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from labkit.io.errors import InputError
+
 # PyAV (compressed audio) and transformers (wav2vec2) are imported where they are used: PyAV is missing
 # from some GPU images and transformers is optional, and importing labkit needs neither.
 
@@ -57,6 +59,7 @@ def load_audio(path: str | os.PathLike, *, sample_rate: int = 16000) -> np.ndarr
     path and ValueError naming the file when it is not audio, has no audio stream or is too
     damaged to decode. Truncated files and silent audio are returned with a logging warning.
     """
+    sample_rate = check_sample_rate(sample_rate)
     path = _check_file(path)
     chunks, sr = [], sample_rate
     for chunk, sr in _decode(path, block_seconds=60.0):
@@ -76,19 +79,83 @@ def is_silent(audio: np.ndarray, *, threshold_db: float = -60.0) -> bool:
     return rms == 0.0 or 20 * math.log10(rms) < threshold_db
 
 
+MAX_SAMPLE_RATE = 768_000   # Hz: anything higher is not audio labkit can use
+MAX_FILE_PEAK = 100.0       # a file's samples beyond ±100 (+40 dBFS) are not audio scaled to [-1, 1]
+
+
+def as_samples(x, *, name: str = "audio") -> np.ndarray:
+    """Samples a caller hands over → mono float32 (S,) in [-1, 1], or an :class:`InputError` naming `name`.
+
+    Accepts mono (S,) or interleaved (S, C) with C <= 8 channels (averaged); float samples as they
+    are (peaks up to 2 are clipped to [-1, 1] with a warning: more means unscaled integer PCM), and
+    integer PCM scaled by its type's full scale: int8/16/32 by 2^7/2^15/2^31, uint8 and uint16
+    centred first (WAV's 8-bit convention). 64-bit integers are refused: their scale is unknown.
+    """
+    try:
+        x = np.asarray(x)
+    except (TypeError, ValueError) as e:  # ragged nested lists
+        raise InputError(f"{name}: not an array of samples ({e})") from None
+    kind = x.dtype.kind
+    if kind == "f":
+        x = x.astype(np.float32, copy=False)
+        if not np.isfinite(x).all():
+            raise InputError(f"{name} has non-finite samples (NaN or inf)")
+        peak = float(np.abs(x).max()) if x.size else 0.0
+        if peak > 2.0:
+            raise InputError(f"{name}: float samples must lie in [-1, 1], got a peak of {peak:.4g} "
+                             "(integer PCM stored as float? divide by its full scale, e.g. 32768)")
+        if peak > 1.0:
+            log.warning("%s peaks at %.3f: clipped to [-1, 1]", name, peak)
+            x = np.clip(x, -1.0, 1.0)
+    elif kind in "iu" and x.dtype.itemsize <= 4:
+        bits = 8 * x.dtype.itemsize
+        centre = 2.0 ** (bits - 1) if kind == "u" else 0.0
+        x = ((x.astype(np.float64) - centre) / 2.0 ** (bits - 1)).astype(np.float32)
+    else:
+        raise InputError(f"{name}: samples must be float (in [-1, 1]) or int8/16/32 PCM, got dtype {x.dtype}")
+    if x.ndim == 2 and 1 <= x.shape[1] <= 8:
+        x = x.mean(1, dtype=np.float32) if x.shape[1] > 1 else x[:, 0]
+    elif x.ndim != 1:
+        raise InputError(f"{name} must be mono samples (S,) or interleaved (S, C) with at most 8 channels, "
+                         f"got shape {x.shape}")
+    return np.ascontiguousarray(x, np.float32)
+
+
+def check_sample_rate(sample_rate, *, name: str = "sample_rate") -> int:
+    """A sample rate as a positive whole number of Hz, or an InputError."""
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, float, np.integer, np.floating)) \
+            or not 1 <= sample_rate <= MAX_SAMPLE_RATE or sample_rate != int(sample_rate):  # NaN fails the range
+        raise InputError(f"{name} must be a whole number of Hz in 1..{MAX_SAMPLE_RATE}, got {sample_rate!r}")
+    return int(sample_rate)
+
+
 def _check_file(path: str | os.PathLike) -> Path:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no audio file at {path}")
     if not path.is_file():
-        raise ValueError(f"{path} is not a file")
+        raise InputError(f"{path} is not a file")
     if path.stat().st_size == 0:
-        raise ValueError(f"{path} is not an audio file (empty file)")
+        raise InputError(f"{path} is not an audio file (empty file)")
     return path
 
 
 def _decode(path: Path, *, block_seconds: float) -> Iterator[tuple[np.ndarray, int]]:
-    """Yields (chunk (n,) float32 mono, sample rate) in file order, about `block_seconds` each."""
+    """Yields (chunk (n,) float32 mono, sample rate) in file order, about `block_seconds` each.
+
+    A float file can hold anything: NaN, inf or unscaled values refuse the file rather than spread
+    through the resampler and the features. Lossy codecs overshoot 1 a little (full-scale noise
+    decodes to peaks near 2), far below MAX_FILE_PEAK."""
+    for chunk, sr in _decode_any(path, block_seconds=block_seconds):
+        peak = float(np.abs(chunk).max()) if len(chunk) else 0.0
+        if not peak <= MAX_FILE_PEAK:  # also NaN
+            raise InputError(f"{path} holds samples that are not audio in [-1, 1] (peak {peak:.4g}: "
+                             "NaN, inf or unscaled integer PCM)")
+        yield chunk, sr
+
+
+def _decode_any(path: Path, *, block_seconds: float) -> Iterator[tuple[np.ndarray, int]]:
+    """`_decode` without the range check: soundfile first, PyAV for what libsndfile does not know."""
     try:
         f = sf.SoundFile(path)
     except RuntimeError as sf_error:  # libsndfile does not know this format: let ffmpeg try
@@ -117,13 +184,16 @@ def _decode_av(path: Path, *, block_seconds: float, sf_error: Exception) -> Iter
     try:
         box = av.open(str(path))
     except av.error.FFmpegError as e:
-        raise ValueError(f"{path} is not an audio file (soundfile: {sf_error}; ffmpeg: {e}), "
+        raise InputError(f"{path} is not an audio file (soundfile: {sf_error}; ffmpeg: {e}), "
                          "or is too damaged to open") from None
     with box:
         if not box.streams.audio:
             kinds = ", ".join(s.type for s in box.streams) or "none"
-            raise ValueError(f"{path} has no audio stream (streams: {kinds})")
+            raise InputError(f"{path} has no audio stream (streams: {kinds})")
         st = box.streams.audio[0]
+        if st.codec_context is None or not st.rate:  # a codec ffmpeg has no decoder for, or no sample rate
+            raise InputError(f"{path} is not an audio file labkit can decode (soundfile: {sf_error}; "
+                             "ffmpeg: no decoder for its audio stream)")
         sr = st.rate
         # The header's length: AAC/MP3 decoders drop the encoder's priming themselves,
         # but AAC pads its last packet, which this length cuts off.
@@ -153,7 +223,7 @@ def _decode_av(path: Path, *, block_seconds: float, sf_error: Exception) -> Iter
 
 def _decode_failed(path: Path, done: int, sr: int, error: Exception) -> None:
     if done == 0:
-        raise ValueError(f"{path} is corrupt: no audio could be decoded ({error})") from None
+        raise InputError(f"{path} is corrupt: no audio could be decoded ({error})") from None
     log.warning("%s is damaged: decoding stopped after %.2f s (%s); returning what decoded",
                 path, done / sr, error)
 

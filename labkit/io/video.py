@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from labkit.io.atomic import check_output, partial_path, publish
 from labkit.version import __version__
 
 PROVENANCE = f"made with labkit {__version__}: synthetic media, not a recording of a real person"
@@ -25,9 +26,11 @@ class VideoWriter:
     """An H.264 (+ AAC) mp4 written frame by frame, so a stream of any length keeps memory flat.
 
     ``with VideoWriter(path, fps, size=(H, W), sample_rate=sr) as w: w.write(frames); w.write_audio(chunk)``.
-    The file is written beside `path` and renamed into place when the block ends without an
-    error; on an error the partial file is removed, so a failed run leaves nothing behind. An
-    existing file is an error unless `overwrite` (checked before anything is written).
+    The file is written to a partial file unique to this writer beside `path` and published when
+    the block ends without an error (:mod:`labkit.io.atomic`: no-clobber at that moment unless
+    `overwrite`); on an error or an interrupt the partial file is removed, so a failed run leaves
+    nothing behind. An existing file is an error unless `overwrite` (checked before anything is
+    written, and again when publishing).
     """
 
     def __init__(self, path: str | os.PathLike, fps: float, *, size: tuple[int, int], sample_rate: int | None = None,
@@ -36,18 +39,19 @@ class VideoWriter:
         H, W = size
         if H % 2 or W % 2:
             raise ValueError(f"H.264 needs even frame sizes, got {W}x{H}")
-        if self.path.exists() and not overwrite:
-            raise FileExistsError(f"{self.path} exists; pass overwrite=True to replace it")
+        check_output(self.path, overwrite=overwrite)
         if not self.path.parent.is_dir():
             raise FileNotFoundError(f"the output folder {self.path.parent} does not exist")
-        if not os.access(self.path.parent, os.W_OK):
-            raise PermissionError(f"the output folder {self.path.parent} is not writable")
-        self.size, self.frames, self.samples = (H, W), 0, 0
+        self.size, self.frames, self.samples, self.overwrite = (H, W), 0, 0, overwrite
         self.rate = Fraction(fps).limit_denominator(1001)
-        self._tmp = self.path.with_name(f".{self.path.stem}.partial{self.path.suffix}")
         import av
 
-        self._box = av.open(str(self._tmp), "w", format="mp4")
+        self._tmp = partial_path(self.path)
+        try:
+            self._box = av.open(str(self._tmp), "w", format="mp4")
+        except BaseException:
+            self._tmp.unlink(missing_ok=True)
+            raise
         self._box.metadata["comment"] = PROVENANCE
         for k, v in (metadata or {}).items():
             self._box.metadata[k] = v
@@ -103,7 +107,7 @@ class VideoWriter:
                     self._box.mux(self._audio.encode())
             self._box.close()
             if kind is None:
-                os.replace(self._tmp, self.path)
+                publish(self._tmp, self.path, overwrite=self.overwrite)
         finally:
             self._tmp.unlink(missing_ok=True)
 

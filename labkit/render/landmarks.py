@@ -69,13 +69,14 @@ class PhotoRig:
 
 
 def prepare(image: np.ndarray, resolution: int, *, landmarks: np.ndarray | None = None,
-            backend: str = "auto", name: str | None = None, align: bool = True) -> PhotoRig:
+            backend: str = "auto", name: str | None = None, align: bool = True,
+            face_index: int | None = None) -> PhotoRig:
     """Find the face (or take its `landmarks`), align the photo to an R x R crop and lift the landmarks.
 
     With `align=False` the image must already be R x R in SynthTalk's framing (e.g. a SynthTalk frame)."""
     image = as_rgb(image, name=name)
     if landmarks is None:
-        landmarks = find_face(image, backend=backend, name=name).landmarks
+        landmarks = find_face(image, backend=backend, name=name, face_index=face_index).landmarks
     landmarks = np.asarray(landmarks, np.float64)
     if align:
         crop, _, lm = align_face(image, landmarks, resolution)
