@@ -46,7 +46,14 @@ from threadpoolctl import ThreadpoolController
 from tqdm.auto import tqdm
 
 from labkit.faces.image import as_rgb
-from labkit.io.audio import as_samples, check_sample_rate, frame_count, is_silent, load_audio, log_mel
+from labkit.io.audio import (
+    StreamingLogMel,
+    as_samples,
+    check_sample_rate,
+    iter_audio,
+    load_audio,
+    log_mel,
+)
 from labkit.io.errors import InputError
 from labkit.io.video import VideoWriter, write_video
 from labkit.io.weights import FACE_LATENT, MOTION, eval_record
@@ -74,6 +81,9 @@ MIN_DYN_R2 = 0.5                          # auto: the latent renderer needs a dy
 MEMORY_FRACTION = 0.5                     # offline frames may take at most this share of the free memory
 DEFAULT_SENTENCES = (0, 1)                # the bundled English test sentences the default clip speaks
 MIN_SPEECH_SECONDS = 0.2                  # shorter audio holds no speech to animate (5 frames)
+SILENCE_DB = -60.0                        # RMS level below which audio counts as silent (dBFS)
+CHUNK_SECONDS = 30.0                      # a speech file is decoded this much at a time
+HEAD_SECONDS = 10.0                       # speech kept from a file read in passes: covers the content id's window
 MAX_SEED = 2 ** 63 - 1                    # seeds are int64 for torch and numpy
 
 
@@ -158,16 +168,84 @@ def load_speech(audio, sample_rate: int | None = None) -> np.ndarray:
         rate = SAMPLE_RATE if sample_rate is None else check_sample_rate(sample_rate)
         if rate != SAMPLE_RATE and len(x):
             x = soxr.resample(x, rate, SAMPLE_RATE, quality="HQ").astype(np.float32)
-    if not len(x):
-        raise InputError(f"{name} is empty: there is no speech to animate")
-    if len(x) < MIN_SPEECH_SECONDS * SAMPLE_RATE:
-        raise InputError(f"{name} is {len(x) / SAMPLE_RATE * 1e3:.1f} ms long: labkit needs at least "
-                         f"{MIN_SPEECH_SECONDS:g} s of speech")
     if not np.isfinite(x).all():
         raise InputError(f"{name} has non-finite samples")
-    if is_silent(x):
-        raise InputError(f"{name} is silent (RMS below -60 dBFS): there is no speech to animate")
+    _check_speech(name, len(x), float(np.dot(x.astype(np.float64), x)))
     return x
+
+
+@dataclass(frozen=True)
+class Speech:
+    """Checked speech: its log-mel features, its first seconds, and a way to read all of it again.
+
+    From samples it holds them; from a file it holds only the features (80 numbers a frame) and the
+    first HEAD_SECONDS, and reads the file again chunk by chunk for the soundtrack, so hours of
+    speech fit in flat memory. Made by :func:`read_speech`."""
+    features: np.ndarray              # (T, n_mels) log-mel, one row per video frame
+    num_samples: int                  # S, at 16 kHz
+    head: np.ndarray                  # (min(S, HEAD_SECONDS * 16 kHz),) float32: the first samples
+    name: str                         # for messages
+    source: np.ndarray | Path         # the samples (S,), or the file they are decoded from
+
+    @property
+    def seconds(self) -> float:
+        return self.num_samples / SAMPLE_RATE
+
+    def chunks(self, seconds: float | None = None) -> Iterator[np.ndarray]:
+        """The samples, 16 kHz float32, in chunks of about `seconds` (default CHUNK_SECONDS)."""
+        seconds = CHUNK_SECONDS if seconds is None else seconds
+        if isinstance(self.source, np.ndarray):
+            n = max(1, int(seconds * SAMPLE_RATE))
+            for k in range(0, self.num_samples, n):
+                yield self.source[k:k + n]
+            return
+        done = 0
+        for chunk in iter_audio(self.source, sample_rate=SAMPLE_RATE, chunk_seconds=seconds):
+            done += len(chunk)
+            yield chunk
+        if done != self.num_samples:
+            raise InputError(f"{self.name} changed while it was being read ({self.num_samples} samples, then {done})")
+
+    def samples(self) -> np.ndarray:
+        """All the samples (S,) float32 at once."""
+        if isinstance(self.source, np.ndarray):
+            return self.source
+        return np.concatenate(list(self.chunks())) if self.num_samples else np.zeros(0, np.float32)
+
+
+def read_speech(audio, sample_rate: int | None = None) -> Speech:
+    """:func:`load_speech`'s checks and log-mel features; a file is read chunk by chunk, never whole.
+    A :class:`Speech` is returned as is."""
+    if isinstance(audio, Speech):
+        return audio
+    if not isinstance(audio, (str, os.PathLike)):
+        x = load_speech(audio, sample_rate)
+        return Speech(log_mel(x), len(x), x[:int(HEAD_SECONDS * SAMPLE_RATE)], "audio", x)
+    if sample_rate is not None:
+        raise InputError("sample_rate is for sample arrays; a file's rate is read from the file")
+    path, name = Path(audio), Path(audio).name
+    mel, feats, head, held, sumsq = StreamingLogMel(), [], [], 0, 0.0
+    for chunk in iter_audio(path, sample_rate=SAMPLE_RATE, chunk_seconds=CHUNK_SECONDS):
+        feats.append(mel.push(chunk))
+        sumsq += float(np.dot(chunk, chunk))
+        if held < HEAD_SECONDS * SAMPLE_RATE:
+            head.append(chunk[:int(HEAD_SECONDS * SAMPLE_RATE) - held])
+            held += len(head[-1])
+    S = mel.num_samples
+    feats.append(mel.flush())
+    _check_speech(name, S, sumsq)
+    return Speech(np.concatenate(feats), S, np.concatenate(head), name, path)
+
+
+def _check_speech(name: str, num_samples: int, sumsq: float) -> None:
+    if num_samples == 0:
+        raise InputError(f"{name} is empty: there is no speech to animate")
+    if num_samples < MIN_SPEECH_SECONDS * SAMPLE_RATE:
+        raise InputError(f"{name} is {num_samples / SAMPLE_RATE * 1e3:.1f} ms long: labkit needs at least "
+                         f"{MIN_SPEECH_SECONDS:g} s of speech")
+    rms = np.sqrt(sumsq / num_samples)
+    if rms == 0 or 20 * np.log10(rms) < SILENCE_DB:
+        raise InputError(f"{name} is silent (RMS below -60 dBFS): there is no speech to animate")
 
 
 @lru_cache(maxsize=1)
@@ -304,14 +382,10 @@ class Animator:
 
         return Watermark(cid)
 
-    def _motion(self, speech: np.ndarray, timings: dict, progress: bool) -> np.ndarray:
+    def _motion(self, speech: Speech, timings: dict, progress: bool) -> np.ndarray:
         """The motion (T, M) of checked speech, the whole clip at once (the offline sampler)."""
-        T = frame_count(len(speech), sample_rate=SAMPLE_RATE, fps=FPS)
         t0 = time.perf_counter()
-        mel = log_mel(speech, num_frames=T)
-        timings["audio features"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        motion = self.generator.generate(mel, progress=progress, **self.controls.commands())
+        motion = self.generator.generate(speech.features, progress=progress, **self.controls.commands())
         timings["motion"] = time.perf_counter() - t0
         return motion
 
@@ -338,39 +412,44 @@ class Animator:
 
     def animate(self, audio, *, sample_rate: int | None = None, progress: bool = False) -> Video:
         """Speech (a path or samples) → the whole video at once, in memory (see :meth:`write` for long audio)."""
-        speech = load_speech(audio, sample_rate)
-        T = frame_count(len(speech), sample_rate=SAMPLE_RATE, fps=FPS)
+        t0 = time.perf_counter()
+        speech = read_speech(audio, sample_rate)
+        timings = {"audio features": time.perf_counter() - t0}
+        T = len(speech.features)
         _check_memory(T, self.resolution)
-        cid, timings = self.content_id(speech), {}
+        cid = self.content_id(speech.head)
         motion = self._motion(speech, timings, progress)
         frames = np.empty((T, self.resolution, self.resolution, 3), np.uint8)
         for t, frame in enumerate(self._frames(motion, cid, timings, progress)):
             frames[t] = frame
-        return Video(frames=frames, audio=speech, sample_rate=SAMPLE_RATE, fps=FPS, motion=motion,
+        return Video(frames=frames, audio=speech.samples(), sample_rate=SAMPLE_RATE, fps=FPS, motion=motion,
                      renderer=self.renderer, content_id=cid, watermarked=self.watermark, timings=timings)
 
     def write(self, audio, path: str | os.PathLike, *, sample_rate: int | None = None, overwrite: bool = False,
               crf: int = 18, progress: bool = False) -> dict:
-        """Speech (a path or samples) → an mp4 at `path`, frames encoded as they are drawn.
+        """Speech (a path, samples or :class:`Speech`) → an mp4 at `path`, frames encoded as they are drawn.
 
-        The same video as ``animate(audio).save(path)``, in flat memory: only the motion (a few
-        numbers per frame) is held for the whole clip, so hours of speech fit. Returns the frame
-        count, content id, provenance tag and the seconds each stage took."""
-        speech = load_speech(audio, sample_rate)
-        cid, timings = self.content_id(speech), {}
+        The same video as ``animate(audio).save(path)``, in flat memory: only the audio features
+        and the motion (a few hundred bytes a frame) are held for the whole clip, and a file is
+        decoded chunk by chunk, so hours of speech fit. Returns the frame count, content id,
+        provenance tag and the seconds each stage took."""
+        t0 = time.perf_counter()
+        speech = read_speech(audio, sample_rate)
+        timings = {"audio features": time.perf_counter() - t0}
+        cid = self.content_id(speech.head)
         motion = self._motion(speech, timings, progress)
         R = self.resolution
         tag = provenance_tag(cid, self.watermark)
         with VideoWriter(path, FPS, size=(R, R), sample_rate=SAMPLE_RATE, crf=crf, overwrite=overwrite,
                          metadata={"description": tag}) as out:
-            for k in range(0, len(speech), 60 * SAMPLE_RATE):
-                out.write_audio(speech[k:k + 60 * SAMPLE_RATE])
+            for chunk in speech.chunks():
+                out.write_audio(chunk)
             timings["encode"] = 0.0
             for frame in self._frames(motion, cid, timings, progress):
                 t0 = time.perf_counter()
                 out.write(frame)
                 timings["encode"] += time.perf_counter() - t0
-        return {"frames": len(motion), "seconds": len(speech) / SAMPLE_RATE, "content_id": cid, "tag": tag,
+        return {"frames": len(motion), "seconds": speech.seconds, "content_id": cid, "tag": tag,
                 "renderer": self.renderer, "timings": timings}
 
     def stream(self, audio_chunks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
@@ -438,7 +517,7 @@ def animate(portrait=None, audio=None, *, sample_rate: int | None = None, resolu
     """Portrait (path or image; None = the embedded SynthTalk default) + speech (path or samples;
     None = the bundled sentence) → :class:`Video`. `face_index`, `background`: see :class:`Animator`;
     `controls`: see :class:`Controls`. The speech is checked first, before the portrait."""
-    speech = load_speech(default_speech() if audio is None else audio, sample_rate)
+    speech = read_speech(default_speech() if audio is None else audio, sample_rate)
     anim = Animator(portrait, resolution=resolution, renderer=renderer, controls=Controls(**controls),
                     watermark=watermark, face_index=face_index, background=background)
     return anim.animate(speech, progress=progress)
@@ -469,16 +548,17 @@ def stream_to_file(anim: Animator, audio, path: str | os.PathLike, *, sample_rat
     """Stream speech through `anim` into an mp4 as frames come (flat memory), feeding the audio in
     `chunk_ms` chunks like a microphone. Returns the stream's figures: frames, first-frame latency
     (ms, compute only: audio is fed as fast as it is taken) and sustained fps."""
-    speech = load_speech(audio, sample_rate)
-    cid = anim.content_id(speech)
-    T = frame_count(len(speech), sample_rate=SAMPLE_RATE, fps=FPS)
+    speech = read_speech(audio, sample_rate)
+    cid = anim.content_id(speech.head)
+    T = len(speech.features)
     R = anim.resolution
     with VideoWriter(path, FPS, size=(R, R), sample_rate=SAMPLE_RATE, overwrite=overwrite,
                      metadata={"description": provenance_tag(cid, anim.watermark)}) as out:
         def feed():
-            for chunk in chunked(speech, chunk_ms):
-                out.write_audio(chunk)
-                yield chunk
+            for block in speech.chunks():
+                for chunk in chunked(block, chunk_ms):
+                    out.write_audio(chunk)
+                    yield chunk
 
         bar = None
         if progress:

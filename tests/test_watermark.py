@@ -1,5 +1,5 @@
 """The provenance watermark: payload round trip, invisibility, robustness to H.264 and downscaling,
-no false positives, bad inputs."""
+no false positives, no wrong ids (the CRC), bad inputs."""
 import numpy as np
 import pytest
 
@@ -7,11 +7,17 @@ import labkit
 from labkit.io.video import read_video, write_video
 from labkit.provenance.watermark import (
     ATTACKS,
+    KEY,
+    MAGIC_BITS,
     MAX_MAGIC_ERRORS,
+    MAX_MAGIC_ERRORS_WITH_ID,
     Watermark,
     _encode,
+    _layout,
+    _read,
     _viterbi,
     content_id_from,
+    crc16,
     detect,
     half_size,
     payload_bits,
@@ -38,7 +44,7 @@ def test_payload_round_trip(clip):
     frames, marked = clip
     d = detect(marked)
     assert d.found and d.magic_errors == 0 and d.confidence > 0.95 and d.frames == len(frames)
-    assert d.version == labkit.__version__ and d.content_id == CID
+    assert d.version == labkit.__version__ and d.content_id == CID and d.id_valid
     other = detect(Watermark(7, version="3.14.15").embed(frames[:3]))
     assert (other.version, other.content_id) == ("3.14.15", 7)
 
@@ -123,6 +129,7 @@ def test_no_false_positives(clip):
                      np.random.default_rng(0).integers(0, 256, (5, 64, 64, 3), dtype=np.uint8)):
         d = detect(unmarked)
         assert not d.found and d.magic_errors > MAX_MAGIC_ERRORS and d.version is None and d.content_id is None
+        assert not d.id_valid
         assert abs(d.confidence) < 0.3
     assert not detect(marked, key=12345).found                    # another key sees nothing
     assert not detect(marked, step=9.0).found                     # nor another lattice
@@ -130,29 +137,83 @@ def test_no_false_positives(clip):
 
 def test_convolutional_code_corrects_errors():
     rng = np.random.default_rng(0)
-    bits = rng.integers(0, 2, 56).astype(np.uint8)
+    bits = rng.integers(0, 2, 72).astype(np.uint8)
     coded = _encode(bits)
-    assert coded.shape == (124,)
+    assert coded.shape == (156,)
     soft = 1 - 2.0 * coded
-    soft[rng.choice(124, 6, replace=False)] *= -1                 # six wrong coded bits, spread out
+    soft[rng.choice(156, 6, replace=False)] *= -1                 # six wrong coded bits, spread out
     assert np.array_equal(_viterbi(soft), bits)
+
+
+def test_crc_has_its_check_value_and_catches_what_the_code_cannot_correct():
+    assert crc16(b"123456789") == 0x29B1                          # CRC-16/CCITT-FALSE's catalogued check value
+    assert crc16(b"") == 0xFFFF
+    info = payload_bits(CID, "0.1.0")[MAGIC_BITS:]                # version, content id, CRC: (72,)
+    assert _read(info) == ("0.1.0", CID)
+    rng = np.random.default_rng(0)
+    one_or_two = [{i, j} for i in range(72) for j in range(i, 72)]                  # every one or two wrong bits
+    bursts = [{i, i + n} | set(i + np.flatnonzero(rng.random(n) < 0.5))             # wrong bits i..i+n, n < 16
+              for n in range(2, 16) for i in range(72 - n)]
+    for wrong in one_or_two + bursts:
+        bad = info.copy()
+        bad[sorted(wrong)] ^= 1
+        assert _read(bad) is None, sorted(wrong)
+    soft = 1 - 2.0 * _encode(info)
+    soft[60:80] *= -1                                             # 20 coded bits in a row: too many to correct
+    decoded = _viterbi(soft)
+    assert not np.array_equal(decoded, info) and _read(decoded) is None
+
+
+def test_clip_carrying_two_ids_never_reports_a_third(clip):
+    frames, _ = clip
+    a, b = CID, CID ^ 0xFFFFFFFF                                  # same magic and version, every id bit opposed
+    mixed = np.concatenate([Watermark(a).embed(frames[:12]), Watermark(b).embed(frames[12:24])])
+    d = detect(mixed)
+    assert d.found and d.magic_errors == 0                        # the magic is intact ...
+    assert d.content_id in (a, b, None), hex(d.content_id)        # ... the id is one of the two, or none
+    assert d.id_valid == (d.content_id is not None) and (d.version is None) == (d.content_id is None)
+
+
+def test_a_weaker_magic_counts_only_with_an_id_that_passes_its_crc(clip):
+    frames, _ = clip
+    _, bit_of_slot = _layout(KEY)
+    wrong = np.flatnonzero(bit_of_slot < MAGIC_BITS)[:12]         # 12 magic slots carry the opposite bit
+    assert MAX_MAGIC_ERRORS < len(wrong) <= MAX_MAGIC_ERRORS_WITH_ID
+
+    def embed(cid, f):
+        wm = Watermark(cid)
+        wm._offset[wrong] = (wm._offset[wrong] + 0.5) % 1
+        return wm.embed(f)
+
+    d = detect(embed(CID, frames[:12]))
+    assert d.found and d.magic_errors == 12 and d.id_valid and d.content_id == CID
+    d = detect(np.concatenate([embed(CID, frames[:12]), embed(CID ^ 0xFFFFFFFF, frames[12:24])]))
+    assert not d.found and d.magic_errors == 12 and d.content_id is None
 
 
 def test_payload_bits_and_content_ids():
     bits = payload_bits(CID, "0.1.0")
-    assert bits.shape == (104,) and np.packbits(bits[:48]).tobytes() == b"labkit"
-    assert int.from_bytes(np.packbits(bits[72:]).tobytes(), "big") == CID
+    assert bits.shape == (120,) and np.packbits(bits[:48]).tobytes() == b"labkit"
+    assert int.from_bytes(np.packbits(bits[72:104]).tobytes(), "big") == CID
+    assert int.from_bytes(np.packbits(bits[104:]).tobytes(), "big") == crc16(np.packbits(bits[48:104]).tobytes())
     assert content_id_from("a", b"b") == content_id_from("a", b"b") != content_id_from("a", b"c")
     assert 0 <= content_id_from("x") < 2 ** 32
 
 
 def test_robustness_reports_rates(clip):
     frames, marked = clip
-    r = robustness(iter([marked[:10]]), iter([frames[:10]]), attacks=("none", "crf28"), content_ids=[CID])
+    r = robustness(iter([marked[:10]]), iter([frames[:10]]), attacks=("none", "crf28"), content_ids=[CID],
+                   lengths=(4, None))
     assert (r["clips"], r["clean_clips"]) == (1, 1)
-    assert r["detection"] == {"none": 1.0, "crf28": 1.0} and r["false_positive"] == {"none": 0.0, "crf28": 0.0}
-    wrong = robustness([marked[:10]], [], attacks=("none",), content_ids=[CID + 1])
-    assert wrong["detection"]["none"] == 0.0                      # found, but not that content id
+    assert [(row["frames"], row["attack"]) for row in r["rows"]] == [(4, "none"), (4, "crf28"), (None, "none"),
+                                                                      (None, "crf28")]
+    for row in r["rows"]:
+        assert (row["detected"], row["id_correct"], row["wrong_id"], row["unreadable"]) == (1.0, 1.0, 0.0, 0.0)
+        assert row["false_positive"] == 0.0 and row["magic_errors"] <= MAX_MAGIC_ERRORS < row["clean_magic_errors"]
+    (wrong,) = robustness([marked[:10]], [], attacks=("none",), content_ids=[CID + 1])["rows"]
+    assert (wrong["detected"], wrong["id_correct"], wrong["wrong_id"]) == (1.0, 0.0, 1.0)   # found, another id
+    (blind,) = robustness([marked[:10]], [], attacks=("none",))["rows"]
+    assert blind["detected"] == 1.0 and np.isnan(blind["id_correct"]) and np.isnan(blind["clean_confidence"])
 
 
 def test_bad_inputs(clip):
@@ -179,3 +240,5 @@ def test_bad_inputs(clip):
         detect([])
     with pytest.raises(ValueError, match="unknown attacks"):
         robustness([], [], attacks=("crf99",))
+    with pytest.raises(ValueError, match="shorter"):
+        robustness([frames[:5]], [], attacks=("none",), lengths=(10,))

@@ -37,7 +37,8 @@ def _terminate(signum, frame):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one command. Exit status: 0 done, 1 a negative answer (``verify``: no watermark), 2 bad
+    """Run one command. Exit status: 0 done, 1 a negative answer (``verify``: no watermark;
+    ``prep``: some videos unusable), 2 bad
     input or an output that cannot be written (one line on stderr), 130 interrupted (SIGINT),
     143 terminated (SIGTERM); an interrupted run removes its unfinished output."""
     args = build_parser().parse_args(argv)

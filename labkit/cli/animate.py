@@ -54,7 +54,7 @@ def register(sub) -> None:
 
 def cmd_animate(a) -> int:
     from labkit.io.atomic import check_output
-    from labkit.pipeline import Animator, Controls, default_speech, load_speech, parse_emotion, stream_to_file
+    from labkit.pipeline import Animator, Controls, default_speech, parse_emotion, read_speech, stream_to_file
 
     # every input is checked before any work is done or any folder made: the output, the controls,
     # the speech, then the portrait
@@ -65,7 +65,7 @@ def cmd_animate(a) -> int:
     emotion, intensity = parse_emotion(a.emotion) if a.emotion else (None, 1.0)
     controls = Controls(gaze=a.gaze, distance=a.distance, emotion=emotion, intensity=intensity, cfg_audio=a.cfg_audio,
                         cfg_gaze=a.cfg_gaze, cfg_emotion=a.cfg_emotion, steps=a.steps, seed=a.seed)
-    speech = load_speech(a.audio if a.audio is not None else default_speech())
+    speech = read_speech(a.audio if a.audio is not None else default_speech())
     if a.no_watermark:
         print("labkit: WARNING: --no-watermark: this video will carry no invisible provenance mark", file=sys.stderr)
     anim = Animator(a.portrait, resolution=a.resolution, renderer=a.renderer, controls=controls,
@@ -95,8 +95,8 @@ def cmd_verify(a) -> int:
     tag = metadata(a.video).get("description")
     if a.json:
         print(json.dumps({"found": d.found, "version": d.version, "content_id": d.content_id,
-                          "magic_errors": d.magic_errors, "frames": d.frames, "metadata": tag}))
-    elif d.found and d.content_id is None:
+                          "id_valid": d.id_valid, "magic_errors": d.magic_errors, "frames": d.frames, "metadata": tag}))
+    elif d.found and not d.id_valid:
         print(f"{a.video}: made by labkit (watermark found in {d.frames} frames, {d.magic_errors} bit errors in the "
               "marker); content id unreadable: its checksum fails, the video is too damaged to say which one it is")
     elif d.found:

@@ -85,8 +85,8 @@ def register(sub) -> None:
     add_json_option(er)
     er.set_defaults(func=cmd_eval_real)
 
-    ew = ev.add_parser("watermark", help="watermark detection after H.264 CRF 23/28 and 0.5x downscaling; "
-                                         "false positives")
+    ew = ev.add_parser("watermark", help="watermark detection and content id after H.264 CRF 23/28/30 and 0.5x "
+                                         "downscaling, on 1/3/10 s clips; false positives on clean clips")
     add_options(ew, EvalWatermarkConfig, title="evaluation (EvalWatermarkConfig)", choices={"resolution": RESOLUTIONS})
     add_json_option(ew)
     ew.set_defaults(func=cmd_eval_watermark)
@@ -272,16 +272,22 @@ def cmd_eval_real(a) -> int:
 
 
 def cmd_eval_watermark(a) -> int:
-    """labkit eval watermark: detection after re-encoding and downscaling, false positives on clean clips."""
+    """labkit eval watermark: detection and id after re-encoding and downscaling, false positives on clean clips."""
     from labkit.evaluation.watermark import evaluate_watermark
 
     cfg = EvalWatermarkConfig(**given(a, EvalWatermarkConfig))
     r = evaluate_watermark(**asdict(cfg), progress=not a.json)
     if printed_json(a, r):
         return 0
-    print(f"{r['clips']} labkit clips of {cfg.seconds:g} s at {cfg.resolution} px, {r['clips']} clean SynthTalk clips")
-    for k, v in r["detected"].items():
-        print(f"  detected after {k:>14s}: {100 * v:5.1f} %  (target >= 95 %)")
-    print(f"  false positives on clean clips: {r['false_positives']}  (target 0)")
+    print(f"{r['clips']} labkit clips and {r['clean_clips']} clean SynthTalk clips at {r['resolution']} px, "
+          f"each cut to its first {', '.join(f'{s:g}' for s in cfg.seconds)} s")
+    print(f"  {'length':>7s}  {'attack':>6s}  {'detected':>8s}  {'id right':>8s}  {'wrong ids':>9s}  "
+          f"{'unreadable':>10s}  {'false pos.':>10s}")
+    for row in r["rows"]:
+        print(f"  {row['seconds']:5g} s  {row['attack']:>6s}  {100 * row['detected']:6.1f} %  "
+              f"{100 * row['id_correct']:6.1f} %  {row['wrong_ids']:9d}  {100 * row['unreadable']:8.1f} %  "
+              f"{row['false_positives']:10d}")
+    print(f"  wrong ids: {r['wrong_ids']} (target 0); "
+          f"false positives on clean clips: {r['false_positives']} (target 0)")
     print(f"  PSNR of the mark: {r['psnr_db']:.1f} dB")
     return 0

@@ -62,7 +62,8 @@ class EvalRealConfig:
 
 @dataclass
 class EvalWatermarkConfig:
-    clips: int = 100               # generated clips, and as many clean SynthTalk clips
-    seconds: float = 2.0           # clip length
+    clips: int = 30                # generated clips, each measured at every length in seconds
+    clean_clips: int = 100         # clean SynthTalk clips, never marked, for the false positives
+    seconds: tuple[float, ...] = (1.0, 3.0, 10.0)   # clip lengths: the first seconds of each clip
     resolution: int = 128          # video size: 128, 256 or 512
     seed: int = 0                  # seed of the clips

@@ -86,7 +86,7 @@ def _background(background) -> np.ndarray:
     """The colour behind transparent pixels as (3,) float32 RGB, checked even when the image has no alpha."""
     try:
         bg = np.asarray(background, np.float32).reshape(-1)
-    except (TypeError, ValueError):                    # a string, a dict, a ragged list, ...
+    except (TypeError, ValueError, OverflowError):     # a string, a dict, a ragged list, 10**400, ...
         bg = np.zeros(0, np.float32)
     if bg.shape != (3,) or not np.isfinite(bg).all() or bg.min() < 0 or bg.max() > 255:
         raise InputError(f"background must be three values R, G, B in 0..255, got {background!r}")

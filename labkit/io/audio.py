@@ -25,6 +25,7 @@ Shapes: S samples, T frames (glossary in labkit/__init__.py).
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -56,8 +57,10 @@ def load_audio(path: str | os.PathLike, *, sample_rate: int = 16000) -> np.ndarr
 
     Channels are averaged; any sample format (8-bit unsigned .. 32-bit int, float) is scaled
     to [-1, 1]; other rates are resampled with soxr (HQ). Raises FileNotFoundError for a missing
-    path and ValueError naming the file when it is not audio, has no audio stream or is too
-    damaged to decode. Truncated files and silent audio are returned with a logging warning.
+    path and InputError (a ValueError) naming the file when it is not audio, has no audio stream,
+    holds NaN, inf or unscaled samples or is too damaged to decode, or naming `sample_rate` when
+    that is not a whole number of Hz. Truncated files and silent audio are returned with a logging
+    warning.
     """
     sample_rate = check_sample_rate(sample_rate)
     path = _check_file(path)
@@ -146,12 +149,13 @@ def _decode(path: Path, *, block_seconds: float) -> Iterator[tuple[np.ndarray, i
     A float file can hold anything: NaN, inf or unscaled values refuse the file rather than spread
     through the resampler and the features. Lossy codecs overshoot 1 a little (full-scale noise
     decodes to peaks near 2), far below MAX_FILE_PEAK."""
-    for chunk, sr in _decode_any(path, block_seconds=block_seconds):
-        peak = float(np.abs(chunk).max()) if len(chunk) else 0.0
-        if not peak <= MAX_FILE_PEAK:  # also NaN
-            raise InputError(f"{path} holds samples that are not audio in [-1, 1] (peak {peak:.4g}: "
-                             "NaN, inf or unscaled integer PCM)")
-        yield chunk, sr
+    with contextlib.closing(_decode_any(path, block_seconds=block_seconds)) as chunks:  # closes the file early
+        for chunk, sr in chunks:
+            peak = float(np.abs(chunk).max()) if len(chunk) else 0.0
+            if not peak <= MAX_FILE_PEAK:  # also NaN
+                raise InputError(f"{path} holds samples that are not audio: a peak of {peak:.4g} (NaN, inf, "
+                                 "or far outside [-1, 1]: integer PCM stored as float?)")
+            yield chunk, sr
 
 
 def _decode_any(path: Path, *, block_seconds: float) -> Iterator[tuple[np.ndarray, int]]:
@@ -182,7 +186,7 @@ def _decode_av(path: Path, *, block_seconds: float, sf_error: Exception) -> Iter
     import av  # PyAV only for what soundfile cannot read
 
     try:
-        box = av.open(str(path))
+        box = av.open(str(path), metadata_errors="replace")  # tags that are not UTF-8 (old Latin-1 files) are fine
     except av.error.FFmpegError as e:
         raise InputError(f"{path} is not an audio file (soundfile: {sf_error}; ffmpeg: {e}), "
                          "or is too damaged to open") from None
@@ -196,11 +200,15 @@ def _decode_av(path: Path, *, block_seconds: float, sf_error: Exception) -> Iter
                              "ffmpeg: no decoder for its audio stream)")
         sr = st.rate
         # The header's length: AAC/MP3 decoders drop the encoder's priming themselves,
-        # but AAC pads its last packet, which this length cuts off.
+        # but AAC pads its last packet, which this length cuts off. A length counted in ticks
+        # of `tick` seconds (Matroska counts whole ms) may fall short of the audio by up to
+        # a tick, so samples within that tick are kept: declared = ceil((length + tick) sr) - 1.
+        length = tick = None
         if st.duration:
-            declared = round(st.duration * st.time_base * sr)
-        else:
-            declared = round(box.duration * sr / av.time_base) if box.duration else None
+            length, tick = st.duration * st.time_base, st.time_base
+        elif box.duration:
+            length, tick = Fraction(box.duration, av.time_base), Fraction(1, 1000)
+        declared = None if length is None else math.ceil((length + tick) * sr) - 1
         to_float = av.AudioResampler(format="fltp")  # any sample format -> planar float, same rate
         pending, done, yielded, block = [], 0, 0, max(1, int(block_seconds * sr))
         try:
@@ -362,23 +370,33 @@ class StreamingLogMel:
         return out
 
 
+def iter_audio(path: str | os.PathLike, *, sample_rate: int = 16000,
+               chunk_seconds: float = 30.0) -> Iterator[np.ndarray]:
+    """`load_audio(path)` chunk by chunk: mono float32 chunks (n,) at `sample_rate`, about `chunk_seconds`
+    each, holding one chunk at a time. Resampling streams through soxr, which gives the same samples as
+    resampling the whole; the same errors as :func:`load_audio`."""
+    sample_rate = check_sample_rate(sample_rate)
+    path = _check_file(path)
+    resampler = None
+    for chunk, sr in _decode(path, block_seconds=chunk_seconds):
+        if sr != sample_rate:
+            resampler = resampler or soxr.ResampleStream(sr, sample_rate, 1, dtype="float32", quality="HQ")
+            chunk = resampler.resample_chunk(chunk)
+        yield chunk
+    if resampler is not None:
+        yield resampler.resample_chunk(np.zeros(0, np.float32), last=True)
+
+
 def log_mel_file(path: str | os.PathLike, cfg: MelFeatures = MelFeatures(), *,
                  chunk_seconds: float = 30.0) -> np.ndarray:
     """`log_mel(load_audio(path))` (T, n_mels) float32, decoded and featurised chunk by chunk.
 
     Holds about one chunk of audio at a time (plus the features), so hour-long files fit.
-    Resampling streams through soxr, which gives the same samples as resampling the whole.
     """
-    path = _check_file(path)
-    stream, resampler, feats, sumsq = StreamingLogMel(cfg), None, [], 0.0
-    for chunk, sr in _decode(path, block_seconds=chunk_seconds):
-        if sr != cfg.sample_rate:
-            resampler = resampler or soxr.ResampleStream(sr, cfg.sample_rate, 1, dtype="float32", quality="HQ")
-            chunk = resampler.resample_chunk(chunk)
+    stream, feats, sumsq = StreamingLogMel(cfg), [], 0.0
+    for chunk in iter_audio(path, sample_rate=cfg.sample_rate, chunk_seconds=chunk_seconds):
         sumsq += float(np.dot(chunk, chunk))
         feats.append(stream.push(chunk))
-    if resampler is not None:
-        feats.append(stream.push(resampler.resample_chunk(np.zeros(0, np.float32), last=True)))
     S = stream.num_samples
     feats.append(stream.flush())
     if S == 0 or 10 * math.log10(max(sumsq / S, 1e-30)) < -60:

@@ -147,7 +147,7 @@ def _open(path: Path):
     if not path.is_file():
         raise FileNotFoundError(f"no video at {path}")
     try:
-        box = av.open(str(path))
+        box = av.open(str(path), metadata_errors="replace")
     except av.error.FFmpegError as e:
         raise ValueError(f"{path} is not a video file ({e})") from e
     if not box.streams.video:
@@ -188,7 +188,7 @@ def read_video(path: str | os.PathLike) -> tuple[np.ndarray, float, np.ndarray |
     audio, sr = None, None
     import av
 
-    with av.open(str(path)) as box:
+    with av.open(str(path), metadata_errors="replace") as box:
         if box.streams.audio:
             st = box.streams.audio[0]
             sr = st.rate
@@ -202,7 +202,7 @@ def provenance(path: str | os.PathLike) -> str | None:
     """The provenance tag of a file (None if it carries none)."""
     import av
 
-    with av.open(str(path)) as box:
+    with av.open(str(path), metadata_errors="replace") as box:
         return box.metadata.get("comment")
 
 

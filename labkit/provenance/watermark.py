@@ -1,9 +1,13 @@
 """An invisible, robust provenance watermark carried by every video labkit makes.
 
 The role ``invisible-watermark`` plays for Stable Diffusion XL, written out in numpy. Every
-frame carries the same 104-bit payload::
+frame carries the same 120-bit payload::
 
-    "labkit" (48-bit magic) | version MAJOR.MINOR.PATCH (3 bytes) | content id (32 bits)
+    "labkit" (48-bit magic) | version MAJOR.MINOR.PATCH (3 bytes) | content id (32 bits) | CRC-16 (16 bits)
+
+The CRC-16 (CCITT-FALSE: polynomial 0x1021, register starting at 0xFFFF) covers the version and the
+content id: a wrongly decoded id fails it (always for up to two wrong bits or a burst of up to 16,
+otherwise but for a chance of about 2^-16), so an id is reported only when it is the one embedded.
 
 Embedding, per frame, on the luma only (the same change is added to R, G and B):
   1. reduce the frame to a GRID x GRID image of area means, whatever its size: rescaling
@@ -18,17 +22,23 @@ Embedding, per frame, on the luma only (the same change is added to R, G and B):
      clipping at 0 / 255 took away. Since A P = I, a pass needs only the pixels that clip: the
      grid of the marked frame is the frame's own grid, plus the change, plus the area means of
      what clipping lost there.
-The slots carry the magic twice (96 slots) and the version and content id through a K = 7,
-rate-1/2 convolutional code (124 coded bits, the code of Voyager and 802.11), so a few slots
-damaged by a moving mouth under CRF 28 cost no payload bits.
+The version, content id and CRC (72 bits) go through a K = 7, rate-1/2 convolutional code (156
+coded bits, the code of Voyager and 802.11), one slot per coded bit, so a few slots damaged by a
+moving mouth under CRF 28 cost no payload bits; the magic takes the other 68 slots (its first 20
+bits two each, the others one). A key-seeded permutation spreads both over the 16 blocks.
 
 Detection reduces each frame the same way and scores each slot softly, cos(2 pi (c / STEP -
-dither)): +1 on the 0-lattice, -1 on the 1-lattice; the scores are summed over all frames.
-The magic is found when at most MAX_MAGIC_ERRORS = 18 of its 96 slots disagree. Without this
-watermark the dithers are uniform and unrelated to the picture, so each slot's sign is an exact
-fair coin, independent across slots: a false positive has probability P(Binomial(96, 1/2) <= 18)
-= 2.2e-10 per video, whatever the video. The version and content id are then Viterbi-decoded
-from the per-bit sums.
+dither)): +1 on the 0-lattice, -1 on the 1-lattice; the scores are summed over all frames, and
+the version, content id and CRC are Viterbi-decoded from the per-bit sums. The mark is found when
+at most MAX_MAGIC_ERRORS = 9 of the 68 magic slots disagree, or at most MAX_MAGIC_ERRORS_WITH_ID =
+17 and the decoded id passes its CRC. Found with an id that fails its CRC, it reports no id
+(``content_id`` None), never a wrong one. Without this watermark the dithers are uniform and
+unrelated to the picture, so each slot's sign is an exact fair coin, independent across slots, and
+the decoded 72 bits are uniform (the Viterbi decoder commutes with adding a codeword): they pass
+the CRC with probability 2^-16, independently of the magic. With B ~ Binomial(68, 1/2), a false
+positive has probability, whatever the video,
+
+    P(B <= 9) + P(10 <= B <= 17) 2^-16 = 1.96e-10 + 3.40e-10 = 5.4e-10 per video.
 """
 from __future__ import annotations
 
@@ -53,8 +63,10 @@ log = logging.getLogger(__name__)
 
 MAGIC = b"labkit"
 MAGIC_BITS = 8 * len(MAGIC)                  # 48
-PAYLOAD_BITS = MAGIC_BITS + 24 + 32          # magic, version (3 bytes), content id (4 bytes): 104
-MAX_MAGIC_ERRORS = 18                        # of the 96 magic slots: false positives 2.2e-10 per video
+PAYLOAD_BITS = MAGIC_BITS + 24 + 32 + 16     # magic, version (3 bytes), content id (4 bytes), CRC-16: 120
+MAGIC_SLOTS = 68                             # the slots the coded bits leave to the magic
+MAX_MAGIC_ERRORS = 9                         # of the 68 magic slots: found on the magic alone (P = 1.96e-10)
+MAX_MAGIC_ERRORS_WITH_ID = 17                # found if the id also passes its CRC (P = 3.40e-10 more)
 GRID = 32                                    # frames are reduced to GRID x GRID area means
 BLOCK = 8                                    # DCT block size on the grid: (GRID / BLOCK)^2 = 16 blocks
 _U, _V = np.array([(u, v) for u in range(BLOCK) for v in range(BLOCK) if 1 <= u + v <= 4]).T  # 14 per block
@@ -67,10 +79,11 @@ LUMA = np.array([0.299, 0.587, 0.114], np.float32)   # BT.601: what yuv420p keep
 
 @dataclass(frozen=True)
 class Detection:
-    found: bool               # the magic "labkit" decoded with at most MAX_MAGIC_ERRORS wrong slots
-    version: str | None       # labkit version that made the video, when found
-    content_id: int | None    # the 32-bit content id, when found
-    magic_errors: int         # magic slots (of 96, two per magic bit) whose frame-summed score disagrees
+    found: bool               # at most MAX_MAGIC_ERRORS wrong magic slots, or MAX_MAGIC_ERRORS_WITH_ID and id_valid
+    version: str | None       # labkit version that made the video, when found and id_valid
+    content_id: int | None    # the 32-bit content id, when found and id_valid
+    id_valid: bool            # the decoded version and content id passed their CRC-16
+    magic_errors: int         # magic slots (of MAGIC_SLOTS) whose frame-summed score disagrees
     confidence: float         # mean agreement of the magic slots: 1 exactly on the lattice, ~0 unmarked
     frames: int               # frames whose evidence was summed
 
@@ -84,15 +97,33 @@ def content_id_from(*parts: bytes | str) -> int:
     return int.from_bytes(h.digest()[:4], "big")
 
 
+def crc16(data: bytes) -> int:
+    """CRC-16/CCITT-FALSE of data: polynomial x^16 + x^12 + x^5 + 1 (0x1021), register starting at 0xFFFF."""
+    crc = 0xFFFF
+    for byte in data:
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ (0x1021 if crc & 0x8000 else 0)) & 0xFFFF
+    return crc
+
+
 def payload_bits(content_id: int, version: str = __version__) -> np.ndarray:
-    """The payload as bits (PAYLOAD_BITS,) uint8: magic, version, content id (big-endian)."""
+    """The payload as bits (PAYLOAD_BITS,) uint8: magic, version, content id, CRC-16 (big-endian)."""
     if isinstance(content_id, bool) or not isinstance(content_id, (int, np.integer)) or not 0 <= content_id < 2 ** 32:
         raise ValueError(f"content_id must be an int in [0, 2**32), got {content_id!r}")
     m = re.match(r"(\d+)\.(\d+)\.(\d+)", version)
     if not m or any(int(x) > 255 for x in m.groups()):
         raise ValueError(f"version must start MAJOR.MINOR.PATCH with parts <= 255, got {version!r}")
-    data = MAGIC + bytes(int(x) for x in m.groups()) + int(content_id).to_bytes(4, "big")
-    return np.unpackbits(np.frombuffer(data, np.uint8))
+    data = bytes(int(x) for x in m.groups()) + int(content_id).to_bytes(4, "big")
+    return np.unpackbits(np.frombuffer(MAGIC + data + crc16(data).to_bytes(2, "big"), np.uint8))
+
+
+def _read(info: np.ndarray) -> tuple[str, int] | None:
+    """(version, content id) from the decoded info bits (72,), or None when the CRC-16 disagrees."""
+    data = np.packbits(info).tobytes()                              # version (3 bytes), content id (4), CRC (2)
+    if crc16(data[:7]) != int.from_bytes(data[7:], "big"):
+        return None
+    return ".".join(str(b) for b in data[:3]), int.from_bytes(data[3:7], "big")
 
 
 _K, _GENERATORS = 7, (0o171, 0o133)                                 # constraint length, generator taps
@@ -101,8 +132,8 @@ _parity = np.vectorize(lambda x: bin(int(x)).count("1") & 1)
 _NEXT = np.arange(_STATES)                                          # for each state the Viterbi enters,
 _PREV = np.stack([_NEXT >> 1, (_NEXT >> 1) | _STATES >> 1], 1)      # its two predecessors (64, 2)
 _EXPECT = 1 - 2.0 * np.stack([_parity(((_PREV << 1) | (_NEXT[:, None] & 1)) & g) for g in _GENERATORS], -1)
-CODED_BITS = 2 * (PAYLOAD_BITS - MAGIC_BITS + _K - 1)              # 124: version and id, zero tail, rate 1/2
-CHANNEL_BITS = MAGIC_BITS + CODED_BITS                             # 172 bits to spread over 224 slots
+CODED_BITS = 2 * (PAYLOAD_BITS - MAGIC_BITS + _K - 1)              # 156: version, id and CRC, zero tail, rate 1/2
+CHANNEL_BITS = MAGIC_BITS + CODED_BITS                             # 204 bits to spread over 224 slots
 
 
 def _encode(bits: np.ndarray) -> np.ndarray:
@@ -134,11 +165,12 @@ def _viterbi(soft: np.ndarray) -> np.ndarray:
 def _layout(key: int) -> tuple[np.ndarray, np.ndarray]:
     """dither (SLOTS,) in [0, 1) and bit_of_slot (SLOTS,): the channel bit each slot carries.
 
-    Channel bits 0..51 go to two slots (the 48 magic bits among them), the others to one.
+    The 48 magic bits take MAGIC_SLOTS = 68 slots (bits 0..19 two each), the 156 coded bits one each.
     """
     rng = np.random.default_rng(key)
     dither = rng.random(SLOTS).astype(np.float32)
-    return dither, rng.permutation(np.arange(SLOTS) % CHANNEL_BITS)
+    bits = np.concatenate([np.arange(MAGIC_SLOTS) % MAGIC_BITS, np.arange(MAGIC_BITS, CHANNEL_BITS)])   # (SLOTS,)
+    return dither, rng.permutation(bits)
 
 
 # ---------------------------------------------------------------- frame <-> slots
@@ -263,16 +295,15 @@ def detect(frames: np.ndarray | Iterable[np.ndarray], *, step: float = STEP, key
         raise ValueError("no frames to look for a watermark in")
     magic = np.unpackbits(np.frombuffer(MAGIC, np.uint8))
     is_magic = bit_of_slot < MAGIC_BITS
-    agree = (1 - 2.0 * magic[bit_of_slot[is_magic]]) * score[is_magic] / T     # (96,) in [-1, 1]
+    agree = (1 - 2.0 * magic[bit_of_slot[is_magic]]) * score[is_magic] / T     # (MAGIC_SLOTS,) in [-1, 1]
     errors = int((agree < 0).sum())
-    found = errors <= MAX_MAGIC_ERRORS
-    version, cid = None, None
-    if found:
+    read = None
+    if errors <= MAX_MAGIC_ERRORS_WITH_ID:
         coded = np.bincount(bit_of_slot, weights=score, minlength=CHANNEL_BITS)[MAGIC_BITS:]
-        info = _viterbi(coded)                                       # version (24 bits), content id (32)
-        version = ".".join(str(b) for b in np.packbits(info[:24]))
-        cid = int.from_bytes(np.packbits(info[24:]).tobytes(), "big")
-    return Detection(found, version, cid, errors, float(agree.mean()), T)
+        read = _read(_viterbi(coded))                                # version, content id; None if the CRC fails
+    found = errors <= MAX_MAGIC_ERRORS or read is not None           # a weaker magic counts with a valid id
+    version, cid = read or (None, None)
+    return Detection(found, version, cid, read is not None, errors, float(agree.mean()), T)
 
 
 def verify(path: str | os.PathLike, *, max_frames: int = 250, step: float = STEP, key: int = KEY) -> Detection:
@@ -302,40 +333,64 @@ ATTACKS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "crf18": lambda f: h264(f, crf=18),                 # what labkit's own writer does
     "crf23": lambda f: h264(f, crf=23),
     "crf28": lambda f: h264(f, crf=28),
+    "crf30": lambda f: h264(f, crf=30),
     "half": lambda f: h264(half_size(f), crf=23),       # 0.5x area downscale, then re-encoded
 }
 
 
 def robustness(marked_clips: Iterable[np.ndarray], clean_clips: Iterable[np.ndarray], *,
                attacks: tuple[str, ...] = ("crf23", "crf28", "half"), content_ids: Iterable[int] | None = None,
-               step: float = STEP, key: int = KEY, progress: bool = False) -> dict:
-    """Detection rate on watermarked clips and false-positive rate on clean clips, per attack.
+               lengths: tuple[int | None, ...] = (None,), step: float = STEP, key: int = KEY,
+               progress: bool = False) -> dict:
+    """How often the mark is found after each attack, and whether it then gives the right content id.
 
-    Clips are (T, H, W, 3) uint8, taken one at a time (generators keep memory flat). With
-    `content_ids` (one per marked clip) a detection counts only if it decodes that id too.
-    Returns {"clips", "clean_clips", and per attack: "detection" and "false_positive" rates,
-    "confidence" (mean over marked clips), "clean_confidence" (max over clean clips),
-    "magic_errors" (worst marked clip) and "clean_magic_errors" (best clean clip)}.
+    Clips are (T, H, W, 3) uint8, taken one at a time (generators keep memory flat). Each clip is
+    measured on its first n frames for every n in `lengths` (None: the whole clip), so one long
+    clip also gives the shorter ones; each cut is attacked on its own. `content_ids` gives one id
+    per marked clip. Returns {"clips", "clean_clips", "rows"}, a row per (length, attack):
+      frames, attack      the cut (None: whole clips) and the attack;
+      detected            rate of marked clips where the mark is found (see detect);
+      id_correct          rate whose content id decodes to the clip's own (nan without content_ids);
+      wrong_id            rate that report another id, which the CRC should make 0 (nan without ids);
+      unreadable          rate found but with an id failing its CRC;
+      false_positive      rate of clean clips where it is found;
+      confidence, magic_errors              mean confidence and most magic errors over marked clips;
+      clean_confidence, clean_magic_errors  highest confidence and fewest magic errors over clean clips.
     """
     bad = [a for a in attacks if a not in ATTACKS]
     if bad or not attacks:
         raise ValueError(f"unknown attacks {bad}; choose from {tuple(ATTACKS)}")
     ids = None if content_ids is None else iter(content_ids)
-    hit, conf, errs = ({kind: {a: [] for a in attacks} for kind in ("marked", "clean")} for _ in range(3))
+    cells = [(n, a) for n in lengths for a in attacks]
+    seen = {kind: {c: [] for c in cells} for kind in ("marked", "clean")}   # (Detection, true id) per cell
     for kind, clips in (("marked", marked_clips), ("clean", clean_clips)):
         if progress:
             clips = tqdm(clips, desc=f"{kind} clips", unit="clip")
         for clip in clips:
+            clip = np.asarray(clip)
+            if len(clip) < max((n or 0) for n in lengths):
+                raise ValueError(f"a clip of {len(clip)} frames is shorter than the lengths {lengths}")
             want = next(ids) if kind == "marked" and ids is not None else None
-            for a in attacks:
-                d = detect(ATTACKS[a](np.asarray(clip)), step=step, key=key)
-                hit[kind][a].append(d.found and (want is None or d.content_id == want))
-                conf[kind][a].append(d.confidence)
-                errs[kind][a].append(d.magic_errors)
-    per = lambda f, kind, xs: {a: float(f(xs[kind][a])) if xs[kind][a] else float("nan") for a in attacks}  # noqa: E731
-    out = {"clips": len(hit["marked"][attacks[0]]), "clean_clips": len(hit["clean"][attacks[0]]),
-           "detection": per(np.mean, "marked", hit), "false_positive": per(np.mean, "clean", hit),
-           "confidence": per(np.mean, "marked", conf), "clean_confidence": per(np.max, "clean", conf),
-           "magic_errors": per(np.max, "marked", errs), "clean_magic_errors": per(np.min, "clean", errs)}
+            for n, a in cells:
+                seen[kind][n, a].append((detect(ATTACKS[a](clip[:n]), step=step, key=key), want))
+
+    def stat(f, xs, known=True):
+        return float(f(xs)) if xs and known else float("nan")
+
+    rows = []
+    for n, a in cells:
+        m, c = seen["marked"][n, a], seen["clean"][n, a]
+        rows.append({
+            "frames": n, "attack": a,
+            "detected": stat(np.mean, [d.found for d, _ in m]),
+            "id_correct": stat(np.mean, [d.content_id == w for d, w in m], ids is not None),
+            "wrong_id": stat(np.mean, [d.id_valid and d.content_id != w for d, w in m], ids is not None),
+            "unreadable": stat(np.mean, [d.found and not d.id_valid for d, _ in m]),
+            "false_positive": stat(np.mean, [d.found for d, _ in c]),
+            "confidence": stat(np.mean, [d.confidence for d, _ in m]),
+            "magic_errors": stat(np.max, [d.magic_errors for d, _ in m]),
+            "clean_confidence": stat(np.max, [d.confidence for d, _ in c]),
+            "clean_magic_errors": stat(np.min, [d.magic_errors for d, _ in c])})
+    out = {"clips": len(seen["marked"][cells[0]]), "clean_clips": len(seen["clean"][cells[0]]), "rows": rows}
     log.info("watermark robustness: %s", out)
     return out
