@@ -1,10 +1,10 @@
 """Property tests for labkit's readers: every input gives a well-formed result or labkit's own error.
 
-The contract checked here, for `labkit.faces.image.as_rgb` and `labkit.io.audio` (load_audio,
-log_mel_file, as_samples, check_sample_rate): whatever array, value or file a user hands over, the
-reader returns a valid result (right shape and dtype, finite values in range) or raises InputError
-whose message names the input. Never an error from a library underneath (Pillow, libsndfile, ffmpeg,
-numpy), never a "valid" result that is broken.
+The contract checked here, for `labkit.faces.image.as_rgb`, `labkit.io.audio` (load_audio,
+log_mel_file, as_samples, check_sample_rate) and the chunks `labkit.stream` takes: whatever array,
+value or file a user hands over, the reader returns a valid result (right shape and dtype, finite
+values in range) or raises InputError whose message names the input. Never an error from a library
+underneath (Pillow, libsndfile, ffmpeg, numpy), never a "valid" result that is broken.
 
 Examples are drawn with a fixed derandomized seed and kept small (images <= 64 px, audio <= 0.5 s),
 so the file runs in well under a minute and gives the same examples on every machine. Inputs that
@@ -512,3 +512,87 @@ def test_load_audio_refuses_a_bad_target_rate_by_name(v):
     assert (audio is not None) == (whole_rate(v) is not None)
     if audio is not None:
         assert audio.dtype == np.float32 and abs(len(audio) - 441 * whole_rate(v) / 44100) <= 2
+
+
+# ---------------------------------------------------------------------------------------------- labkit.stream
+
+@dataclass
+class ChunkedSpeech:
+    """One second of speech cut at random places, each piece in a random sample type and layout."""
+    cuts: list = field(default_factory=list)
+    kinds: list = field(default_factory=list)        # per piece: (dtype name, channels)
+    poison: int | None = None                        # a piece that holds a NaN or inf
+
+
+def _pieces(speech: np.ndarray, case: ChunkedSpeech) -> list:
+    out = []
+    for k, (piece, (kind, channels)) in enumerate(zip(np.split(speech, case.cuts), case.kinds)):
+        if kind == "int16":
+            piece = np.round(piece * 32767).astype(np.int16)
+        elif kind == "int32":
+            piece = np.round(piece.astype(np.float64) * 2 ** 31).clip(-2 ** 31, 2 ** 31 - 1).astype(np.int32)
+        else:
+            piece = piece.astype(kind)
+        if channels > 1:
+            piece = np.repeat(piece[:, None], channels, 1)           # the same signal on every channel
+        if k == case.poison and len(piece):
+            piece = piece.astype(np.float32)
+            piece.flat[len(piece.flat) // 2] = np.nan if k % 2 else np.inf
+        out.append(piece)
+    return out
+
+
+@st.composite
+def chunked_speech(draw):
+    n = draw(st.integers(0, 12))
+    cuts = sorted(draw(st.lists(st.integers(0, 16000), min_size=n, max_size=n)))
+    kinds = draw(st.lists(st.tuples(st.sampled_from(["float32", "float64", "int16", "int32"]), st.integers(1, 3)),
+                          min_size=n + 1, max_size=n + 1))
+    poison = draw(st.one_of(st.none(), st.integers(0, n)))
+    return ChunkedSpeech(cuts, kinds, poison)
+
+
+@settings(max_examples=12, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(chunked_speech())
+def test_stream_takes_chunks_of_any_size_type_and_layout_or_names_the_bad_one(case):
+    """Whatever the cuts, sample types and channel counts, the frames and the content id are those of
+    the speech as float32 samples in one piece; a piece holding NaN or inf is refused, naming it."""
+    anim, speech, reference, cid = _stream_reference()
+    pieces = _pieces(speech, case)
+    poisoned = case.poison is not None and len(pieces[case.poison]) > 0
+    frames = outcome(lambda: np.stack(list(anim.stream(pieces))), f"audio chunk {case.poison}")
+    if poisoned:
+        assert frames is None
+        return
+    assert frames is not None and frames.shape == reference.shape
+    exact = all(kind.startswith("float") and channels <= 2 for kind, channels in case.kinds)
+    if exact:                                       # the same float32 samples: the same frames, the same id
+        assert anim.stream_content_id == cid
+        np.testing.assert_array_equal(frames, reference)
+    else:                                           # integer PCM and 3-channel means round the samples a little
+        assert np.abs(frames.astype(np.float32) - reference).mean() < 4.0  # and the watermark of another id
+
+
+_REFERENCE = {}
+
+
+def _stream_reference():
+    """A stream of one second of speech through a tiny generator (frames at 128 px), computed once."""
+    if not _REFERENCE:
+        import torch
+
+        from labkit.motion.config import make_config
+        from labkit.motion.dit import MotionDiT
+        from labkit.motion.generator import MotionGenerator
+        from labkit.pipeline import Animator, default_speech
+        from labkit.synthtalk.factors import FACTOR_NAMES
+
+        torch.manual_seed(0)
+        gen = MotionGenerator(MotionDiT(make_config("tiny", motion_dim=len(FACTOR_NAMES))), steps=1)
+        anim = Animator(None, resolution=128, renderer="landmarks", generator=gen)
+        speech = default_speech()[4000:20000]
+        frames = np.stack(list(anim.stream([speech])))
+        _REFERENCE.update(anim=anim, speech=speech, frames=frames, cid=anim.stream_content_id)
+    r = _REFERENCE
+    return r["anim"], r["speech"], r["frames"], r["cid"]
