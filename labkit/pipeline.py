@@ -49,6 +49,7 @@ from labkit.faces.image import as_rgb
 from labkit.io.audio import (
     StreamingLogMel,
     as_samples,
+    audio_seconds,
     check_sample_rate,
     iter_audio,
     load_audio,
@@ -186,6 +187,7 @@ class Speech:
     head: np.ndarray                  # (min(S, HEAD_SECONDS * 16 kHz),) float32: the first samples
     name: str                         # for messages
     source: np.ndarray | Path         # the samples (S,), or the file they are decoded from
+    seconds_to_read: float = 0.0      # what decoding and the features took
 
     @property
     def seconds(self) -> float:
@@ -213,28 +215,33 @@ class Speech:
         return np.concatenate(list(self.chunks())) if self.num_samples else np.zeros(0, np.float32)
 
 
-def read_speech(audio, sample_rate: int | None = None) -> Speech:
-    """:func:`load_speech`'s checks and log-mel features; a file is read chunk by chunk, never whole.
-    A :class:`Speech` is returned as is."""
+def read_speech(audio, sample_rate: int | None = None, *, progress: bool = False) -> Speech:
+    """:func:`load_speech`'s checks and log-mel features; a file is read chunk by chunk, never whole
+    (`progress`: a bar over its seconds). A :class:`Speech` is returned as is."""
     if isinstance(audio, Speech):
         return audio
+    t0 = time.perf_counter()
     if not isinstance(audio, (str, os.PathLike)):
         x = load_speech(audio, sample_rate)
-        return Speech(log_mel(x), len(x), x[:int(HEAD_SECONDS * SAMPLE_RATE)], "audio", x)
+        return Speech(log_mel(x), len(x), x[:int(HEAD_SECONDS * SAMPLE_RATE)], "audio", x, time.perf_counter() - t0)
     if sample_rate is not None:
         raise InputError("sample_rate is for sample arrays; a file's rate is read from the file")
     path, name = Path(audio), Path(audio).name
     mel, feats, head, held, sumsq = StreamingLogMel(), [], [], 0, 0.0
+    bar = tqdm(total=audio_seconds(path), desc=f"read {name}", unit="s", disable=not progress,
+               bar_format="{l_bar}{bar}| {n:.0f}/{total_fmt} s [{elapsed}<{remaining}]")
     for chunk in iter_audio(path, sample_rate=SAMPLE_RATE, chunk_seconds=CHUNK_SECONDS):
+        bar.update(len(chunk) / SAMPLE_RATE)
         feats.append(mel.push(chunk))
         sumsq += float(np.dot(chunk, chunk))
         if held < HEAD_SECONDS * SAMPLE_RATE:
             head.append(chunk[:int(HEAD_SECONDS * SAMPLE_RATE) - held])
             held += len(head[-1])
+    bar.close()
     S = mel.num_samples
     feats.append(mel.flush())
     _check_speech(name, S, sumsq)
-    return Speech(np.concatenate(feats), S, np.concatenate(head), name, path)
+    return Speech(np.concatenate(feats), S, np.concatenate(head), name, path, time.perf_counter() - t0)
 
 
 def _check_speech(name: str, num_samples: int, sumsq: float) -> None:
@@ -412,9 +419,8 @@ class Animator:
 
     def animate(self, audio, *, sample_rate: int | None = None, progress: bool = False) -> Video:
         """Speech (a path or samples) → the whole video at once, in memory (see :meth:`write` for long audio)."""
-        t0 = time.perf_counter()
         speech = read_speech(audio, sample_rate)
-        timings = {"audio features": time.perf_counter() - t0}
+        timings = {"audio features": speech.seconds_to_read}
         T = len(speech.features)
         _check_memory(T, self.resolution)
         cid = self.content_id(speech.head)
@@ -433,9 +439,8 @@ class Animator:
         and the motion (a few hundred bytes a frame) are held for the whole clip, and a file is
         decoded chunk by chunk, so hours of speech fit. Returns the frame count, content id,
         provenance tag and the seconds each stage took."""
-        t0 = time.perf_counter()
         speech = read_speech(audio, sample_rate)
-        timings = {"audio features": time.perf_counter() - t0}
+        timings = {"audio features": speech.seconds_to_read}
         cid = self.content_id(speech.head)
         motion = self._motion(speech, timings, progress)
         R = self.resolution
@@ -444,7 +449,7 @@ class Animator:
                          metadata={"description": tag}) as out:
             for chunk in speech.chunks():
                 out.write_audio(chunk)
-            timings["encode"] = 0.0
+            timings.update(render=0.0, watermark=0.0, encode=0.0)         # the order they are printed in
             for frame in self._frames(motion, cid, timings, progress):
                 t0 = time.perf_counter()
                 out.write(frame)

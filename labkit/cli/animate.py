@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 from labkit.cli.common import pair, rgb
@@ -65,7 +66,7 @@ def cmd_animate(a) -> int:
     emotion, intensity = parse_emotion(a.emotion) if a.emotion else (None, 1.0)
     controls = Controls(gaze=a.gaze, distance=a.distance, emotion=emotion, intensity=intensity, cfg_audio=a.cfg_audio,
                         cfg_gaze=a.cfg_gaze, cfg_emotion=a.cfg_emotion, steps=a.steps, seed=a.seed)
-    speech = read_speech(a.audio if a.audio is not None else default_speech())
+    speech = read_speech(a.audio if a.audio is not None else default_speech(), progress=not a.quiet)
     if a.no_watermark:
         print("labkit: WARNING: --no-watermark: this video will carry no invisible provenance mark", file=sys.stderr)
     anim = Animator(a.portrait, resolution=a.resolution, renderer=a.renderer, controls=controls,
@@ -80,10 +81,13 @@ def cmd_animate(a) -> int:
               f"{r['first_frame_ms']:.0f} ms of compute (plus {r['window_seconds']:g} s of audio to fill the "
               f"first window), {r['fps']:.1f} frames/s sustained\n  {what}")
         return 0
+    t0 = time.perf_counter()
     r = anim.write(speech, out, overwrite=a.overwrite, progress=not a.quiet)
+    took = time.perf_counter() - t0
     t = r["timings"]
     print(f"wrote {out}: {r['frames']} frames at {a.resolution} px, {r['seconds']:.2f} s of speech; {r['tag']}\n"
-          f"  {what}\n  time: " + ", ".join(f"{k} {v:.2f} s" for k, v in t.items()))
+          f"  {what}\n  time: " + ", ".join(f"{k} {v:.2f} s" for k, v in t.items())
+          + f"; {took:.1f} s in all, {r['seconds'] / took:.1f}x real time")
     return 0
 
 

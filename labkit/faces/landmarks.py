@@ -217,7 +217,7 @@ def detect_faces(image: np.ndarray, *, upsample: int = 0) -> np.ndarray:
 
 
 def dlib_landmarks(image: np.ndarray, box=None) -> np.ndarray | None:
-    """dlib's 68 landmarks (68, 2) of the largest face (or of `box`); None if no face is found."""
+    """dlib's 68 landmarks (68, 2) of the most confident face (or of `box`); None if no face is found."""
     image = as_rgb(image)
     if box is None:
         boxes = detect_faces(image)

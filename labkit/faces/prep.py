@@ -4,7 +4,7 @@ Per clip, the same framing SynthTalk renders, so models trained on either transf
 
 1. decode frames with their timestamps (any container FFmpeg reads) and the audio track;
 2. detect the face in every frame and *track* it: the face kept is the one overlapping the
-   previous frame's most (the largest in the first frame); a frame where the detector misses
+   previous frame's most (the most confident in the first frame); a frame where the detector misses
    reuses the previous box for the landmark predictor;
 3. smooth the 68 landmarks over time (Savitzky–Golay, zero phase) to remove detector jitter;
 4. align every frame to SynthTalk's canonical template by a similarity transform;
@@ -78,7 +78,7 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 def track_landmarks(frames, detector) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Follow one face through `frames`: landmarks (T, 68, 2), boxes (T, 4), detected (T,) bool.
 
-    The face is the largest in the first frame where one is found, then the detection that
+    The face is the most confident in the first frame where one is found, then the detection that
     overlaps the previous box most. Where the detector misses, the previous box is reused
     (dlib's predictor) or the previous landmarks are carried (FAN). Frames before the first
     detection take the first detection's values. ValueError if no frame has a face.

@@ -370,6 +370,22 @@ class StreamingLogMel:
         return out
 
 
+def audio_seconds(path: str | os.PathLike) -> float | None:
+    """The duration a file's header declares, without decoding (for progress bars); None when it
+    declares none or cannot be read (the decoder then says why)."""
+    try:
+        return float(sf.info(str(path)).duration)
+    except (RuntimeError, OSError):
+        pass
+    import av
+
+    try:
+        with av.open(str(path), metadata_errors="replace") as box:
+            return box.duration / av.time_base if box.duration else None
+    except (av.error.FFmpegError, OSError, ValueError):
+        return None
+
+
 def iter_audio(path: str | os.PathLike, *, sample_rate: int = 16000,
                chunk_seconds: float = 30.0) -> Iterator[np.ndarray]:
     """`load_audio(path)` chunk by chunk: mono float32 chunks (n,) at `sample_rate`, about `chunk_seconds`
