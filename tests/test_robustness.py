@@ -271,3 +271,27 @@ def test_writing_a_long_video_holds_no_more_memory_than_a_short_one(tmp_path, mo
     np.testing.assert_allclose(audio[:SAMPLE_RATE], speech[:SAMPLE_RATE], atol=0.05)    # the soundtrack, in order
     # the file read in passes gives the video its samples would: the same content id
     assert r["content_id"] == anim.content_id(load_speech(tmp_path / "40.flac"))
+
+
+# 4. a damaged watermark ----------------------------------------------------------------------------
+
+def test_verify_says_a_mark_whose_id_fails_its_checksum_is_unreadable(tmp_path, capsys):
+    """Half the frames carry one id and half its complement: the magic is intact, the id bits cancel.
+    `labkit verify` finds labkit's mark and says the id cannot be read, rather than print a third id."""
+    import json
+
+    from labkit.io.video import write_video
+    from labkit.pipeline import default_portrait
+    from labkit.provenance.watermark import Watermark
+
+    frame, _ = default_portrait(128)
+    frames = np.repeat(frame[None], 12, 0)
+    a = 0x1AB4768A
+    mixed = np.concatenate([Watermark(a).embed(frames), Watermark(a ^ 0xFFFFFFFF).embed(frames)])
+    write_video(tmp_path / "mixed.mp4", mixed, 25.0)
+    assert main(["verify", str(tmp_path / "mixed.mp4")]) == 0
+    out = capsys.readouterr().out
+    assert "made by labkit" in out and "content id unreadable" in out
+    assert main(["verify", str(tmp_path / "mixed.mp4"), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["found"] and d["content_id"] is None and d["id_valid"] is False
