@@ -81,6 +81,7 @@ DISTANCE_RANGE = (0.8, 1.25)              # SynthTalk's head-to-camera distances
 MIN_DYN_R2 = 0.5                          # auto: the latent renderer needs a dynamics code at least this expressive
 MEMORY_FRACTION = 0.5                     # offline frames may take at most this share of the free memory
 DEFAULT_SENTENCES = (0, 1)                # the bundled English test sentences the default clip speaks
+MOTION_SCALE = (0.0, 2.0)                 # the head-motion scale a user may ask for
 MIN_SPEECH_SECONDS = 0.2                  # shorter audio holds no speech to animate (5 frames)
 SILENCE_DB = -60.0                        # RMS level below which audio counts as silent (dBFS)
 CHUNK_SECONDS = 30.0                      # a speech file is decoded this much at a time
@@ -102,6 +103,7 @@ class Controls:
     cfg_emotion: float = 2.0                     # … of the emotion against neutral (the face, not the head)
     steps: int | None = None                     # sampling steps (None: the checkpoint's default)
     seed: int = 0
+    motion_scale: float = 1.0                    # head motion about the portrait's pose: 0 still, 1 as made, 2 double
 
     def __post_init__(self):
         if self.gaze is not None:
@@ -120,6 +122,9 @@ class Controls:
             raise ValueError(f"steps must be a whole number >= 1, got {self.steps!r}")
         if not _whole(self.seed) or not 0 <= self.seed <= MAX_SEED:
             raise ValueError(f"seed must be a whole number in 0..2**63-1, got {self.seed!r}")
+        if not (np.isfinite(self.motion_scale) and MOTION_SCALE[0] <= self.motion_scale <= MOTION_SCALE[1]):
+            raise ValueError(f"motion_scale must be in [{MOTION_SCALE[0]:g}, {MOTION_SCALE[1]:g}] (1 = the head motion "
+                             f"as generated, 0 = a still head), got {self.motion_scale:g}")
         for name in ("cfg_audio", "cfg_gaze", "cfg_emotion"):
             v = getattr(self, name)
             if not (np.isfinite(v) and v >= 0):
@@ -377,6 +382,8 @@ class Animator:
             log.warning("watermarking is OFF: these frames will not be recognisable as labkit's synthetic media")
 
     def _frame(self, motion_row: np.ndarray) -> np.ndarray:
+        if self.controls.motion_scale != 1.0:
+            motion_row = self._draw.scale_head(motion_row, self.controls.motion_scale)
         return self._draw.render_frame(motion_row, self.controls.emotion_index)
 
     def content_id(self, speech: np.ndarray) -> int:

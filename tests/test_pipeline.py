@@ -14,6 +14,7 @@ from labkit.pipeline import (
     animate,
     choose_renderer,
     chunked,
+    default_speech,
     load_speech,
     parse_emotion,
 )
@@ -210,3 +211,28 @@ def test_the_face_latent_renderer_can_be_forced(speech):
     portrait = anim.image.astype(np.float64)
     mse = np.mean((v.frames[0].astype(np.float64) - portrait) ** 2)
     assert 10 * np.log10(255 ** 2 / mse) > 15                         # it draws this person, not noise
+
+
+def test_motion_scale_stills_or_livens_the_head_and_nothing_else():
+    from labkit.synthtalk.factors import FACTOR_NAMES
+
+    still = Animator(None, resolution=128, renderer="landmarks", controls=Controls(motion_scale=0.0))
+    lively = Animator(None, resolution=128, renderer="landmarks", controls=Controls(motion_scale=2.0))
+    motion = still.animate(default_speech()[:3 * SAMPLE_RATE]).motion             # the generated factors
+    row = motion[len(motion) // 2].copy()
+    turned = row.copy()
+    turned[FACTOR_NAMES.index("yaw")] += 8.0
+    np.testing.assert_array_equal(still._frame(row), still._frame(turned))       # a still head ignores the turn ...
+    opened = row.copy()
+    opened[FACTOR_NAMES.index("jaw")] = 0.8
+    assert np.abs(still._frame(row).astype(int) - still._frame(opened)).mean() > 0.2   # ... but still speaks
+
+    def sway(anim):                                  # how far the nose bridge travels over the clip (pixels)
+        draw = anim._draw
+        pts = np.stack([draw.control_points(draw.scale_head(r, anim.controls.motion_scale), 0)[27] for r in motion])
+        return float(np.linalg.norm(pts.std(0)))
+
+    one = Animator(None, resolution=128, renderer="landmarks")
+    assert sway(still) < 0.2 * sway(one) and 1.5 < sway(lively) / sway(one) < 2.2
+    with pytest.raises(ValueError, match="motion_scale must be in"):
+        Controls(motion_scale=3.0)

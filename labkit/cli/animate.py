@@ -28,6 +28,8 @@ def register(sub) -> None:
     an.add_argument("--cfg-gaze", type=float, default=1.0, help="gaze guidance scale (default: 1 = none)")
     an.add_argument("--cfg-emotion", type=float, default=2.0,
                     help="emotion guidance scale, against neutral, on the face only (default: 2; 1 = none)")
+    an.add_argument("--motion-scale", type=float, default=1.0, metavar="S",
+                    help="head motion: 0 a still head, 1 as generated (default), up to 2 for twice as lively")
     an.add_argument("--steps", type=int, default=None, help=f"sampling steps (default: {DEFAULT_STEPS})")
     an.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
     an.add_argument("--resolution", type=int, default=256, choices=[128, 256, 512], help="output size (default: 256)")
@@ -65,7 +67,8 @@ def cmd_animate(a) -> int:
     check_output(out, overwrite=a.overwrite)
     emotion, intensity = parse_emotion(a.emotion) if a.emotion else (None, 1.0)
     controls = Controls(gaze=a.gaze, distance=a.distance, emotion=emotion, intensity=intensity, cfg_audio=a.cfg_audio,
-                        cfg_gaze=a.cfg_gaze, cfg_emotion=a.cfg_emotion, steps=a.steps, seed=a.seed)
+                        cfg_gaze=a.cfg_gaze, cfg_emotion=a.cfg_emotion, steps=a.steps, seed=a.seed,
+                        motion_scale=a.motion_scale)
     speech = read_speech(a.audio if a.audio is not None else default_speech(), progress=not a.quiet)
     if a.no_watermark:
         print("labkit: WARNING: --no-watermark: this video will carry no invisible provenance mark", file=sys.stderr)

@@ -39,6 +39,7 @@ from labkit.synthtalk.factors import FACTOR_NAMES
 MAX_ANGLES = (15.0, 10.0, 10.0)        # |yaw|, |pitch|, |roll| a photo is turned by at most
 NECK_PIVOT = np.array([0.0, -1.0, -0.2])  # SynthTalk's head pivot (head units)
 _COL = {n: i for i, n in enumerate(FACTOR_NAMES)}
+_HEAD = [_COL[n] for n in ("yaw", "pitch", "roll", "tx", "ty")]     # the head motion --motion-scale scales
 _INNER_LIPS = list(range(60, 68))
 _EYES = (list(range(36, 42)), list(range(42, 48)))
 _EYE_RADIUS = 0.11                      # SynthTalk's eyeball radius (head units): iris shift per sin(gaze)
@@ -212,6 +213,13 @@ class LandmarkRenderer:
         patch = frame[lo[1]:hi[1], lo[0]:hi[0]].astype(np.float32)
         a = mask * fade
         frame[lo[1]:hi[1], lo[0]:hi[0]] = np.round(patch * (1 - a) + colour * a).astype(np.uint8)
+
+    def scale_head(self, f: np.ndarray, scale: float) -> np.ndarray:
+        """Factors (F,) with the head's turn and shift scaled by `scale` about the photo's own pose
+        (0: a still head that still speaks, blinks and looks around; 2: twice the motion)."""
+        f = np.array(f, np.float64)
+        f[_HEAD] *= scale
+        return f
 
     def render_frame(self, f: np.ndarray, emotion: int = 0) -> np.ndarray:
         """One frame of factors (F,) → (R, R, 3) uint8."""

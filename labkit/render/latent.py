@@ -36,6 +36,13 @@ class LatentRenderer:
             lat = self.model.encode(x)
             self.canonical, self.z_id = self.model.canonicalize(lat), lat.z_id
         self.P, self.resolution = lat.z_pose.shape[1], resolution
+        self.z_pose = lat.z_pose[0].cpu().numpy()                # the portrait's own pose code
+
+    def scale_head(self, codes: np.ndarray, scale: float) -> np.ndarray:
+        """Codes (z_pose then z_dyn) with the pose code's departure from the portrait's scaled by `scale`."""
+        codes = np.array(codes, np.float32)
+        codes[:self.P] = self.z_pose + scale * (codes[:self.P] - self.z_pose)
+        return codes
 
     def render_frame(self, codes: np.ndarray, emotion: int = 0) -> np.ndarray:
         """One frame's motion codes (z_pose then z_dyn) → (R, R, 3) uint8; `emotion` is read from the codes."""
