@@ -87,3 +87,51 @@ def test_a_real_photo_is_found_aligned_and_lifted():
     assert (rig.landmarks > 0).all() and (rig.landmarks < 128).all()
     with pytest.raises(ValueError, match="no face found"):
         prepare(np.full((200, 200, 3), 128, np.uint8), 128)
+
+
+def _inside_inner_lips(lm: np.ndarray, shape, erode: int = 1) -> np.ndarray:
+    import cv2
+
+    mask = np.zeros(shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(lm[60:68]).astype(np.int32)], 1)
+    return cv2.erode(mask, np.ones((3, 3), np.uint8), iterations=erode).astype(bool)
+
+
+def test_a_synthesised_mouth_has_no_flat_colour_regions():
+    """No polygon of one colour inside an open mouth: teeth and cavity are shaded, their edges soft."""
+    import cv2
+
+    from labkit.pipeline import default_portrait
+
+    image, lm0 = default_portrait(256)
+    r = LandmarkRenderer(prepare(image, 256, landmarks=lm0, align=False))
+    f = still(jaw=1.0)
+    frame = r.render_frame(f[0])
+    inside = _inside_inner_lips(r.landmarks(f)[0], frame.shape)
+    assert inside.sum() > 200
+    flat = np.zeros(frame.shape[:2], bool)                        # pixels equal to their right and lower neighbours
+    flat[:-1, :-1] = ((frame[:-1, :-1] == frame[1:, :-1]).all(-1) & (frame[:-1, :-1] == frame[:-1, 1:]).all(-1))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats((flat & inside).astype(np.uint8), connectivity=4)
+    assert (stats[1:, cv2.CC_STAT_AREA].max() if n > 1 else 0) <= 6
+    luma = frame[inside].astype(np.float32) @ [0.299, 0.587, 0.114]
+    assert luma.max() - luma.min() > 60                           # bright teeth and a dark cavity, not one grey
+
+
+def test_a_photo_showing_teeth_keeps_its_own_upper_teeth_as_the_mouth_opens():
+    """The astronaut smiles with her upper teeth showing: opened, the row under her upper lip is still her
+    teeth (their gaps included), moved with the lip, not a flat band."""
+    from skimage.data import astronaut
+
+    r = LandmarkRenderer(prepare(astronaut(), 256, backend="dlib"))
+    src = r.rig.landmarks.astype(np.float64)
+    f = still(jaw=0.7)
+    dst = r.landmarks(f)[0]
+    frame = r.render_frame(f[0])
+    x = np.arange(int(round(src[61, 0])), int(round(src[63, 0])) + 1)       # the middle of the mouth
+    depth = 0.35 * (src[66, 1] - src[62, 1])                                # a third of the way down her teeth
+    row = lambda img, pts, dx: img[int(round(pts[62, 1] + depth)), x + dx].astype(np.float32) @ [0.3, 0.59, 0.11]  # noqa: E731
+    own = row(r.rig.image, src, 0)
+    drawn = row(frame, dst, int(round(dst[62, 0] - src[62, 0])))
+    assert own.std() > 5 and drawn.std() > 5                                # texture: gaps between teeth
+    assert np.corrcoef(own, drawn)[0, 1] > 0.7
+    assert abs(float(drawn.mean()) - float(own.mean())) < 20

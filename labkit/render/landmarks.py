@@ -11,8 +11,9 @@ moves the photo's own pixels. Per frame:
    ring, the neck and the image border stay;
 3. the photo is warped piecewise-affinely over a triangulation of those points (each target
    triangle pulls its pixels from the source triangle) -- the mouth opens, lids close, the head turns;
-4. what the photo never showed is synthesised: the mouth interior (a dark cavity and a band of
-   upper teeth) inside the target inner-lip contour, and the iris shifted with the gaze command by
+4. what the photo never showed is synthesised: the mouth interior inside the target inner-lip
+   contour (:mod:`labkit.render.mouth`: the photo's own teeth moved with the lips where it shows them,
+   shaded teeth, tongue and cavity where it does not), and the iris shifted with the gaze command by
    moving an extra control point at each eye's centre (lids come from the skin above the eye
    stretched down by the warp).
 
@@ -34,13 +35,13 @@ from labkit.faces.landmarks import find_face
 from labkit.faces.pose import rotation_from_euler
 from labkit.faces.template import canonical_template, mean_face
 from labkit.render.landmark_motion import fit_landmark_motion
+from labkit.render.mouth import Mouth
 from labkit.synthtalk.factors import FACTOR_NAMES
 
 MAX_ANGLES = (15.0, 10.0, 10.0)        # |yaw|, |pitch|, |roll| a photo is turned by at most
 NECK_PIVOT = np.array([0.0, -1.0, -0.2])  # SynthTalk's head pivot (head units)
 _COL = {n: i for i, n in enumerate(FACTOR_NAMES)}
 _HEAD = [_COL[n] for n in ("yaw", "pitch", "roll", "tx", "ty")]     # the head motion --motion-scale scales
-_INNER_LIPS = list(range(60, 68))
 _EYES = (list(range(36, 42)), list(range(42, 48)))
 _EYE_RADIUS = 0.11                      # SynthTalk's eyeball radius (head units): iris shift per sin(gaze)
 
@@ -116,7 +117,7 @@ class LandmarkRenderer:
 
         self._triangles = Delaunay(self._src).simplices.astype(np.int32)       # one topology for every frame
         self._grid = np.stack(np.meshgrid(np.arange(R, dtype=np.float32), np.arange(R, dtype=np.float32)), -1)
-        self._cavity = self._mouth_colour()
+        self._mouth = Mouth(rig.image, self._src)
 
     def _pixels(self, xy: np.ndarray) -> np.ndarray:
         """Head-unit points (N, 2), y up → crop pixels (N, 2)."""
@@ -161,13 +162,6 @@ class LandmarkRenderer:
 
     # ------------------------------------------------------------------ pixels
 
-    def _mouth_colour(self) -> np.ndarray:
-        """The cavity colour: the lips' own colour, darkened."""
-        lm = self.rig.landmarks
-        pts = np.round(lm[[48, 54, 51, 57]]).astype(int).clip(0, self.rig.resolution - 1)
-        lip = self.rig.image[pts[:, 1], pts[:, 0]].astype(np.float32).mean(0)
-        return lip * 0.25
-
     def _backward_map(self, dst: np.ndarray) -> np.ndarray:
         """For every output pixel, where to read the photo: (R, R, 2) float32, piecewise affine."""
         R = self.rig.resolution
@@ -185,35 +179,6 @@ class LandmarkRenderer:
         out[inside] = g[:, :1] * a[:, 0] + g[:, 1:] * a[:, 1] + a[:, 2]
         return out
 
-    def _paint_mouth(self, frame: np.ndarray, dst: np.ndarray) -> None:
-        """Draw the mouth interior inside the target inner-lip contour where the lips part."""
-        lips = dst[_INNER_LIPS]
-        gap = float(np.mean(np.linalg.norm(lips[[7, 6, 5]] - lips[[1, 2, 3]], axis=1)))   # 67-61, 66-62, 65-63
-        src_gap = float(np.mean(np.linalg.norm(self._src[[67, 66, 65]] - self._src[[61, 62, 63]], axis=1)))
-        if gap - src_gap < 0.5:
-            return
-        ss = 4
-        lo = np.floor(lips.min(0)).astype(int) - 1
-        hi = np.ceil(lips.max(0)).astype(int) + 2
-        lo, hi = lo.clip(0, self.rig.resolution), hi.clip(0, self.rig.resolution)
-        if (hi - lo).min() <= 0:
-            return
-        h, w = hi[1] - lo[1], hi[0] - lo[0]
-        mask = np.zeros((h * ss, w * ss), np.uint8)
-        cv2.fillPoly(mask, [np.round((lips - lo) * ss * 16).astype(np.int32)], 255, lineType=cv2.LINE_AA, shift=4)
-        # the upper teeth: a band under the upper lip, a third of the opening deep
-        upper = lips[[0, 1, 2, 3, 4]] - lo
-        teeth_poly = np.concatenate([upper, (upper + [0, gap * 0.35])[::-1]])
-        teeth = np.zeros_like(mask)
-        cv2.fillPoly(teeth, [np.round(teeth_poly * ss * 16).astype(np.int32)], 255, lineType=cv2.LINE_AA, shift=4)
-        mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)[..., None] / 255
-        teeth = cv2.resize(teeth, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)[..., None] / 255
-        fade = float(np.clip((gap - src_gap) / 2.0, 0, 1))                       # no hard switch at opening
-        colour = self._cavity * (1 - teeth) + np.array([214, 208, 196], np.float32) * 0.9 * teeth
-        patch = frame[lo[1]:hi[1], lo[0]:hi[0]].astype(np.float32)
-        a = mask * fade
-        frame[lo[1]:hi[1], lo[0]:hi[0]] = np.round(patch * (1 - a) + colour * a).astype(np.uint8)
-
     def scale_head(self, f: np.ndarray, scale: float) -> np.ndarray:
         """Factors (F,) with the head's turn and shift scaled by `scale` about the photo's own pose
         (0: a still head that still speaks, blinks and looks around; 2: twice the motion)."""
@@ -227,7 +192,7 @@ class LandmarkRenderer:
         m = self._backward_map(dst)
         frame = cv2.remap(self.rig.image, m[..., 0], m[..., 1], interpolation=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_REPLICATE)
-        self._paint_mouth(frame, dst)
+        self._mouth.paint(frame, dst)
         return frame
 
     def render(self, factors: np.ndarray, emotion: int = 0, *, progress: bool = False) -> np.ndarray:

@@ -1,0 +1,162 @@
+"""The mouth interior for the landmark renderer: what a photo shows when its lips part further than they do.
+
+When the warp opens a mouth, every pixel inside the target inner-lip contour must come from somewhere:
+
+- **the photo's own teeth**, where its lips are parted and teeth show: the photo's mouth interior is cut along
+  the line midway between the lips; the upper part moves with the upper lip (the upper teeth are fixed to the
+  skull), the lower part with the lower lip (the lower teeth ride on the jaw), each kept at its own size, so
+  opening reveals a gap between them instead of stretching the teeth;
+- **synthesised teeth** otherwise: a band of upper teeth under the upper lip (8 % of the
+  inter-ocular distance deep at most, shaded darker toward its lower edge and the mouth corners), and at wide openings
+  a thin band of lower teeth and a tongue, coloured from the photo's own skin and lips so they sit in its light;
+- **the cavity** behind them: the lips' hue, darker the further a pixel lies from the lip edge.
+
+Every layer has soft edges (the inner-lip mask is anti-aliased and feathered), so nothing reads as a polygon.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+INNER = list(range(60, 68))       # iBUG inner-lip points (0-based): 60 left corner, 61-63 upper, 64 right, 65-67 lower
+UPPER, LOWER = [61, 62, 63], [67, 66, 65]   # upper inner lip left→right and the lower points below them
+TEETH_WHITE = np.array([236, 230, 218], np.float32)   # enamel under neutral light, before the photo's own
+
+
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    return np.asarray(rgb, np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def _curve(points: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """y of the polyline through `points` (N, 2), sorted by x, at the columns x (linear, flat beyond the ends)."""
+    order = np.argsort(points[:, 0])
+    return np.interp(x, points[order, 0], points[order, 1])
+
+
+def _polygon_mask(poly: np.ndarray, lo: np.ndarray, shape: tuple[int, int], ss: int = 4) -> np.ndarray:
+    """Anti-aliased coverage (h, w) float32 in [0, 1] of polygon `poly` (N, 2) in a box starting at `lo`."""
+    h, w = shape
+    big = np.zeros((h * ss, w * ss), np.uint8)
+    cv2.fillPoly(big, [np.round((poly - lo) * ss * 16).astype(np.int32)], 255, lineType=cv2.LINE_AA, shift=4)
+    return cv2.resize(big, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+
+
+class Mouth:
+    """Paints the mouth interior of one photo; see the module docstring.
+
+    image: the aligned photo (R, R, 3) uint8; src: its control points (P, 2), the 68 landmarks first."""
+
+    def __init__(self, image: np.ndarray, src: np.ndarray):
+        self.image = image
+        self.src = np.asarray(src[:68], np.float64)
+        self.iod = float(np.linalg.norm(self.src[36] - self.src[45]))
+        self.src_gap = float(np.mean(np.linalg.norm(self.src[LOWER] - self.src[UPPER], axis=1)))
+        R = image.shape[0]
+        pick = lambda pts: image[np.round(pts[:, 1]).astype(int).clip(0, R - 1),   # noqa: E731
+                                 np.round(pts[:, 0]).astype(int).clip(0, R - 1)].astype(np.float32)
+        lip = pick(self.src[[48, 54, 51, 57, 49, 53, 55, 59]]).mean(0)
+        cheeks = np.concatenate([pick((self.src[[31, 35]] + self.src[[48, 54]]) / 2),       # beside the nose wings
+                                 pick((self.src[[3, 13]] + self.src[[48, 54]]) / 2)])       # and the cheeks
+        skin = np.median(cheeks, 0)
+        self.cavity_edge, self.cavity_deep = lip * 0.42, lip * 0.10
+        self.tongue = lip * 0.62 + np.array([12, 0, 0], np.float32)
+        light = float(np.clip(_luma(skin) / 165.0, 0.55, 1.1))      # how brightly the face is lit
+        synthetic = (0.85 * TEETH_WHITE + 0.15 * skin) * light * 0.85     # in the mouth's shade
+        self.own = self._own_teeth(skin)                          # the photo's mouth interior, if it shows teeth
+        self.teeth = synthetic if self.own is None else self.own["colour"]
+
+    def _own_teeth(self, skin: np.ndarray) -> dict | None:
+        """The photo's mouth interior when its lips are parted and teeth show, else None."""
+        if self.src_gap < 0.04 * self.iod:
+            return None
+        lips = self.src[INNER]
+        lo = np.floor(lips.min(0)).astype(int) - 1
+        hi = np.ceil(lips.max(0)).astype(int) + 2
+        lo, hi = lo.clip(0, self.image.shape[0]), hi.clip(0, self.image.shape[0])
+        mask = _polygon_mask(lips, lo, (hi[1] - lo[1], hi[0] - lo[0]))
+        patch = self.image[lo[1]:hi[1], lo[0]:hi[0]].astype(np.float32)
+        rgb = patch[mask > 0.5]
+        if len(rgb) < 8:
+            return None
+        sat = (rgb.max(1) - rgb.min(1)) / np.maximum(rgb.max(1), 1)
+        bright = (_luma(rgb) > 0.75 * _luma(skin)) & (sat < 0.35)
+        if bright.mean() < 0.25:                                 # parted lips, but no teeth to speak of
+            return None
+        return {"colour": np.median(rgb[bright], 0), "mask": self._full_mask(lips)}
+
+    def _full_mask(self, lips: np.ndarray) -> np.ndarray:
+        R = self.image.shape[0]
+        return _polygon_mask(lips, np.zeros(2), (R, R))
+
+    def paint(self, frame: np.ndarray, dst: np.ndarray) -> None:
+        """Draw the interior inside the target inner-lip contour of `dst` (P, 2) on `frame` (R, R, 3), in place,
+        faded in as the lips part beyond the photo's own opening."""
+        dst = np.asarray(dst[:68], np.float64)
+        lips = dst[INNER]
+        gap = float(np.mean(np.linalg.norm(dst[LOWER] - dst[UPPER], axis=1)))
+        fade = float(np.clip((gap - self.src_gap) / 2.0, 0, 1))      # no hard switch as the mouth opens
+        if fade <= 0:
+            return
+        R = frame.shape[0]
+        lo = (np.floor(lips.min(0)).astype(int) - 2).clip(0, R)
+        hi = (np.ceil(lips.max(0)).astype(int) + 3).clip(0, R)
+        if (hi - lo).min() <= 0:
+            return
+        h, w = hi[1] - lo[1], hi[0] - lo[0]
+        feather = max(0.35, 0.5 * R / 256)
+        mask = cv2.GaussianBlur(_polygon_mask(lips, lo, (h, w)), (0, 0), feather)[..., None]
+        x = np.arange(w, dtype=np.float64) + lo[0]
+        y = (np.arange(h, dtype=np.float64) + lo[1])[:, None]
+        top = _curve(dst[[60, *UPPER, 64]], x)[None]                 # upper inner lip at each column
+        bottom = _curve(dst[[60, *LOWER, 64]], x)[None]              # lower inner lip
+        height = np.maximum(bottom - top, 1e-3)
+        v = np.clip((y - top) / height, 0, 1)                        # 0 at the upper lip, 1 at the lower
+        cx, half = (lips[0, 0] + lips[4, 0]) / 2, max((lips[4, 0] - lips[0, 0]) / 2, 1.0)
+        u = np.clip(np.abs(x - cx) / half, 0, 1)[None]               # 0 in the middle, 1 at the corners
+
+        # the cavity: lip-coloured at the edge, dark at the back
+        depth = np.clip(np.minimum(v, 1 - v) * 2, 0, 1) * (1 - u ** 2)
+        k = (depth ** 0.6)[..., None]
+        out = self.cavity_edge * (1 - k) + self.cavity_deep * k
+
+        s = self.iod / 100.0                                          # sizes in hundredths of the inter-ocular distance
+        if gap > 12 * s:                                              # the tongue, low in a wide mouth
+            a = np.clip((v - 0.62) / 0.25, 0, 1) * np.clip(1 - (u / 0.7) ** 2, 0, 1) * 0.85
+            out = out * (1 - a[..., None]) + self.tongue * a[..., None]
+        if gap > 16 * s:                                              # the lower teeth, on the jaw
+            band = min(6 * s, 0.2 * gap)
+            a = np.clip((y - (bottom - band)) / max(feather, 0.5), 0, 1) * np.clip(1 - u ** 4, 0, 1) * 0.9
+            shade = 0.72 + 0.1 * (1 - u ** 2)
+            out = out * (1 - a[..., None]) + (self.teeth * shade[..., None]) * a[..., None]
+        if self.own is None:                                          # the upper teeth, under the upper lip
+            band = min(8 * s, 0.45 * gap)
+            a = np.clip((top + band - y) / max(feather, 0.5), 0, 1) * np.clip(1 - u ** 4, 0, 1)
+            shade = (1.0 - 0.22 * np.clip((y - top) / max(band, 1e-3), 0, 1)) * (1 - 0.3 * u ** 2)
+            out = out * (1 - a[..., None]) + (self.teeth * shade[..., None]) * a[..., None]
+        else:                                                         # the photo's own, each half with its lip
+            for top_half in (False, True):
+                pixels, a = self._own_part(dst, lo, (h, w), top_half=top_half)
+                out = out * (1 - a[..., None]) + pixels * a[..., None]
+
+        region = frame[lo[1]:hi[1], lo[0]:hi[0]].astype(np.float32)
+        m = mask * fade
+        frame[lo[1]:hi[1], lo[0]:hi[0]] = np.round(region * (1 - m) + out * m).clip(0, 255).astype(np.uint8)
+
+    def _own_part(self, dst: np.ndarray, lo: np.ndarray, shape: tuple[int, int], *, top_half: bool):
+        """The photo's upper (or lower) mouth interior, moved with the upper (lower) lip, at its own size:
+        pixels (h, w, 3) float32 and their coverage (h, w) in the box starting at `lo`."""
+        h, w = shape
+        idx = UPPER if top_half else LOWER
+        shift = dst[idx].mean(0) - self.src[idx].mean(0)              # where that lip went
+        widen = (dst[64, 0] - dst[60, 0]) / max(self.src[64, 0] - self.src[60, 0], 1e-3)
+        cx_d, cx_s = (dst[60, 0] + dst[64, 0]) / 2, (self.src[60, 0] + self.src[64, 0]) / 2
+        xs = cx_s + (np.arange(w) + lo[0] - cx_d) / widen               # target column → photo column
+        ys = np.arange(h) + lo[1] - shift[1]
+        map_x = np.broadcast_to(xs[None], (h, w)).astype(np.float32)
+        map_y = np.broadcast_to(ys[:, None], (h, w)).astype(np.float32)
+        pixels = cv2.remap(self.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        cover = cv2.remap(self.own["mask"], map_x, map_y, cv2.INTER_LINEAR, borderValue=0)
+        mid = (_curve(self.src[[60, *UPPER, 64]], xs) + _curve(self.src[[60, *LOWER, 64]], xs)) / 2
+        side = (mid[None] - map_y) if top_half else (map_y - mid[None])   # this half of the photo's interior
+        cover = cover * np.clip(side + 0.5, 0, 1)
+        return pixels.astype(np.float32), cover
