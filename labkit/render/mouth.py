@@ -59,7 +59,7 @@ class Mouth:
                                  pick((self.src[[3, 13]] + self.src[[48, 54]]) / 2)])       # and the cheeks
         skin = np.median(cheeks, 0)
         self.cavity_edge, self.cavity_deep = lip * 0.42, lip * 0.10
-        self.tongue = lip * 0.62 + np.array([12, 0, 0], np.float32)
+        self.tongue = lip * np.array([0.8, 0.62, 0.62], np.float32)        # redder than the lips, in shade
         light = float(np.clip(_luma(skin) / 165.0, 0.55, 1.1))      # how brightly the face is lit
         synthetic = (0.85 * TEETH_WHITE + 0.15 * skin) * light * 0.85     # in the mouth's shade
         self.own = self._own_teeth(skin)                          # the photo's mouth interior, if it shows teeth
@@ -82,7 +82,12 @@ class Mouth:
         bright = (_luma(rgb) > 0.75 * _luma(skin)) & (sat < 0.35)
         if bright.mean() < 0.25:                                 # parted lips, but no teeth to speak of
             return None
-        return {"colour": np.median(rgb[bright], 0), "mask": self._full_mask(lips)}
+        x = np.arange(lo[0], hi[0], dtype=np.float64)
+        mid = (_curve(self.src[[60, *UPPER, 64]], x) + _curve(self.src[[60, *LOWER, 64]], x)) / 2
+        upper_half = (np.arange(lo[1], hi[1])[:, None] < mid[None])[mask > 0.5]
+        teeth_in = lambda half: half.sum() > 0 and bright[half].mean() >= 0.25     # noqa: E731
+        return {"colour": np.median(rgb[bright], 0), "mask": self._full_mask(lips),
+                "halves": [h for h, half in ((True, upper_half), (False, ~upper_half)) if teeth_in(half)]}
 
     def _full_mask(self, lips: np.ndarray) -> np.ndarray:
         R = self.image.shape[0]
@@ -121,22 +126,22 @@ class Mouth:
 
         s = self.iod / 100.0                                          # sizes in hundredths of the inter-ocular distance
         if gap > 12 * s:                                              # the tongue, low in a wide mouth
-            a = np.clip((v - 0.62) / 0.25, 0, 1) * np.clip(1 - (u / 0.7) ** 2, 0, 1) * 0.85
+            a = np.clip((v - 0.5) / 0.3, 0, 1) * np.clip(1 - (u / 0.75) ** 2, 0, 1) * 0.9
             out = out * (1 - a[..., None]) + self.tongue * a[..., None]
         if gap > 16 * s:                                              # the lower teeth, on the jaw
             band = min(6 * s, 0.2 * gap)
             a = np.clip((y - (bottom - band)) / max(feather, 0.5), 0, 1) * np.clip(1 - u ** 4, 0, 1) * 0.9
             shade = 0.72 + 0.1 * (1 - u ** 2)
             out = out * (1 - a[..., None]) + (self.teeth * shade[..., None]) * a[..., None]
-        if self.own is None:                                          # the upper teeth, under the upper lip
+        own = [] if self.own is None else self.own["halves"]         # the halves where the photo shows teeth
+        if True not in own:                                           # the upper teeth, under the upper lip
             band = min(8 * s, 0.45 * gap)
             a = np.clip((top + band - y) / max(feather, 0.5), 0, 1) * np.clip(1 - u ** 4, 0, 1)
             shade = (1.0 - 0.22 * np.clip((y - top) / max(band, 1e-3), 0, 1)) * (1 - 0.3 * u ** 2)
             out = out * (1 - a[..., None]) + (self.teeth * shade[..., None]) * a[..., None]
-        else:                                                         # the photo's own, each half with its lip
-            for top_half in (False, True):
-                pixels, a = self._own_part(dst, lo, (h, w), top_half=top_half)
-                out = out * (1 - a[..., None]) + pixels * a[..., None]
+        for top_half in own:                                          # the photo's own, each half with its lip
+            pixels, a = self._own_part(dst, lo, (h, w), top_half=top_half)
+            out = out * (1 - a[..., None]) + pixels * a[..., None]
 
         region = frame[lo[1]:hi[1], lo[0]:hi[0]].astype(np.float32)
         m = mask * fade
