@@ -86,12 +86,9 @@ class Mouth:
         mid = (_curve(self.src[[60, *UPPER, 64]], x) + _curve(self.src[[60, *LOWER, 64]], x)) / 2
         upper_half = (np.arange(lo[1], hi[1])[:, None] < mid[None])[mask > 0.5]
         teeth_in = lambda half: half.sum() > 0 and bright[half].mean() >= 0.25     # noqa: E731
-        return {"colour": np.median(rgb[bright], 0), "mask": self._full_mask(lips),
-                "halves": [h for h, half in ((True, upper_half), (False, ~upper_half)) if teeth_in(half)]}
-
-    def _full_mask(self, lips: np.ndarray) -> np.ndarray:
-        R = self.image.shape[0]
-        return _polygon_mask(lips, np.zeros(2), (R, R))
+        return {"colour": np.median(rgb[bright], 0),                    # the teeth's own colour
+                "mask": _polygon_mask(lips, np.zeros(2), self.image.shape[:2]),   # the interior, whole photo
+                "halves": [top for top, half in ((True, upper_half), (False, ~upper_half)) if teeth_in(half)]}
 
     def paint(self, frame: np.ndarray, dst: np.ndarray) -> None:
         """Draw the interior inside the target inner-lip contour of `dst` (P, 2) on `frame` (R, R, 3), in place,
@@ -133,7 +130,7 @@ class Mouth:
             a = np.clip((y - (bottom - band)) / max(feather, 0.5), 0, 1) * np.clip(1 - u ** 4, 0, 1) * 0.9
             shade = 0.72 + 0.1 * (1 - u ** 2)
             out = out * (1 - a[..., None]) + (self.teeth * shade[..., None]) * a[..., None]
-        own = [] if self.own is None else self.own["halves"]         # the halves where the photo shows teeth
+        own = [] if self.own is None else self.own["halves"]         # where the photo shows teeth (True: upper)
         if True not in own:                                           # the upper teeth, under the upper lip
             band = min(8 * s, 0.45 * gap)
             a = np.clip((top + band - y) / max(feather, 0.5), 0, 1) * np.clip(1 - u ** 4, 0, 1)
