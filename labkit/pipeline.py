@@ -51,6 +51,7 @@ from labkit.io.audio import (
     as_samples,
     audio_seconds,
     check_sample_rate,
+    energy_is_silent,
     iter_audio,
     load_audio,
     log_mel,
@@ -83,7 +84,6 @@ MEMORY_FRACTION = 0.5                     # offline frames may take at most this
 DEFAULT_SENTENCES = (0, 1)                # the bundled English test sentences the default clip speaks
 MOTION_SCALE = (0.0, 2.0)                 # the head-motion scale a user may ask for
 MIN_SPEECH_SECONDS = 0.2                  # shorter audio holds no speech to animate (5 frames)
-SILENCE_DB = -60.0                        # RMS level below which audio counts as silent (dBFS)
 CHUNK_SECONDS = 30.0                      # a speech file is decoded this much at a time
 HEAD_SECONDS = 10.0                       # speech kept from a file read in passes: covers the content id's window
 MAX_SEED = 2 ** 63 - 1                    # seeds are int64 for torch and numpy
@@ -232,21 +232,29 @@ def read_speech(audio, sample_rate: int | None = None, *, progress: bool = False
     if sample_rate is not None:
         raise InputError("sample_rate is for sample arrays; a file's rate is read from the file")
     path, name = Path(audio), Path(audio).name
-    mel, feats, head, held, sumsq = StreamingLogMel(), [], [], 0, 0.0
+    mel, feats, head, sumsq = StreamingLogMel(), [], [], 0.0
     bar = tqdm(total=audio_seconds(path), desc=f"read {name}", unit="s", disable=not progress,
                bar_format="{l_bar}{bar}| {n:.0f}/{total_fmt} s [{elapsed}<{remaining}]")
-    for chunk in iter_audio(path, sample_rate=SAMPLE_RATE, chunk_seconds=CHUNK_SECONDS):
+    chunks = iter_audio(path, sample_rate=SAMPLE_RATE, chunk_seconds=CHUNK_SECONDS)
+    for chunk in _keeping_head(chunks, int(HEAD_SECONDS * SAMPLE_RATE), head):
         bar.update(len(chunk) / SAMPLE_RATE)
         feats.append(mel.push(chunk))
         sumsq += float(np.dot(chunk, chunk))
-        if held < HEAD_SECONDS * SAMPLE_RATE:
-            head.append(chunk[:int(HEAD_SECONDS * SAMPLE_RATE) - held])
-            held += len(head[-1])
     bar.close()
     S = mel.num_samples
     feats.append(mel.flush())
     _check_speech(name, S, sumsq)
     return Speech(np.concatenate(feats), S, np.concatenate(head), name, path, time.perf_counter() - t0)
+
+
+def _keeping_head(chunks: Iterable[np.ndarray], n: int, head: list) -> Iterator[np.ndarray]:
+    """`chunks` passed through, their first `n` samples appended to `head` on the way."""
+    held = 0
+    for chunk in chunks:
+        if held < n:
+            head.append(chunk[:n - held])
+            held += len(head[-1])
+        yield chunk
 
 
 def _check_speech(name: str, num_samples: int, sumsq: float) -> None:
@@ -255,8 +263,7 @@ def _check_speech(name: str, num_samples: int, sumsq: float) -> None:
     if num_samples < MIN_SPEECH_SECONDS * SAMPLE_RATE:
         raise InputError(f"{name} is {num_samples / SAMPLE_RATE * 1e3:.1f} ms long: labkit needs at least "
                          f"{MIN_SPEECH_SECONDS:g} s of speech")
-    rms = np.sqrt(sumsq / num_samples)
-    if rms == 0 or 20 * np.log10(rms) < SILENCE_DB:
+    if energy_is_silent(sumsq, num_samples):
         raise InputError(f"{name} is silent (RMS below -60 dBFS): there is no speech to animate")
 
 
@@ -472,18 +479,9 @@ class Animator:
         content id (``self.stream_content_id`` once the first frame is out) is the one ``animate`` gives
         the same speech: the first window's audio is in before the first frame is made."""
         head = []                                                # the speech the content id covers
-
-        def chunks():
-            held = 0
-            for k, chunk in enumerate(audio_chunks):
-                chunk = as_samples(chunk, name=f"audio chunk {k}")
-                if held < self.id_samples:
-                    head.append(chunk[:self.id_samples - held])
-                    held += len(head[-1])
-                yield chunk
-
+        chunks = (as_samples(chunk, name=f"audio chunk {k}") for k, chunk in enumerate(audio_chunks))
         marker = None
-        for motion in self.generator.stream(chunks(), **self.controls.commands()):
+        for motion in self.generator.stream(_keeping_head(chunks, self.id_samples, head), **self.controls.commands()):
             if marker is None:
                 self.stream_content_id = self.content_id(np.concatenate(head) if head else np.zeros(0, np.float32))
                 marker = self._marker(self.stream_content_id) or False

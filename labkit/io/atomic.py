@@ -22,7 +22,9 @@ import os
 import re
 import secrets
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -122,15 +124,23 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write (or replace) a text file atomically."""
+@contextmanager
+def writing(path: str | os.PathLike, *, overwrite: bool = True) -> Iterator[Path]:
+    """``with writing(path) as tmp: save(tmp)``: the partial file to write, published as `path` when the
+    block ends without an error (replacing it, unless `overwrite` is False), removed when it does not."""
     tmp = partial_path(path)
     try:
-        tmp.write_text(text, encoding="utf-8")
+        yield tmp
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    publish(tmp, path, overwrite=True)
+    publish(tmp, path, overwrite=overwrite)
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write (or replace) a text file atomically."""
+    with writing(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 def write_json_atomic(path: str | os.PathLike, obj) -> None:
@@ -138,12 +148,6 @@ def write_json_atomic(path: str | os.PathLike, obj) -> None:
 
 
 def save_npz_atomic(path: str | os.PathLike, **arrays) -> None:
-    """np.savez_compressed(path, **arrays), atomically (replacing `path`)."""
-    path = Path(path)
-    tmp = partial_path(path.with_suffix(".npz") if path.suffix != ".npz" else path)
-    try:
-        np.savez_compressed(tmp, **arrays)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    publish(tmp, path, overwrite=True)
+    """np.savez_compressed(path, **arrays), atomically (replacing `path`, whatever its suffix)."""
+    with writing(path) as tmp, open(tmp, "wb") as f:        # a file object: numpy appends no ".npz"
+        np.savez_compressed(f, **arrays)

@@ -75,11 +75,18 @@ def load_audio(path: str | os.PathLike, *, sample_rate: int = 16000) -> np.ndarr
     return audio.astype(np.float32, copy=False)
 
 
-def is_silent(audio: np.ndarray, *, threshold_db: float = -60.0) -> bool:
+SILENCE_DB = -60.0  # RMS level (dBFS) below which audio counts as silent
+
+
+def is_silent(audio: np.ndarray, *, threshold_db: float = SILENCE_DB) -> bool:
     """True if the RMS level of `audio` (S,) lies below `threshold_db` dBFS (empty audio is silent)."""
     audio = np.asarray(audio, np.float64)
-    rms = math.sqrt(np.mean(np.square(audio))) if audio.size else 0.0
-    return rms == 0.0 or 20 * math.log10(rms) < threshold_db
+    return energy_is_silent(float(np.dot(audio, audio)), audio.size, threshold_db=threshold_db)
+
+
+def energy_is_silent(sumsq: float, num_samples: int, *, threshold_db: float = SILENCE_DB) -> bool:
+    """:func:`is_silent` from the sum of squared samples and their count (audio read in chunks)."""
+    return num_samples == 0 or sumsq <= 0.0 or 10 * math.log10(sumsq / num_samples) < threshold_db
 
 
 MAX_SAMPLE_RATE = 768_000   # Hz: anything higher is not audio labkit can use
@@ -415,7 +422,7 @@ def log_mel_file(path: str | os.PathLike, cfg: MelFeatures = MelFeatures(), *,
         feats.append(stream.push(chunk))
     S = stream.num_samples
     feats.append(stream.flush())
-    if S == 0 or 10 * math.log10(max(sumsq / S, 1e-30)) < -60:
+    if energy_is_silent(sumsq, S):
         log.warning("%s is silent (RMS below -60 dBFS, %d samples)", path, S)
     return np.concatenate(feats)
 

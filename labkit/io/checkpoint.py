@@ -14,7 +14,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from labkit.io.atomic import partial_path, publish
+from labkit.io.atomic import writing
 
 
 def _write(path: Path, state: dict, meta: dict, dtype: torch.dtype | None) -> None:
@@ -22,13 +22,8 @@ def _write(path: Path, state: dict, meta: dict, dtype: torch.dtype | None) -> No
     if dtype is not None:
         state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
     raw = {k: (v if k == "kind" else json.dumps(v)) for k, v in meta.items()}
-    tmp = partial_path(path)
-    try:
+    with writing(path) as tmp:
         save_file(state, str(tmp), metadata=raw)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    publish(tmp, path, overwrite=True)
 
 
 def save_weights(path: str | os.PathLike, model: torch.nn.Module, *, kind: str, config: dict,
@@ -79,13 +74,8 @@ def load_matching(model: torch.nn.Module, state: dict) -> tuple[list[str], list[
 def save_training_state(path: str | os.PathLike, state: dict) -> None:
     """torch.save(state, path) atomically (optimizer moments, step, anything resumable)."""
     path = Path(path)
-    tmp = partial_path(path)
-    try:
+    with writing(path) as tmp:
         torch.save(state, tmp)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    publish(tmp, path, overwrite=True)
 
 
 def export_weights(src: str | os.PathLike, dst: str | os.PathLike, *, dtype: torch.dtype | None = torch.float16,
