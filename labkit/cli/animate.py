@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from labkit.cli.common import pair, rgb
+from labkit.cli.common import add_json_option, pair, rgb
 from labkit.motion.config import DEFAULT_STEPS
 
 # the library is imported inside each command: `labkit --help` must not import torch
@@ -51,7 +51,7 @@ def register(sub) -> None:
 
     vf = sub.add_parser("verify", help="was this video made by labkit? (exit 0: watermark found, 1: not found)")
     vf.add_argument("video", help="a video file")
-    vf.add_argument("--json", action="store_true", help="print one JSON object")
+    add_json_option(vf)
     vf.set_defaults(func=cmd_verify)
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from labkit.cli.common import printed_json
+from labkit.cli.common import add_json_option, printed_json
 
 # the library is imported inside each command: `labkit --help` must not import torch
 
@@ -11,33 +11,33 @@ from labkit.cli.common import printed_json
 def register(sub) -> None:
     bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="what", required=True)
     b = bench.add_parser("synth", help="SynthTalk render/speech speed and dlib realism")
-    b.add_argument("--json", action="store_true", help="print one JSON object")
+    add_json_option(b)
     b.add_argument("--frames", type=int, default=300, help="frames to time at 128 px (a quarter at 512)")
     b.add_argument("--realism-clips", type=int, default=24, help="test clips for the dlib check (0 = skip)")
     b.add_argument("--all-cores", action="store_true", help="do not pin the benchmark to one core")
     b.set_defaults(func=cmd_bench_synth)
     bl = bench.add_parser("latent", help="face latent model: per-frame encode/decode time and FLOPs at 128/256/512")
-    bl.add_argument("--json", action="store_true", help="print one JSON object")
+    add_json_option(bl)
     bl.add_argument("--sizes", type=int, nargs="+", default=[128, 256, 512], help="presets s<size> to time")
     bl.add_argument("--repeats", type=int, default=3, help="timed repeats, the fastest is kept (default: 3)")
     bl.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     bl.set_defaults(func=cmd_bench_latent)
     bm = bench.add_parser("motion", help="motion generator: motion frames/s and first-window latency per preset "
                                          "and steps")
-    bm.add_argument("--json", action="store_true", help="print one JSON object")
+    add_json_option(bm)
     bm.add_argument("--presets", nargs="+", default=["tiny", "small", "base"], help="presets to time")
     bm.add_argument("--steps", type=int, nargs="+", default=[1, 2, 5, 10, 25],
                     help="sampling steps to time (default: 1 2 5 10 25)")
     bm.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     bm.set_defaults(func=cmd_bench_motion)
     bp = bench.add_parser("prep", help="labkit prep on SynthTalk mp4s: landmark error and time per video second")
-    bp.add_argument("--json", action="store_true", help="print one JSON object")
+    add_json_option(bp)
     bp.add_argument("--clips", type=int, default=8, help="SynthTalk test clips (default: 8)")
     bp.add_argument("--backend", default="auto", help="landmarks: auto, dlib or fan")
     bp.set_defaults(func=cmd_bench_prep)
     ba = bench.add_parser("animate", help="labkit animate: stage-by-stage time, offline fps at 128/256/512 and "
                                           "streaming (128 by default)")
-    ba.add_argument("--json", action="store_true", help="print one JSON object")
+    add_json_option(ba)
     ba.add_argument("--seconds", type=float, default=10.0, help="seconds of speech to animate (default: 10)")
     ba.add_argument("--renderer", default="auto", choices=["auto", "latent", "landmarks"],
                     help="renderer to time (default: auto)")
@@ -46,7 +46,7 @@ def register(sub) -> None:
                     help="resolutions to also time streaming at (default: 128; VASA-1's figures are at 512)")
     ba.set_defaults(func=cmd_bench_animate)
     bt = bench.add_parser("train", help="training throughput: samples/s of one step per preset (CPU or CUDA)")
-    bt.add_argument("--json", action="store_true", help="print one JSON object")
+    add_json_option(bt)
     bt.add_argument("--device", default="cpu",
                     help="cpu or cuda[:N] (on CUDA: bf16 autocast for the motion generator, float32/TF32 for the face "
                          "latent model, as the trainers do)")
