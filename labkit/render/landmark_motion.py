@@ -12,6 +12,15 @@ The data: for `n_identities` SynthTalk train identities and `samples` random exp
 the exact 3D landmarks of the head mesh (blendshapes applied, eyelids blended, pose zero) minus
 the identity's neutral ones. A ridge regression on :func:`expression_features` is fit on train
 identities and scored (R²) on test identities.
+
+SynthTalk's emotions are mild: learned from its meshes alone, a full-intensity smile lifts a photo's
+mouth corners by about 0.04 IOD (under 3 pixels of a 256-pixel crop), too little to read on a
+real face. On top of the learned map each emotion therefore adds its prototype in FACS action units
+(Ekman & Friesen's EMFACS: happiness AU6+12, sadness AU1+4+15, anger AU4+5+7+23, surprise
+AU1+2+5+26), written out as landmark displacements (:data:`ACTION_UNITS`) and scaled by the emotion's
+intensity. The eyelid units (AU5, AU6, AU7) and the jaw drop (AU26) are left to the learned map,
+which already narrows happy and angry eyes, widens surprised ones and drops a surprised jaw, and
+keeps the lids consistent with blinks.
 """
 from __future__ import annotations
 
@@ -32,12 +41,58 @@ _EXPRESSION = ("jaw", "lip_spread", "lip_round", "brow", "blink")
 FEATURE_NAMES = (*_EXPRESSION, *EMOTIONS[1:], *(f"blink*{e}" for e in EMOTIONS[1:]))
 _COL = {n: i for i, n in enumerate(FACTOR_NAMES)}
 
+# FACS action units as displacements of the 68 iBUG points at unit strength: {points: (outward, up)}.
+# A pair (left, right) names a point of the image's left half and its mirror (outward: away from the
+# face's vertical midline). The profiles fall off along each brow and lip from where the muscle pulls.
+ACTION_UNITS: dict[str, dict[tuple[int, ...], tuple[float, float]]] = {
+    "AU1": {(21, 22): (0.0, 1.0), (20, 23): (0.0, 0.8), (19, 24): (0.0, 0.5),        # inner brow raiser
+            (18, 25): (0.0, 0.25), (17, 26): (0.0, 0.1)},
+    "AU2": {(17, 26): (0.0, 1.0), (18, 25): (0.0, 0.9), (19, 24): (0.0, 0.65),       # outer brow raiser
+            (20, 23): (0.0, 0.35), (21, 22): (0.0, 0.15)},
+    "AU4": {(21, 22): (-0.4, -1.0), (20, 23): (-0.3, -0.8), (19, 24): (-0.15, -0.5),  # brow lowerer: down and
+            (18, 25): (0.0, -0.25), (17, 26): (0.0, -0.1)},                        # drawn together
+    "AU12": {(48, 54): (0.5, 1.0), (60, 64): (0.5, 1.0), (49, 53): (0.2, 0.45),       # lip corner puller: up and
+             (59, 55): (0.2, 0.45), (61, 63): (0.15, 0.35), (67, 65): (0.15, 0.35),  # out toward the cheekbone
+             (50, 52): (0.05, 0.15), (58, 56): (0.05, 0.15)},
+    "AU15": {(48, 54): (0.05, -1.0), (60, 64): (0.05, -1.0), (49, 53): (0.0, -0.45),  # lip corner depressor
+             (59, 55): (0.0, -0.45), (61, 63): (0.0, -0.35), (67, 65): (0.0, -0.35),
+             (50, 52): (0.0, -0.15), (58, 56): (0.0, -0.15)},
+    "AU23": {(48, 54): (-0.6, 0.0), (60, 64): (-0.6, 0.0), (49, 53): (-0.2, -0.6),    # lip tightener: narrower
+             (50, 52): (0.0, -0.9), (51,): (0.0, -1.0), (59, 55): (-0.2, 0.6),       # lips, their red thinned
+             (58, 56): (0.0, 0.9), (57,): (0.0, 1.0)},                             # toward the lip line
+}
+# each emotion's prototype: action unit → strength in IODs at intensity 1, sized on a real photo to be
+# read at a glance (dlib sees it too: tests/test_expression_visibility.py) without caricature
+EMOTION_ACTION_UNITS: dict[str, dict[str, float]] = {
+    "neutral": {},
+    "happy": {"AU12": 0.06},
+    "sad": {"AU1": 0.06, "AU4": 0.02, "AU15": 0.07},
+    "angry": {"AU4": 0.06, "AU23": 0.03},
+    "surprised": {"AU1": 0.04, "AU2": 0.06},
+}
+
+
+def action_unit_displacement(unit: str) -> np.ndarray:
+    """One action unit at unit strength → displacement (68, 3) in IODs (x right, y up, z to camera)."""
+    d = np.zeros((68, 3), np.float32)
+    for points, (outward, up) in ACTION_UNITS[unit].items():
+        for side, i in zip((-1.0, 1.0) if len(points) == 2 else (0.0,), points):
+            d[i, :2] = side * outward, up
+    return d
+
+
+def emotion_displacement() -> np.ndarray:
+    """Each emotion's action-unit prototype at intensity 1: (len(EMOTIONS), 68, 3) in IODs."""
+    return np.stack([sum((w * action_unit_displacement(u) for u, w in EMOTION_ACTION_UNITS[e].items()),
+                         np.zeros((68, 3), np.float32)) for e in EMOTIONS]).astype(np.float32)
+
 
 def expression_features(factors: np.ndarray, emotion) -> np.ndarray:
     """Factors (T, F) and emotion index (T,) or scalar → features (T, len(FEATURE_NAMES)).
 
     The emotion enters as intensity on its category (neutral: nothing), and times the blink,
-    because SynthTalk's eyelid opening is (1 - blink)·(1 + eye change of the emotion)."""
+    because SynthTalk's eyelid opening is (1 - blink)·(1 + eye change of the emotion). The intensity
+    is clipped to its range [0, 1]: a linear map only holds over the intensities it was fit on."""
     f = np.asarray(factors, np.float32)
     if f.ndim != 2 or f.shape[1] != len(FACTOR_NAMES):
         raise ValueError(f"factors must have shape (T, {len(FACTOR_NAMES)}), got {f.shape}")
@@ -46,7 +101,7 @@ def expression_features(factors: np.ndarray, emotion) -> np.ndarray:
     if emo.min(initial=0) < 0 or emo.max(initial=0) >= len(EMOTIONS):
         raise ValueError(f"emotion indices must be in 0..{len(EMOTIONS) - 1}")
     onehot = np.zeros((T, len(EMOTIONS)), np.float32)
-    onehot[np.arange(T), emo] = f[:, _COL["emotion_intensity"]]
+    onehot[np.arange(T), emo] = np.clip(f[:, _COL["emotion_intensity"]], 0.0, 1.0)
     expr = f[:, [_COL[n] for n in _EXPRESSION]]
     blink = f[:, _COL["blink"], None]
     return np.concatenate([expr, onehot[:, 1:], blink * onehot[:, 1:]], 1)
@@ -54,7 +109,8 @@ def expression_features(factors: np.ndarray, emotion) -> np.ndarray:
 
 @dataclass(frozen=True)
 class LandmarkMotion:
-    """A linear map: features (T, E) → 3D landmark displacement (T, 68, 3), in IODs (x right, y up, z to camera)."""
+    """A linear map: features (T, E) → 3D landmark displacement (T, 68, 3), in IODs (x right, y up, z to camera),
+    plus the emotion's action units (EMOTION_ACTION_UNITS) times its intensity."""
     weight: np.ndarray     # (E, 68 * 3)
     bias: np.ndarray       # (68 * 3,)
     test_r2: float         # R² of the displacement on test identities
@@ -62,7 +118,14 @@ class LandmarkMotion:
     def displacement(self, factors: np.ndarray, emotion) -> np.ndarray:
         """Factors (T, F), emotion (T,) or scalar → displacement (T, 68, 3) in IODs."""
         x = expression_features(factors, emotion)
-        return (x @ self.weight + self.bias).reshape(len(x), 68, 3).astype(np.float32)
+        learned = (x @ self.weight + self.bias).reshape(len(x), 68, 3)
+        # the intensity of each frame's emotion sits on its one-hot feature (zero for neutral)
+        per_emotion = x[:, len(_EXPRESSION):len(_EXPRESSION) + len(EMOTIONS) - 1]      # (T, E - 1)
+        units = np.einsum("te,epd->tpd", per_emotion, _EMOTION_DISPLACEMENT[1:])
+        return (learned + units).astype(np.float32)
+
+
+_EMOTION_DISPLACEMENT = emotion_displacement()      # (E, 68, 3)
 
 
 def _random_factors(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
