@@ -67,3 +67,19 @@ class EvalWatermarkConfig:
     seconds: tuple[float, ...] = (1.0, 3.0, 10.0)   # clip lengths: the first seconds of each clip
     resolution: int = 128          # video size: 128, 256 or 512
     seed: int = 0                  # seed of the clips
+
+
+PORTRAITS = ("astronaut", "astronaut_small", "astronaut_stylised", "grace_hopper")   # bundled test photos
+
+
+@dataclass
+class EvalPortraitsConfig:
+    portraits: str = ",".join(PORTRAITS)  # comma-separated: bundled names (see PORTRAITS) or image paths
+    crop: bool = False             # judge the aligned square crop at --resolution instead of the whole photo
+    resolution: int = 256          # crop size with --crop
+    seconds: float = 0.0           # the bundled speech cut to this many seconds (0: all of it, 5.5 s)
+    drift_seconds: float = 60.0    # the identity-drift clip: the bundled speech repeated to this length
+    drift_window: float = 5.0      # its first and last seconds compared
+    every: int = 5                 # identity embeddings on every n-th frame
+    watermark: bool = True         # judge the frames as users get them, watermark included
+    seed: int = 0                  # sampling seed
