@@ -12,7 +12,9 @@ Two renderers turn the same kind of motion into pixels:
   portraits (the model has seen nothing else); output drawn at 128 px and resized.
 - ``landmarks``: any photo, offline (:mod:`labkit.render.landmarks`): the motion generator trained
   on SynthTalk's factors drives the photo's landmarks through a map learned on SynthTalk, and the
-  photo is warped to follow them.
+  photo is warped to follow them. By default the output is the whole photo at its own size (longer
+  side at most MAX_SIDE), only the head region moving (:mod:`labkit.render.photo`); ``crop=True``
+  gives the aligned square crop at ``resolution`` instead.
 
 ``renderer="auto"`` picks ``latent`` only when it can move a face: the portrait must be from its
 domain (SynthTalk) *and* the face latent checkpoint's dynamics code must carry expression (its
@@ -59,15 +61,17 @@ from labkit.io.audio import (
 from labkit.io.errors import InputError
 from labkit.io.video import VideoWriter, write_video
 from labkit.io.weights import FACE_LATENT, MOTION, eval_record
+from labkit.motion.blinks import Blinks
 from labkit.motion.data import emotion_offset
 from labkit.motion.diffusion import Guidance
 from labkit.motion.generator import MotionGenerator
 from labkit.provenance.watermark import Watermark
 from labkit.render.landmarks import LandmarkRenderer, prepare
 from labkit.render.latent import LatentRenderer
+from labkit.render.photo import MAX_SIDE, PhotoRenderer, fit_photo
 from labkit.synthtalk import neutral_factors, render, sample_identity, split_identities
 from labkit.synthtalk.dataset import split_sentences, split_voices
-from labkit.synthtalk.factors import EMOTIONS
+from labkit.synthtalk.factors import EMOTIONS, FACTOR_NAMES
 from labkit.synthtalk.speech import Voice, synthesize
 from labkit.version import __version__
 
@@ -87,6 +91,7 @@ MIN_SPEECH_SECONDS = 0.2                  # shorter audio holds no speech to ani
 CHUNK_SECONDS = 30.0                      # a speech file is decoded this much at a time
 HEAD_SECONDS = 10.0                       # speech kept from a file read in passes: covers the content id's window
 MAX_SEED = 2 ** 63 - 1                    # seeds are int64 for torch and numpy
+_BLINK, _INTENSITY = FACTOR_NAMES.index("blink"), FACTOR_NAMES.index("emotion_intensity")
 
 
 # ---------------------------------------------------------------------------- inputs
@@ -295,14 +300,15 @@ def content_id(portrait: np.ndarray, audio: np.ndarray, controls: Controls, rend
     return int.from_bytes(h.digest(), "big")
 
 
-def _check_memory(num_frames: int, resolution: int) -> None:
-    need = num_frames * resolution * resolution * 3 * 2                     # frames + the encoder's copy
+def _check_memory(num_frames: int, size: tuple[int, int]) -> None:
+    need = num_frames * size[0] * size[1] * 3 * 2                           # frames + the encoder's copy
     try:
         free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
         free = 8 << 30
     if need > MEMORY_FRACTION * free:
-        raise MemoryError(f"{num_frames / FPS / 60:.1f} min of video at {resolution} px needs {need / 2**30:.1f} GiB "
+        raise MemoryError(f"{num_frames / FPS / 60:.1f} min of video at {size[1]}x{size[0]} px needs "
+                          f"{need / 2**30:.1f} GiB "
                           f"held at once, more than {MEMORY_FRACTION:.0%} of the free memory ({free / 2**30:.1f} GiB); "
                           "stream it instead (labkit animate --stream, or labkit.stream)")
 
@@ -312,11 +318,11 @@ def _check_memory(num_frames: int, resolution: int) -> None:
 @dataclass
 class Video:
     """A generated talking-face video."""
-    frames: np.ndarray          # (T, R, R, 3) uint8
+    frames: np.ndarray          # (T, H, W, 3) uint8: the whole photo, or the R x R crop
     audio: np.ndarray           # (S,) float32 mono, exactly the input speech
     sample_rate: int
     fps: float
-    motion: np.ndarray          # (T, M) the generated motion (factors, or latent codes)
+    motion: np.ndarray          # (T, M) the motion drawn (factors, or latent codes)
     renderer: str               # "latent" or "landmarks"
     content_id: int
     watermarked: bool
@@ -344,12 +350,15 @@ class Animator:
 
     def __init__(self, portrait=None, *, resolution: int = 256, renderer: str = "auto", controls: Controls = Controls(),
                  watermark: bool = True, generator=None, landmark_backend: str = "auto", device: str = "cpu",
-                 latent_preset: str | None = None, face_index: int | None = None, background=None):
+                 latent_preset: str | None = None, face_index: int | None = None, background=None,
+                 crop: bool = False, max_side: int = MAX_SIDE):
         """`generator`: a MotionGenerator to use instead of the shipped one (tests, other checkpoints);
         `latent_preset`: time the latent renderer with an untrained face latent model of that preset
         (e.g. "s512", drawn at its own size) instead of the shipped 128 px checkpoint; `face_index`:
-        which face of a photo with several (0 = the most confident); `background`: RGB behind a
-        transparent portrait's see-through pixels (default neutral grey)."""
+        which face of a photo with several (numbered left to right; None = the largest); `background`: RGB
+        behind a transparent portrait's see-through pixels (default neutral grey); `crop`: a photo's
+        aligned R x R crop (`resolution`) instead of the whole photo, whose longer side is kept at most
+        `max_side` px. SynthTalk portraits and the latent renderer always give the crop."""
         if resolution not in RESOLUTIONS:
             raise ValueError(f"resolution must be one of {RESOLUTIONS}, got {resolution}")
         if renderer not in RENDERERS:
@@ -366,8 +375,16 @@ class Animator:
         self.image = image
         self.renderer, self.reason = choose_renderer(renderer, self.in_domain)
         log.info("renderer: %s (%s)", self.renderer, self.reason)
-        if self.renderer == "landmarks":
-
+        self.full_photo = self.renderer == "landmarks" and portrait is not None and not crop
+        self.size = (resolution, resolution)                    # (H, W) of every frame
+        self.photo = self.region = None
+        if self.full_photo:
+            self.photo = fit_photo(image, max_side)
+            self._draw = PhotoRenderer(self.photo, backend=landmark_backend, name=self.portrait_name,
+                                       face_index=face_index)
+            self.size, self.region = self.photo.shape[:2], self._draw.region
+            source = "landmarks"
+        elif self.renderer == "landmarks":
             rig = prepare(image, resolution, landmarks=landmarks, backend=landmark_backend, name=self.portrait_name,
                           align=portrait is not None, face_index=face_index)
             self._draw = LandmarkRenderer(rig)
@@ -388,6 +405,22 @@ class Animator:
         if not watermark:
             log.warning("watermarking is OFF: these frames will not be recognisable as labkit's synthetic media")
 
+    def _finish(self, motion: np.ndarray, blinks: Blinks) -> np.ndarray:
+        """The generated factors (T, F) as the landmark renderer draws them: blinks from their own
+        process where the generator's are fainter (a few-step sampler averages a brief random event
+        away, :mod:`labkit.motion.blinks`), and the emotion at the intensity commanded (the guided
+        generator overshoots it). `blinks` carries the process from one call to the next."""
+        if self.renderer != "landmarks":
+            return motion
+        motion = np.array(motion, np.float32)
+        motion[:, _BLINK] = np.maximum(motion[:, _BLINK], blinks.next(len(motion)))
+        if self.controls.emotion is not None:
+            motion[:, _INTENSITY] = self.controls.intensity
+        return motion
+
+    def _blinks(self) -> Blinks:
+        return Blinks(fps=FPS, seed=self.controls.seed)
+
     def _frame(self, motion_row: np.ndarray) -> np.ndarray:
         if self.controls.motion_scale != 1.0:
             motion_row = self._draw.scale_head(motion_row, self.controls.motion_scale)
@@ -395,7 +428,18 @@ class Animator:
 
     def content_id(self, speech: np.ndarray) -> int:
         """The content id of a video of `speech` (S,) float32 at 16 kHz (see :func:`content_id`)."""
-        return content_id(self.image, speech[:self.id_samples], self.controls, self.renderer)
+        renderer = f"{self.renderer} photo {self.size[1]}x{self.size[0]}" if self.full_photo else self.renderer
+        return content_id(self.image, speech[:self.id_samples], self.controls, renderer)
+
+    def landmarks(self, motion: np.ndarray) -> np.ndarray:
+        """The 68 landmarks (T, 68, 2) the landmark renderer moves the face to for `motion` (T, F) (the
+        video's own, e.g. ``Video.motion``), in output pixels."""
+        if self.renderer != "landmarks":
+            raise ValueError("only the landmark renderer draws from landmarks")
+        motion = np.asarray(motion, np.float64)
+        if self.controls.motion_scale != 1.0:
+            motion = np.stack([self._draw.scale_head(m, self.controls.motion_scale) for m in motion])
+        return self._draw.landmarks(motion, self.controls.emotion_index)
 
     def _marker(self, cid: int):
         if not self.watermark:
@@ -407,11 +451,12 @@ class Animator:
         """The motion (T, M) of checked speech, the whole clip at once (the offline sampler)."""
         t0 = time.perf_counter()
         motion = self.generator.generate(speech.features, progress=progress, **self.controls.commands())
+        motion = self._finish(motion, self._blinks())
         timings["motion"] = time.perf_counter() - t0
         return motion
 
     def _frames(self, motion: np.ndarray, cid: int, timings: dict, progress: bool) -> Iterator[np.ndarray]:
-        """Rendered, watermarked frames (R, R, 3) uint8, one per motion row, each marked while in cache.
+        """Rendered, watermarked frames (H, W, 3) uint8, one per motion row, each marked while in cache.
 
         Numpy's BLAS runs single-threaded here: the per-frame products are small, and its threads
         would fight the renderer's and torch's for the cores (on two cores that cost 5x)."""
@@ -436,10 +481,10 @@ class Animator:
         speech = read_speech(audio, sample_rate)
         timings = {"audio features": speech.seconds_to_read}
         T = len(speech.features)
-        _check_memory(T, self.resolution)
+        _check_memory(T, self.size)
         cid = self.content_id(speech.head)
         motion = self._motion(speech, timings, progress)
-        frames = np.empty((T, self.resolution, self.resolution, 3), np.uint8)
+        frames = np.empty((T, *self.size, 3), np.uint8)
         for t, frame in enumerate(self._frames(motion, cid, timings, progress)):
             frames[t] = frame
         return Video(frames=frames, audio=speech.samples(), sample_rate=SAMPLE_RATE, fps=FPS, motion=motion,
@@ -457,9 +502,8 @@ class Animator:
         timings = {"audio features": speech.seconds_to_read}
         cid = self.content_id(speech.head)
         motion = self._motion(speech, timings, progress)
-        R = self.resolution
         tag = provenance_tag(cid, self.watermark)
-        with VideoWriter(path, FPS, size=(R, R), sample_rate=SAMPLE_RATE, crf=crf, overwrite=overwrite,
+        with VideoWriter(path, FPS, size=self.size, sample_rate=SAMPLE_RATE, crf=crf, overwrite=overwrite,
                          metadata={"description": tag}) as out:
             for chunk in speech.chunks():
                 out.write_audio(chunk)
@@ -473,15 +517,16 @@ class Animator:
 
     def stream(self, audio_chunks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         """16 kHz chunks as they arrive (any dtype and shape :func:`labkit.io.audio.as_samples` takes) →
-        frames (R, R, 3) uint8 as soon as their window is sampled.
+        frames (H, W, 3) uint8 as soon as their window is sampled.
 
         Memory stays flat: one window of audio features and motion is held, whatever the length. The
         content id (``self.stream_content_id`` once the first frame is out) is the one ``animate`` gives
         the same speech: the first window's audio is in before the first frame is made."""
         head = []                                                # the speech the content id covers
         chunks = (as_samples(chunk, name=f"audio chunk {k}") for k, chunk in enumerate(audio_chunks))
-        marker = None
+        marker, blinks = None, self._blinks()
         for motion in self.generator.stream(_keeping_head(chunks, self.id_samples, head), **self.controls.commands()):
+            motion = self._finish(motion, blinks)
             if marker is None:
                 self.stream_content_id = self.content_id(np.concatenate(head) if head else np.zeros(0, np.float32))
                 marker = self._marker(self.stream_content_id) or False
@@ -523,24 +568,24 @@ def choose_renderer(requested: str, in_domain: bool, evaluation: dict | None = N
 
 def animate(portrait=None, audio=None, *, sample_rate: int | None = None, resolution: int = 256,
             renderer: str = "auto", watermark: bool = True, progress: bool = False, face_index: int | None = None,
-            background=None, **controls) -> Video:
+            background=None, crop: bool = False, max_side: int = MAX_SIDE, **controls) -> Video:
     """Portrait (path or image; None = the embedded SynthTalk default) + speech (path or samples;
-    None = the bundled sentence) → :class:`Video`. `face_index`, `background`: see :class:`Animator`;
-    `controls`: see :class:`Controls`. The speech is checked first, before the portrait."""
+    None = the bundled sentence) → :class:`Video`. `face_index`, `background`, `crop`, `max_side`: see
+    :class:`Animator`; `controls`: see :class:`Controls`. The speech is checked first, before the portrait."""
     speech = read_speech(default_speech() if audio is None else audio, sample_rate)
     anim = Animator(portrait, resolution=resolution, renderer=renderer, controls=Controls(**controls),
-                    watermark=watermark, face_index=face_index, background=background)
+                    watermark=watermark, face_index=face_index, background=background, crop=crop, max_side=max_side)
     return anim.animate(speech, progress=progress)
 
 
 def stream(portrait=None, audio_chunks: Iterable[np.ndarray] | None = None, *, resolution: int = 256,
            renderer: str = "auto", watermark: bool = True, chunk_ms: float = 40.0, face_index: int | None = None,
-           background=None, **controls) -> Iterator[np.ndarray]:
+           background=None, crop: bool = False, max_side: int = MAX_SIDE, **controls) -> Iterator[np.ndarray]:
     """Like :func:`animate`, but audio arrives chunk by chunk (16 kHz; int16 and other PCM types are
     scaled, see :func:`labkit.io.audio.as_samples`) and frames (R, R, 3) are yielded as soon as they
     are made. None = the bundled sentence cut into `chunk_ms` chunks."""
     anim = Animator(portrait, resolution=resolution, renderer=renderer, controls=Controls(**controls),
-                    watermark=watermark, face_index=face_index, background=background)
+                    watermark=watermark, face_index=face_index, background=background, crop=crop, max_side=max_side)
     if audio_chunks is None:
         audio_chunks = chunked(default_speech(), chunk_ms)
     return anim.stream(audio_chunks)
@@ -561,8 +606,7 @@ def stream_to_file(anim: Animator, audio, path: str | os.PathLike, *, sample_rat
     speech = read_speech(audio, sample_rate)
     cid = anim.content_id(speech.head)
     T = len(speech.features)
-    R = anim.resolution
-    with VideoWriter(path, FPS, size=(R, R), sample_rate=SAMPLE_RATE, overwrite=overwrite,
+    with VideoWriter(path, FPS, size=anim.size, sample_rate=SAMPLE_RATE, overwrite=overwrite,
                      metadata={"description": provenance_tag(cid, anim.watermark)}) as out:
         def feed():
             for block in speech.chunks():

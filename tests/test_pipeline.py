@@ -53,7 +53,7 @@ def astronaut_video(files):
 def test_a_real_photo_talks_with_the_speech_given(astronaut_video, speech):
     v = astronaut_video
     assert v.renderer == "landmarks"
-    assert v.frames.shape == (frame_count(len(speech)), 128, 128, 3)
+    assert v.frames.shape == (frame_count(len(speech)), 512, 512, 3)   # the whole photo, at its own size
     np.testing.assert_allclose(v.audio, speech, atol=2 / 32768)       # the audio as given (the file is 16-bit)
     jaw = v.motion[:, FACTOR_NAMES.index("jaw")]
     hop = SAMPLE_RATE // int(FPS)
@@ -61,6 +61,19 @@ def test_a_real_photo_talks_with_the_speech_given(astronaut_video, speech):
     assert np.corrcoef(jaw, loud)[0, 1] > 0.3                        # the mouth opens when there is sound
     change = np.abs(np.diff(v.frames.astype(np.int16), axis=0)).mean()
     assert change > 0.5                                               # the face moves
+
+
+def test_the_whole_photo_keeps_its_pixels_beyond_the_head_and_crop_gives_the_square(files, speech):
+    anim = Animator(files / "astronaut.png", watermark=False)         # unmarked: the watermark touches every pixel
+    v = anim.animate(speech[:SAMPLE_RATE])
+    assert anim.full_photo and anim.size == (512, 512) and v.frames.shape[1:] == (512, 512, 3)
+    outside = ~anim.region
+    assert outside.mean() > 0.5
+    assert all(np.array_equal(f[outside], anim.photo[outside]) for f in v.frames)
+    lm = anim.landmarks(v.motion)
+    assert lm.shape == (len(v.frames), 68, 2) and anim.region[int(lm[0, 62, 1]), int(lm[0, 62, 0])]
+    square = animate(files / "astronaut.png", speech[:SAMPLE_RATE], crop=True, resolution=128, watermark=False)
+    assert square.frames.shape == (len(v.frames), 128, 128, 3)
 
 
 def test_the_saved_video_keeps_audio_frames_and_provenance(astronaut_video, tmp_path, speech):
@@ -157,7 +170,7 @@ def test_too_long_audio_for_memory_asks_for_streaming(monkeypatch):
 
     monkeypatch.setattr(A, "MEMORY_FRACTION", 1e-9)
     with pytest.raises(MemoryError, match="stream it instead"):
-        A._check_memory(100, 128)
+        A._check_memory(100, (128, 128))
 
 
 # ---------------------------------------------------------------------------- the command line
@@ -165,10 +178,33 @@ def test_too_long_audio_for_memory_asks_for_streaming(monkeypatch):
 def test_cli_animates_and_verifies(files, tmp_path, capsys):
     out = tmp_path / "talk.mp4"
     assert main(["animate", str(files / "astronaut.png"), str(files / "speech.wav"), "-o", str(out),
-                 "--resolution", "128", "--quiet", "--gaze", "5,-10", "--emotion", "happy:0.7"]) == 0
-    assert out.exists() and "renderer landmarks" in capsys.readouterr().out
+                 "--crop", "--resolution", "128", "--quiet", "--gaze", "5,-10", "--emotion", "happy:0.7"]) == 0
+    printed = capsys.readouterr().out
+    assert out.exists() and "renderer landmarks" in printed and "128x128 px" in printed
     assert main(["verify", str(out)]) == 0
     assert "made by labkit" in capsys.readouterr().out
+
+
+def test_cli_lists_the_faces_of_a_photo(files, tmp_path, capsys):
+    import json
+
+    import cv2
+    import skimage.data
+
+    assert main(["faces", str(files / "astronaut.png")]) == 0
+    assert "1 face(s)" in capsys.readouterr().out
+    face = skimage.data.astronaut()[60:200, 150:300]
+    pair = np.full((220, 520, 3), 128, np.uint8)
+    pair[10:150, 20:170] = face                                            # the larger face, on the left
+    pair[60:150, 330:430] = cv2.resize(face, (100, 90))
+    cv2.imwrite(str(tmp_path / "pair.png"), pair[..., ::-1])
+    assert main(["faces", str(tmp_path / "pair.png"), "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)["faces"]
+    assert len(listed) == 2 and listed[0]["box"][0] < listed[1]["box"][0]   # numbered left to right
+    assert listed[0]["default"] and not listed[1]["default"]               # the largest by default
+    cv2.imwrite(str(tmp_path / "blank.png"), np.full((200, 200, 3), 90, np.uint8))
+    assert main(["faces", str(tmp_path / "blank.png")]) == 1
+    assert "no face found" in capsys.readouterr().out
 
 
 def test_cli_refuses_to_overwrite_and_leaves_nothing_on_failure(files, tmp_path, capsys):

@@ -57,7 +57,8 @@ def test_a_large_low_confidence_detection_is_not_taken_for_the_face(monkeypatch)
                         lambda image, u: (np.stack([shoulder, real]), np.array([0.08, 1.39], np.float32)))
     face = LandmarkDetector("dlib").find(img)
     np.testing.assert_array_equal(face.box, real)
-    # a more confident face is preferred even to a larger confident one; --face 1 takes the other
+    # a larger detection scoring under half the best is listed (left to right: the face, then the shoulder)
+    # but not the default; --face 1 takes it
     monkeypatch.setattr(landmarks, "_dlib_run",
                         lambda image, u: (np.stack([shoulder, real]), np.array([0.5, 1.39], np.float32)))
     assert np.array_equal(LandmarkDetector("dlib").find(img).box, real)
@@ -220,7 +221,7 @@ def test_int16_chunks_are_scaled_like_the_float_samples_they_stand_for():
 
 def test_the_face_to_animate_can_be_chosen_from_the_api_and_the_cli(files, tmp_path, caplog):
     video = animate(files / "astronaut.png", files / "speech.wav", resolution=128, face_index=0, watermark=False)
-    assert video.frames.shape[1:] == (128, 128, 3)
+    assert video.frames.shape[1:] == (512, 512, 3)
     with pytest.raises(InputError, match="face_index 3 is out of range: 1 face"):
         animate(files / "astronaut.png", files / "speech.wav", resolution=128, face_index=3)
     assert main(["animate", str(files / "astronaut.png"), str(files / "speech.wav"), "-o", str(tmp_path / "a.mp4"),

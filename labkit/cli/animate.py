@@ -32,12 +32,18 @@ def register(sub) -> None:
                     help="head motion: 0 a still head, 1 as generated (default), up to 2 for twice as lively")
     an.add_argument("--steps", type=int, default=None, help=f"sampling steps (default: {DEFAULT_STEPS})")
     an.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
-    an.add_argument("--resolution", type=int, default=256, choices=[128, 256, 512], help="output size (default: 256)")
+    an.add_argument("--crop", action="store_true",
+                    help="a photo's aligned square face crop instead of the whole photo (default: the whole photo)")
+    an.add_argument("--resolution", type=int, default=256, choices=[128, 256, 512],
+                    help="side of the square crop: with --crop, and for SynthTalk portraits (default: 256)")
+    an.add_argument("--max-side", type=int, default=None, metavar="PX",
+                    help="the whole photo's longer side at most this (default: 1920); larger photos are scaled down")
     an.add_argument("--renderer", default="auto", choices=["auto", "latent", "landmarks"],
                     help="auto (default): the face latent model for SynthTalk portraits when it can move a face, "
                          "else landmark warping")
     an.add_argument("--face", type=int, default=None, metavar="N",
-                    help="which face of a photo with several: 0 = the most confident (default), 1 the next, ...")
+                    help="which face of a photo with several, numbered left to right from 0 (`labkit faces PHOTO` "
+                         "lists them; default: the largest)")
     an.add_argument("--background", type=rgb, default=None, metavar="R,G,B",
                     help="colour behind a transparent portrait (default: 128,128,128, neutral grey)")
     an.add_argument("--landmarks", default="auto", choices=["auto", "dlib", "fan"],
@@ -49,6 +55,13 @@ def register(sub) -> None:
     an.add_argument("--quiet", action="store_true", help="no progress bars")
     an.set_defaults(func=cmd_animate)
 
+    fc = sub.add_parser("faces", help="the faces found in a photo, numbered left to right as --face takes them")
+    fc.add_argument("photo", help="an image file")
+    fc.add_argument("--landmarks", default="auto", choices=["auto", "dlib", "fan"],
+                    help="landmark detector (default: auto)")
+    add_json_option(fc)
+    fc.set_defaults(func=cmd_faces)
+
     vf = sub.add_parser("verify", help="was this video made by labkit? (exit 0: watermark found, 1: not found)")
     vf.add_argument("video", help="a video file")
     add_json_option(vf)
@@ -57,7 +70,7 @@ def register(sub) -> None:
 
 def cmd_animate(a) -> int:
     from labkit.io.atomic import check_output
-    from labkit.pipeline import Animator, Controls, default_speech, parse_emotion, read_speech, stream_to_file
+    from labkit.pipeline import MAX_SIDE, Animator, Controls, default_speech, parse_emotion, read_speech, stream_to_file
 
     # every input is checked before any work is done or any folder made: the output, the controls,
     # the speech, then the portrait
@@ -74,13 +87,14 @@ def cmd_animate(a) -> int:
         print("labkit: WARNING: --no-watermark: this video will carry no invisible provenance mark", file=sys.stderr)
     anim = Animator(a.portrait, resolution=a.resolution, renderer=a.renderer, controls=controls,
                     watermark=not a.no_watermark, landmark_backend=a.landmarks, face_index=a.face,
-                    background=a.background)
+                    background=a.background, crop=a.crop, max_side=a.max_side or MAX_SIDE)
+    size = f"{anim.size[1]}x{anim.size[0]} px" + (" (the whole photo)" if anim.full_photo else "")
     what = (f"{a.portrait or 'the default SynthTalk portrait'} + "
             f"{a.audio or 'the bundled sentence'}; renderer {anim.renderer} ({anim.reason})")
     out.parent.mkdir(parents=True, exist_ok=True)
     if a.stream:
         r = stream_to_file(anim, speech, out, overwrite=a.overwrite, progress=not a.quiet)
-        print(f"wrote {out}: {r['frames']} frames at {a.resolution} px, streamed: first frame after "
+        print(f"wrote {out}: {r['frames']} frames at {size}, streamed: first frame after "
               f"{r['first_frame_ms']:.0f} ms of compute (plus {r['window_seconds']:g} s of audio to fill the "
               f"first window), {r['fps']:.1f} frames/s sustained\n  {what}")
         return 0
@@ -88,9 +102,37 @@ def cmd_animate(a) -> int:
     r = anim.write(speech, out, overwrite=a.overwrite, progress=not a.quiet)
     took = time.perf_counter() - t0
     t = r["timings"]
-    print(f"wrote {out}: {r['frames']} frames at {a.resolution} px, {r['seconds']:.2f} s of speech; {r['tag']}\n"
+    print(f"wrote {out}: {r['frames']} frames at {size}, {r['seconds']:.2f} s of speech; {r['tag']}\n"
           f"  {what}\n  time: " + ", ".join(f"{k} {v:.2f} s" for k, v in t.items())
           + f"; {took:.1f} s in all, {r['seconds'] / took:.1f}x real time")
+    return 0
+
+
+def cmd_faces(a) -> int:
+    import numpy as np
+
+    from labkit.faces.image import as_rgb
+    from labkit.faces.landmarks import MIN_BOX, LandmarkDetector, default_face
+
+    image = as_rgb(a.photo)
+    faces = LandmarkDetector(a.landmarks).faces(image, name=Path(a.photo).name)
+    default = default_face(faces) if faces else None
+    rows = [{"face": k, "box": [round(float(v), 1) for v in f.box], "size": round(f.size, 1),
+             "eyes_apart": round(f.iod, 1), "score": round(f.score, 3), "default": k == default,
+             "small": bool(f.size < MIN_BOX)} for k, f in enumerate(faces)]
+    if a.json:
+        print(json.dumps({"photo": a.photo, "width": int(image.shape[1]), "height": int(image.shape[0]),
+                          "faces": rows}))
+        return 0 if faces else 1
+    if not faces:
+        print(f"{a.photo}: no face found")
+        return 1
+    print(f"{a.photo}: {len(faces)} face(s), numbered left to right (--face N):")
+    for r in rows:
+        x0, y0, x1, y1 = (int(np.round(v)) for v in r["box"])
+        print(f"  {r['face']}: box ({x0}, {y0})-({x1}, {y1}), {r['size']:.0f} px, eyes {r['eyes_apart']:.0f} px apart, "
+              f"score {r['score']:.2f}" + ("  <- default" if r["default"] else "")
+              + ("  (small: limited detail)" if r["small"] else ""))
     return 0
 
 

@@ -93,7 +93,8 @@ def evaluate_real(portraits: dict, speeches: dict, *, labsync=None, capp=None, s
     anims = {}
     for k, (pname, sname) in enumerate(it):
         if pname not in anims:
-            anim = Animator(portraits[pname], resolution=128, renderer="landmarks", controls=Controls(seed=seed))
+            anim = Animator(portraits[pname], resolution=128, renderer="landmarks", controls=Controls(seed=seed),
+                            crop=True)
             crop = anim._draw.rig.image
             boxes = detect_faces(crop, upsample=1)
             if not len(boxes):

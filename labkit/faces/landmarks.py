@@ -13,9 +13,10 @@ coordinates with the centre of pixel (i, j) at (i, j)):
   CVPR 2014); fully offline, the default when FAN's weights are absent.
 
 The face choice is explicit: detections below MIN_SCORE are not faces (dlib run at threshold 0 also
-returns shoulders, folds and patterns, and such a region can be larger than the real face); of the
-others the most confident is used unless `face_index` says otherwise (``--face N`` on the command
-line), with a warning when there are several, and an InputError for no face or a face too small to use.
+returns shoulders, folds and patterns, and such a region can be larger than the real face). The others
+are numbered left to right (``labkit faces PHOTO`` lists them, ``--face N`` picks one); by default the
+largest of the confidently detected ones (scoring at least CONFIDENT_FRACTION of the best) is used,
+with a warning when there are several. No face is an InputError; a small one a warning.
 """
 from __future__ import annotations
 
@@ -39,12 +40,16 @@ BACKENDS = ("auto", "dlib", "fan")
 IOD_POINTS = (36, 45)   # outer eye corners (iBUG 37 and 46, 0-based): the 300-W inter-ocular normaliser
 MIN_BOX = 48            # px: a smaller face box holds too little detail for landmarks or alignment
 MIN_IOD = 20            # px: likewise for the distance between the outer eye corners
-MAX_UPSAMPLED = 1024    # px: dlib's automatic upsampling stops before the image side passes this
+MAX_UPSAMPLED = 1024    # px: dlib's automatic upsampling stops before the image side passes this, ...
+MAX_UPSAMPLED_PIXELS = 9_000_000   # ... but one doubling is always tried within this (a 1080p photo's small faces)
 # The detector confidence a face needs (dlib: SVM margin at threshold 0; S3FD: probability). dlib's floor is
 # low because turned heads score low: of SynthTalk test faces over yaw ±30°, pitch ±15° (128 and 256 px, best
 # of upsampling 0 and 1) 10.6 % score below 0.2 and 1.7 % below 0.05. Ranking by confidence does the rest: a
 # false detection scoring 0.08 on a shoulder loses to the real face beside it.
 MIN_SCORE = {"dlib": 0.05, "fan": 0.5}
+# The default face is the largest of those scoring at least this share of the best score: a large detection that
+# dlib is unsure of (0.5 on a shoulder beside a face at 1.4) is listed and can be picked, but is not the default.
+CONFIDENT_FRACTION = 0.5
 
 
 @dataclass(frozen=True)
@@ -107,7 +112,9 @@ class _Dlib:
                 boxes, scores = _dlib_run(image, u)
                 if len(scores) and (best is None or scores.max() > best[1].max()):
                     best = boxes, scores
-                if (scores >= MIN_SCORE[self.name]).any() or min(image.shape[:2]) * 2 ** (u + 1) > MAX_UPSAMPLED:
+                H, W = image.shape[:2]
+                more = min(H, W) * 2 ** (u + 1) <= MAX_UPSAMPLED or (u == 0 and 4 * H * W <= MAX_UPSAMPLED_PIXELS)
+                if (scores >= MIN_SCORE[self.name]).any() or not more:
                     break
                 u += 1
             if best is not None:
@@ -144,8 +151,9 @@ class LandmarkDetector:
     "dlib" or "fan" (raises FileNotFoundError naming the missing weight files).
 
     upsample (dlib only): image doublings before HOG detection; None = start at 0 and double
-    until a face is found or the image side would pass MAX_UPSAMPLED px (finds small faces in
-    small images at little cost). Models load on first use.
+    until a face is found or the image side would pass MAX_UPSAMPLED px (one doubling is always tried
+    within MAX_UPSAMPLED_PIXELS: finds small faces in small images at little cost, and in photos).
+    Models load on first use.
     """
 
     def __init__(self, backend: str = "auto", *, upsample: int | None = None, device: str = "cpu"):
@@ -166,18 +174,28 @@ class LandmarkDetector:
         including those below MIN_SCORE (:meth:`find` drops them)."""
         return self._impl.detect(as_rgb(image, name=name))
 
+    def faces(self, image, *, name: str | None = None, min_score: float | None = None) -> list[Face]:
+        """The faces in `image` scoring at least `min_score` (default MIN_SCORE of the backend), numbered
+        left to right (by the centre of the box): the order ``face_index`` and ``labkit faces`` use."""
+        floor = MIN_SCORE[self.backend] if min_score is None else float(min_score)
+        found = [f for f in self.detect(image, name=name) if f.score >= floor]
+        return sorted(found, key=lambda f: float(f.box[0] + f.box[2]))
+
     def find(self, image, *, face_index: int | None = None, name: str | None = None,
              min_box: float = MIN_BOX, min_iod: float = MIN_IOD, min_score: float | None = None) -> Face:
         """The face to use: of the detections scoring at least `min_score` (default MIN_SCORE of the
-        backend), the most confident (a warning if there are several) or number `face_index` in
-        most-confident-first order. InputError if there is none, or if it is too small to use."""
+        backend) numbered left to right, number `face_index`, or by default the largest of those scoring
+        at least CONFIDENT_FRACTION of the best (a warning if there are several faces). InputError if
+        there is none; a warning if it is smaller than `min_box` px or its eyes are closer than `min_iod` px
+        (it is used all the same: the detail it holds is what limits the result)."""
         name = image_name(image, name)
         if face_index is not None and (isinstance(face_index, bool) or not isinstance(face_index, (int, np.integer))):
-            raise InputError(f"face_index must be a whole number (0 = the most confident face), got {face_index!r}")
+            raise InputError(f"face_index must be a whole number (faces are numbered left to right from 0), "
+                             f"got {face_index!r}")
         rgb = as_rgb(image, name=name)
         floor = MIN_SCORE[self.backend] if min_score is None else float(min_score)
         found = self._impl.detect(rgb)
-        faces = sorted((f for f in found if f.score >= floor), key=lambda f: -f.score)
+        faces = sorted((f for f in found if f.score >= floor), key=lambda f: float(f.box[0] + f.box[2]))
         if not faces:
             hint = (f" (the image is only {rgb.shape[1]}x{rgb.shape[0]} px)" if min(rgb.shape[:2]) < 4 * min_box
                     else "")
@@ -187,18 +205,28 @@ class LandmarkDetector:
                          f"detector confidence a face needs ({floor:g})")
             raise InputError(f"no face found in {name}{hint}")
         if face_index is None:
+            face_index = default_face(faces)
             if len(faces) > 1:
-                log.warning("%d faces found in %s; using the most confident (--face N, or face_index=N, picks "
-                            "another: 0 is the most confident)", len(faces), name)
-            face_index = 0
+                log.warning("%d faces found in %s; using face %d, the largest (numbered left to right from 0: "
+                            "`labkit faces` lists them, --face N or face_index=N picks another)",
+                            len(faces), name, face_index)
         if not -len(faces) <= face_index < len(faces):
             raise InputError(f"face_index {face_index} is out of range: {len(faces)} face(s) found in {name}")
         face = faces[face_index]
         if face.size < min_box or face.iod < min_iod:
-            raise InputError(f"the face in {name} is too small to use: box {face.size:.0f} px, eyes {face.iod:.0f} "
-                             f"px apart; need a box >= {min_box:.0f} px and eyes >= {min_iod:.0f} px apart "
-                             "(use a larger image or a closer crop)")
+            log.warning("the face in %s is small (box %.0f px, eyes %.0f px apart; below %.0f px and %.0f px the "
+                        "detail it holds limits lips, teeth and eyes); it is animated all the same",
+                        name, face.size, face.iod, min_box, min_iod)
         return face
+
+
+def default_face(faces: list[Face]) -> int:
+    """Which of `faces` is used when none is asked for: the largest of those scoring at least
+    CONFIDENT_FRACTION of the best."""
+    if not faces:
+        raise ValueError("no faces to choose from")
+    best = max(f.score for f in faces)
+    return max((k for k, f in enumerate(faces) if f.score >= CONFIDENT_FRACTION * best), key=lambda k: faces[k].size)
 
 
 @lru_cache(maxsize=4)

@@ -44,6 +44,15 @@ _COL = {n: i for i, n in enumerate(FACTOR_NAMES)}
 _HEAD = [_COL[n] for n in ("yaw", "pitch", "roll", "tx", "ty")]     # the head motion --motion-scale scales
 _EYES = (list(range(36, 42)), list(range(42, 48)))
 _EYE_RADIUS = 0.11                      # SynthTalk's eyeball radius (head units): iris shift per sin(gaze)
+HEAD_RING = (1.25, 1.55, 0.15)          # ellipse over hair and ears that turns with the head: rx, ry, centre y
+OUTER_RING = (2.1, 2.4, 0.0)            # ellipse that stays: beyond it the photo does not move
+
+
+def pixel_grid(lo, shape, step: float = 1.0) -> np.ndarray:
+    """The coordinates (h, w, 2) float32 (x, y) of an h x w grid `step` pixels apart whose first point is at `lo`."""
+    h, w = shape
+    x, y = np.arange(w, dtype=np.float64) * step + lo[0], np.arange(h, dtype=np.float64) * step + lo[1]
+    return np.stack(np.meshgrid(x, y), -1).astype(np.float32)
 
 
 def rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
@@ -64,6 +73,7 @@ class PhotoRig:
     to_pixels: np.ndarray   # (2, 3) similarity: head units (x right, -y) → crop pixels
     points: np.ndarray      # (68, 3) the landmarks lifted to 3D, head units (x right, y up, z to camera)
     iod: float              # inter-ocular distance of `points`, head units
+    from_photo: np.ndarray  # (2, 3) similarity: the photo's pixels → crop pixels
 
     @property
     def resolution(self) -> int:
@@ -81,12 +91,12 @@ def prepare(image: np.ndarray, resolution: int, *, landmarks: np.ndarray | None 
         landmarks = find_face(image, backend=backend, name=name, face_index=face_index).landmarks
     landmarks = np.asarray(landmarks, np.float64)
     if align:
-        crop, _, lm = align_face(image, landmarks, resolution)
+        crop, from_photo, lm = align_face(image, landmarks, resolution)
     else:
         if image.shape[:2] != (resolution, resolution):
             raise ValueError(f"align=False needs a {resolution}x{resolution} image, "
                              f"got {image.shape[1]}x{image.shape[0]}")
-        crop, lm = image, landmarks.astype(np.float32)
+        crop, lm, from_photo = image, landmarks.astype(np.float32), np.eye(2, 3)
     face = mean_face()
     head_xy = face.points[:, :2] * [1, -1]                                  # y down, like pixels
     idx = list(ALIGN_POINTS)
@@ -95,7 +105,8 @@ def prepare(image: np.ndarray, resolution: int, *, landmarks: np.ndarray | None 
     xy = apply_affine(inv, lm.astype(np.float64)) * [1, -1]                 # back to y up
     points = np.concatenate([xy, face.points[:, 2:]], 1)
     iod = float(np.linalg.norm(points[36] - points[45]))
-    return PhotoRig(image=crop, landmarks=lm.astype(np.float32), to_pixels=M, points=points, iod=iod)
+    return PhotoRig(image=crop, landmarks=lm.astype(np.float32), to_pixels=M, points=points, iod=iod,
+                    from_photo=from_photo)
 
 
 class LandmarkRenderer:
@@ -107,8 +118,8 @@ class LandmarkRenderer:
         R = rig.resolution
         # control points beyond the face (head units): hair/ears ring moves with the head; the outer
         # ring, neck and the image border (pixels) stay
-        self._ring = _ellipse(16, 1.25, 1.55, 0.15)
-        self._fixed = np.concatenate([self._pixels(_ellipse(20, 2.1, 2.4, 0.0)[:, :2]),
+        self._ring = _ellipse(16, *HEAD_RING)
+        self._fixed = np.concatenate([self._pixels(_ellipse(20, *OUTER_RING)[:, :2]),
                                       self._pixels(np.array([[-0.7, -2.0], [0.0, -2.1], [0.7, -2.0]]))])
         e = np.linspace(-1, R, 6)
         border = np.array([(x, y) for x in e for y in e if x in (e[0], e[-1]) or y in (e[0], e[-1])])
@@ -116,7 +127,7 @@ class LandmarkRenderer:
         self._src = self.control_points(np.zeros(len(FACTOR_NAMES)), 0, neutral=True)
 
         self._triangles = Delaunay(self._src).simplices.astype(np.int32)       # one topology for every frame
-        self._grid = np.stack(np.meshgrid(np.arange(R, dtype=np.float32), np.arange(R, dtype=np.float32)), -1)
+        self._grid = pixel_grid((0, 0), (R, R))
         self._mouth = Mouth(rig.image, self._src)
 
     def _pixels(self, xy: np.ndarray) -> np.ndarray:
@@ -162,19 +173,26 @@ class LandmarkRenderer:
 
     # ------------------------------------------------------------------ pixels
 
-    def _backward_map(self, dst: np.ndarray) -> np.ndarray:
-        """For every output pixel, where to read the photo: (R, R, 2) float32, piecewise affine."""
-        R = self.rig.resolution
-        tri_id = np.full((R, R), -1, np.int32)
+    def backward_map(self, dst: np.ndarray, grid: np.ndarray | None = None) -> np.ndarray:
+        """For every output pixel, where to read the photo: (h, w, 2) float32 crop pixels, piecewise affine.
+
+        grid: where to evaluate it, a regular grid of crop pixels (h, w, 2) (:func:`pixel_grid`; default every
+        pixel of the crop); beyond the control points' hull a point reads itself."""
+        if grid is None:
+            grid = self._grid
+        lo = grid[0, 0]
+        step = float(grid[0, 1, 0] - lo[0]) if grid.shape[1] > 1 else 1.0
+        tri_id = np.full(grid.shape[:2], -1, np.int32)
         for k, t in enumerate(self._triangles):
-            cv2.fillConvexPoly(tri_id, np.round(dst[t] * 16).astype(np.int32), k, lineType=cv2.LINE_8, shift=4)
+            cv2.fillConvexPoly(tri_id, np.round((dst[t] - lo) / step * 16).astype(np.int32), k,
+                               lineType=cv2.LINE_8, shift=4)
         # per triangle the affine map target → source: [x_s, y_s] = A [x_d, y_d, 1]
         D = np.concatenate([dst[self._triangles], np.ones((len(self._triangles), 3, 1))], 2)   # (K, 3, 3)
         S = self._src[self._triangles]                                                           # (K, 3, 2)
         A = np.linalg.solve(D + np.eye(3) * 1e-9, S).astype(np.float32)                         # (K, 3, 2)
         inside = tri_id >= 0
-        out = self._grid.copy()
-        g = self._grid[inside]
+        out = grid.copy()
+        g = grid[inside]
         a = A[tri_id[inside]]
         out[inside] = g[:, :1] * a[:, 0] + g[:, 1:] * a[:, 1] + a[:, 2]
         return out
@@ -189,7 +207,7 @@ class LandmarkRenderer:
     def render_frame(self, f: np.ndarray, emotion: int = 0) -> np.ndarray:
         """One frame of factors (F,) → (R, R, 3) uint8."""
         dst = self.control_points(np.asarray(f, np.float64), emotion)
-        m = self._backward_map(dst)
+        m = self.backward_map(dst)
         frame = cv2.remap(self.rig.image, m[..., 0], m[..., 1], interpolation=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_REPLICATE)
         self._mouth.paint(frame, dst)

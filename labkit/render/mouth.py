@@ -21,6 +21,7 @@ import numpy as np
 INNER = list(range(60, 68))       # iBUG inner-lip points (0-based): 60 left corner, 61-63 upper, 64 right, 65-67 lower
 UPPER, LOWER = [61, 62, 63], [67, 66, 65]   # upper inner lip left→right and the lower points below them
 TEETH_WHITE = np.array([236, 230, 218], np.float32)   # enamel under neutral light, before the photo's own
+FEATHER = 0.0068                  # blur of the interior's edge, in inter-ocular distances (0.5 px at 256 px crops)
 
 
 def _luma(rgb: np.ndarray) -> np.ndarray:
@@ -44,16 +45,17 @@ def _polygon_mask(poly: np.ndarray, lo: np.ndarray, shape: tuple[int, int], ss: 
 class Mouth:
     """Paints the mouth interior of one photo; see the module docstring.
 
-    image: the aligned photo (R, R, 3) uint8; src: its control points (P, 2), the 68 landmarks first."""
+    image: the photo (H, W, 3) uint8 (an aligned crop or the whole photo); src: its control points (P, 2) in
+    that image's pixels, the 68 landmarks first."""
 
     def __init__(self, image: np.ndarray, src: np.ndarray):
         self.image = image
         self.src = np.asarray(src[:68], np.float64)
         self.iod = float(np.linalg.norm(self.src[36] - self.src[45]))
         self.src_gap = float(np.mean(np.linalg.norm(self.src[LOWER] - self.src[UPPER], axis=1)))
-        R = image.shape[0]
-        pick = lambda pts: image[np.round(pts[:, 1]).astype(int).clip(0, R - 1),   # noqa: E731
-                                 np.round(pts[:, 0]).astype(int).clip(0, R - 1)].astype(np.float32)
+        H, W = image.shape[:2]
+        pick = lambda pts: image[np.round(pts[:, 1]).astype(int).clip(0, H - 1),   # noqa: E731
+                                 np.round(pts[:, 0]).astype(int).clip(0, W - 1)].astype(np.float32)
         lip = pick(self.src[[48, 54, 51, 57, 49, 53, 55, 59]]).mean(0)
         cheeks = np.concatenate([pick((self.src[[31, 35]] + self.src[[48, 54]]) / 2),       # beside the nose wings
                                  pick((self.src[[3, 13]] + self.src[[48, 54]]) / 2)])       # and the cheeks
@@ -72,7 +74,8 @@ class Mouth:
         lips = self.src[INNER]
         lo = np.floor(lips.min(0)).astype(int) - 1
         hi = np.ceil(lips.max(0)).astype(int) + 2
-        lo, hi = lo.clip(0, self.image.shape[0]), hi.clip(0, self.image.shape[0])
+        size = np.array(self.image.shape[1::-1])                  # (W, H)
+        lo, hi = lo.clip(0, size), hi.clip(0, size)
         mask = _polygon_mask(lips, lo, (hi[1] - lo[1], hi[0] - lo[0]))
         patch = self.image[lo[1]:hi[1], lo[0]:hi[0]].astype(np.float32)
         rgb = patch[mask > 0.5]
@@ -87,11 +90,11 @@ class Mouth:
         upper_half = (np.arange(lo[1], hi[1])[:, None] < mid[None])[mask > 0.5]
         teeth_in = lambda half: half.sum() > 0 and bright[half].mean() >= 0.25     # noqa: E731
         return {"colour": np.median(rgb[bright], 0),                    # the teeth's own colour
-                "mask": _polygon_mask(lips, np.zeros(2), self.image.shape[:2]),   # the interior, whole photo
+                "mask": mask, "mask_lo": lo,                            # the interior, in its box
                 "halves": [top for top, half in ((True, upper_half), (False, ~upper_half)) if teeth_in(half)]}
 
     def paint(self, frame: np.ndarray, dst: np.ndarray) -> None:
-        """Draw the interior inside the target inner-lip contour of `dst` (P, 2) on `frame` (R, R, 3), in place,
+        """Draw the interior inside the target inner-lip contour of `dst` (P, 2) on `frame` (H, W, 3), in place,
         faded in as the lips part beyond the photo's own opening."""
         dst = np.asarray(dst[:68], np.float64)
         lips = dst[INNER]
@@ -99,13 +102,13 @@ class Mouth:
         fade = float(np.clip((gap - self.src_gap) / 2.0, 0, 1))      # no hard switch as the mouth opens
         if fade <= 0:
             return
-        R = frame.shape[0]
-        lo = (np.floor(lips.min(0)).astype(int) - 2).clip(0, R)
-        hi = (np.ceil(lips.max(0)).astype(int) + 3).clip(0, R)
+        size = np.array(frame.shape[1::-1])                          # (W, H)
+        lo = (np.floor(lips.min(0)).astype(int) - 2).clip(0, size)
+        hi = (np.ceil(lips.max(0)).astype(int) + 3).clip(0, size)
         if (hi - lo).min() <= 0:
             return
         h, w = hi[1] - lo[1], hi[0] - lo[0]
-        feather = max(0.35, 0.5 * R / 256)
+        feather = max(0.35, FEATHER * self.iod)
         mask = cv2.GaussianBlur(_polygon_mask(lips, lo, (h, w)), (0, 0), feather)[..., None]
         x = np.arange(w, dtype=np.float64) + lo[0]
         y = (np.arange(h, dtype=np.float64) + lo[1])[:, None]
@@ -157,7 +160,9 @@ class Mouth:
         map_x = np.broadcast_to(xs[None], (h, w)).astype(np.float32)
         map_y = np.broadcast_to(ys[:, None], (h, w)).astype(np.float32)
         pixels = cv2.remap(self.image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        cover = cv2.remap(self.own["mask"], map_x, map_y, cv2.INTER_LINEAR, borderValue=0)
+        mlo = self.own["mask_lo"]
+        cover = cv2.remap(self.own["mask"], map_x - np.float32(mlo[0]), map_y - np.float32(mlo[1]), cv2.INTER_LINEAR,
+                          borderValue=0)
         mid = (_curve(self.src[[60, *UPPER, 64]], xs) + _curve(self.src[[60, *LOWER, 64]], xs)) / 2
         side = (mid[None] - map_y) if top_half else (map_y - mid[None])   # this half of the photo's interior
         cover = cover * np.clip(side + 0.5, 0, 1)
