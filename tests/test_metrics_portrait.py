@@ -119,13 +119,18 @@ def test_the_largest_flat_region_is_found_inside_the_mask_only():
     assert largest_flat_region(ramp, mask) == 20 and largest_flat_region(ramp, mask, tol=1) == 400
 
 
-def test_teeth_are_brighter_than_lips_and_a_closed_mouth_has_none():
-    lm = face(jaw=0.4)
+def test_the_band_under_the_upper_lip_reads_the_teeth_however_far_the_jaw_drops():
     img = np.full((400, 400, 3), 150, np.uint8)                   # skin and lips
-    img[polygon_mask((400, 400), lm[60:68])] = 230                # teeth where the mouth is open
-    assert teeth_luminance(img, lm) == pytest.approx(230 / 255)
-    assert lip_luminance(img, lm) < teeth_luminance(img, lm)
-    assert np.isnan(teeth_luminance(img, face(jaw=0.0), min_pixels=10_000))
+    for jaw in (0.2, 0.6):
+        lm = face(jaw=jaw)
+        inside = polygon_mask((400, 400), lm[60:68])
+        top = np.interp(np.arange(400), lm[60:65, 0], lm[60:65, 1])    # the upper inner lip (x rises 60 → 64)
+        img[inside] = 20                                              # a dark cavity ...
+        img[inside & (np.arange(400)[:, None] <= top + 8)] = 230      # ... under 8 px of upper teeth
+        assert teeth_luminance(img, lm, 0.06) == pytest.approx(230 / 255)
+        assert teeth_luminance(img, lm, 0.5) == pytest.approx(20 / 255)    # deeper: the cavity's median
+    assert lip_luminance(img, lm) == pytest.approx(150 / 255)
+    assert np.isnan(teeth_luminance(img, face(jaw=0.0), 0.06, min_pixels=10_000))
 
 
 def test_outside_change_sees_any_pixel_changed_outside_the_region():

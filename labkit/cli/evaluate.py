@@ -1,4 +1,5 @@
-"""``labkit eval``: the comparison table, and ``labkit eval latent|motion|sync|capp|video-features|real|watermark``."""
+"""``labkit eval``: the comparison table, and ``labkit eval latent|motion|sync|capp|video-features|real|portraits|
+watermark``."""
 from __future__ import annotations
 
 import json
@@ -14,6 +15,7 @@ from labkit.evaluation.config import (
     TABLE_RENDERERS,
     EvalLatentConfig,
     EvalMotionConfig,
+    EvalPortraitsConfig,
     EvalRealConfig,
     EvalTableConfig,
     EvalWatermarkConfig,
@@ -44,7 +46,7 @@ def register(sub) -> None:
     et.add_argument("--json", action="store_true", help="print {method: {metric: value}}")
     et.set_defaults(func=cmd_eval_table)
     ev = et.add_subparsers(dest="model", required=False,
-                           metavar="{latent,motion,sync,capp,video-features,real,watermark}")
+                           metavar="{latent,motion,sync,capp,video-features,real,portraits,watermark}")
 
     el = ev.add_parser("latent", help="reenactment PSNR/SSIM, linear probes, identity codes, DCI/MIG/SAP/modularity")
     el.add_argument("--checkpoint", default=None, help="face latent weights: a path or a shipped name (default: the "
@@ -84,6 +86,12 @@ def register(sub) -> None:
     er.add_argument("--overwrite", action="store_true", help="replace existing tables")
     add_json_option(er)
     er.set_defaults(func=cmd_eval_real)
+
+    ep = ev.add_parser("portraits", help="talking photos judged from their pixels by dlib: detection, jaw, blinks, "
+                                         "identity and its drift, emotion, seams, the mouth, lip sync")
+    add_options(ep, EvalPortraitsConfig, title="evaluation (EvalPortraitsConfig)", choices={"resolution": RESOLUTIONS})
+    add_json_option(ep)
+    ep.set_defaults(func=cmd_eval_portraits)
 
     ew = ev.add_parser("watermark", help="watermark detection and content id after H.264 CRF 23/28/30 and 0.5x "
                                          "downscaling, on 1/3/10 s clips; false positives on clean clips")
@@ -268,6 +276,18 @@ def cmd_eval_real(a) -> int:
     print(to_markdown(table))
     b = real_bars(table)
     print("ours clearly better than a still image: " + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in b.items()))
+    return 0
+
+
+def cmd_eval_portraits(a) -> int:
+    """labkit eval portraits: independent instruments on talking photos (labkit.evaluation.portraits).
+    Bars are reported (pass/FAIL), not turned into the exit status."""
+    from labkit.evaluation.portraits import evaluate_portraits, to_table
+
+    r = evaluate_portraits(EvalPortraitsConfig(**given(a, EvalPortraitsConfig)), progress=not a.json)
+    if printed_json(a, r):
+        return 0
+    print(to_table(r))
     return 0
 
 

@@ -74,7 +74,7 @@ PORTRAITS = ("astronaut", "astronaut_small", "astronaut_stylised", "grace_hopper
 
 @dataclass
 class EvalPortraitsConfig:
-    portraits: str = ",".join(PORTRAITS)  # comma-separated: bundled names (see PORTRAITS) or image paths
+    portraits: str = ",".join(PORTRAITS)  # comma-separated bundled portraits or image paths
     crop: bool = False             # judge the aligned square crop at --resolution instead of the whole photo
     resolution: int = 256          # crop size with --crop
     seconds: float = 0.0           # the bundled speech cut to this many seconds (0: all of it, 5.5 s)

@@ -72,10 +72,11 @@ log = logging.getLogger(__name__)
 READ_FACE_PX = 160          # px: the face box dlib reads at (its HOG window finds faces from ~80 px)
 SMALL_FACE_PX = 40          # px: the face box of the astronaut in a larger scene
 TEETH_CONTRAST = 0.1        # the photo shows teeth when its inner mouth's bright quarter outshines the lips by this
+TEETH_BAND = 0.5            # the teeth band under the upper lip: this share of the photo's own lip gap deep
 OPEN_MOUTH = 0.05           # IOD: frames whose lips part this much more than the photo's count as open
 TEETH_TOLERANCE = 0.15      # luminance (0..1) the open mouth's teeth may differ from the photo's
 FLAT_MAX_PX = 9             # px: a flat patch inside the mouth larger than a 3 x 3 block reads as a fill
-EMOTION_MARGIN = 0.01       # IOD: a measurable lift of the mouth corners or the brows (~0.6 px at 256 px)
+EMOTION_MARGIN = 0.02       # IOD: a measurable lift of the mouth corners or the brows (~1 px at 256 px)
 
 # figure: (comparison, bar); None-valued figures (not applicable) pass as None
 BARS = {"detected": (">=", 0.99), "jaw_corr": (">=", 0.90), "blink_dips": (">=", 0.90),
@@ -88,19 +89,23 @@ _COL = {n: i for i, n in enumerate(FACTOR_NAMES)}
 # ---------------------------------------------------------------------------- the portraits
 
 def astronaut_small(face_px: int = SMALL_FACE_PX) -> np.ndarray:
-    """The astronaut shrunk so her face box is about `face_px`, feathered into a scene of her own photo
-    enlarged and blurred (a wide shot): (H, W, 3) uint8."""
+    """The astronaut shrunk so her face box is about `face_px`, feathered into a plain backdrop three
+    times her photo's width (a wide shot): (H, W, 3) uint8. The backdrop is her photo's own backdrop
+    colour with a soft, seeded mottle, so the scene holds no other face."""
     photo = astronaut()
     s = face_px / 87.0                                     # dlib's box of her face is 87 px in the 512 px photo
     small = cv2.resize(photo, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
     h, w = small.shape[:2]
-    scene = cv2.GaussianBlur(cv2.resize(photo, (3 * w, 2 * h), interpolation=cv2.INTER_LINEAR), (0, 0), 12)
+    colour = photo[:60, 300:460].reshape(-1, 3).mean(0)    # the studio backdrop above her shoulder
+    mottle = cv2.GaussianBlur(np.random.default_rng(0).normal(0, 1, (2 * h, 3 * w)).astype(np.float32), (0, 0), 9)
+    shade = np.linspace(1.05, 0.9, 2 * h)[:, None] + mottle
+    scene = np.clip(colour * shade[..., None], 0, 255)
     alpha = np.zeros((h, w), np.float32)
     alpha[4:-4, 4:-4] = 1.0
     alpha = cv2.GaussianBlur(alpha, (0, 0), 3)[..., None]  # a soft edge: no rectangle for the detector
     y, x = h // 2, w                                       # centred
-    scene[y:y + h, x:x + w] = (alpha * small + (1 - alpha) * scene[y:y + h, x:x + w]).round().astype(np.uint8)
-    return scene
+    scene[y:y + h, x:x + w] = alpha * small + (1 - alpha) * scene[y:y + h, x:x + w]
+    return scene.round().astype(np.uint8)
 
 
 def astronaut_stylised() -> np.ndarray:
@@ -160,7 +165,8 @@ class Reading:
 class FaceReader:
     """dlib's detector, landmarks and embedding for frames of one photo (see the module docstring).
 
-    still: (H, W, 3) the photo as output; its face is found with dlib, upsampling up to twice."""
+    still: (H, W, 3) the photo as output; its face (the largest, the one the Animator moves) is found with
+    dlib, upsampling up to twice."""
 
     def __init__(self, still: np.ndarray, *, face_px: int = READ_FACE_PX, name: str = "the photo"):
         for u in range(3):
@@ -169,7 +175,7 @@ class FaceReader:
                 break
         else:
             raise InputError(f"dlib finds no face in {name}")
-        box = boxes[0].astype(np.float64)
+        box = boxes[np.argmax((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]))].astype(np.float64)
         size = np.sqrt((box[2] - box[0]) * (box[3] - box[1]))
         H, W = still.shape[:2]
         c = (box[:2] + box[2:]) / 2
@@ -225,18 +231,19 @@ def face_figures(frames: np.ndarray, motion: np.ndarray, reader: FaceReader, sti
 
 
 def mouth_figures(frames: np.ndarray, lm: np.ndarray, still: np.ndarray, still_lm: np.ndarray) -> dict:
-    """The mouth interior of the frames whose lips part OPEN_MOUTH more than the photo's: the teeth's
-    luminance against the photo's (where the photo shows teeth) and the largest flat patch."""
-    opening = mouth_opening(lm)
-    open_ = np.flatnonzero(opening >= mouth_opening(still_lm) + OPEN_MOUTH)
-    src = teeth_luminance(still, still_lm)
+    """The mouth interior of the frames whose lips part OPEN_MOUTH more than the photo's: the luminance of
+    the band under the upper lip (TEETH_BAND of the photo's own lip gap deep) against the photo's same band,
+    where that band is teeth (brighter than the lips), and the largest flat patch inside the lips."""
+    gap = float(mouth_opening(still_lm))
+    open_ = np.flatnonzero(mouth_opening(lm) >= gap + OPEN_MOUTH)
+    src = teeth_luminance(still, still_lm, TEETH_BAND * gap)
     shows = bool(np.isfinite(src) and src > lip_luminance(still, still_lm) + TEETH_CONTRAST)
-    teeth = [teeth_luminance(frames[t], lm[t]) for t in open_]
+    teeth = [teeth_luminance(frames[t], lm[t], TEETH_BAND * gap) for t in open_] if shows else []
     teeth = [v for v in teeth if np.isfinite(v)]
     flat = [largest_flat_region(frames[t], polygon_mask(frames.shape[1:3], lm[t, INNER_LIP])) for t in open_]
     return {"open_frames": len(open_), "photo_teeth": float(src) if np.isfinite(src) else None,
-            "shows_teeth": shows,
-            "teeth_diff": float(abs(np.mean(teeth) - src)) if shows and teeth else None,
+            "shows_teeth": shows, "teeth": float(np.mean(teeth)) if teeth else None,
+            "teeth_diff": float(abs(np.mean(teeth) - src)) if teeth else None,
             "mouth_flat_px": int(max(flat)) if flat else None}
 
 
@@ -343,9 +350,25 @@ def evaluate_portrait(image: np.ndarray, cfg: EvalPortraitsConfig, *, name: str 
     puppet = puppet_video(anim, speech, len(video.frames), cfg.seed)
     figures["sync"] = sync_figures(video.frames, puppet, still, reader.input.landmarks, speech,
                                    labsync=labsync or load_labsync(), capp=capp or load_capp())
+    figures = _json_ready(figures)
     bars = {k: meets(k, figures[k]) for k in BARS}
     bars.update(real_bars(figures["sync"]))
     return {"figures": figures, "bars": bars}
+
+
+def _json_ready(x):
+    """NaN (a figure with nothing to measure) → None, numpy scalars → Python ones, all the way down."""
+    if isinstance(x, dict):
+        return {k: _json_ready(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_json_ready(v) for v in x]
+    if isinstance(x, (bool, np.bool_)):
+        return bool(x)
+    if isinstance(x, (int, np.integer)):
+        return int(x)
+    if isinstance(x, (float, np.floating)):
+        return float(x) if np.isfinite(x) else None
+    return x
 
 
 def evaluate_portraits(cfg: EvalPortraitsConfig = EvalPortraitsConfig(), *, progress: bool = False) -> dict:
@@ -356,6 +379,10 @@ def evaluate_portraits(cfg: EvalPortraitsConfig = EvalPortraitsConfig(), *, prog
                          f"{cfg.drift_window:g} and {cfg.drift_seconds:g}")
     portraits = load_portraits(cfg.portraits)
     labsync, capp = load_labsync(), load_capp()
+    seconds = len(speech_clip(cfg.seconds)) / SAMPLE_RATE
+    if seconds * FPS < capp.cfg.window:
+        raise ValueError(f"seconds {cfg.seconds:g}: CAPP scores windows of {capp.cfg.window / FPS:g} s; "
+                         "give at least that much speech")
     out = {}
     for name, image in tqdm(portraits.items(), desc="eval portraits", unit="portrait", disable=not progress):
         try:
@@ -364,3 +391,46 @@ def evaluate_portraits(cfg: EvalPortraitsConfig = EvalPortraitsConfig(), *, prog
             log.warning("%s: %s", name, e)
             out[name] = {"error": str(e)}
     return {"config": asdict(cfg), "portraits": out}
+
+
+# ---------------------------------------------------------------------------- the report
+
+ROWS = ("detected", "jaw_corr", "blinks", "blink_dips", "id_distance", "id_first", "id_last", "id_drift",
+        "smile_lift", "brow_lift", "outside_max", "seam_ratio", "open_frames", "photo_teeth", "teeth", "teeth_diff",
+        "mouth_flat_px")
+
+
+def to_table(result: dict) -> str:
+    """The figures of :func:`evaluate_portraits` as a text table: one row per figure with its bar, one
+    column per portrait, each figure marked pass or FAIL against its bar; then S_C, S_D and CAPP."""
+    names = list(result["portraits"])
+    ok = result["portraits"]
+    width = max(14, *(len(n) + 2 for n in names))
+
+    def cell(v, verdict=None):
+        text = "—" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
+        return (text + {True: " pass", False: " FAIL", None: ""}[verdict]).rjust(width)
+
+    lines = [f"{'figure':14s}{'bar':>10s}" + "".join(n.rjust(width) for n in names)]
+    lines.append(f"{'mode':14s}{'':>10s}" + "".join(
+        ("refused" if "error" in ok[n] else ok[n]["figures"]["mode"]).rjust(width) for n in names))
+    for k in ROWS:
+        bar = f"{BARS[k][0]} {BARS[k][1]:g}" if k in BARS else ""
+        row = f"{k:14s}{bar:>10s}"
+        for n in names:
+            r = ok[n]
+            row += "".rjust(width) if "error" in r else cell(r["figures"].get(k), r["bars"].get(k))
+        lines.append(row)
+    for m in REAL_METHODS:
+        for k in ("S_C", "S_D", "CAPP"):
+            bar = "> still" if (m, k) == ("ours", "S_C") else ""
+            row = f"{m + ' ' + k:14s}{bar:>10s}"
+            for n in names:
+                r = ok[n]
+                verdict = r["bars"]["S_C"] if (m, k) == ("ours", "S_C") and "error" not in r else None
+                row += "".rjust(width) if "error" in r else cell(r["figures"]["sync"][m][k], verdict)
+            lines.append(row)
+    for n in names:
+        if "error" in ok[n]:
+            lines.append(f"{n}: refused: {ok[n]['error']}")
+    return "\n".join(lines) + "\n"

@@ -12,7 +12,7 @@ corners, 300-W's normaliser) so they compare across resolutions and faces:
 - seam energy: the step in colour across the boundary of a pasted region, which a good blend keeps
   at the photo's own level;
 - the largest patch of one flat colour inside a mask (a synthesised mouth interior should have none);
-- the teeth's luminance inside the inner-lip contour.
+- the luminance of the band under the upper inner lip, where the upper teeth show.
 """
 from __future__ import annotations
 
@@ -136,11 +136,16 @@ def seam_energy(image, region) -> float:
 
     The ratio of an output frame's to the input photo's is 1 for a perfect copy and grows with a visible
     seam (a hard paste of other pixels)."""
-    img = np.asarray(image, np.float64)
+    img = np.asarray(image)
     img = img[..., None] if img.ndim == 2 else img
     m = np.asarray(region, bool)
     if img.ndim != 3 or m.shape != img.shape[:2]:
         raise ValueError(f"image (H, W[, C]) and region (H, W) must match, got {img.shape} and {m.shape}")
+    if m.any() and not m.all():                                 # only the boundary's neighbourhood matters
+        ys, xs = np.nonzero(m)
+        y0, y1, x0, x1 = max(ys.min() - 1, 0), ys.max() + 2, max(xs.min() - 1, 0), xs.max() + 2
+        img, m = img[y0:y1, x0:x1], m[y0:y1, x0:x1]
+    img = img.astype(np.float64)
     steps = []
     for axis in (0, 1):
         a, b = (slice(None, -1), slice(1, None))
@@ -165,6 +170,8 @@ def largest_flat_region(image, mask, *, tol: int = 0) -> int:
         raise ValueError(f"image (H, W[, C]) and mask (H, W) must match, got {img.shape} and {m.shape}")
     if not m.any():
         return 0
+    ys, xs = np.nonzero(m)                                       # only the mask's bounding box matters
+    m, img = m[ys.min():ys.max() + 1, xs.min():xs.max() + 1], img[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
     img = img.astype(np.int64)
     idx = np.arange(m.size).reshape(m.shape)
     rows, cols = [], []
@@ -193,15 +200,26 @@ def luminance(image) -> np.ndarray:
     return np.asarray(image, np.float64) @ LUMA / 255.0
 
 
-def teeth_luminance(image, lm, *, quantile: float = 0.75, min_pixels: int = 12) -> float:
-    """Luminance in [0, 1] of the bright part (the `quantile`) of the mouth inside the inner-lip contour:
-    the teeth where they show. NaN when the mouth holds fewer than `min_pixels` pixels. image: (H, W, 3);
-    lm: (68, 2) landmarks of that image."""
+def teeth_luminance(image, lm, height: float, *, min_pixels: int = 6) -> float:
+    """Median luminance in [0, 1] of the band `height` (IOD) deep under the upper inner lip, inside the
+    inner-lip contour: where the upper teeth show, whatever the jaw does below them. NaN when the band
+    holds fewer than `min_pixels` pixels. image: (H, W, 3); lm: (68, 2) landmarks of that image."""
     lm = _landmarks(lm)
-    inside = polygon_mask(np.shape(image)[:2], lm[INNER_LIP, :])
-    if inside.sum() < min_pixels:
+    inner = lm[INNER_LIP, :]
+    x0, y0 = np.floor(inner.min(0)).astype(int).clip(0)
+    x1, y1 = np.ceil(inner.max(0)).astype(int) + 1
+    patch = np.asarray(image)[y0:y1, x0:x1]
+    if patch.size == 0:
         return float("nan")
-    return float(np.quantile(luminance(image)[inside], quantile))
+    inside = polygon_mask(patch.shape[:2], inner - [x0, y0])
+    upper = inner[:5] - [x0, y0]                                    # 60 (corner), 61-63, 64 (corner)
+    order = np.argsort(upper[:, 0])
+    top = np.interp(np.arange(patch.shape[1]), upper[order, 0], upper[order, 1])     # (w,) the lip's edge
+    depth = np.arange(patch.shape[0])[:, None] - top[None, :]
+    band = inside & (depth <= height * inter_ocular(lm))
+    if band.sum() < min_pixels:
+        return float("nan")
+    return float(np.median(luminance(patch)[band]))
 
 
 def lip_luminance(image, lm) -> float:
@@ -219,6 +237,6 @@ def outside_change(frames, photo, region) -> tuple[int, float]:
     if frames.ndim != 4 or frames.shape[1:] != photo.shape or m.shape != photo.shape[:2]:
         raise ValueError(f"frames (T, H, W, C), photo (H, W, C) and region (H, W) must match, got "
                          f"{frames.shape}, {photo.shape} and {m.shape}")
-    diff = np.abs(frames[:, ~m].astype(np.int64) - photo[~m].astype(np.int64))     # (T, outside pixels, C)
-    per_frame = diff.reshape(len(frames), -1).max(-1) if diff.size else np.zeros(len(frames), np.int64)
+    outside = photo[~m].astype(np.int16)                                         # (P, C)
+    per_frame = np.array([np.abs(f[~m].astype(np.int16) - outside).max(initial=0) for f in frames], np.int64)
     return int(per_frame.max(initial=0)), float((per_frame > 0).mean()) if len(frames) else 0.0
