@@ -68,7 +68,7 @@ from labkit.motion.generator import MotionGenerator
 from labkit.provenance.watermark import Watermark
 from labkit.render.landmarks import LandmarkRenderer, prepare
 from labkit.render.latent import LatentRenderer
-from labkit.render.photo import MAX_SIDE, PhotoRenderer, fit_photo
+from labkit.render.photo import MAX_SIDE, PhotoRenderer, fit_photo, fit_points
 from labkit.synthtalk import neutral_factors, render, sample_identity, split_identities
 from labkit.synthtalk.dataset import split_sentences, split_voices
 from labkit.synthtalk.factors import EMOTIONS, FACTOR_NAMES
@@ -146,6 +146,26 @@ class Controls:
             emo = emotion_offset(np.array([self.emotion_index]), np.array([self.intensity], np.float32))[0]
         return {"gaze": None if self.gaze is None else np.asarray(self.gaze, np.float32),
                 "distance": self.distance, "emotion": emo, "seed": self.seed, "steps": self.steps}
+
+
+def given_landmarks(points, shape: tuple) -> np.ndarray:
+    """A user's 68 landmarks (a (68, 2) array, or a text/CSV/.npy file of 68 rows x, y) checked against the
+    image `shape` (H, W, ...) → (68, 2) float64."""
+    name = "landmarks"
+    if isinstance(points, (str, os.PathLike)):
+        name, path = Path(points).name, Path(points)
+        try:
+            points = np.load(path) if path.suffix == ".npy" else np.loadtxt(path, delimiter="," if path.suffix ==
+                                                                          ".csv" else None)
+        except (OSError, ValueError) as e:
+            raise InputError(f"cannot read the landmarks in {name}: {e}") from None
+    p = np.asarray(points, np.float64)
+    if p.shape != (68, 2) or not np.isfinite(p).all():
+        raise InputError(f"{name} must hold 68 finite (x, y) points, iBUG order; got shape {p.shape}")
+    H, W = shape[:2]
+    if (p < -0.5).any() or (p[:, 0] > W - 0.5).any() or (p[:, 1] > H - 0.5).any():
+        raise InputError(f"{name} has points outside the {W}x{H} image")
+    return p
 
 
 def _whole(v) -> bool:
@@ -351,14 +371,15 @@ class Animator:
     def __init__(self, portrait=None, *, resolution: int = 256, renderer: str = "auto", controls: Controls = Controls(),
                  watermark: bool = True, generator=None, landmark_backend: str = "auto", device: str = "cpu",
                  latent_preset: str | None = None, face_index: int | None = None, background=None,
-                 crop: bool = False, max_side: int = MAX_SIDE):
+                 crop: bool = False, max_side: int = MAX_SIDE, landmarks=None):
         """`generator`: a MotionGenerator to use instead of the shipped one (tests, other checkpoints);
         `latent_preset`: time the latent renderer with an untrained face latent model of that preset
         (e.g. "s512", drawn at its own size) instead of the shipped 128 px checkpoint; `face_index`:
         which face of a photo with several (numbered left to right; None = the largest); `background`: RGB
         behind a transparent portrait's see-through pixels (default neutral grey); `crop`: a photo's
         aligned R x R crop (`resolution`) instead of the whole photo, whose longer side is kept at most
-        `max_side` px. SynthTalk portraits and the latent renderer always give the crop."""
+        `max_side` px. SynthTalk portraits and the latent renderer always give the crop; `landmarks`: the
+        photo's 68 iBUG points (68, 2) in its pixels, for a face the detector misses (a painting, a drawing)."""
         if resolution not in RESOLUTIONS:
             raise ValueError(f"resolution must be one of {RESOLUTIONS}, got {resolution}")
         if renderer not in RENDERERS:
@@ -369,7 +390,8 @@ class Animator:
             image, landmarks = default_portrait(resolution)
             self.in_domain, self.portrait_name = True, "the default SynthTalk portrait"
         else:
-            image, landmarks = as_rgb(portrait, background=background), None
+            image = as_rgb(portrait, background=background)
+            landmarks = None if landmarks is None else given_landmarks(landmarks, image.shape)
             self.in_domain = False
             self.portrait_name = Path(portrait).name if isinstance(portrait, (str, os.PathLike)) else "portrait"
         self.image = image
@@ -380,7 +402,9 @@ class Animator:
         self.photo = self.region = None
         if self.full_photo:
             self.photo = fit_photo(image, max_side)
-            self._draw = PhotoRenderer(self.photo, backend=landmark_backend, name=self.portrait_name,
+            if landmarks is not None:
+                landmarks = fit_points(landmarks, image.shape, max_side)
+            self._draw = PhotoRenderer(self.photo, landmarks, backend=landmark_backend, name=self.portrait_name,
                                        face_index=face_index)
             self.size, self.region = self.photo.shape[:2], self._draw.region
             source = "landmarks"

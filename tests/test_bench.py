@@ -63,3 +63,14 @@ def test_bench_animate_times_every_stage_and_streams_where_asked():
     assert "stream_fps_128" not in r and "first_frame_ms_128" not in r
     with pytest.raises(ValueError, match=r"stream sizes \[512\]"):
         bench_animate(seconds=1.0, resolutions=(128,), stream=(512,))
+
+
+def test_bench_photo_times_the_whole_photo_path():
+    from labkit.bench.inference import bench_photo
+
+    r = bench_photo(sizes=(320,), seconds=1.0)
+    row = r["sizes"]["320"]
+    assert row["frame"] == "320x320" and 0.05 < row["region_fraction"] < 0.6
+    assert set(row["stages_ms"]) == {"audio features", "motion", "render", "watermark"}
+    assert abs(1e3 / row["offline_fps"] - sum(row["stages_ms"].values())) < 1e-6 * 1e3 / row["offline_fps"]
+    assert row["stream_fps"] > 0 and row["first_frame_ms"] > 0

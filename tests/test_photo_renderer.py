@@ -88,3 +88,31 @@ def test_a_small_face_in_a_scene_is_animated_with_a_warning(astronaut, caplog):
     assert 500 <= x0 and x1 <= 500 + small.shape[1] + 60 and 300 - 60 <= y0     # around her face only
     np.testing.assert_array_equal(frame[~r.region], scene[~r.region])
     assert np.abs(frame.astype(int) - scene).max() > 20
+
+
+def test_a_face_the_detector_misses_can_be_given_by_its_landmarks(astronaut, tmp_path, monkeypatch):
+    """Paintings and drawings: --points FILE / landmarks= skip the detector altogether."""
+    from labkit.faces.landmarks import dlib_landmarks
+    from labkit.io.errors import InputError
+    from labkit.pipeline import Animator, given_landmarks
+
+    points = dlib_landmarks(astronaut)
+    np.savetxt(tmp_path / "points.txt", points)
+
+    def never(*a, **k):
+        raise AssertionError("the detector ran although landmarks were given")
+
+    monkeypatch.setattr("labkit.render.landmarks.find_face", never)
+    big = cv2.resize(astronaut, (2400, 2400), interpolation=cv2.INTER_CUBIC)     # scaled to MAX_SIDE on the way
+    anim = Animator(big, landmarks=(points + 0.5) * 2400 / 512 - 0.5, watermark=False)
+    assert anim.size == (MAX_SIDE, MAX_SIDE)
+    lm = anim.landmarks(np.zeros((1, len(FACTOR_NAMES))) + factors())[0]
+    np.testing.assert_allclose(lm[36:48], (points[36:48] + 0.5) * MAX_SIDE / 512 - 0.5, atol=4.0)
+    assert Animator(astronaut, landmarks=tmp_path / "points.txt", watermark=False).region.any()
+    with pytest.raises(InputError, match="68 finite"):
+        given_landmarks(points[:60], astronaut.shape)
+    with pytest.raises(InputError, match="outside the 512x512 image"):
+        given_landmarks(points + 600, astronaut.shape)
+    (tmp_path / "bad.txt").write_text("not numbers\n")
+    with pytest.raises(InputError, match="cannot read the landmarks in bad.txt"):
+        given_landmarks(tmp_path / "bad.txt", astronaut.shape)

@@ -286,3 +286,36 @@ def bench_animate(*, seconds: float = 10.0, device: str = "cpu", renderer: str =
             out[f"stream_fps_{R}"] = n / (time.perf_counter() - t0)
             out[f"first_frame_ms_{R}"] = 1e3 * first
     return out
+
+
+def bench_photo(*, sizes=(512, 1024, 1920), seconds: float = 10.0, progress: bool = False) -> dict:
+    """The whole-photo path of ``labkit animate`` (landmark renderer) on skimage's astronaut scaled to
+    each square size: offline stage times per frame and frames per second, and streaming (first frame,
+    compute only, and frames per second sustained), as :func:`bench_animate` times the crop."""
+    import cv2
+    from skimage.data import astronaut
+
+    base = default_speech()
+    speech = np.tile(base, int(np.ceil(seconds * 16000 / len(base))))[:int(seconds * 16000)]
+    out = {"device": f"CPU ({cpu_name()})", "threads": torch.get_num_threads(), "seconds": seconds, "sizes": {}}
+    for n in sizes:
+        photo = cv2.resize(astronaut(), (n, n), interpolation=cv2.INTER_AREA if n < 512 else cv2.INTER_CUBIC)
+        anim = Animator(photo, renderer="landmarks", max_side=max(n, 64))
+        anim.animate(speech[:16000])                                         # warm-up
+        v = anim.animate(speech, progress=progress)
+        T = len(v.frames)
+        row = {"frame": f"{anim.size[1]}x{anim.size[0]}", "region_fraction": float(anim.region.mean()),
+               "offline_fps": T / sum(v.timings.values()),
+               "stages_ms": {k: 1e3 * t / T for k, t in v.timings.items()}}
+        del v
+        t0 = time.perf_counter()
+        first, k = None, 0
+        for _ in anim.stream(chunked(speech)):
+            if first is None:
+                first = time.perf_counter() - t0
+            k += 1
+        row["stream_fps"] = k / (time.perf_counter() - t0)
+        row["first_frame_ms"] = 1e3 * first
+        out["sizes"][str(n)] = row
+    return out
+

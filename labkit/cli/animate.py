@@ -44,6 +44,9 @@ def register(sub) -> None:
     an.add_argument("--face", type=int, default=None, metavar="N",
                     help="which face of a photo with several, numbered left to right from 0 (`labkit faces PHOTO` "
                          "lists them; default: the largest)")
+    an.add_argument("--points", default=None, metavar="FILE",
+                    help="the face's 68 iBUG landmarks (68 rows x, y: text, .csv or .npy), for a face the detector "
+                         "misses (a painting, a drawing)")
     an.add_argument("--background", type=rgb, default=None, metavar="R,G,B",
                     help="colour behind a transparent portrait (default: 128,128,128, neutral grey)")
     an.add_argument("--landmarks", default="auto", choices=["auto", "dlib", "fan"],
@@ -87,7 +90,7 @@ def cmd_animate(a) -> int:
         print("labkit: WARNING: --no-watermark: this video will carry no invisible provenance mark", file=sys.stderr)
     anim = Animator(a.portrait, resolution=a.resolution, renderer=a.renderer, controls=controls,
                     watermark=not a.no_watermark, landmark_backend=a.landmarks, face_index=a.face,
-                    background=a.background, crop=a.crop, max_side=a.max_side or MAX_SIDE)
+                    background=a.background, crop=a.crop, max_side=a.max_side or MAX_SIDE, landmarks=a.points)
     size = f"{anim.size[1]}x{anim.size[0]} px" + (" (the whole photo)" if anim.full_photo else "")
     what = (f"{a.portrait or 'the default SynthTalk portrait'} + "
             f"{a.audio or 'the bundled sentence'}; renderer {anim.renderer} ({anim.reason})")

@@ -44,6 +44,9 @@ def register(sub) -> None:
     ba.add_argument("--device", default="cpu", help="cpu or cuda[:N] (motion generator and face latent model)")
     ba.add_argument("--stream", type=int, nargs="+", default=[128], choices=[128, 256, 512],
                     help="resolutions to also time streaming at (default: 128; VASA-1's figures are at 512)")
+    ba.add_argument("--photo", type=int, nargs="*", default=[512, 1024, 1920], metavar="PX",
+                    help="also time the whole-photo path on square photos of these sizes (default: 512 1024 1920; "
+                         "none: skip)")
     ba.set_defaults(func=cmd_bench_animate)
     bt = bench.add_parser("train", help="training throughput: samples/s of one step per preset (CPU or CUDA)")
     add_json_option(bt)
@@ -123,10 +126,12 @@ def cmd_bench_motion(a) -> int:
 
 
 def cmd_bench_animate(a) -> int:
-    from labkit.bench.inference import bench_animate
+    from labkit.bench.inference import bench_animate, bench_photo
 
     r = bench_animate(seconds=a.seconds, device=a.device, renderer=a.renderer, stream=tuple(a.stream),
                       progress=not a.json)
+    if a.photo:
+        r["photo"] = bench_photo(sizes=tuple(a.photo), seconds=a.seconds, progress=not a.json)
     if printed_json(a, r):
         return 0
     print(f"{r['device']}, {r['threads']} threads, renderer {r['renderer']}, {r['seconds']:g} s of speech")
@@ -137,6 +142,10 @@ def cmd_bench_animate(a) -> int:
         st = r["stages"][str(R)]
         print(f"offline {R:3d} px:  {r[f'offline_fps_{R}']:7.1f} frames/s  (VASA-1: 45 fps at 512 px)   per frame: "
               + ", ".join(f"{k} {v:.2f} ms" for k, v in st.items()))
+    for n, row in r.get("photo", {}).get("sizes", {}).items():
+        print(f"whole photo {row['frame']:>9s}: streaming {row['stream_fps']:5.1f} frames/s, first frame "
+              f"{row['first_frame_ms']:4.0f} ms; offline {row['offline_fps']:5.1f} frames/s   per frame: "
+              + ", ".join(f"{k} {v:.2f} ms" for k, v in row["stages_ms"].items()))
     return 0
 
 

@@ -203,7 +203,9 @@ class LandmarkDetector:
                 best = max(f.score for f in found)
                 hint += (f"; {len(found)} face-like region(s) scored at most {best:.2f}, below the "
                          f"detector confidence a face needs ({floor:g})")
-            raise InputError(f"no face found in {name}{hint}")
+            raise InputError(f"no face found in {name}{hint}. A face the detector misses (a painting, a drawing) can "
+                             "be given by its 68 iBUG landmarks: labkit animate --points FILE (68 rows x, y), or "
+                             "landmarks= in the API")
         if face_index is None:
             face_index = default_face(faces)
             if len(faces) > 1:

@@ -35,14 +35,27 @@ FIELD_STEP = 2.0           # crop px between the displacement field's samples (i
 def fit_photo(image: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
     """The photo as it is output: longer side at most `max_side` (area-averaged, aspect kept) and even
     sides (H.264 needs them: an odd last row or column is dropped). image: (H, W, 3) uint8."""
+    H, W = image.shape[:2]
+    w, h = _fitted_size(H, W, max_side)
+    if (w, h) != (W, H):
+        image = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(image[:h - h % 2, :w - w % 2])
+
+
+def fit_points(points: np.ndarray, shape: tuple, max_side: int = MAX_SIDE) -> np.ndarray:
+    """Points (N, 2) in a photo of `shape` (H, W, ...) → the same points in :func:`fit_photo`'s output."""
+    H, W = shape[:2]
+    w, h = _fitted_size(H, W, max_side)
+    return (np.asarray(points, np.float64) + 0.5) * [w / W, h / H] - 0.5       # pixel centres at integers
+
+
+def _fitted_size(H: int, W: int, max_side: int) -> tuple[int, int]:
     if max_side < 64:
         raise ValueError(f"max_side must be at least 64 px, got {max_side}")
-    H, W = image.shape[:2]
-    if max(H, W) > max_side:
-        s = max_side / max(H, W)
-        image = cv2.resize(image, (max(2, round(W * s)), max(2, round(H * s))), interpolation=cv2.INTER_AREA)
-        H, W = image.shape[:2]
-    return np.ascontiguousarray(image[:H - H % 2, :W - W % 2])
+    if max(H, W) <= max_side:
+        return W, H
+    s = max_side / max(H, W)
+    return max(2, round(W * s)), max(2, round(H * s))
 
 
 class PhotoRenderer:
