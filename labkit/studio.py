@@ -16,19 +16,20 @@ Needs ipywidgets (``pip install 'labkit[notebooks]'``).
 """
 from __future__ import annotations
 
-import inspect
 import io
 import logging
 import os
+import shutil
 import tempfile
 import time
+import weakref
 from pathlib import Path
 
 import matplotlib.cbook
 from PIL import Image
 from skimage.data import astronaut
 
-from labkit.faces.image import as_rgb
+from labkit.faces.image import as_rgb, image_name
 from labkit.pipeline import (
     GAZE_RANGE,
     MOTION_SCALE,
@@ -60,7 +61,6 @@ MODEL_CHOICE = "(the model's choice)"        # the emotion menu's entry for emot
 CFG_AUDIO_RANGE = (0.0, 4.0)                 # the audio guidance slider's span (1 = no guidance)
 PREVIEW_PX = 160                             # the portrait thumbnail's side
 MAX_INLINE_BYTES = 64 << 20                  # larger videos are written but not loaded into the player
-CAN_CROP = "crop" in inspect.signature(Animator).parameters   # the pipeline's full-photo / square-crop switch
 
 
 def _bundled_portrait(key: str):
@@ -77,16 +77,19 @@ def _bundled_portrait(key: str):
 class Studio:
     """An ipywidgets panel around :class:`labkit.pipeline.Animator`; display it as the last line of a cell.
 
-    `out`: where the mp4 is written (default: ``studio.mp4`` in a temporary folder that lives as
-    long as the studio, where uploads are kept too); `progress`: tqdm bars inside the panel while
-    rendering."""
+    `out`: where the mp4 is written (default: ``studio.mp4`` in a temporary folder, where uploads are
+    kept too, removed with the studio or when Python exits); `resolution`: the size menu's first choice, the
+    square crop's side or the whole photo's longer side; `progress`: tqdm bars inside the panel
+    while rendering."""
 
     def __init__(self, *, out: str | os.PathLike | None = None, resolution: int = 256, progress: bool = True):
-        self._tmp = tempfile.TemporaryDirectory(prefix="labkit-studio-")
-        self.out = Path(self._tmp.name) / "studio.mp4" if out is None else Path(out)
+        self._tmp = Path(tempfile.mkdtemp(prefix="labkit-studio-"))
+        weakref.finalize(self, shutil.rmtree, self._tmp, ignore_errors=True)   # gone with the studio
+        self.out = self._tmp / "studio.mp4" if out is None else Path(out)
         self.progress = progress
+        self.animator: Animator | None = None            # the last render's (its renderer, frame size, region)
         self.result: dict | None = None                  # Animator.write's figures of the last render
-        self._photo, self._photo_name = None, None       # the uploaded portrait (a path or an image)
+        self._photo = None                               # the uploaded portrait (a path or an image)
         self._speech: Speech | None = None               # the uploaded speech, checked
 
         d, wide = Controls(), {"description_width": "140px"}
@@ -94,9 +97,9 @@ class Studio:
         self.photo_upload = widgets.FileUpload(accept="image/*", description="upload photo")
         self.speech = widgets.Dropdown(options=SPEECHES, value="bundled", description="speech", style=wide)
         self.audio_upload = widgets.FileUpload(accept="audio/*,video/*", description="upload audio")
-        self.resolution = widgets.Dropdown(options=RESOLUTIONS, value=resolution, description="resolution (px)",
-                                           style=wide)
-        self.crop = widgets.Checkbox(value=False, description="square crop around the face", disabled=not CAN_CROP)
+        self.resolution = widgets.Dropdown(options=RESOLUTIONS, value=resolution, description="size (px)", style=wide,
+                                           tooltip="the square crop's side, or the photo's longer side")
+        self.crop = widgets.Checkbox(value=False, description="square crop around the face")
         self.model_gaze = widgets.Checkbox(value=d.gaze is None, description="let the model choose the gaze")
         self.pitch = widgets.FloatSlider(value=0.0, min=GAZE_RANGE["pitch"][0], max=GAZE_RANGE["pitch"][1], step=1.0,
                                          description="gaze pitch (°)", style=wide)
@@ -146,10 +149,10 @@ class Studio:
         if isinstance(image, (bytes, bytearray, memoryview)):
             image = self._keep(bytes(image), name or "photo")
         rgb = as_rgb(image, name=name)
-        self._photo, self._photo_name = image, name or (Path(image).name if isinstance(image, (str, Path)) else "photo")
+        self._photo = image
         self.portrait.value = "upload"
         self._on_portrait()                              # the menu may already have said "upload"
-        self._say(f"photo {self._photo_name}: {rgb.shape[1]}x{rgb.shape[0]} px")
+        self._say(f"photo {image_name(image, name)}: {rgb.shape[1]}x{rgb.shape[0]} px")
 
     def use_audio(self, audio, *, name: str | None = None, sample_rate: int | None = None) -> None:
         """Select the speech: a file's bytes (an upload), a path, or samples at `sample_rate` (default
@@ -165,7 +168,7 @@ class Studio:
         name = Path(name).name
         if name in ("", ".", ".."):
             name = "upload"
-        path = Path(tempfile.mkdtemp(dir=self._tmp.name)) / name
+        path = Path(tempfile.mkdtemp(dir=self._tmp)) / name
         path.write_bytes(data)
         return path
 
@@ -200,16 +203,17 @@ class Studio:
         (InputError, ValueError); the Render button's callback shows those in the status instead."""
         t0 = time.perf_counter()
         controls, speech, portrait = self.controls(), self.speech_input(), self.portrait_input()
-        options = {"crop": self.crop.value} if CAN_CROP else {}
-        self._say("rendering: finding the face and preparing the portrait …")
-        anim = Animator(portrait, resolution=self.resolution.value, controls=controls, **options)
+        R = self.resolution.value
+        self._say("rendering: preparing the portrait (finding the face in a photo) …")
+        self.animator = anim = Animator(portrait, resolution=R, controls=controls, crop=self.crop.value, max_side=R)
         self._say(f"rendering: {speech.seconds:.1f} s of speech with the {anim.renderer} renderer …")
         self.result = anim.write(speech, self.out, overwrite=True, progress=self.progress)
         size = self.out.stat().st_size
-        self.player.width = min(self.resolution.value, 512)
+        H, W = anim.size
+        self.player.width = min(W, 512)
         self.player.value = self.out.read_bytes() if size <= MAX_INLINE_BYTES else b""
         shown = "" if size <= MAX_INLINE_BYTES else f" (too large to play inline: {size / 2 ** 20:.0f} MiB)"
-        self._say(f"done: {self.result['frames']} frames, {self.result['seconds']:.1f} s of video, "
+        self._say(f"done: {self.result['frames']} frames of {W}x{H} px, {self.result['seconds']:.1f} s of video, "
                   f"rendered in {time.perf_counter() - t0:.1f} s → {self.out}{shown}")
         return self.out
 

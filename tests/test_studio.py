@@ -93,3 +93,15 @@ def test_render_writes_the_mp4_and_plays_it(studio):
     assert frames.shape == (frame_count(len(speech)), 128, 128, 3) and fps == 25
     assert bytes(studio.player.value) == studio.out.read_bytes()
     assert studio.result["frames"] == 25 and studio.result["tag"] == metadata(studio.out)["description"]
+
+
+def test_a_photo_comes_whole_or_as_the_square_crop(studio):
+    studio.use_audio(default_speech()[:SAMPLE_RATE // 2])
+    studio.portrait.value = "grace_hopper"                        # 512 x 600 px
+    sizes = []
+    for crop in (False, True):
+        studio.crop.value = crop
+        studio.render()
+        sizes.append(read_video(studio.out)[0].shape[1:3])
+    whole, square = sizes
+    assert whole[0] == 128 and whole[1] < 128 and square == (128, 128)   # the longer side is the size chosen
