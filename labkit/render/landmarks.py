@@ -48,6 +48,17 @@ HEAD_RING = (1.25, 1.55, 0.15)          # ellipse over hair and ears that turns 
 OUTER_RING = (2.1, 2.4, 0.0)            # ellipse that stays: beyond it the photo does not move
 
 
+def _opened(points: np.ndarray) -> np.ndarray:
+    """Control points (P, 2) with the lower inner lip (iBUG 65-67) moved down to at least 4 % of the
+    inter-ocular distance below the upper (61-63). A closed mouth puts them on top of one another, and
+    a triangulation of coincident points drops one of each pair: the lips would then open with one lip
+    dragging the other's skin. The triangles between the lips are what the mouth interior covers."""
+    p = points.copy()
+    gap = 0.04 * np.linalg.norm(p[36] - p[45])
+    p[[67, 66, 65], 1] = np.maximum(p[[67, 66, 65], 1], p[[61, 62, 63], 1] + gap)
+    return p
+
+
 def pixel_grid(lo, shape, step: float = 1.0) -> np.ndarray:
     """The coordinates (h, w, 2) float32 (x, y) of an h x w grid `step` pixels apart whose first point is at `lo`."""
     h, w = shape
@@ -126,7 +137,7 @@ class LandmarkRenderer:
         self._fixed = np.concatenate([self._fixed, border])
         self._src = self.control_points(np.zeros(len(FACTOR_NAMES)), 0, neutral=True)
 
-        self._triangles = Delaunay(self._src).simplices.astype(np.int32)       # one topology for every frame
+        self._triangles = Delaunay(_opened(self._src)).simplices.astype(np.int32)   # one topology for every frame
         self._grid = pixel_grid((0, 0), (R, R))
         self._mouth = Mouth(rig.image, self._src)
 

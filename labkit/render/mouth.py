@@ -7,21 +7,28 @@ When the warp opens a mouth, every pixel inside the target inner-lip contour mus
   skull), the lower part with the lower lip (the lower teeth ride on the jaw), each kept at its own size, so
   opening reveals a gap between them instead of stretching the teeth;
 - **synthesised teeth** otherwise: a band of upper teeth under the upper lip (8 % of the
-  inter-ocular distance deep at most, shaded darker toward its lower edge and the mouth corners), and at wide openings
-  a thin band of lower teeth and a tongue, coloured from the photo's own skin and lips so they sit in its light;
+  inter-ocular distance deep at most, shaded darker toward its lower edge and the mouth corners, each tooth marked by
+  a faint gap and a rounded edge), and at wide openings the lower incisors and a tongue, coloured from the photo's own
+  skin and lips so they sit in its light;
 - **the cavity** behind them: the lips' hue, darker the further a pixel lies from the lip edge.
 
-Every layer has soft edges (the inner-lip mask is anti-aliased and feathered), so nothing reads as a polygon.
+The inner-lip contour is a smooth curve through the landmarks and every layer has soft edges (the mask is
+anti-aliased and feathered), so nothing reads as a polygon.
 """
 from __future__ import annotations
 
 import cv2
 import numpy as np
+from scipy.interpolate import PchipInterpolator
 
 INNER = list(range(60, 68))       # iBUG inner-lip points (0-based): 60 left corner, 61-63 upper, 64 right, 65-67 lower
 UPPER, LOWER = [61, 62, 63], [67, 66, 65]   # upper inner lip left→right and the lower points below them
 TEETH_WHITE = np.array([236, 230, 218], np.float32)   # enamel under neutral light, before the photo's own
 FEATHER = 0.0068                  # blur of the interior's edge, in inter-ocular distances (0.5 px at 256 px crops)
+# Where neighbouring teeth meet, as fractions of the mouth's half-width from the middle: incisors, canine, premolars
+# foreshortened along the dental arch; the lower incisors are narrower.
+UPPER_TEETH = (0.0, 0.2, 0.37, 0.52)
+LOWER_TEETH = (0.0, 0.13, 0.26)
 
 
 def _luma(rgb: np.ndarray) -> np.ndarray:
@@ -29,9 +36,30 @@ def _luma(rgb: np.ndarray) -> np.ndarray:
 
 
 def _curve(points: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """y of the polyline through `points` (N, 2), sorted by x, at the columns x (linear, flat beyond the ends)."""
-    order = np.argsort(points[:, 0])
-    return np.interp(x, points[order, 0], points[order, 1])
+    """y of the smooth curve through `points` (N, 2) at the columns x: a shape-preserving cubic (PCHIP: no
+    overshoot, so a lip never bulges past its landmarks), flat beyond the ends."""
+    p = points[np.argsort(points[:, 0], kind="stable")]
+    px = p[0, 0] + np.maximum.accumulate(p[:, 0] - p[0, 0]) + 1e-3 * np.arange(len(p))   # strictly increasing
+    return PchipInterpolator(px, p[:, 1], extrapolate=False)(np.clip(x, px[0], px[-1]))
+
+
+def lip_contour(points: np.ndarray, n: int = 24) -> np.ndarray:
+    """The inner-lip contour (2n, 2) of 68 landmarks as a smooth closed curve: the upper inner lip from
+    corner to corner, then the lower one back (never above the upper)."""
+    x = np.linspace(points[60, 0], points[64, 0], n)
+    top = _curve(points[[60, *UPPER, 64]], x)
+    bottom = np.maximum(_curve(points[[60, *LOWER, 64]], x), top)
+    return np.concatenate([np.stack([x, top], 1), np.stack([x, bottom], 1)[::-1]])
+
+
+def _tooth_gaps(s: np.ndarray, edges: tuple) -> np.ndarray:
+    """Shading (…) in (0, 1] that darkens the thin gaps between teeth at the signed mouth positions `edges`
+    (fractions of the half-width; s in [-1, 1], 0 at the middle)."""
+    shade = np.ones_like(s)
+    for e in edges:
+        for c in ((0.0,) if e == 0 else (-e, e)):
+            shade = np.minimum(shade, 1 - 0.16 * np.exp(-((s - c) / 0.025) ** 2))
+    return shade
 
 
 def _polygon_mask(poly: np.ndarray, lo: np.ndarray, shape: tuple[int, int], ss: int = 4) -> np.ndarray:
@@ -63,7 +91,7 @@ class Mouth:
         self.cavity_edge, self.cavity_deep = lip * 0.42, lip * 0.10
         self.tongue = lip * np.array([0.8, 0.62, 0.62], np.float32)        # redder than the lips, in shade
         light = float(np.clip(_luma(skin) / 165.0, 0.55, 1.1))      # how brightly the face is lit
-        synthetic = (0.85 * TEETH_WHITE + 0.15 * skin) * light * 0.85     # in the mouth's shade
+        synthetic = (0.8 * TEETH_WHITE + 0.2 * skin) * light * 0.9        # in the mouth's shade, warmed by the skin
         self.own = self._own_teeth(skin)                          # the photo's mouth interior, if it shows teeth
         self.teeth = synthetic if self.own is None else self.own["colour"]
 
@@ -71,7 +99,7 @@ class Mouth:
         """The photo's mouth interior when its lips are parted and teeth show, else None."""
         if self.src_gap < 0.04 * self.iod:
             return None
-        lips = self.src[INNER]
+        lips = lip_contour(self.src)
         lo = np.floor(lips.min(0)).astype(int) - 1
         hi = np.ceil(lips.max(0)).astype(int) + 2
         size = np.array(self.image.shape[1::-1])                  # (W, H)
@@ -97,7 +125,7 @@ class Mouth:
         """Draw the interior inside the target inner-lip contour of `dst` (P, 2) on `frame` (H, W, 3), in place,
         faded in as the lips part beyond the photo's own opening."""
         dst = np.asarray(dst[:68], np.float64)
-        lips = dst[INNER]
+        lips = lip_contour(dst)
         gap = float(np.mean(np.linalg.norm(dst[LOWER] - dst[UPPER], axis=1)))
         fade = float(np.clip((gap - self.src_gap) / 2.0, 0, 1))      # no hard switch as the mouth opens
         if fade <= 0:
@@ -116,8 +144,9 @@ class Mouth:
         bottom = _curve(dst[[60, *LOWER, 64]], x)[None]              # lower inner lip
         height = np.maximum(bottom - top, 1e-3)
         v = np.clip((y - top) / height, 0, 1)                        # 0 at the upper lip, 1 at the lower
-        cx, half = (lips[0, 0] + lips[4, 0]) / 2, max((lips[4, 0] - lips[0, 0]) / 2, 1.0)
-        u = np.clip(np.abs(x - cx) / half, 0, 1)[None]               # 0 in the middle, 1 at the corners
+        cx, half = (dst[60, 0] + dst[64, 0]) / 2, max((dst[64, 0] - dst[60, 0]) / 2, 1.0)
+        signed = np.clip((x - cx) / half, -1, 1)[None]               # -1 at the left corner, 1 at the right
+        u = np.abs(signed)                                            # 0 in the middle, 1 at the corners
 
         # the cavity: lip-coloured at the edge, dark at the back
         depth = np.clip(np.minimum(v, 1 - v) * 2, 0, 1) * (1 - u ** 2)
@@ -128,16 +157,19 @@ class Mouth:
         if gap > 12 * s:                                              # the tongue, low in a wide mouth
             a = np.clip((v - 0.5) / 0.3, 0, 1) * np.clip(1 - (u / 0.75) ** 2, 0, 1) * 0.9
             out = out * (1 - a[..., None]) + self.tongue * a[..., None]
-        if gap > 16 * s:                                              # the lower teeth, on the jaw
-            band = min(6 * s, 0.2 * gap)
-            a = np.clip((y - (bottom - band)) / max(feather, 0.5), 0, 1) * np.clip(1 - u ** 4, 0, 1) * 0.9
-            shade = 0.72 + 0.1 * (1 - u ** 2)
-            out = out * (1 - a[..., None]) + (self.teeth * shade[..., None]) * a[..., None]
         own = [] if self.own is None else self.own["halves"]         # where the photo shows teeth (True: upper)
+        if gap > 14 * s and False not in own:                         # the lower incisors, on the jaw, mid-mouth
+            band = min(5 * s, 0.18 * gap) * (1 - 0.3 * u ** 2)        # half hidden by the lower lip
+            a = (np.clip((y - (bottom - band)) / max(feather, 0.5), 0, 1) * np.clip(1 - (u / 0.5) ** 2, 0, 1)
+                 * np.clip((gap - 14 * s) / (4 * s), 0, 1) * 0.85)
+            shade = (0.8 + 0.12 * np.clip((bottom - y) / np.maximum(band, 1e-3), 0, 1)) \
+                * _tooth_gaps(signed, LOWER_TEETH)
+            out = out * (1 - a[..., None]) + (self.teeth * shade[..., None]) * a[..., None]
         if True not in own:                                           # the upper teeth, under the upper lip
-            band = min(8 * s, 0.45 * gap)
-            a = np.clip((top + band - y) / max(feather, 0.5), 0, 1) * np.clip(1 - u ** 4, 0, 1)
-            shade = (1.0 - 0.22 * np.clip((y - top) / max(band, 1e-3), 0, 1)) * (1 - 0.3 * u ** 2)
+            gaps = _tooth_gaps(signed, UPPER_TEETH)
+            band = min(8 * s, 0.45 * gap) * (1 - 0.25 * u ** 2) * (0.9 + 0.1 * gaps)   # each tooth's edge rounded
+            a = np.clip((top + band - y) / max(feather, 0.5), 0, 1) * np.clip(1 - (u / 0.85) ** 4, 0, 1)
+            shade = (1.0 - 0.22 * np.clip((y - top) / np.maximum(band, 1e-3), 0, 1)) * (1 - 0.35 * u ** 2) * gaps
             out = out * (1 - a[..., None]) + (self.teeth * shade[..., None]) * a[..., None]
         for top_half in own:                                          # the photo's own, each half with its lip
             pixels, a = self._own_part(dst, lo, (h, w), top_half=top_half)
