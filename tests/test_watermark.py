@@ -1,5 +1,6 @@
 """The provenance watermark: payload round trip, invisibility, robustness to H.264 and downscaling,
 no false positives, no wrong ids (the CRC), bad inputs."""
+import cv2
 import numpy as np
 import pytest
 
@@ -7,14 +8,21 @@ import labkit
 from labkit.io.video import read_video, write_video
 from labkit.provenance.watermark import (
     ATTACKS,
+    GRID,
     KEY,
+    LUMA,
     MAGIC_BITS,
     MAX_MAGIC_ERRORS,
     MAX_MAGIC_ERRORS_WITH_ID,
     Watermark,
     _encode,
+    _grid,
     _layout,
     _read,
+    _resampling,
+    _slots,
+    _unslots,
+    _upsample,
     _viterbi,
     content_id_from,
     crc16,
@@ -57,27 +65,108 @@ def test_frame_by_frame_equals_whole_clip_and_detect_takes_any_iterable(clip):
     assert d.found and d.content_id == CID and d.frames == 5
 
 
+# ---------------------------------------------------------------- the dense-matrix reference
+def _dense_resampling(n):
+    """Along an axis of n pixels, as dense matrices: A (GRID, n) area means, U (n, GRID) bilinear,
+    P = U (A U)^-1 (n, GRID) the smooth upsampling with A P = I."""
+    edges = np.arange(GRID + 1) * n / GRID
+    px = np.arange(n)
+    overlap = np.minimum(px[None] + 1, edges[1:, None]) - np.maximum(px[None], edges[:-1, None])
+    A = np.clip(overlap, 0, None) / (n / GRID)
+    g = np.clip((px + 0.5) * GRID / n - 0.5, 0, GRID - 1)
+    i0 = np.minimum(np.floor(g).astype(int), GRID - 2)
+    U = np.zeros((n, GRID))
+    U[px, i0], U[px, i0 + 1] = 1 - (g - i0), g - i0
+    return A, U, U @ np.linalg.inv(A @ U)
+
+
+def _dense_grid(frame):
+    A_h, A_w = _dense_resampling(frame.shape[0])[0], _dense_resampling(frame.shape[1])[0]
+    return (A_h @ (frame.astype(np.float64) @ LUMA) @ A_w.T).astype(np.float32)
+
+
+def _embed_dense(wm, frame):
+    """The embedding with dense matrices: A_h Y A_w^T for the grid, P_h change P_w^T for the pixels,
+    the lost luma of the clipped pixels read back through A."""
+    (A_h, _, P_h), (A_w, _, P_w) = _dense_resampling(frame.shape[0]), _dense_resampling(frame.shape[1])
+    grid = _dense_grid(frame)
+    c = _slots(grid)
+    target = wm.step * (np.round(c / wm.step - wm._offset) + wm._offset)
+    change = _unslots(target - c)
+    lo, hi = frame.min(-1), frame.max(-1)
+    for _ in range(wm.passes - 1):
+        delta = P_h @ change @ P_w.T
+        ys, xs = np.nonzero((lo + delta < 0) | (hi + delta > 255))
+        if len(ys) == 0:
+            break
+        v = frame[ys, xs].astype(np.float32) + delta[ys, xs, None]
+        lost = (np.clip(v, 0, 255) - v) @ LUMA
+        change += _unslots(target - _slots(grid + change + (A_h[:, ys] * lost) @ A_w[:, xs].T))
+    delta = np.rint(P_h @ change @ P_w.T).astype(np.int16)
+    return np.clip(frame + delta[..., None], 0, 255).astype(np.uint8)
+
+
 def _embed_by_definition(wm, frame):
     """The embedding as first written: every pass clips and re-reads the whole marked frame."""
-    from labkit.provenance.watermark import _grid, _resampling, _slots, _unslots
-
-    c = _slots(_grid(frame))
+    (A_h, _, P_h), (A_w, _, P_w) = _dense_resampling(frame.shape[0]), _dense_resampling(frame.shape[1])
+    c = _slots(_dense_grid(frame))
     target = wm.step * (np.round(c / wm.step - wm._offset) + wm._offset)
-    P_h, P_w = _resampling(frame.shape[0])[1], _resampling(frame.shape[1])[1]
     base, delta = frame.astype(np.float32), np.zeros(frame.shape[:2], np.float32)
     for _ in range(wm.passes):
         marked = np.clip(base + delta[..., None], 0, 255)
-        delta += P_h @ _unslots(target - _slots(_grid(marked))) @ P_w.T
+        delta += P_h @ _unslots(target - _slots(A_h @ (marked @ LUMA) @ A_w.T)) @ P_w.T
     return np.rint(np.clip(base + delta[..., None], 0, 255)).astype(np.uint8)
+
+
+def _photos():
+    """Real frames: the astronaut (512 x 512), a 1080 x 1920 frame made from it, a harsh crop."""
+    from skimage.data import astronaut
+
+    photo = astronaut()                                    # saturated highlights and deep shadows: clipping
+    wide = cv2.resize(photo, (1920, 1080), interpolation=cv2.INTER_CUBIC)
+    harsh = np.clip(photo.astype(int) * 2 - 100, 0, 255).astype(np.uint8)[:300, :420]   # a lot of it, not square
+    return photo, wide, harsh
+
+
+@pytest.mark.parametrize("n", [32, 45, 100, 128, 300, 512, 1080, 1920])
+def test_resampling_is_cv2_area_and_bilinear(n):
+    A, U, P = _dense_resampling(n)
+    cells, weights, B = _resampling(n)[1:]
+    assert np.allclose(_resampling(n)[0], A, atol=1e-7)
+    taps = np.zeros_like(A)
+    np.add.at(taps, (cells, np.broadcast_to(np.arange(n), cells.shape)), weights)
+    assert np.allclose(taps, A, atol=1e-7)                 # a pixel overlaps at most two cells
+    eye = np.eye(GRID, dtype=np.float32)
+    assert np.allclose(cv2.resize(eye, (GRID, n), interpolation=cv2.INTER_LINEAR), U, atol=1e-6)   # U is cv2's
+    assert np.allclose(U @ B, P, atol=1e-5)
+    x = np.random.default_rng(n).normal(0, 5, (GRID, GRID)).astype(np.float32)
+    assert np.allclose(_upsample(B @ x @ B.T, (n, n)), P @ x @ P.T, atol=1e-4)
+
+
+def test_grid_is_the_dense_area_means():
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in ((32, 32), (45, 77), (128, 96), (1000, 333))]
+    for frame in frames + list(_photos()):
+        assert np.allclose(_grid(frame), _dense_grid(frame), atol=1e-3), frame.shape
+
+
+def test_embedding_equals_the_dense_matrices_within_a_level():
+    rng = np.random.default_rng(1)
+    randoms = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in ((32, 32), (77, 45), (256, 200))]
+    wm = Watermark(CID)
+    for frame in randoms + list(_photos()):
+        fast, dense = wm.embed_frame(frame), _embed_dense(wm, frame)
+        diff = np.abs(fast.astype(int) - dense.astype(int))
+        assert diff.max() <= 1 and (diff > 0).mean() < 1e-3, frame.shape   # float rounding at the half-levels only
+    wide = _photos()[1]
+    d = detect(wm.embed_frame(wide)[None])
+    assert d.found and d.content_id == CID and d.magic_errors == 0
 
 
 @pytest.mark.parametrize("passes", [1, 3])
 def test_embedding_visits_only_clipped_pixels_and_matches_the_definition(clip, passes):
-    from skimage.data import astronaut
-
     frames, _ = clip
-    photo = astronaut()                                    # saturated highlights and deep shadows: clipping
-    harsh = np.clip(photo.astype(int) * 2 - 100, 0, 255).astype(np.uint8)[:300, :420]   # and a lot of it, not square
+    photo, _, harsh = _photos()
     wm = Watermark(CID, passes=passes)
     for frame in (frames[0], photo, harsh):
         fast, slow = wm.embed_frame(frame), _embed_by_definition(wm, frame)

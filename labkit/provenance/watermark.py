@@ -21,7 +21,8 @@ Embedding, per frame, on the luma only (the same change is added to R, G and B):
      so A P = I: the grid lands exactly on the lattice); two more passes give back what
      clipping at 0 / 255 took away. Since A P = I, a pass needs only the pixels that clip: the
      grid of the marked frame is the frame's own grid, plus the change, plus the area means of
-     what clipping lost there.
+     what clipping lost there. P x = U ((A U)^-1 x) is a 32x32 product, then cv2's bilinear
+     resize (U exactly); the area means come from a summed-area table.
 The version, content id and CRC (72 bits) go through a K = 7, rate-1/2 convolutional code (156
 coded bits, the code of Voyager and 802.11), one slot per coded bit, so a few slots damaged by a
 moving mouth under CRF 28 cost no payload bits; the magic takes the other 68 slots (its first 20
@@ -52,7 +53,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterable
 
+import cv2
 import numpy as np
+from numba import njit
 from scipy.fft import dctn, idctn
 from tqdm.auto import tqdm
 
@@ -175,8 +178,15 @@ def _layout(key: int) -> tuple[np.ndarray, np.ndarray]:
 
 # ---------------------------------------------------------------- frame <-> slots
 @lru_cache(maxsize=32)
-def _resampling(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Along an axis of n pixels: A (GRID, n) area means and P (n, GRID) smooth upsampling, A P = I."""
+def _resampling(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Along an axis of n pixels: A (GRID, n) area means, its taps, and B = (A U)^-1 (GRID, GRID).
+
+    A pixel overlaps at most two cells (n >= GRID): the taps cells (2, n) and weights (2, n) say
+    that A[cells[j, x], x] = weights[j, x], A being zero elsewhere. U (n, GRID) is the bilinear
+    upsampling that samples the grid at the pixel centres (x + 0.5) GRID / n - 0.5, clamped at
+    the borders: cv2.resize's INTER_LINEAR, which applies it. The smooth upsampling is P = U B,
+    so A P = I; P x is cv2.resize(B x) (see `_upsample`).
+    """
     edges = np.arange(GRID + 1) * n / GRID
     px = np.arange(n)
     overlap = np.minimum(px[None] + 1, edges[1:, None]) - np.maximum(px[None], edges[:-1, None])
@@ -185,15 +195,43 @@ def _resampling(n: int) -> tuple[np.ndarray, np.ndarray]:
     i0 = np.minimum(np.floor(g).astype(int), GRID - 2)
     U = np.zeros((n, GRID))
     U[px, i0], U[px, i0 + 1] = 1 - (g - i0), g - i0                 # bilinear
-    P = U @ np.linalg.inv(A @ U)                                     # A U is well conditioned (eigenvalues >= 1/2)
-    return A.astype(np.float32), P.astype(np.float32)
+    B = np.linalg.inv(A @ U)                                         # A U is well conditioned (eigenvalues >= 1/2)
+    first = np.argmax(A > 0, axis=0)                                 # the first cell each pixel overlaps ...
+    second = np.minimum(first + 1, GRID - 1)                         # ... and the next, if it has one
+    weights = np.stack([A[first, px], np.where(second > first, A[second, px], 0)])
+    return A.astype(np.float32), np.stack([first, second]), weights.astype(np.float32), B.astype(np.float32)
+
+
+@lru_cache(maxsize=32)
+def _cell_edges(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The GRID + 1 cell edges e = k n / GRID along an axis of n pixels as (i, f): e = i + f, 0 <= i < n, f <= 1."""
+    edges = np.arange(GRID + 1) * n / GRID
+    i = np.minimum(np.floor(edges).astype(int), n - 1)
+    return i, edges - i
 
 
 def _grid(frame: np.ndarray) -> np.ndarray:
-    """Luma area means (GRID, GRID) of a frame (H, W, 3)."""
-    A_h, _ = _resampling(frame.shape[0])
-    A_w, _ = _resampling(frame.shape[1])
-    return A_h @ (np.asarray(frame, np.float32) @ LUMA) @ A_w.T
+    """Luma area means (GRID, GRID) of a frame (H, W, 3) uint8, A_h Y A_w^T, from its summed-area table.
+
+    The table S[y, x] sums the pixels above and left of the corner (y, x); the integral of the
+    frame over [0, y) x [0, x) is bilinear between corners, so a cell's sum is the second
+    difference of S read bilinearly at the cell's corners: exact for any size, in one pass.
+    """
+    H, W = frame.shape[:2]
+    (iy, fy), (ix, fx) = _cell_edges(H), _cell_edges(W)
+    depth = cv2.CV_32S if 255 * H * W < 2 ** 31 else cv2.CV_64F     # exact sums
+    S = cv2.integral(np.ascontiguousarray(frame), sdepth=depth)      # (H + 1, W + 1, 3)
+    s = S[np.r_[iy, iy + 1][:, None], np.r_[ix, ix + 1]] @ LUMA.astype(np.float64)      # (2 (GRID + 1),) * 2 luma sums
+    e = GRID + 1
+    rows = s[:e] + fy[:, None] * (s[e:] - s[:e])                     # at the cell edges down ...
+    corners = rows[:, :e] + fx * (rows[:, e:] - rows[:, :e])         # ... and across: (GRID + 1, GRID + 1)
+    return (np.diff(np.diff(corners, axis=0), axis=1) * (GRID * GRID / (H * W))).astype(np.float32)
+
+
+def _upsample(knots: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """U_h knots U_w^T (H, W): the bilinear upsampling U of knots (GRID, GRID); P x = U (B x)."""
+    H, W = size
+    return cv2.resize(knots, (W, H), interpolation=cv2.INTER_LINEAR)
 
 
 def _slots(grid: np.ndarray) -> np.ndarray:
@@ -211,17 +249,51 @@ def _unslots(c: np.ndarray) -> np.ndarray:
     return idctn(coef, axes=(2, 3), norm="ortho").transpose(0, 2, 1, 3).reshape(GRID, GRID)
 
 
-def _clipped_grid(frame: np.ndarray, lo: np.ndarray, hi: np.ndarray, delta: np.ndarray, A_h: np.ndarray,
-                  A_w: np.ndarray) -> np.ndarray | None:
-    """The area means (GRID, GRID) of the luma that clipping to [0, 255] takes from frame + delta
-    (frame (H, W, 3) uint8, its per-pixel channel min and max lo, hi (H, W), delta (H, W)); None
-    where nothing clips. Only the clipped pixels are visited."""
-    ys, xs = np.nonzero((lo + delta < 0) | (hi + delta > 255))
-    if len(ys) == 0:
-        return None
-    v = frame[ys, xs].astype(np.float32) + delta[ys, xs, None]       # (K, 3)
-    lost = (np.clip(v, 0, 255) - v) @ LUMA                           # (K,) luma lost
-    return (A_h[:, ys] * lost) @ A_w[:, xs].T
+@njit(cache=True)
+def _near_clipping(frame: np.ndarray, reach: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The only pixels of a frame (H, W, 3) uint8 that a luma change of less than `reach` levels
+    can clip, those with a channel below reach or above 255 - reach: their flat indices y W + x
+    (K,), ascending, and their channel min and max lo, hi (K,)."""
+    H, W, _ = frame.shape
+    rgb = frame.reshape(H * W, 3)
+    idx, lo, hi = np.empty(H * W, np.int64), np.empty(H * W, np.uint8), np.empty(H * W, np.uint8)
+    k = 0
+    for p in range(H * W):
+        darkest, brightest = min(rgb[p, 0], rgb[p, 1], rgb[p, 2]), max(rgb[p, 0], rgb[p, 1], rgb[p, 2])
+        if darkest < reach or brightest > 255 - reach:
+            idx[k], lo[k], hi[k] = p, darkest, brightest
+            k += 1
+    return idx[:k], lo[:k], hi[:k]
+
+
+@njit(cache=True)
+def _clipped_rows(frame: np.ndarray, near: tuple[np.ndarray, np.ndarray, np.ndarray], delta: np.ndarray,
+                  cells_w: np.ndarray, weights_w: np.ndarray) -> np.ndarray:
+    """L A_w^T (H, GRID), L (H, W) the luma that clipping to [0, 255] takes from frame + delta.
+
+    frame (H, W, 3) uint8, delta (H, W) float32; near from `_near_clipping`, the only pixels that
+    can clip; the taps (cells, weights) of A_w from `_resampling`. A_h L A_w^T are its area means.
+    """
+    H, W, _ = frame.shape
+    rgb, d_of = frame.reshape(H * W, 3), delta.reshape(H * W)
+    idx, lo, hi = near
+    rows = np.zeros((H, GRID), np.float32)
+    y = 0
+    for k in range(len(idx)):
+        p = idx[k]
+        d = d_of[p]
+        if lo[k] + d >= 0 and hi[k] + d <= 255:
+            continue                                                 # no channel clips
+        lost = np.float32(0)
+        for ch in range(3):
+            v = np.float32(rgb[p, ch]) + d
+            lost += LUMA[ch] * (min(max(v, np.float32(0)), np.float32(255)) - v)
+        while p >= (y + 1) * W:                                      # idx ascends: p is in row y
+            y += 1
+        x = p - y * W
+        rows[y, cells_w[0, x]] += weights_w[0, x] * lost
+        rows[y, cells_w[1, x]] += weights_w[1, x] * lost
+    return rows
 
 
 def _check_frame(frame: np.ndarray) -> None:
@@ -256,21 +328,31 @@ class Watermark:
     def embed_frame(self, frame: np.ndarray) -> np.ndarray:
         """Watermark one frame (H, W, 3) uint8 -> (H, W, 3) uint8."""
         _check_frame(frame)
-        A_h, P_h = _resampling(frame.shape[0])
-        A_w, P_w = _resampling(frame.shape[1])
+        frame = np.ascontiguousarray(frame)
+        size = frame.shape[:2]
+        (A_h, _, _, B_h), (_, *taps_w, B_w) = _resampling(size[0]), _resampling(size[1])
         grid = _grid(frame)                                          # (GRID, GRID)
         c = _slots(grid)                                             # (SLOTS,)
         target = self.step * (np.round(c / self.step - self._offset) + self._offset)   # nearest lattice point
         change = _unslots(target - c)                                # pass 1: exact where nothing clips
-        r, g, b = frame[..., 0], frame[..., 1], frame[..., 2]
-        lo, hi = np.minimum(np.minimum(r, g), b), np.maximum(np.maximum(r, g), b)   # (H, W): what clips first
+        lo, hi = cv2.minMaxLoc(frame.reshape(size[0], -1))[:2]       # the frame's darkest and brightest channel
+        near, near_reach = None, -1
         for _ in range(self.passes - 1):                             # the others give back what clipping took
-            lost = _clipped_grid(frame, lo, hi, P_h @ change @ P_w.T, A_h, A_w)
-            if lost is None:
+            knots = B_h @ change @ B_w.T                             # P change = U knots: a convex mix of knots,
+            reach = int(np.abs(knots).max()) + 1                     # so no pixel changes by reach or more
+            if lo >= reach and hi <= 255 - reach:
+                break                                                # nothing can clip
+            if reach > near_reach:
+                near, near_reach = _near_clipping(frame, reach), reach
+            rows = _clipped_rows(frame, near, _upsample(knots, size), *taps_w)
+            if not rows.any():
                 break
-            change += _unslots(target - _slots(grid + change + lost))
-        delta = np.rint(P_h @ change @ P_w.T).astype(np.int16)       # luma change (H, W), whole levels
-        return np.clip(frame + delta[..., None], 0, 255).astype(np.uint8)
+            change += _unslots(target - _slots(grid + change + A_h @ rows))
+        delta = _upsample(B_h @ change @ B_w.T, size)                # luma change (H, W), rounded to whole levels
+        up = cv2.convertScaleAbs(cv2.threshold(delta, 0, 0, cv2.THRESH_TOZERO)[1])       # rint(max(delta, 0))
+        down = cv2.convertScaleAbs(cv2.threshold(delta, 0, 0, cv2.THRESH_TOZERO_INV)[1])  # rint(max(-delta, 0))
+        rgb = cv2.COLOR_GRAY2RGB                                     # the same change on R, G and B, saturating
+        return cv2.subtract(cv2.add(frame, cv2.cvtColor(up, rgb)), cv2.cvtColor(down, rgb))
 
     def embed(self, frames: np.ndarray) -> np.ndarray:
         """Watermark a clip (T, H, W, 3) uint8 -> (T, H, W, 3) uint8."""
