@@ -24,6 +24,7 @@ from scipy.interpolate import PchipInterpolator
 INNER = list(range(60, 68))       # iBUG inner-lip points (0-based): 60 left corner, 61-63 upper, 64 right, 65-67 lower
 UPPER, LOWER = [61, 62, 63], [67, 66, 65]   # upper inner lip left→right and the lower points below them
 TEETH_WHITE = np.array([236, 230, 218], np.float32)   # enamel under neutral light, before the photo's own
+IVORY = np.array([1.0, 0.97, 0.88], np.float32)       # dentine shows through enamel: teeth are never blue-white
 FEATHER = 0.0068                  # blur of the interior's edge, in inter-ocular distances (0.5 px at 256 px crops)
 # Where neighbouring teeth meet, as fractions of the mouth's half-width from the middle: incisors, canine, premolars
 # foreshortened along the dental arch; the lower incisors are narrower.
@@ -90,8 +91,9 @@ class Mouth:
         skin = np.median(cheeks, 0)
         self.cavity_edge, self.cavity_deep = lip * 0.42, lip * 0.10
         self.tongue = lip * np.array([0.8, 0.62, 0.62], np.float32)        # redder than the lips, in shade
-        light = float(np.clip(_luma(skin) / 165.0, 0.55, 1.1))      # how brightly the face is lit
-        synthetic = (0.8 * TEETH_WHITE + 0.2 * skin) * light * 0.9        # in the mouth's shade, warmed by the skin
+        light = float(np.clip(_luma(skin) / 150.0, 0.7, 1.1))       # how brightly the face is lit
+        # in the mouth's shade, warmed by the skin's light: a neutral grey reads as blue beside warm skin
+        synthetic = (0.7 * TEETH_WHITE + 0.3 * skin) * IVORY * light
         self.own = self._own_teeth(skin)                          # the photo's mouth interior, if it shows teeth
         self.teeth = synthetic if self.own is None else self.own["colour"]
 
