@@ -194,7 +194,10 @@ class FaceReader:
     def read(self, frame: np.ndarray) -> Reading:
         """dlib's reading of `frame` (H, W, 3): the detection whose centre is nearest the input face's,
         if within half a box of it."""
-        win = self.window(frame)
+        return self.read_window(self.window(frame))
+
+    def read_window(self, win: np.ndarray) -> Reading:
+        """:meth:`read` of a window already cut and scaled (:meth:`window`)."""
         boxes = detect_faces(win, upsample=0)
         centre, size = (self.box[:2] + self.box[2:]) / 2, self.box[2] - self.box[0]
         off = np.linalg.norm((boxes[:, :2] + boxes[:, 2:]) / 2 - centre, axis=1) if len(boxes) else np.zeros(0)
@@ -216,8 +219,8 @@ class FaceReader:
 # ---------------------------------------------------------------------------- the figures
 
 def face_figures(frames: np.ndarray, motion: np.ndarray, reader: FaceReader, still: np.ndarray, *,
-                 every: int = 5) -> tuple[dict, np.ndarray]:
-    """Detection, jaw, blinks, identity and mouth-interior figures of one video, and its landmarks.
+                 every: int = 5) -> dict:
+    """Detection, jaw, blinks, identity and mouth-interior figures of one video.
     frames: (T, H, W, 3) uint8; motion: (T, F) the factors drawn; still: the photo as output."""
     reads = [reader.read(f) for f in frames]
     lm = np.stack([r.landmarks for r in reads])                           # (T, 68, 2)
@@ -227,7 +230,7 @@ def face_figures(frames: np.ndarray, motion: np.ndarray, reader: FaceReader, sti
            "blinks": events, "blink_dips": dips / events if events else None,
            "id_distance": float(np.mean([reader.distance(reads[t]) for t in range(0, len(reads), every)]))}
     out.update(mouth_figures(frames, lm, still, reader.input.landmarks))
-    return out, lm
+    return out
 
 
 def mouth_figures(frames: np.ndarray, lm: np.ndarray, still: np.ndarray, still_lm: np.ndarray) -> dict:
@@ -276,17 +279,8 @@ def drift_figures(anim: Animator, reader: FaceReader, *, seconds: float, window:
     first, last = [], deque(maxlen=n)
     for t, frame in enumerate(anim.stream(np.array_split(speech, max(1, len(speech) // 640)))):
         (first if t < n else last).append(reader.window(frame) if t % every == 0 else None)
-    dist = {}
-    for key, wins in (("first", first), ("last", last)):
-        d = []
-        for win in wins:
-            if win is None:
-                continue
-            boxes = detect_faces(win, upsample=0)
-            box = boxes[0] if len(boxes) else reader.box
-            face = Face(box=box, score=1.0, landmarks=dlib_shape(win, box), backend="dlib")
-            d.append(float(np.linalg.norm(identity_embedding(win, face) - reader.embedding)))
-        dist[key] = float(np.mean(d)) if d else float("nan")
+    dist = {key: float(np.mean([reader.distance(reader.read_window(w)) for w in wins if w is not None]))
+            for key, wins in (("first", first), ("last", last))}
     return {"id_first": dist["first"], "id_last": dist["last"], "id_drift": abs(dist["last"] - dist["first"])}
 
 
@@ -340,7 +334,7 @@ def evaluate_portrait(image: np.ndarray, cfg: EvalPortraitsConfig, *, name: str 
     speech = speech_clip(cfg.seconds)
     video = anim.animate(speech)
     figures = {"mode": "full photo" if full else "crop", "size": list(video.frames.shape[1:3])}
-    face, _ = face_figures(video.frames, video.motion, reader, still, every=cfg.every)
+    face = face_figures(video.frames, video.motion, reader, still, every=cfg.every)
     figures.update(face)
     figures.update(photo_figures(video.frames, anim.photo, anim.region, every=cfg.every) if full
                    else {"outside_max": None, "seam_ratio": None})
