@@ -1,6 +1,5 @@
 import json
 
-import numpy as np
 import pytest
 
 from labkit.cli import build_parser
@@ -60,7 +59,7 @@ def test_the_reader_finds_a_40_px_face_and_reads_a_still_photo_as_itself():
 
 def test_portraits_and_speech_inputs():
     assert list(load_portraits("astronaut, grace_hopper")) == ["astronaut", "grace_hopper"]
-    assert set(PORTRAITS) == {"astronaut", "astronaut_small", "astronaut_stylised", "grace_hopper"}
+    assert list(load_portraits(",".join(PORTRAITS))) == list(PORTRAITS)             # every bundled name loads
     with pytest.raises(ValueError, match="unknown portrait"):
         load_portraits("mona_lisa")
     assert len(speech_clip(3.0)) == 48000 and len(speech_clip(0)) > 48000
@@ -93,4 +92,3 @@ def test_the_command_prints_json_or_a_table(monkeypatch, capsys):
     assert json.loads(capsys.readouterr().out) == fake
     assert main(["eval", "portraits"]) == 0
     assert "x: refused: no face found" in capsys.readouterr().out
-    assert np.isfinite(1.0)

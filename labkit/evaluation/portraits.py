@@ -15,11 +15,15 @@ embedding, never the landmarks the renderer aimed for. From what they read
 - full-photo mode: ``outside_max`` (largest change of a pixel outside ``Animator.region``, frames
   before encoding) and ``seam_ratio`` (worst frame's colour step across the region's boundary over
   the input's);
-- the mouth: ``teeth_diff`` (luminance of the bright quarter inside the inner lips of the open mouth
-  against the photo's own teeth, where the photo shows teeth) and ``mouth_flat_px`` (the largest
-  patch of one exact colour inside it);
+- the mouth, in frames where it opens: ``teeth_diff`` (median luminance of the band under the upper
+  inner lip, as deep as half the photo's own lip gap, against the same band in the photo, where the
+  photo shows teeth there) and ``mouth_flat_px`` (the largest patch of one exact colour inside the lips);
 - ``sync``: LabSync S_C / S_D and CAPP, ΔP and CSIM of ours, the audio-energy puppet and the still
   photo, as ``labkit eval real`` scores them, on the 128 px aligned crop of every frame.
+
+The portraits: skimage's astronaut, the same photo with her face box ~40 px in a wide plain backdrop,
+the astronaut through OpenCV's stylisation filter (no public-domain painting of a face ships with the
+installed packages; give one as a path), and matplotlib's public-domain photo of Grace Hopper.
 
 dlib reads every frame in a window three face-boxes wide round the input's face, scaled so the face
 box is READ_FACE_PX: like dlib's own upsampling, it lets a 40 px face be read, and costs the same
@@ -122,7 +126,6 @@ def grace_hopper() -> np.ndarray:
 
 BUNDLED = {"astronaut": astronaut, "astronaut_small": astronaut_small, "astronaut_stylised": astronaut_stylised,
            "grace_hopper": grace_hopper}
-assert tuple(BUNDLED) == PORTRAITS
 
 
 def load_portraits(spec: str) -> dict[str, np.ndarray]:
