@@ -12,9 +12,10 @@ embedding, never the landmarks the renderer aimed for. From what they read
   threshold is 0.6); ``id_drift``: |last − first| `drift_window` seconds of a `drift_seconds` clip;
 - ``smile_lift`` (happy − neutral mouth-corner height) and ``brow_lift`` (surprised − neutral brow
   height), in IOD, from clips with the head held still (motion_scale 0) so only the face moves;
-- full-photo mode: ``outside_max`` (largest change of a pixel outside ``Animator.region``, frames
-  before encoding) and ``seam_ratio`` (worst frame's colour step across the region's boundary over
-  the input's);
+- full-photo mode: ``outside_max`` (largest change of a pixel outside ``Animator.region``, the
+  renderer's frames before the watermark and the encoder) and ``seam_ratio`` (worst frame's colour step
+  across the region's boundary over the input's); ``watermark_max``, the largest change the watermark
+  then makes to any pixel (reported, no bar: the mark spreads over the whole frame);
 - the mouth, in frames where it opens: ``teeth_diff`` (median luminance of the band under the upper
   inner lip, as deep as half the photo's own lip gap, against the same band in the photo, where the
   photo shows teeth there) and ``mouth_flat_px`` (the largest patch of one exact colour inside the lips);
@@ -254,7 +255,8 @@ def mouth_figures(frames: np.ndarray, lm: np.ndarray, still: np.ndarray, still_l
 
 
 def photo_figures(frames: np.ndarray, photo: np.ndarray, region: np.ndarray, *, every: int = 5) -> dict:
-    """Full-photo mode: pixels changed outside `region` and the worst seam against the photo's own."""
+    """Full-photo mode: pixels changed outside `region` and the worst seam against the photo's own, of the
+    renderer's frames (T, H, W, 3) before the watermark."""
     worst, _ = outside_change(frames, photo, region)
     base = seam_energy(photo, region)
     ratio = max(seam_energy(frames[t], region) for t in range(0, len(frames), every)) / max(base, 1e-9)
@@ -339,8 +341,12 @@ def evaluate_portrait(image: np.ndarray, cfg: EvalPortraitsConfig, *, name: str 
     figures = {"mode": "full photo" if full else "crop", "size": list(video.frames.shape[1:3])}
     face = face_figures(video.frames, video.motion, reader, still, every=cfg.every)
     figures.update(face)
-    figures.update(photo_figures(video.frames, anim.photo, anim.region, every=cfg.every) if full
-                   else {"outside_max": None, "seam_ratio": None})
+    if full:       # the renderer's frames before the watermark, which changes every pixel by a level or so
+        drawn = np.stack([anim._frame(row) for row in video.motion[::cfg.every]])
+        figures.update(photo_figures(drawn, anim.photo, anim.region, every=1))
+        figures["watermark_max"] = int(np.abs(video.frames[::cfg.every].astype(np.int16) - drawn).max())
+    else:
+        figures.update({"outside_max": None, "seam_ratio": None, "watermark_max": None})
     figures.update(emotion_figures(anim, image, speech, reader, crop=cfg.crop, resolution=cfg.resolution,
                                    seed=cfg.seed, watermark=cfg.watermark))
     figures.update(drift_figures(anim, reader, seconds=cfg.drift_seconds, window=cfg.drift_window, every=cfg.every))
@@ -393,8 +399,8 @@ def evaluate_portraits(cfg: EvalPortraitsConfig = EvalPortraitsConfig(), *, prog
 # ---------------------------------------------------------------------------- the report
 
 ROWS = ("detected", "jaw_corr", "blinks", "blink_dips", "id_distance", "id_first", "id_last", "id_drift",
-        "smile_lift", "brow_lift", "outside_max", "seam_ratio", "open_frames", "photo_teeth", "teeth", "teeth_diff",
-        "mouth_flat_px")
+        "smile_lift", "brow_lift", "outside_max", "seam_ratio", "watermark_max", "open_frames", "photo_teeth",
+        "teeth", "teeth_diff", "mouth_flat_px")
 
 
 def to_table(result: dict) -> str:

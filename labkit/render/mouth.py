@@ -13,7 +13,8 @@ When the warp opens a mouth, every pixel inside the target inner-lip contour mus
 - **the cavity** behind them: the lips' hue, darker the further a pixel lies from the lip edge.
 
 The inner-lip contour is a smooth curve through the landmarks and every layer has soft edges (the mask is
-anti-aliased and feathered), so nothing reads as a polygon.
+anti-aliased and feathered), so nothing reads as a polygon; what is painted carries the photo's own grain, so
+nothing reads as a flat fill.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from scipy.interpolate import PchipInterpolator
 INNER = list(range(60, 68))       # iBUG inner-lip points (0-based): 60 left corner, 61-63 upper, 64 right, 65-67 lower
 UPPER, LOWER = [61, 62, 63], [67, 66, 65]   # upper inner lip left→right and the lower points below them
 TEETH_WHITE = np.array([236, 230, 218], np.float32)   # enamel under neutral light, before the photo's own
+GRAIN = 64                        # px: side of the tile of grain the interior is given
 IVORY = np.array([1.0, 0.97, 0.88], np.float32)       # dentine shows through enamel: teeth are never blue-white
 FEATHER = 0.0068                  # blur of the interior's edge, in inter-ocular distances (0.5 px at 256 px crops)
 # Where neighbouring teeth meet, as fractions of the mouth's half-width from the middle: incisors, canine, premolars
@@ -95,6 +97,17 @@ class Mouth:
         # in the mouth's shade, warmed by the skin's light: a neutral grey reads as blue beside warm skin
         synthetic = (0.7 * TEETH_WHITE + 0.3 * skin) * IVORY * light
         self.own = self._own_teeth(skin)                          # the photo's mouth interior, if it shows teeth
+        # the photo's grain, so that what is painted is as noisy as what is photographed (a painted region
+        # without it reads as flat): the fine detail's spread in the face's flattest places (its 10th
+        # percentile over 4 x 4 neighbourhoods: edges and texture lie above it, sensor noise does not)
+        lo_f = np.floor(self.src.min(0)).astype(int).clip(0, None)
+        face = _luma(image[lo_f[1]:int(self.src[:, 1].max()) + 1, lo_f[0]:int(self.src[:, 0].max()) + 1])
+        sigma = 1.0
+        if min(face.shape) >= 8:
+            detail = face - cv2.GaussianBlur(face, (0, 0), 1.0)
+            sigma = float(np.percentile(np.sqrt(cv2.blur(detail ** 2, (4, 4))), 10))
+        self._grain = np.random.default_rng(0).normal(0, float(np.clip(sigma, 1.0, 4.0)), (GRAIN, GRAIN)) \
+            .astype(np.float32)
         self.teeth = synthetic if self.own is None else self.own["colour"]
 
     def _own_teeth(self, skin: np.ndarray) -> dict | None:
@@ -177,6 +190,8 @@ class Mouth:
             pixels, a = self._own_part(dst, lo, (h, w), top_half=top_half)
             out = out * (1 - a[..., None]) + pixels * a[..., None]
 
+        ys, xs = np.arange(lo[1], hi[1]) % GRAIN, np.arange(lo[0], hi[0]) % GRAIN
+        out = out + self._grain[np.ix_(ys, xs)][..., None]             # fixed to the frame, like a sensor's
         region = frame[lo[1]:hi[1], lo[0]:hi[0]].astype(np.float32)
         m = mask * fade
         frame[lo[1]:hi[1], lo[0]:hi[0]] = np.round(region * (1 - m) + out * m).clip(0, 255).astype(np.uint8)
