@@ -116,3 +116,22 @@ def test_a_face_the_detector_misses_can_be_given_by_its_landmarks(astronaut, tmp
     (tmp_path / "bad.txt").write_text("not numbers\n")
     with pytest.raises(InputError, match="cannot read the landmarks in bad.txt"):
         given_landmarks(tmp_path / "bad.txt", astronaut.shape)
+
+
+def test_a_blink_shuts_the_eyes_with_lid_skin(renderer, astronaut):
+    """At a full blink the lids meet (never cross) and no iris is left between them."""
+    lm_open, lm_shut = renderer.landmarks(np.stack([factors(), factors(blink=1.0)]))
+    upper, lower = [37, 38, 43, 44], [41, 40, 47, 46]
+    np.testing.assert_allclose(lm_shut[upper, 1], lm_shut[lower, 1], atol=0.5)
+    assert (lm_open[lower, 1] - lm_open[upper, 1]).min() > 3
+    frame = renderer.render_frame(factors(blink=1.0))
+
+    def darkest(image, eye):                              # the darkest 3 x 3 mean over the eye's open extent
+        x0, y0 = np.floor(lm_open[eye].min(0)).astype(int)
+        x1, y1 = np.ceil(lm_open[eye].max(0)).astype(int) + 1
+        luma = cv2.blur(image.astype(np.float32) @ np.float32([0.299, 0.587, 0.114]), (3, 3))
+        return luma[y0:y1, x0:x1].min()
+
+    for eye in ([36, 37, 38, 39, 40, 41], [42, 43, 44, 45, 46, 47]):
+        assert darkest(astronaut, eye) < 60                # the pupil
+        assert darkest(frame, eye) > darkest(astronaut, eye) + 40    # gone: lid skin and lashes only

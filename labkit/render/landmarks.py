@@ -34,6 +34,7 @@ from labkit.faces.image import as_rgb
 from labkit.faces.landmarks import find_face
 from labkit.faces.pose import rotation_from_euler
 from labkit.faces.template import canonical_template, mean_face
+from labkit.render.eyes import Lids
 from labkit.render.landmark_motion import fit_landmark_motion
 from labkit.render.mouth import Mouth
 from labkit.synthtalk.factors import FACTOR_NAMES
@@ -43,6 +44,7 @@ NECK_PIVOT = np.array([0.0, -1.0, -0.2])  # SynthTalk's head pivot (head units)
 _COL = {n: i for i, n in enumerate(FACTOR_NAMES)}
 _HEAD = [_COL[n] for n in ("yaw", "pitch", "roll", "tx", "ty")]     # the head motion --motion-scale scales
 _EYES = (list(range(36, 42)), list(range(42, 48)))
+_LIDS = np.array([(37, 41), (38, 40), (43, 47), (44, 46)])   # upper-lid point above its lower-lid point
 _EYE_RADIUS = 0.11                      # SynthTalk's eyeball radius (head units): iris shift per sin(gaze)
 HEAD_RING = (1.25, 1.55, 0.15)          # ellipse over hair and ears that turns with the head: rx, ry, centre y
 OUTER_RING = (2.1, 2.4, 0.0)            # ellipse that stays: beyond it the photo does not move
@@ -140,6 +142,7 @@ class LandmarkRenderer:
         self._triangles = Delaunay(_opened(self._src)).simplices.astype(np.int32)   # one topology for every frame
         self._grid = pixel_grid((0, 0), (R, R))
         self._mouth = Mouth(rig.image, self._src)
+        self._lids = Lids(rig.image, self._src)
 
     def _pixels(self, xy: np.ndarray) -> np.ndarray:
         """Head-unit points (N, 2), y up → crop pixels (N, 2)."""
@@ -157,6 +160,23 @@ class LandmarkRenderer:
         c = (self.rig.resolution - 1) / 2
         return c + (self._pixels(p[:, :2]) - c) / distance + shift
 
+    def _expression(self, f: np.ndarray, emotion: int) -> np.ndarray:
+        """The lifted landmarks (68, 3) moved by the expression of factors f (F,).
+
+        The learned map closes the lids by SynthTalk's eye opening, which is not the photo's: a blink is
+        taken instead as the share of the photo's own opening (with this expression's eyes open) that the lids
+        close, so they meet at 1 and never cross (crossed lids fold the iris back into sight below them)."""
+        rig = self.rig
+        lm3 = rig.points + self.motion.displacement(f[None], emotion)[0] * rig.iod
+        blink = float(np.clip(f[_COL["blink"]], 0, 1))
+        opened = f.copy()
+        opened[_COL["blink"]] = 0.0
+        wide = rig.points + self.motion.displacement(opened[None], emotion)[0] * rig.iod if blink > 0 else lm3
+        upper, lower = _LIDS[:, 0], _LIDS[:, 1]
+        gap = np.clip(lm3[upper, 1] - lm3[lower, 1], 0, (1 - blink) * np.maximum(wide[upper, 1] - wide[lower, 1], 0))
+        lm3[upper, 1] = lm3[lower, 1] + gap
+        return lm3
+
     def control_points(self, f: np.ndarray, emotion: int, *, neutral: bool = False) -> np.ndarray:
         """Target positions (P, 2) of every control point for one frame of factors (F,).
 
@@ -166,9 +186,11 @@ class LandmarkRenderer:
             lm3 = rig.points
             rot, shift, dist = np.eye(3), np.zeros(2), 1.0
         else:
-            lm3 = rig.points + self.motion.displacement(f[None], emotion)[0] * rig.iod
+            lm3 = self._expression(f, emotion)
             rot, shift, dist = self._pose(f)
-        eyes = np.stack([rig.points[i].mean(0) for i in _EYES])
+        # the eye centres ride with the lids: as a blink closes them the centre sinks onto the closed lid line
+        # (were it held at rest, the upper lid would fold over it and the iris show through the closed eye)
+        eyes = np.stack([lm3[i].mean(0) for i in _EYES])
         if not neutral:                                                          # iris follows the gaze
             openness = 1 - float(np.clip(f[_COL["blink"]], 0, 1))
             gx = _EYE_RADIUS * np.sin(np.deg2rad(f[_COL["gaze_yaw"]])) * openness
@@ -194,9 +216,13 @@ class LandmarkRenderer:
         lo = grid[0, 0]
         step = float(grid[0, 1, 0] - lo[0]) if grid.shape[1] > 1 else 1.0
         tri_id = np.full(grid.shape[:2], -1, np.int32)
-        for k, t in enumerate(self._triangles):
-            cv2.fillConvexPoly(tri_id, np.round((dst[t] - lo) / step * 16).astype(np.int32), k,
-                               lineType=cv2.LINE_8, shift=4)
+        corners = (dst[self._triangles] - lo) / step                                  # (K, 3, 2) grid units
+        e1, e2 = corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]
+        # a triangle squashed flat (closed lids, closed lips) covers no area: its line of pixels belongs to its
+        # neighbours, and its own map (a near-singular solve) would read from anywhere
+        for k in np.flatnonzero(np.abs(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]) > 0.1):
+            cv2.fillConvexPoly(tri_id, np.round(corners[k] * 16).astype(np.int32), int(k), lineType=cv2.LINE_8,
+                               shift=4)
         # per triangle the affine map target → source: [x_s, y_s] = A [x_d, y_d, 1]
         D = np.concatenate([dst[self._triangles], np.ones((len(self._triangles), 3, 1))], 2)   # (K, 3, 3)
         S = self._src[self._triangles]                                                           # (K, 3, 2)
@@ -222,6 +248,7 @@ class LandmarkRenderer:
         frame = cv2.remap(self.rig.image, m[..., 0], m[..., 1], interpolation=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_REPLICATE)
         self._mouth.paint(frame, dst)
+        self._lids.paint(frame, dst, f[_COL["blink"]])
         return frame
 
     def render(self, factors: np.ndarray, emotion: int = 0, *, progress: bool = False) -> np.ndarray:

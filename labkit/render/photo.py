@@ -23,13 +23,16 @@ import cv2
 import numpy as np
 
 from labkit.faces.image import as_rgb
+from labkit.render.eyes import Lids
 from labkit.render.landmarks import OUTER_RING, LandmarkRenderer, _ellipse, pixel_grid, prepare
 from labkit.render.mouth import Mouth
+from labkit.synthtalk.factors import FACTOR_NAMES
 
 MAX_SIDE = 1920            # px: a larger photo is scaled down to this longer side
 WORK_RESOLUTION = 256      # px: the aligned crop the motion's geometry is worked out in
 FADE = 0.28                # the displacement fades to zero over this outer share of the outer ring's radius
 FIELD_STEP = 2.0           # crop px between the displacement field's samples (it is smooth: interpolated between)
+_COL_BLINK = FACTOR_NAMES.index("blink")
 
 
 def fit_photo(image: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
@@ -102,6 +105,7 @@ class PhotoRenderer:
         x0, y0, x1, y1 = self.box
         self.region[y0:y1, x0:x1] = self._field_at_photo(self._weight[..., 0])[..., 0] > 0
         self._mouth = Mouth(self.photo, self._to_photo(self.crop._src[:68]))
+        self._lids = Lids(self.photo, self._to_photo(self.crop._src[:68]))
 
     # ------------------------------------------------------------------ coordinates
 
@@ -147,7 +151,9 @@ class PhotoRenderer:
         frame = self.photo.copy()
         frame[y0:y1, x0:x1] = cv2.remap(self.photo, m[..., 0], m[..., 1], interpolation=cv2.INTER_LINEAR,
                                         borderMode=cv2.BORDER_REPLICATE)
-        self._mouth.paint(frame, self._to_photo(dst[:68]))
+        landmarks = self._to_photo(dst[:68])
+        self._mouth.paint(frame, landmarks)
+        self._lids.paint(frame, landmarks, f[_COL_BLINK])
         return frame
 
     def render(self, factors: np.ndarray, emotion: int = 0) -> np.ndarray:
