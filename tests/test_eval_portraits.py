@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pytest
 
 from labkit.cli import build_parser
@@ -92,3 +93,22 @@ def test_the_command_prints_json_or_a_table(monkeypatch, capsys):
     assert json.loads(capsys.readouterr().out) == fake
     assert main(["eval", "portraits"]) == 0
     assert "x: refused: no face found" in capsys.readouterr().out
+
+
+def test_the_command_writes_a_contact_sheet_and_never_over_one(monkeypatch, capsys, tmp_path):
+    import cv2
+
+    from labkit.cli import main
+    from labkit.evaluation.sheet import COLUMNS, TILE
+
+    fake = {"config": {}, "portraits": {"astronaut": {"error": "not run"}}}
+    monkeypatch.setattr("labkit.evaluation.portraits.evaluate_portraits", lambda cfg, progress: fake)
+    sheet = tmp_path / "sheet.png"
+    assert main(["eval", "portraits", "--portraits", "astronaut", "--sheet", str(sheet)]) == 0
+    image = cv2.imread(str(sheet))
+    assert image.shape == (TILE, TILE * (len(COLUMNS) + 1), 3)         # one row: the whole frame + each column
+    tiles = [image[:, k * TILE:(k + 1) * TILE].astype(int) for k in range(len(COLUMNS) + 1)]
+    assert np.abs(tiles[1] - tiles[3]).mean() > 1                       # the photo and its open mouth differ
+    assert main(["eval", "portraits", "--portraits", "astronaut", "--sheet", str(sheet)]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(["eval", "portraits", "--portraits", "astronaut", "--sheet", str(tmp_path / "s.jpg")]) == 2

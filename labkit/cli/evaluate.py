@@ -90,6 +90,9 @@ def register(sub) -> None:
     ep = ev.add_parser("portraits", help="talking photos judged from their pixels by dlib: detection, jaw, blinks, "
                                          "identity and its drift, emotion, seams, the mouth, lip sync")
     add_options(ep, EvalPortraitsConfig, title="evaluation (EvalPortraitsConfig)", choices={"resolution": RESOLUTIONS})
+    ep.add_argument("--sheet", default=None, metavar="PNG",
+                    help="also write a contact sheet of the portraits (mouth, blink, gaze, turn, each emotion)")
+    ep.add_argument("--overwrite", action="store_true", help="replace an existing contact sheet")
     add_json_option(ep)
     ep.set_defaults(func=cmd_eval_portraits)
 
@@ -282,12 +285,23 @@ def cmd_eval_real(a) -> int:
 def cmd_eval_portraits(a) -> int:
     """labkit eval portraits: independent instruments on talking photos (labkit.evaluation.portraits).
     Bars are reported (pass/FAIL), not turned into the exit status."""
-    from labkit.evaluation.portraits import evaluate_portraits, to_table
+    from labkit.evaluation.portraits import evaluate_portraits, load_portraits, to_table
+    from labkit.evaluation.sheet import contact_sheet
+    from labkit.io.atomic import check_output
 
-    r = evaluate_portraits(EvalPortraitsConfig(**given(a, EvalPortraitsConfig)), progress=not a.json)
+    cfg = EvalPortraitsConfig(**given(a, EvalPortraitsConfig))
+    if a.sheet:
+        if not a.sheet.lower().endswith(".png"):
+            raise ValueError(f"the contact sheet is a .png, got {a.sheet}")
+        check_output(a.sheet, overwrite=a.overwrite)
+    r = evaluate_portraits(cfg, progress=not a.json)
+    if a.sheet:
+        contact_sheet(load_portraits(cfg.portraits), a.sheet, overwrite=a.overwrite)
     if printed_json(a, r):
         return 0
     print(to_table(r))
+    if a.sheet:
+        print(f"wrote the contact sheet {a.sheet}")
     return 0
 
 
