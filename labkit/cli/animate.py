@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from labkit.cli.common import add_json_option, pair, rgb
+from labkit.cli.common import add_json_option, pair, rgb, signals_held
 from labkit.motion.config import DEFAULT_STEPS
 
 # the library is imported inside each command: `labkit --help` must not import torch
@@ -74,6 +74,7 @@ def register(sub) -> None:
 def cmd_animate(a) -> int:
     from labkit.io.atomic import check_output
     from labkit.pipeline import MAX_SIDE, Animator, Controls, default_speech, parse_emotion, read_speech, stream_to_file
+    from labkit.provenance.watermark import compile_kernels
 
     # every input is checked before any work is done or any folder made: the output, the controls,
     # the speech, then the portrait
@@ -88,9 +89,11 @@ def cmd_animate(a) -> int:
     speech = read_speech(a.audio if a.audio is not None else default_speech(), progress=not a.quiet)
     if a.no_watermark:
         print("labkit: WARNING: --no-watermark: this video will carry no invisible provenance mark", file=sys.stderr)
-    anim = Animator(a.portrait, resolution=a.resolution, renderer=a.renderer, controls=controls,
-                    watermark=not a.no_watermark, landmark_backend=a.landmarks, face_index=a.face,
-                    background=a.background, crop=a.crop, max_side=a.max_side or MAX_SIDE, landmarks=a.points)
+    with signals_held():                        # compiling kernels: an interrupt is delivered once done
+        anim = Animator(a.portrait, resolution=a.resolution, renderer=a.renderer, controls=controls,
+                        watermark=not a.no_watermark, landmark_backend=a.landmarks, face_index=a.face,
+                        background=a.background, crop=a.crop, max_side=a.max_side or MAX_SIDE, landmarks=a.points)
+        compile_kernels()
     size = f"{anim.size[1]}x{anim.size[0]} px" + (" (the whole photo)" if anim.full_photo else "")
     what = (f"{a.portrait or 'the default SynthTalk portrait'} + "
             f"{a.audio or 'the bundled sentence'}; renderer {anim.renderer} ({anim.reason})")

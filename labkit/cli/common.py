@@ -4,6 +4,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
+import threading
+from contextlib import contextmanager
 
 
 def add_run_options(p: argparse.ArgumentParser, *, recipe: str | None = None, device_help: str = "cpu or cuda[:N]",
@@ -69,3 +72,23 @@ def rgb(text: str) -> tuple[int, int, int]:
     if not all(0 <= v <= 255 for v in (r, g, b)):
         raise argparse.ArgumentTypeError(f"R,G,B values must lie in 0..255, got {text!r}")
     return r, g, b
+
+
+@contextmanager
+def signals_held():
+    """SIGINT and SIGTERM held back while the block runs and raised again when it ends. For work an
+    interrupt must not land in: numba compiles through ctypes callbacks, which swallow the KeyboardInterrupt
+    a signal raises there, and the run would go on as if never interrupted. (Python runs signal handlers in
+    the main thread, so handlers that only take note hold a signal whichever thread receives it.)"""
+    if threading.current_thread() is not threading.main_thread():       # only the main thread may set handlers
+        yield
+        return
+    caught = []
+    before = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)
+        if caught:
+            signal.raise_signal(caught[0])

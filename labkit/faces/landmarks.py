@@ -185,7 +185,7 @@ class LandmarkDetector:
              min_box: float = MIN_BOX, min_iod: float = MIN_IOD, min_score: float | None = None) -> Face:
         """The face to use: of the detections scoring at least `min_score` (default MIN_SCORE of the
         backend) numbered left to right, number `face_index`, or by default the largest of those scoring
-        at least CONFIDENT_FRACTION of the best (a warning if there are several faces). InputError if
+        at least CONFIDENT_FRACTION of the best (a warning if several are). InputError if
         there is none; a warning if it is smaller than `min_box` px or its eyes are closer than `min_iod` px
         (it is used all the same: the detail it holds is what limits the result)."""
         name = image_name(image, name)
@@ -208,7 +208,9 @@ class LandmarkDetector:
                              "landmarks= in the API")
         if face_index is None:
             face_index = default_face(faces)
-            if len(faces) > 1:
+            best = max(f.score for f in faces)
+            confident = sum(f.score >= CONFIDENT_FRACTION * best for f in faces)
+            if confident > 1:                          # unsure detections are listed by `labkit faces`, not here
                 log.warning("%d faces found in %s; using face %d, the largest (numbered left to right from 0: "
                             "`labkit faces` lists them, --face N or face_index=N picks another)",
                             len(faces), name, face_index)

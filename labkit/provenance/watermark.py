@@ -296,6 +296,11 @@ def _clipped_rows(frame: np.ndarray, near: tuple[np.ndarray, np.ndarray, np.ndar
     return rows
 
 
+def compile_kernels() -> None:
+    """Compile (or load from numba's cache) the clipping kernels now rather than on the first frame marked."""
+    Watermark(0).embed_frame(np.zeros((MIN_SIDE, MIN_SIDE, 3), np.uint8))     # black: every pixel can clip
+
+
 def _check_frame(frame: np.ndarray) -> None:
     if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[-1] != 3 or frame.dtype != np.uint8:
         raise ValueError(f"a frame must be (H, W, 3) uint8, got {getattr(frame, 'shape', type(frame))} "
