@@ -38,10 +38,13 @@ def factors(**values) -> np.ndarray:
     return f
 
 
-def _label(tile: np.ndarray, text: str) -> np.ndarray:
+def _label(tile: np.ndarray, text: str, below: str | None = None) -> np.ndarray:
     out = tile.copy()
     cv2.rectangle(out, (0, 0), (out.shape[1], 22), (255, 255, 255), -1)
     cv2.putText(out, text, (5, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (20, 20, 20), 1, cv2.LINE_AA)
+    if below:
+        cv2.rectangle(out, (0, out.shape[0] - 20), (out.shape[1], out.shape[0]), (255, 255, 255), -1)
+        cv2.putText(out, below, (5, out.shape[0] - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (20, 20, 20), 1, cv2.LINE_AA)
     return out
 
 
@@ -65,7 +68,7 @@ def portrait_row(photo: np.ndarray, name: str) -> np.ndarray:
     pad = np.full((TILE, TILE, 3), 255, np.uint8)
     pad[(TILE - thumb.shape[0]) // 2:(TILE - thumb.shape[0]) // 2 + thumb.shape[0],
         (TILE - thumb.shape[1]) // 2:(TILE - thumb.shape[1]) // 2 + thumb.shape[1]] = thumb
-    tiles.append(_label(pad, f"{name} {W}x{H}"))
+    tiles.append(_label(pad, name, f"{W}x{H}, head region outlined"))
     for label, values, emotion in COLUMNS:
         frame = r.photo if emotion is None else r.render_frame(factors(**values), EMOTIONS.index(emotion))
         tiles.append(_label(close(frame), label))
@@ -81,6 +84,6 @@ def contact_sheet(portraits: dict[str, np.ndarray], path: str | Path, *, overwri
     check_output(path, overwrite=overwrite)
     sheet = np.concatenate([portrait_row(p, n) for n, p in portraits.items()], 0)
     with writing(path, overwrite=overwrite) as tmp:
-        if not cv2.imwrite(str(tmp), sheet[..., ::-1]):
+        if not cv2.imwrite(str(tmp), sheet[..., ::-1], [cv2.IMWRITE_PNG_COMPRESSION, 9]):
             raise OSError(f"could not write {path}")
     return path
