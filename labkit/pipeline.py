@@ -592,24 +592,27 @@ def choose_renderer(requested: str, in_domain: bool, evaluation: dict | None = N
 
 def animate(portrait=None, audio=None, *, sample_rate: int | None = None, resolution: int = 256,
             renderer: str = "auto", watermark: bool = True, progress: bool = False, face_index: int | None = None,
-            background=None, crop: bool = False, max_side: int = MAX_SIDE, **controls) -> Video:
+            background=None, crop: bool = False, max_side: int = MAX_SIDE, landmarks=None, **controls) -> Video:
     """Portrait (path or image; None = the embedded SynthTalk default) + speech (path or samples;
-    None = the bundled sentence) → :class:`Video`. `face_index`, `background`, `crop`, `max_side`: see
-    :class:`Animator`; `controls`: see :class:`Controls`. The speech is checked first, before the portrait."""
+    None = the bundled sentence) → :class:`Video`. `face_index`, `background`, `crop`, `max_side`, `landmarks`:
+    see :class:`Animator`; `controls`: see :class:`Controls`. The speech is checked first, before the portrait."""
     speech = read_speech(default_speech() if audio is None else audio, sample_rate)
     anim = Animator(portrait, resolution=resolution, renderer=renderer, controls=Controls(**controls),
-                    watermark=watermark, face_index=face_index, background=background, crop=crop, max_side=max_side)
+                    watermark=watermark, face_index=face_index, background=background, crop=crop, max_side=max_side,
+                    landmarks=landmarks)
     return anim.animate(speech, progress=progress)
 
 
 def stream(portrait=None, audio_chunks: Iterable[np.ndarray] | None = None, *, resolution: int = 256,
            renderer: str = "auto", watermark: bool = True, chunk_ms: float = 40.0, face_index: int | None = None,
-           background=None, crop: bool = False, max_side: int = MAX_SIDE, **controls) -> Iterator[np.ndarray]:
+           background=None, crop: bool = False, max_side: int = MAX_SIDE, landmarks=None,
+           **controls) -> Iterator[np.ndarray]:
     """Like :func:`animate`, but audio arrives chunk by chunk (16 kHz; int16 and other PCM types are
     scaled, see :func:`labkit.io.audio.as_samples`) and frames (R, R, 3) are yielded as soon as they
     are made. None = the bundled sentence cut into `chunk_ms` chunks."""
     anim = Animator(portrait, resolution=resolution, renderer=renderer, controls=Controls(**controls),
-                    watermark=watermark, face_index=face_index, background=background, crop=crop, max_side=max_side)
+                    watermark=watermark, face_index=face_index, background=background, crop=crop, max_side=max_side,
+                    landmarks=landmarks)
     if audio_chunks is None:
         audio_chunks = chunked(default_speech(), chunk_ms)
     return anim.stream(audio_chunks)
