@@ -303,6 +303,13 @@ def default_speech() -> np.ndarray:
     return np.concatenate(parts)
 
 
+def repeated_speech(seconds: float) -> np.ndarray:
+    """The bundled default speech (:func:`default_speech`) repeated and cut to `seconds`: (S,) float32, 16 kHz."""
+    x = default_speech()
+    n = int(round(seconds * SAMPLE_RATE))
+    return np.tile(x, -(-n // len(x)))[:n]
+
+
 def default_portrait(resolution: int) -> tuple[np.ndarray, np.ndarray]:
     """The embedded default portrait: the first SynthTalk test identity, neutral, at `resolution` px,
     with its exact landmarks (68, 2)."""
@@ -462,7 +469,7 @@ class Animator:
             raise ValueError("only the landmark renderer draws from landmarks")
         motion = np.asarray(motion, np.float64)
         if self.controls.motion_scale != 1.0:
-            motion = np.stack([self._draw.scale_head(m, self.controls.motion_scale) for m in motion])
+            motion = self._draw.scale_head(motion, self.controls.motion_scale)
         return self._draw.landmarks(motion, self.controls.emotion_index)
 
     def _marker(self, cid: int):

@@ -7,17 +7,7 @@ import pytest
 import skimage.data
 
 from labkit.render.photo import MAX_SIDE, PhotoRenderer, fit_photo
-from labkit.synthtalk.factors import FACTOR_NAMES
-
-COL = {n: i for i, n in enumerate(FACTOR_NAMES)}
-
-
-def factors(**values) -> np.ndarray:
-    f = np.zeros(len(FACTOR_NAMES))
-    f[COL["distance"]] = 1.0
-    for k, v in values.items():
-        f[COL[k]] = v
-    return f
+from labkit.synthtalk.factors import factor_row
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +23,7 @@ def renderer(astronaut):
 @pytest.mark.parametrize("motion", [dict(jaw=0.8), dict(yaw=12, pitch=6, roll=-5, tx=0.05), dict(blink=1.0),
                                     dict(gaze_yaw=25, distance=0.85)])
 def test_pixels_beyond_the_region_are_the_input(renderer, astronaut, motion):
-    frame = renderer.render_frame(factors(**motion))
+    frame = renderer.render_frame(factor_row(**motion))
     assert frame.shape == astronaut.shape and frame.dtype == np.uint8
     outside = ~renderer.region
     assert 0.05 < renderer.region.mean() < 0.5                   # the head and neck, not the photo
@@ -43,7 +33,7 @@ def test_pixels_beyond_the_region_are_the_input(renderer, astronaut, motion):
 
 def test_no_seam_where_the_motion_fades_out(renderer, astronaut):
     """The displacement goes to zero at the region's edge, so a band just inside it barely changes."""
-    frame = renderer.render_frame(factors(yaw=12, pitch=8, jaw=0.6))
+    frame = renderer.render_frame(factor_row(yaw=12, pitch=8, jaw=0.6))
     region = renderer.region.astype(np.uint8)
     band = (region - cv2.erode(region, np.ones((7, 7), np.uint8))).astype(bool)      # 3 px inside the edge
     diff = np.abs(frame.astype(float) - astronaut)[band]
@@ -53,10 +43,10 @@ def test_no_seam_where_the_motion_fades_out(renderer, astronaut):
 
 
 def test_mouth_opens_on_the_photo(renderer, astronaut):
-    closed, opened = renderer.landmarks(np.stack([factors(), factors(jaw=0.8)]))
+    closed, opened = renderer.landmarks(np.stack([factor_row(), factor_row(jaw=0.8)]))
     gap = lambda lm: np.linalg.norm(lm[66] - lm[62])                                    # noqa: E731
     assert gap(opened) > gap(closed) + 10                         # pixels of the 512 px photo
-    frame = renderer.render_frame(factors(jaw=0.8))
+    frame = renderer.render_frame(factor_row(jaw=0.8))
     y0, y1 = int(opened[62, 1]) + 2, int(opened[66, 1]) - 2
     x = int(opened[62, 0])
     inside = frame[y0:y1, x - 3:x + 4].astype(float)
@@ -82,7 +72,7 @@ def test_a_small_face_in_a_scene_is_animated_with_a_warning(astronaut, caplog):
     with caplog.at_level(logging.WARNING):
         r = PhotoRenderer(scene, backend="dlib")
     assert "is small" in caplog.text
-    frame = r.render_frame(factors(jaw=0.8))
+    frame = r.render_frame(factor_row(jaw=0.8))
     assert frame.shape == scene.shape
     x0, y0, x1, y1 = r.box
     assert 500 <= x0 and x1 <= 500 + small.shape[1] + 60 and 300 - 60 <= y0     # around her face only
@@ -106,7 +96,7 @@ def test_a_face_the_detector_misses_can_be_given_by_its_landmarks(astronaut, tmp
     big = cv2.resize(astronaut, (2400, 2400), interpolation=cv2.INTER_CUBIC)     # scaled to MAX_SIDE on the way
     anim = Animator(big, landmarks=(points + 0.5) * 2400 / 512 - 0.5, watermark=False)
     assert anim.size == (MAX_SIDE, MAX_SIDE)
-    lm = anim.landmarks(np.zeros((1, len(FACTOR_NAMES))) + factors())[0]
+    lm = anim.landmarks(factor_row()[None])[0]
     np.testing.assert_allclose(lm[36:48], (points[36:48] + 0.5) * MAX_SIDE / 512 - 0.5, atol=4.0)
     assert Animator(astronaut, landmarks=tmp_path / "points.txt", watermark=False).region.any()
     with pytest.raises(InputError, match="68 finite"):
@@ -120,11 +110,11 @@ def test_a_face_the_detector_misses_can_be_given_by_its_landmarks(astronaut, tmp
 
 def test_a_blink_shuts_the_eyes_with_lid_skin(renderer, astronaut):
     """At a full blink the lids meet (never cross) and no iris is left between them."""
-    lm_open, lm_shut = renderer.landmarks(np.stack([factors(), factors(blink=1.0)]))
+    lm_open, lm_shut = renderer.landmarks(np.stack([factor_row(), factor_row(blink=1.0)]))
     upper, lower = [37, 38, 43, 44], [41, 40, 47, 46]
     np.testing.assert_allclose(lm_shut[upper, 1], lm_shut[lower, 1], atol=0.5)
     assert (lm_open[lower, 1] - lm_open[upper, 1]).min() > 3
-    frame = renderer.render_frame(factors(blink=1.0))
+    frame = renderer.render_frame(factor_row(blink=1.0))
 
     def darkest(image, eye):                              # the darkest 3 x 3 mean over the eye's open extent
         x0, y0 = np.floor(lm_open[eye].min(0)).astype(int)

@@ -24,7 +24,7 @@ from labkit.motion.config import make_config as motion_config
 from labkit.motion.diffusion import Guidance
 from labkit.motion.dit import MotionDiT
 from labkit.motion.generator import MotionGenerator
-from labkit.pipeline import FPS, Animator, chunked, default_speech
+from labkit.pipeline import FPS, Animator, chunked, repeated_speech
 from labkit.synthtalk.dataset import SynthTalk, split_sentences
 from labkit.synthtalk.export import export
 from labkit.synthtalk.identity import sample_identity
@@ -255,8 +255,7 @@ def bench_animate(*, seconds: float = 10.0, device: str = "cpu", renderer: str =
     if not set(stream) <= set(resolutions):
         raise ValueError(f"stream sizes {sorted(set(stream) - set(resolutions))} are not among the resolutions "
                          f"{tuple(resolutions)}")
-    base = default_speech()
-    speech = np.tile(base, int(np.ceil(seconds * 16000 / len(base))))[:int(seconds * 16000)]
+    speech = repeated_speech(seconds)
     out = {"device": f"CPU ({cpu_name()})" if device == "cpu" else torch.cuda.get_device_name(device),
            "threads": torch.get_num_threads(), "seconds": seconds, "stages": {}}
     for R in resolutions:
@@ -295,8 +294,7 @@ def bench_photo(*, sizes=(512, 1024, 1920), seconds: float = 10.0, progress: boo
     import cv2
     from skimage.data import astronaut
 
-    base = default_speech()
-    speech = np.tile(base, int(np.ceil(seconds * 16000 / len(base))))[:int(seconds * 16000)]
+    speech = repeated_speech(seconds)
     out = {"device": f"CPU ({cpu_name()})", "threads": torch.get_num_threads(), "seconds": seconds, "sizes": {}}
     for n in sizes:
         photo = cv2.resize(astronaut(), (n, n), interpolation=cv2.INTER_AREA if n < 512 else cv2.INTER_CUBIC)

@@ -69,7 +69,7 @@ from labkit.metrics.portrait import (
     teeth_luminance,
 )
 from labkit.motion.data import MotionClips
-from labkit.pipeline import FPS, SAMPLE_RATE, Animator, Controls, default_speech
+from labkit.pipeline import FPS, SAMPLE_RATE, Animator, Controls, default_speech, repeated_speech
 from labkit.synthtalk.factors import FACTOR_NAMES
 
 log = logging.getLogger(__name__)
@@ -148,11 +148,7 @@ def load_portraits(spec: str) -> dict[str, np.ndarray]:
 
 def speech_clip(seconds: float = 0.0) -> np.ndarray:
     """The bundled speech (S,) at 16 kHz, repeated or cut to `seconds` (0: once, as it is)."""
-    x = default_speech()
-    if seconds <= 0:
-        return x
-    n = int(round(seconds * SAMPLE_RATE))
-    return np.tile(x, -(-n // len(x)))[:n]
+    return default_speech() if seconds <= 0 else repeated_speech(seconds)
 
 
 # ---------------------------------------------------------------------------- the reader

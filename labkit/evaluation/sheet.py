@@ -14,10 +14,9 @@ import numpy as np
 
 from labkit.io.atomic import check_output, writing
 from labkit.render.photo import PhotoRenderer, fit_photo, region_outline
-from labkit.synthtalk.factors import EMOTIONS, FACTOR_NAMES
+from labkit.synthtalk.factors import EMOTIONS, factor_row
 
 TILE = 200                 # px: each close-up's side
-_COL = {n: i for i, n in enumerate(FACTOR_NAMES)}
 # (label, factors, emotion): the columns after the whole frame
 COLUMNS = (("input", {}, None),
            ("mouth half open", {"jaw": 0.4}, "neutral"),
@@ -27,15 +26,6 @@ COLUMNS = (("input", {}, None),
            ("gaze right", {"gaze_yaw": 25.0}, "neutral"),
            ("head turned", {"yaw": 12.0, "pitch": 6.0, "roll": 5.0}, "neutral"),
            *((e, {"emotion_intensity": 1.0}, e) for e in EMOTIONS[1:]))
-
-
-def factors(**values) -> np.ndarray:
-    """A factor row (F,): a neutral face at nominal distance, `values` set by name."""
-    f = np.zeros(len(FACTOR_NAMES))
-    f[_COL["distance"]] = 1.0
-    for k, v in values.items():
-        f[_COL[k]] = v
-    return f
 
 
 def _label(tile: np.ndarray, text: str, below: str | None = None) -> np.ndarray:
@@ -51,7 +41,7 @@ def _label(tile: np.ndarray, text: str, below: str | None = None) -> np.ndarray:
 def portrait_row(photo: np.ndarray, name: str) -> np.ndarray:
     """One row (TILE, W, 3) uint8 of the sheet for `photo` (H, W, 3)."""
     r = PhotoRenderer(fit_photo(photo), backend="dlib", name=name)
-    lm = r.landmarks(factors()[None])[0]
+    lm = r.landmarks(factor_row()[None])[0]
     iod = float(np.linalg.norm(lm[36] - lm[45]))
     c = lm[17:68].mean(0)
     half = 1.25 * iod                                                # the face with a little margin
@@ -60,7 +50,7 @@ def portrait_row(photo: np.ndarray, name: str) -> np.ndarray:
     close = lambda frame: cv2.warpAffine(frame, M, (TILE, TILE), flags=cv2.INTER_AREA  # noqa: E731
                                          if half * 2 > TILE else cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
     tiles = []
-    whole = r.render_frame(factors(jaw=0.4))
+    whole = r.render_frame(factor_row(jaw=0.4))
     H, W = whole.shape[:2]
     s = TILE / max(H, W)
     thumb = cv2.resize(whole, (round(W * s), round(H * s)), interpolation=cv2.INTER_AREA)
@@ -70,7 +60,7 @@ def portrait_row(photo: np.ndarray, name: str) -> np.ndarray:
         (TILE - thumb.shape[1]) // 2:(TILE - thumb.shape[1]) // 2 + thumb.shape[1]] = thumb
     tiles.append(_label(pad, name, f"{W}x{H}, head region outlined"))
     for label, values, emotion in COLUMNS:
-        frame = r.photo if emotion is None else r.render_frame(factors(**values), EMOTIONS.index(emotion))
+        frame = r.photo if emotion is None else r.render_frame(factor_row(**values), EMOTIONS.index(emotion))
         tiles.append(_label(close(frame), label))
     return np.concatenate(tiles, 1)
 

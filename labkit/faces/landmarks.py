@@ -177,9 +177,10 @@ class LandmarkDetector:
     def faces(self, image, *, name: str | None = None, min_score: float | None = None) -> list[Face]:
         """The faces in `image` scoring at least `min_score` (default MIN_SCORE of the backend), numbered
         left to right (by the centre of the box): the order ``face_index`` and ``labkit faces`` use."""
-        floor = MIN_SCORE[self.backend] if min_score is None else float(min_score)
-        found = [f for f in self.detect(image, name=name) if f.score >= floor]
-        return sorted(found, key=lambda f: float(f.box[0] + f.box[2]))
+        return _left_to_right(self.detect(image, name=name), self._floor(min_score))
+
+    def _floor(self, min_score: float | None) -> float:
+        return MIN_SCORE[self.backend] if min_score is None else float(min_score)
 
     def find(self, image, *, face_index: int | None = None, name: str | None = None,
              min_box: float = MIN_BOX, min_iod: float = MIN_IOD, min_score: float | None = None) -> Face:
@@ -193,9 +194,9 @@ class LandmarkDetector:
             raise InputError(f"face_index must be a whole number (faces are numbered left to right from 0), "
                              f"got {face_index!r}")
         rgb = as_rgb(image, name=name)
-        floor = MIN_SCORE[self.backend] if min_score is None else float(min_score)
+        floor = self._floor(min_score)
         found = self._impl.detect(rgb)
-        faces = sorted((f for f in found if f.score >= floor), key=lambda f: float(f.box[0] + f.box[2]))
+        faces = _left_to_right(found, floor)
         if not faces:
             hint = (f" (the image is only {rgb.shape[1]}x{rgb.shape[0]} px)" if min(rgb.shape[:2]) < 4 * min_box
                     else "")
@@ -207,10 +208,9 @@ class LandmarkDetector:
                              "be given by its 68 iBUG landmarks: labkit animate --points FILE (68 rows x, y), or "
                              "landmarks= in the API")
         if face_index is None:
+            confident = _confident(faces)
             face_index = default_face(faces)
-            best = max(f.score for f in faces)
-            confident = sum(f.score >= CONFIDENT_FRACTION * best for f in faces)
-            if confident > 1:                          # unsure detections are listed by `labkit faces`, not here
+            if len(confident) > 1:                     # unsure detections are listed by `labkit faces`, not here
                 log.warning("%d faces found in %s; using face %d, the largest (numbered left to right from 0: "
                             "`labkit faces` lists them, --face N or face_index=N picks another)",
                             len(faces), name, face_index)
@@ -224,13 +224,23 @@ class LandmarkDetector:
         return face
 
 
+def _left_to_right(faces: list[Face], floor: float) -> list[Face]:
+    """The faces scoring at least `floor`, ordered by the centre of their box, left to right."""
+    return sorted((f for f in faces if f.score >= floor), key=lambda f: float(f.box[0] + f.box[2]))
+
+
+def _confident(faces: list[Face]) -> list[int]:
+    """Indices of the faces scoring at least CONFIDENT_FRACTION of the best."""
+    best = max(f.score for f in faces)
+    return [k for k, f in enumerate(faces) if f.score >= CONFIDENT_FRACTION * best]
+
+
 def default_face(faces: list[Face]) -> int:
     """Which of `faces` is used when none is asked for: the largest of those scoring at least
     CONFIDENT_FRACTION of the best."""
     if not faces:
         raise ValueError("no faces to choose from")
-    best = max(f.score for f in faces)
-    return max((k for k, f in enumerate(faces) if f.score >= CONFIDENT_FRACTION * best), key=lambda k: faces[k].size)
+    return max(_confident(faces), key=lambda k: faces[k].size)
 
 
 @lru_cache(maxsize=4)

@@ -169,9 +169,11 @@ class LandmarkRenderer:
         rig = self.rig
         lm3 = rig.points + self.motion.displacement(f[None], emotion)[0] * rig.iod
         blink = float(np.clip(f[_COL["blink"]], 0, 1))
-        opened = f.copy()
-        opened[_COL["blink"]] = 0.0
-        wide = rig.points + self.motion.displacement(opened[None], emotion)[0] * rig.iod if blink > 0 else lm3
+        wide = lm3
+        if blink > 0:
+            opened = f.copy()
+            opened[_COL["blink"]] = 0.0
+            wide = rig.points + self.motion.displacement(opened[None], emotion)[0] * rig.iod
         upper, lower = _LIDS[:, 0], _LIDS[:, 1]
         gap = np.clip(lm3[upper, 1] - lm3[lower, 1], 0, (1 - blink) * np.maximum(wide[upper, 1] - wide[lower, 1], 0))
         lm3[upper, 1] = lm3[lower, 1] + gap
@@ -235,10 +237,10 @@ class LandmarkRenderer:
         return out
 
     def scale_head(self, f: np.ndarray, scale: float) -> np.ndarray:
-        """Factors (F,) with the head's turn and shift scaled by `scale` about the photo's own pose
+        """Factors (..., F) with the head's turn and shift scaled by `scale` about the photo's own pose
         (0: a still head that still speaks, blinks and looks around; 2: twice the motion)."""
         f = np.array(f, np.float64)
-        f[_HEAD] *= scale
+        f[..., _HEAD] *= scale
         return f
 
     def render_frame(self, f: np.ndarray, emotion: int = 0) -> np.ndarray:

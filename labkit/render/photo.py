@@ -80,17 +80,16 @@ class PhotoRenderer:
         H, W = self.photo.shape[:2]
 
         # the region: inside the outer ring, in the photo's pixels; its bounding box is all a frame touches
-        outer = self._to_photo(self.crop._pixels(_ellipse(64, *OUTER_RING)[:, :2]))
+        ring = self.crop._pixels(_ellipse(64, *OUTER_RING)[:, :2])                      # crop pixels
+        outer = self._to_photo(ring)
         lo = np.floor(outer.min(0)).astype(int).clip(0, [W, H])
-        hi = np.ceil(outer.max(0)).astype(int).clip(0, [W, H]) + 1
-        hi = np.minimum(hi, [W, H])
+        hi = (np.ceil(outer.max(0)).astype(int) + 1).clip(0, [W, H])
         if (hi - lo).min() <= 0:
             raise ValueError("the face's region lies outside the photo")
         self.box = (int(lo[0]), int(lo[1]), int(hi[0]), int(hi[1]))   # left, top, right, bottom (exclusive)
         self._photo_grid = pixel_grid(lo, (hi[1] - lo[1], hi[0] - lo[0]))
 
         # the crop-space field: over the outer ring's box, weighted to fade to zero at the ring
-        ring = self.crop._pixels(_ellipse(64, *OUTER_RING)[:, :2])
         c_lo, c_hi = np.floor(ring.min(0)) - 2 * FIELD_STEP, np.ceil(ring.max(0)) + 3 * FIELD_STEP
         shape = np.ceil((c_hi - c_lo) / FIELD_STEP).astype(int)
         self._crop_grid = pixel_grid(c_lo, (shape[1], shape[0]), FIELD_STEP)
@@ -104,8 +103,8 @@ class PhotoRenderer:
         self.region = np.zeros((H, W), bool)
         x0, y0, x1, y1 = self.box
         self.region[y0:y1, x0:x1] = self._field_at_photo(self._weight[..., 0])[..., 0] > 0
-        self._mouth = Mouth(self.photo, self._to_photo(self.crop._src[:68]))
-        self._lids = Lids(self.photo, self._to_photo(self.crop._src[:68]))
+        src = self._to_photo(self.crop._src[:68])                                       # the photo's landmarks
+        self._mouth, self._lids = Mouth(self.photo, src), Lids(self.photo, src)
 
     # ------------------------------------------------------------------ coordinates
 
@@ -155,12 +154,6 @@ class PhotoRenderer:
         self._mouth.paint(frame, landmarks)
         self._lids.paint(frame, landmarks, f[_COL_BLINK])
         return frame
-
-    def render(self, factors: np.ndarray, emotion: int = 0) -> np.ndarray:
-        """Factors (T, F) → frames (T, H, W, 3) uint8."""
-        factors = np.asarray(factors, np.float64)
-        return np.stack([self.render_frame(f, emotion) for f in factors]) if len(factors) else \
-            np.zeros((0, *self.size, 3), np.uint8)
 
 
 def region_outline(renderer: PhotoRenderer) -> np.ndarray:

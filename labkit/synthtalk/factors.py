@@ -55,6 +55,19 @@ def neutral_factors(T: int) -> Factors:
     return f
 
 
+def factor_row(**values: float) -> np.ndarray:
+    """One frame (F,) float64 in FACTOR_NAMES order: a still, neutral, camera-facing face at the nominal
+    distance, with `values` set by name (e.g. ``factor_row(jaw=0.8, blink=1.0)``)."""
+    unknown = sorted(set(values) - set(FACTOR_NAMES))
+    if unknown:
+        raise ValueError(f"unknown factors {unknown}; the factors are {', '.join(FACTOR_NAMES)}")
+    f = np.zeros(len(FACTOR_NAMES))
+    f[FACTOR_NAMES.index("distance")] = 1.0
+    for name, v in values.items():
+        f[FACTOR_NAMES.index(name)] = v
+    return f
+
+
 def validate_factors(f: Factors) -> None:
     """Raise ValueError naming the first bad factor (missing, shape, non-finite, range)."""
     for name in (*FACTOR_NAMES, "emotion"):
