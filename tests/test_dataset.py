@@ -114,3 +114,14 @@ def test_phones_are_contiguous_and_pauses_merged():
     assert ph[0].start == 0.0 and abs(ph[-1].end - len(m["audio"]) / m["sample_rate"]) < 1e-9
     assert all(a.end == b.start for a, b in zip(ph, ph[1:]))
     assert not any(a.symbol.startswith("_") and b.symbol.startswith("_") for a, b in zip(ph, ph[1:]))
+
+
+def test_factor_row_is_a_neutral_face_with_the_named_factors_set():
+    from labkit.synthtalk.factors import FACTOR_NAMES, factor_row
+
+    row = factor_row(jaw=0.8, blink=1.0)
+    assert row.shape == (len(FACTOR_NAMES),)
+    expected = {"distance": 1.0, "jaw": 0.8, "blink": 1.0}
+    assert all(row[i] == expected.get(n, 0.0) for i, n in enumerate(FACTOR_NAMES))
+    with pytest.raises(ValueError, match=r"unknown factors \['smile'\]"):
+        factor_row(smile=1.0)
