@@ -37,8 +37,8 @@ def test_face_crops_follow_the_eye_corners():
     img = torch.zeros(1, 3, 64, 64)
     img[:, :, 29:31, 31:33] = 1.0                        # a bright spot between the eyes
     eyes = face_crops(img, lm, "eyes")
-    assert eyes.shape == (1, 3, *CROPS["eyes"][1])
-    h, w = CROPS["eyes"][1]
+    h, w = crop_size("eyes", 64)                         # about one sample per pixel of the image
+    assert eyes.shape == (1, 3, h, w) and (h, w) == tuple(n // 2 for n in CROPS["eyes"][1])
     peak = divmod(int(eyes[0, 0].argmax()), w)
     assert abs(peak[1] - (w - 1) / 2) <= 1 and abs(peak[0] - h / 2) <= 3   # the spot sits mid-crop
     # the same face shifted by (5, 3) px and rolled 90° about the spot gives the same crop

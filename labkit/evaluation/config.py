@@ -16,6 +16,8 @@ class EvalLatentConfig:
     probe_test: int = 600          # test-identity frames the probes are scored on
     identities: int = 24           # test identities the identity codes are compared across
     seed: int = 0                  # seed of every draw
+    ceilings: tuple[int, ...] = () # also measure what the eye and mouth crops hold at these sizes (px, e.g.
+                                   # 128 256 512): a ridge on the pixels and a CNN trained on the truth (minutes each)
 
 
 @dataclass

@@ -44,22 +44,18 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.linear_model import Ridge, RidgeCV
-from sklearn.metrics import r2_score
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 from tqdm.auto import tqdm
 
+from labkit.evaluation.ceilings import PROBE_DYN, drawn_dynamics, expression_ceilings
 from labkit.evaluation.config import EvalLatentConfig
+from labkit.evaluation.probes import pixel_probe_r2, probe_r2, within_identity_r2
 from labkit.latent.data import POSE_FACTORS, MotionBank, PairSampler, mixed_frames, motion_bank
 from labkit.latent.losses import masked_mean, region_masks
 from labkit.latent.model import FaceLatentModel
 from labkit.latent.parts import face_crops
 from labkit.metrics import dci, histogram_discretize, mig, modularity, psnr, sap, ssim
-from labkit.synthtalk.factors import FACTOR_NAMES, FACTORS, array_to_factors
-from labkit.synthtalk.renderer import expression_weights
+from labkit.synthtalk.factors import FACTOR_NAMES, FACTORS
 
-PROBE_DYN = ("jaw", "blink", "brow", "gaze_yaw", "gaze_pitch")    # what z_dyn must carry (VASA-1 §3.1: facial dynamics)
 METRIC_FACTORS = POSE_FACTORS + ("jaw", "lip_spread", "lip_round", "blink", "brow", "gaze_yaw", "gaze_pitch")
 _COL = {n: i for i, n in enumerate(FACTOR_NAMES)}
 
@@ -76,49 +72,14 @@ def encode_codes(model: FaceLatentModel, images: torch.Tensor, batch: int = 64) 
             for i, name in enumerate(("z_id", "z_pose", "z_dyn"))}
 
 
-def fit_probe(x_train, y_train):
-    """A ridge regression on standardised codes (a fitted scikit-learn pipeline)."""
-    return make_pipeline(StandardScaler(), Ridge(alpha=1.0)).fit(x_train, y_train)
 
 
-def _r2(y, pred) -> np.ndarray:
-    return np.atleast_1d(r2_score(y, pred, multioutput="raw_values"))
 
 
-def probe_r2(x_train, y_train, x_test, y_test) -> np.ndarray:
-    """Per-target test R² of a ridge regression on standardised codes: (num_targets,)."""
-    return _r2(y_test, fit_probe(x_train, y_train).predict(x_test))
 
 
-def drawn_dynamics(factors: np.ndarray, emotion: np.ndarray) -> np.ndarray:
-    """What SynthTalk draws of each frame's facial dynamics: the blendshape weights (emotion included),
-    the eyelid openness and the gaze. factors (n, F) in FACTOR_NAMES order, emotion (n,) → (n, K + 3)."""
-    gaze = factors[:, [_COL["gaze_yaw"], _COL["gaze_pitch"]]]
-    rows = [np.r_[w, o] for w, o in (expression_weights(array_to_factors(f[None], e), 0)
-                                     for f, e in zip(factors, emotion))]
-    return np.concatenate([np.asarray(rows, np.float32), gaze], 1)
 
 
-def within_identity_r2(x, y, ids) -> np.ndarray:
-    """Per-target R² of a linear probe of motion within one person: each person's mean is taken from
-    the codes x (N, ·) and the targets y (N, T), and the probe is fit on half of the people and
-    scored on the other half (both ways, two-fold by person). It forgives what unsupervised training
-    leaves free, a constant offset of the codes per person (a source's pose is undone and a driver's
-    applied, so such an offset cancels; and head size and distance look alike in one image), and
-    nothing else."""
-    x, y, ids = np.asarray(x, np.float64).copy(), np.asarray(y, np.float64).copy(), np.asarray(ids)
-    people = np.unique(ids)
-    if len(people) < 4:
-        raise ValueError(f"within_identity_r2 needs frames of at least 4 people, got {len(people)}")
-    for i in people:
-        rows = ids == i
-        x[rows] -= x[rows].mean(0)
-        y[rows] -= y[rows].mean(0)
-    first = np.isin(ids, people[: len(people) // 2])
-    pred = np.empty_like(y)
-    for fit, score in ((first, ~first), (~first, first)):
-        pred[score] = fit_probe(x[fit], y[fit]).predict(x[score])
-    return _r2(y, pred)
 
 
 def render_frames(sampler: PairSampler, ids, factors, emotion, batch: int = 64) -> torch.Tensor:
@@ -141,11 +102,6 @@ def render_frames_with_parts(sampler: PairSampler, ids, factors, emotion,
     return torch.cat(images), np.concatenate(parts)
 
 
-def pixel_probe_r2(x_train, y_train, x_test, y_test) -> np.ndarray:
-    """Per-target test R² of a ridge regression on standardised raw pixels, its strength chosen for each
-    target by leave-one-out cross-validation on the training frames (10^0 to 10^6): (num_targets,)."""
-    probe = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(0, 6, 13), alpha_per_target=True))
-    return _r2(y_test, probe.fit(x_train, y_train).predict(x_test))
 
 
 def _masked_psnr(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> float:
@@ -252,9 +208,11 @@ def reenactment_scores(model: FaceLatentModel, sampler: PairSampler, bank: Motio
 def evaluate_latent(model: FaceLatentModel, *, pairs: int = EvalLatentConfig.pairs,
                     probe_train: int = EvalLatentConfig.probe_train, probe_test: int = EvalLatentConfig.probe_test,
                     identities: int = EvalLatentConfig.identities, seed: int = EvalLatentConfig.seed,
-                    progress: bool = False) -> dict:
+                    ceilings: tuple[int, ...] = EvalLatentConfig.ceilings, progress: bool = False) -> dict:
     """Every figure of the face latent evaluation for `model` (see the module docstring); a flat dict of floats
-    plus 'per_factor_r2' (probe name → {factor: R²}) and 'counts'."""
+    plus 'per_factor_r2' (probe name → {factor: R²}) and 'counts'. With `ceilings` (sizes in px) also
+    'ceilings' (labkit.evaluation.ceilings.expression_ceilings) and, when the model's part resolution is
+    among them, 'dyn_vs_reader': per factor, z_dyn's probe over the supervised reader's ceiling there."""
     if identities < 4:
         raise ValueError(f"identities must be at least 4 (the within-person pose probe fits on half of them), "
                          f"got {identities}")
@@ -342,6 +300,12 @@ def evaluate_latent(model: FaceLatentModel, *, pairs: int = EvalLatentConfig.pai
     out["mixed_psnr"] = float(mp.mean())                                     # own draws: the figures above stay put
     out["detail"] = detail_fidelity(model, test, test_bank, np.random.default_rng([seed, 1]))  # own draws
     out["transfer"] = factor_transfer(model, test, np.random.default_rng([seed, 3]))           # own draws
+    if ceilings:
+        out["ceilings"] = expression_ceilings(ceilings, seed=seed, progress=progress)
+        at = out["ceilings"]["sizes"].get(str(model.cfg.image_size))
+        if at is not None:
+            out["dyn_vs_reader"] = {n: round(out["per_factor_r2"]["probe_dyn"][n] / max(at["reader"][n], 1e-6), 3)
+                                    for n in PROBE_DYN}
     out["counts"] = {"pairs": pairs, "probe_train": probe_train, "probe_test": probe_test,
                      "identities": identities, "frames_per_identity": n_per, "image_size": size}
     return out

@@ -49,10 +49,12 @@ def _unit_grid(h: int, w: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.
 
 
 def face_crops(images: torch.Tensor, landmarks: torch.Tensor, region: str) -> torch.Tensor:
-    """The `region` crop (CROPS) of images (B, 3, H, W), placed by the outer eye corners of landmarks
-    (B, 68, 2) pixel (x, y), so it turns and scales with the head but not with the expression: (B, 3, h, w)."""
-    (cx, cy, cw, ch), (h, w) = CROPS[region]
+    """The `region` crop (CROPS) of images (B, 3, S, S), placed by the outer eye corners of landmarks
+    (B, 68, 2) pixel (x, y), so it turns and scales with the head but not with the expression, and sampled
+    about once per pixel (crop_size): (B, 3, h, w)."""
     S = images.shape[-1]
+    (cx, cy, cw, ch), _ = CROPS[region]
+    h, w = crop_size(region, S)
     left, right = landmarks[:, EYE_CORNERS[0]], landmarks[:, EYE_CORNERS[1]]  # (B, 2)
     u = right - left                                                        # along the eyes, length d
     v = torch.stack([-u[:, 1], u[:, 0]], 1)                                 # across, down in the image
