@@ -205,7 +205,7 @@ class Decoder2d(nn.Module):
         for k, up in enumerate(self.ups):
             if self.films is not None:
                 x = self.films[k](x, z)
-            x = up(F.interpolate(x, scale_factor=2, mode="nearest"))
+            x = up.upsampled(x)                                             # up(2x nearest upsampling of x)
         if self.films is not None:
             x = self.films[-1](x, z)
         return torch.sigmoid(self.out(x))
