@@ -91,6 +91,7 @@ MIN_SPEECH_SECONDS = 0.2                  # shorter audio holds no speech to ani
 CHUNK_SECONDS = 30.0                      # a speech file is decoded this much at a time
 HEAD_SECONDS = 10.0                       # speech kept from a file read in passes: covers the content id's window
 MAX_SEED = 2 ** 63 - 1                    # seeds are int64 for torch and numpy
+LATENT_BATCH = 8                          # frames the latent renderer decodes together (LatentRenderer.render_frames)
 _BLINK, _INTENSITY = FACTOR_NAMES.index("blink"), FACTOR_NAMES.index("emotion_intensity")
 
 
@@ -457,6 +458,28 @@ class Animator:
             motion_row = self._draw.scale_head(motion_row, self.controls.motion_scale)
         return self._draw.render_frame(motion_row, self.controls.emotion_index)
 
+    def _drawn(self, motion: np.ndarray, timings: dict | None = None, *, first: bool = False) -> Iterator[list]:
+        """The frames (H, W, 3) uint8 of motion rows (T, M), a list at a time, the seconds spent added to
+        timings["render"]. The landmark renderers draw row by row. The latent renderer decodes LATENT_BATCH
+        rows together, but a clip's first frame (`first`: motion starts with it) alone, so that a stream
+        waits for no batch before it starts; offline and streamed frames are decoded alike, so they are equal."""
+        latent = self.renderer == "latent"
+        groups = _groups(len(motion), LATENT_BATCH, first=first) if latent else _groups(len(motion), 1)
+        for rows in groups:
+            with _one_blas_thread():
+                t0 = time.perf_counter()
+                if latent:
+                    codes = motion[rows]
+                    if self.controls.motion_scale != 1.0:
+                        codes = self._draw.scale_head(codes, self.controls.motion_scale)
+                    frames = list(self._draw.render_frames(codes, batch=1 if first and rows.start == 0 else
+                                                           LATENT_BATCH))
+                else:
+                    frames = [self._frame(motion[rows.start])]
+            if timings is not None:
+                timings["render"] += time.perf_counter() - t0
+            yield frames
+
     def content_id(self, speech: np.ndarray) -> int:
         """The content id of a video of `speech` (S,) float32 at 16 kHz (see :func:`content_id`)."""
         renderer = f"{self.renderer} photo {self.size[1]}x{self.size[0]}" if self.full_photo else self.renderer
@@ -493,19 +516,18 @@ class Animator:
         would fight the renderer's and torch's for the cores (on two cores that cost 5x)."""
         marker = self._marker(cid)
         timings["render"] = timings["watermark"] = 0.0
-        rows = motion
-        if progress:
-            rows = tqdm(motion, desc=f"render ({self.renderer})", unit="frame")
-        for row in rows:
+        bar = tqdm(total=len(motion), desc=f"render ({self.renderer})", unit="frame") if progress else None
+        for frames in self._drawn(motion, timings, first=True):
             with _one_blas_thread():
                 t0 = time.perf_counter()
-                frame = self._frame(row)
-                t1 = time.perf_counter()
                 if marker is not None:
-                    frame = marker.embed_frame(frame)
-            timings["render"] += t1 - t0
-            timings["watermark"] += time.perf_counter() - t1
-            yield frame
+                    frames = [marker.embed_frame(frame) for frame in frames]
+            timings["watermark"] += time.perf_counter() - t0
+            if bar is not None:
+                bar.update(len(frames))
+            yield from frames
+        if bar is not None:
+            bar.close()
 
     def animate(self, audio, *, sample_rate: int | None = None, progress: bool = False) -> Video:
         """Speech (a path or samples) → the whole video at once, in memory (see :meth:`write` for long audio)."""
@@ -555,18 +577,24 @@ class Animator:
         the same speech: the first window's audio is in before the first frame is made."""
         head = []                                                # the speech the content id covers
         chunks = (as_samples(chunk, name=f"audio chunk {k}") for k, chunk in enumerate(audio_chunks))
-        marker, blinks = None, self._blinks()
+        marker, blinks, first = None, self._blinks(), True
         for motion in self.generator.stream(_keeping_head(chunks, self.id_samples, head), **self.controls.commands()):
             motion = self._finish(motion, blinks)
             if marker is None:
                 self.stream_content_id = self.content_id(np.concatenate(head) if head else np.zeros(0, np.float32))
                 marker = self._marker(self.stream_content_id) or False
-            for row in motion:
-                with _one_blas_thread():
-                    frame = self._frame(row)
-                    if marker:
-                        frame = marker.embed_frame(frame)
-                yield frame
+            for frames in self._drawn(motion, first=first):
+                if marker:
+                    with _one_blas_thread():
+                        frames = [marker.embed_frame(frame) for frame in frames]
+                yield from frames
+            first = False
+
+
+def _groups(T: int, size: int, *, first: bool = False) -> list[slice]:
+    """Rows 0 .. T - 1 in consecutive groups of `size` (the last one shorter), row 0 alone when `first`."""
+    lone = 1 if first and T else 0
+    return [slice(0, 1)] * lone + [slice(k, min(k + size, T)) for k in range(lone, T, size)]
 
 
 @lru_cache(maxsize=1)

@@ -31,25 +31,49 @@ class LatentRenderer:
             crop = image if image.shape[0] == size else cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
         else:
             crop = align_face(image, find_face(image, name=name).landmarks, size)[0]
-        with torch.no_grad():
+        with torch.inference_mode():
             x = torch.from_numpy(crop).permute(2, 0, 1)[None].float().div(255).to(device)
             lat = self.model.encode(x)
-            self.canonical, self.z_id = self.model.canonicalize(lat), lat.z_id
+            self.canonical, self.z_id = self.model.canonicalize(lat), lat.z_id   # (1, C, D, Hv, Wv), (1, Z_id)
         self.P, self.resolution = lat.z_pose.shape[1], resolution
         self.z_pose = lat.z_pose[0].cpu().numpy()                # the portrait's own pose code
 
     def scale_head(self, codes: np.ndarray, scale: float) -> np.ndarray:
-        """Codes (z_pose then z_dyn) with the pose code's departure from the portrait's scaled by `scale`."""
+        """Codes (..., M), z_pose then z_dyn, with the pose code's departure from the portrait's scaled by `scale`."""
         codes = np.array(codes, np.float32)
-        codes[:self.P] = self.z_pose + scale * (codes[:self.P] - self.z_pose)
+        codes[..., :self.P] = self.z_pose + scale * (codes[..., :self.P] - self.z_pose)
         return codes
 
     def render_frame(self, codes: np.ndarray, emotion: int = 0) -> np.ndarray:
         """One frame's motion codes (z_pose then z_dyn) → (R, R, 3) uint8; `emotion` is read from the codes."""
-        m = torch.from_numpy(np.asarray(codes, np.float32))[None].to(self.device)
-        with torch.no_grad():
-            x = self.model.decode(self.canonical, self.z_id, m[:, :self.P], m[:, self.P:])
-        img = x[0].clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
-        if img.shape[0] != self.resolution:
-            img = cv2.resize(img, (self.resolution, self.resolution), interpolation=cv2.INTER_CUBIC)
-        return img
+        return self.render_frames(np.asarray(codes)[None])[0]
+
+    def render_frames(self, codes: np.ndarray, *, batch: int | None = None) -> np.ndarray:
+        """Several frames' motion codes (T, M) → (T, R, R, 3) uint8, what render_frame draws of each row,
+        decoded `batch` rows at a time (default: all T at once); a frame costs less in a batch of a few.
+
+        With `batch`, the last group is padded to `batch` rows by repeating its last row: the size of a
+        batch changes the convolutions' order of summation, and so a few pixels by one level, and this way
+        every frame is drawn by a decode of the same size however the frames were grouped.
+        """
+        codes = np.asarray(codes, np.float32)
+        T, M = codes.shape if codes.ndim == 2 else (None, None)
+        if M != self.P + self.model.cfg.dyn_dim:
+            raise ValueError(f"codes must be (T, {self.P + self.model.cfg.dyn_dim}), got {codes.shape}")
+        batch = batch or T
+        if T % batch:
+            codes = np.concatenate([codes, np.repeat(codes[-1:], batch - T % batch, 0)])
+        imgs = np.concatenate([self._decode(codes[k:k + batch]) for k in range(0, len(codes), batch)])[:T]
+        if imgs.shape[1] != self.resolution:
+            R = self.resolution
+            imgs = np.stack([cv2.resize(img, (R, R), interpolation=cv2.INTER_CUBIC) for img in imgs])
+        return imgs
+
+    def _decode(self, codes: np.ndarray) -> np.ndarray:
+        """Codes (B, M) → (B, H, W, 3) uint8 at the model's size, one decode against the portrait's volume."""
+        m = torch.from_numpy(codes).to(self.device)
+        B = m.shape[0]
+        with torch.inference_mode():
+            x = self.model.decode(self.canonical.expand(B, *self.canonical.shape[1:]), self.z_id.expand(B, -1),
+                                  m[:, :self.P], m[:, self.P:])                       # (B, 3, H, W) in [0, 1]
+            return x.clamp(0, 1).mul(255).round().byte().permute(0, 2, 3, 1).contiguous().cpu().numpy()
