@@ -24,7 +24,7 @@ from labkit.motion.config import make_config as motion_config
 from labkit.motion.diffusion import Guidance
 from labkit.motion.dit import MotionDiT
 from labkit.motion.generator import MotionGenerator
-from labkit.pipeline import FPS, Animator, chunked, repeated_speech
+from labkit.pipeline import FPS, LATENT_BATCH, Animator, chunked, repeated_speech
 from labkit.synthtalk.dataset import SynthTalk, split_sentences
 from labkit.synthtalk.export import export
 from labkit.synthtalk.identity import sample_identity
@@ -156,11 +156,12 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def bench_latent(*, sizes=(128, 256, 512), batch: int = 1, repeats: int = 3, device: str = "cpu") -> dict:
-    """Per-frame encode and decode time (ms) and GFLOPs per frame of the s<size> presets (random
-    weights: speed does not depend on training), with the machine's matmul throughput."""
-
-
+def bench_latent(*, sizes=(128, 256, 512), batch: int = 1, repeats: int = 3, device: str = "cpu",
+                 frames: int = LATENT_BATCH) -> dict:
+    """Per-frame time (ms) and GFLOPs of the s<size> presets (random weights: speed does not depend on
+    training), with the machine's matmul throughput: encode (E_app, E_id, E_mot), canonicalize (W_s→c and
+    G_3D, once per portrait) and decode (W_c→d, G_2D and G_part, every frame), and decode per frame when
+    `frames` frames are decoded together, as the latent renderer does (``decode_batched_ms``)."""
     out = {"device": device if device == "cpu" else torch.cuda.get_device_name(device),
            "threads": torch.get_num_threads(), "matmul_gflops": matmul_gflops(device=device), "sizes": {}}
     for size in sizes:
@@ -168,37 +169,38 @@ def bench_latent(*, sizes=(128, 256, 512), batch: int = 1, repeats: int = 3, dev
         x = torch.rand(batch, 3, size, size, device=device)
         amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else contextlib.nullcontext()
 
-        def enc():
-            return model.encode(x)
+        def stages(lat, canonical, many):
+            return {"encode": lambda: model.encode(x), "canonicalize": lambda: model.canonicalize(lat),
+                    "decode": lambda: model.decode(canonical, lat.z_id, lat.z_pose, lat.z_dyn),
+                    "decode_batched": lambda: model.decode(*many)}
 
-        def dec(lat):
-            return model.decode(model.canonicalize(lat), lat.z_id, lat.z_pose, lat.z_dyn)
-
-        with torch.no_grad(), amp:
-            lat = enc()
-            dec(lat)                                         # warm-up
-            times = {"encode": [], "decode": []}
+        with torch.inference_mode(), amp:
+            lat = model.encode(x)
+            canonical = model.canonicalize(lat)
+            many = (canonical[:1].expand(frames, *canonical.shape[1:]), lat.z_id[:1].expand(frames, -1),
+                    lat.z_pose[:1].expand(frames, -1), lat.z_dyn[:1].expand(frames, -1))
+            run = stages(lat, canonical, many)
+            for f in run.values():                           # warm-up
+                f()
+            times = {k: [] for k in run}
             for _ in range(repeats):
-                _sync(device)
-                t0 = time.perf_counter()
-                lat = enc()
-                _sync(device)
-                t1 = time.perf_counter()
-                dec(lat)
-                _sync(device)
-                times["encode"].append(t1 - t0)
-                times["decode"].append(time.perf_counter() - t1)
-            with FlopCounterMode(display=False) as fc_enc:
-                lat = enc()
-            with FlopCounterMode(display=False) as fc_dec:
-                dec(lat)
-        gf_enc, gf_dec = fc_enc.get_total_flops() / batch / 1e9, fc_dec.get_total_flops() / batch / 1e9
-        ms_enc = 1e3 * min(times["encode"]) / batch
-        ms_dec = 1e3 * min(times["decode"]) / batch
-        out["sizes"][size] = {"encode_ms": ms_enc, "decode_ms": ms_dec, "encode_gflops": gf_enc,
-                              "decode_gflops": gf_dec,
-                              "fraction_of_matmul_peak": (gf_enc + gf_dec) / ((ms_enc + ms_dec) / 1e3)
-                                                         / out["matmul_gflops"]}
+                for k, f in run.items():
+                    _sync(device)
+                    t0 = time.perf_counter()
+                    f()
+                    _sync(device)
+                    times[k].append(time.perf_counter() - t0)
+            flops = {}
+            for k in ("encode", "canonicalize", "decode"):
+                with FlopCounterMode(display=False) as fc:
+                    run[k]()
+                flops[k] = fc.get_total_flops() / batch / 1e9
+        ms = {k: 1e3 * min(t) / (frames if k == "decode_batched" else batch) for k, t in times.items()}
+        row = {f"{k}_ms": v for k, v in ms.items()}
+        row.update({f"{k}_gflops": v for k, v in flops.items()})
+        row["fraction_of_matmul_peak"] = (sum(flops.values()) / (sum(ms[k] for k in flops) / 1e3)
+                                          / out["matmul_gflops"])
+        out["sizes"][size] = row
     return out
 
 
