@@ -16,6 +16,7 @@ from labkit.latent.parts import (
     crop_size,
     face_crops,
     fit_anchors,
+    move,
     patch_coords,
 )
 from labkit.latent.warp import POSE_DIM, canonical_to_pose
@@ -195,3 +196,48 @@ def test_part_painter_needs_the_part_branch_and_teaches_z_dyn_not_the_pose():
     assert not seen["pose"].requires_grad                                  # placed by a pose it does not teach
     g_dyn, = torch.autograd.grad((y - y0).pow(2).sum(), [z_dyn])
     assert g_dyn.abs().sum() > 0                                           # what it paints teaches z_dyn
+
+
+def test_move_shifts_a_crop_by_its_flow_and_zero_flow_keeps_it():
+    x = torch.zeros(1, 3, 8, 16)
+    x[..., 4, 5] = 1.0
+    assert torch.allclose(move(x, torch.zeros(1, 2, 8, 16)), x, atol=1e-6)
+    flow = torch.zeros(1, 2, 8, 16)
+    flow[:, 0] = 2 * 2 / 16                                   # read 2 cells to the right: the dot moves 2 cells left
+    moved = move(x, flow)
+    assert moved[0, 0, 4].argmax() == 3 and abs(float(moved[0, 0, 4, 3]) - 1) < 1e-5
+
+
+def test_spatial_painter_starts_as_identity_and_can_paint_by_position():
+    torch.manual_seed(0)
+    parts, painter = PartEncoder(S, 8), PartPainter(8 + POSE_DIM, spatial=True)
+    x, z_pose = _image().expand(2, -1, -1, -1).clamp(0.2, 0.8), _pose(2)
+    z = torch.randn(2, 8 + POSE_DIM)
+    assert torch.allclose(painter(x, z_pose, z, parts), x, atol=1e-5)      # zero at init (up to resampling)
+    code = painter.nets["eyes"].spatial
+    assert code(z, (6, 20)).shape == (2, 2 + 32, 6, 20) and code(z, (6, 20)).abs().max() == 0
+    torch.nn.init.normal_(code.lin.weight, std=0.1)                          # a code laid out over the crop:
+    m = code(z, (6, 20))
+    assert not torch.allclose(m[..., :10].mean((-1, -2)), m[..., 10:].mean((-1, -2)))  # left and right differ
+
+
+def test_eyes_read_and_painted_finer_than_the_frame():
+    parts = PartEncoder(S, 8, eye_size=2 * S)
+    assert parts.sizes["eyes"] == crop_size("eyes", 2 * S) and parts.sizes["mouth"] == crop_size("mouth", S)
+    fine = torch.nn.functional.interpolate(_image(), scale_factor=2, mode="bilinear", align_corners=False)
+    z_pose = _pose(1)
+    # the same placement at both resolutions: the fine frame's eye crop is the coarse one's, sampled twice as densely
+    coarse = PartEncoder(S, 8).crop(_image(), z_pose, "eyes")
+    pooled = torch.nn.functional.avg_pool2d(parts.crop(fine, z_pose, "eyes"), 2)
+    assert pooled.shape == coarse.shape and (pooled - coarse).abs().mean() < 0.05
+    painter = PartPainter(8 + POSE_DIM)
+    torch.nn.init.constant_(painter.nets["eyes"].out[-1].bias, 0.1)
+    x = _image().clamp(0.2, 0.8)
+    with torch.no_grad():                                                   # painted at the finer size, pasted at S
+        y = painter(x, z_pose, torch.zeros(1, 8 + POSE_DIM), parts)
+    assert y.shape == x.shape and 0.09 < float((y - x).max()) < 0.11
+    with pytest.raises(ValueError, match="eye_size"):
+        make_config("tiny", part_crops=True, eye_size=32)                   # finer than the frame, or not at all
+    with pytest.raises(ValueError, match="eye_size"):
+        make_config("tiny", eye_size=128)                                   # needs the part branch
+    assert make_config("s128e").driver_size == 256 and make_config("s128pp").driver_size == 128

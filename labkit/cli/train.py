@@ -47,7 +47,7 @@ def register(sub) -> None:
 
     tp = train.add_parser("parts", help="the face latent model's part stage: E_mot's eye reading and G_part at the "
                                         "crop, the rest frozen")
-    add_run_options(tp)
+    add_run_options(tp, time_limit=True)
     add_options(tp, TrainPartsConfig, title="training (TrainPartsConfig)", choices={"encode": ["eyes", "mouth"]})
     tp.set_defaults(func=run_parts)
 
@@ -107,8 +107,10 @@ def run_parts(a) -> int:
     set_threads(a.threads)
     cfg, _ = _configured(a, TrainPartsConfig)
     if not cfg.init:
-        raise ValueError("--init is required: face latent weights with a part branch (.safetensors; s128p, s128pp)")
-    path = train_parts(cfg, a.out, device=a.device, overwrite=a.overwrite, progress=not a.quiet)
+        raise ValueError("--init is required: face latent weights with a part branch (.safetensors; s128p, s128pp, "
+                         "s128e)")
+    path = train_parts(cfg, a.out, device=a.device, overwrite=a.overwrite, progress=not a.quiet,
+                       time_limit=a.time_limit)
     _report_trained(path, cfg.steps)
     return 0
 

@@ -38,6 +38,10 @@ exact ground truth on test identities the model never saw:
   reproduces (1: the output follows the driver, 0: it ignores this factor; a decoder that
   paints an average eye scores 0, not ½). A factor can transfer well and still probe badly:
   the probes read the small changes of natural speech, linearly.
+
+A model that reads the eyes finer than it draws (``eye_size``) is given every frame rendered at that
+size, as it would be given a sharper driver; its outputs are compared with the same frames shrunk to its
+own size (each pixel the mean of the finer ones), and the raw-pixel probe reads those.
 """
 from __future__ import annotations
 
@@ -72,16 +76,6 @@ def encode_codes(model: FaceLatentModel, images: torch.Tensor, batch: int = 64) 
             for i, name in enumerate(("z_id", "z_pose", "z_dyn"))}
 
 
-
-
-
-
-
-
-
-
-
-
 def render_frames(sampler: PairSampler, ids, factors, emotion, batch: int = 64) -> torch.Tensor:
     """SynthTalk frames of identities `ids` (N,) with factors (N, F) and emotions (N,), as the sampler
     draws them, `batch` at a time: (N, 3, H, W) in [0, 1]."""
@@ -89,19 +83,27 @@ def render_frames(sampler: PairSampler, ids, factors, emotion, batch: int = 64) 
                       for k in range(0, len(ids), batch)])
 
 
-def render_frames_with_parts(sampler: PairSampler, ids, factors, emotion,
-                             batch: int = 64) -> tuple[torch.Tensor, np.ndarray]:
+def render_frames_with_parts(sampler: PairSampler, ids, factors, emotion, batch: int = 64,
+                             size: int | None = None) -> tuple[torch.Tensor, np.ndarray]:
     """The frames of render_frames (N, 3, H, W), and each frame's eye and mouth crops placed by its
-    true landmarks, flattened: (N, P) float32."""
+    true landmarks, flattened: (N, P) float32, cut from the frame at `size` px (default: as rendered)."""
     images, parts = [], []
     for k in range(0, len(ids), batch):
         img, lm = sampler.render_with_landmarks(ids[k:k + batch], factors[k:k + batch], emotion[k:k + batch])
-        lm = torch.as_tensor(lm)
+        small, lm = at_size(img, lm, size or img.shape[-1])
         images.append(img)
-        parts.append(torch.cat([face_crops(img, lm, r).flatten(1) for r in ("eyes", "mouth")], 1).numpy())
+        parts.append(torch.cat([face_crops(small, lm, r).flatten(1) for r in ("eyes", "mouth")], 1).numpy())
     return torch.cat(images), np.concatenate(parts)
 
 
+def at_size(images: torch.Tensor, landmarks: torch.Tensor | np.ndarray | None, size: int):
+    """Frames rendered finer (B, 3, S, S) as the model draws them, (B, 3, size, size), each pixel the mean
+    of the finer ones, and their landmarks (B, 68, 2) in that frame's pixels (None stays None)."""
+    if images.shape[-1] == size:
+        return images, None if landmarks is None else torch.as_tensor(landmarks)
+    scale = size / images.shape[-1]
+    small = F.interpolate(images, size=(size, size), mode="area")
+    return small, None if landmarks is None else torch.as_tensor(landmarks) * scale
 
 
 def _masked_psnr(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> float:
@@ -118,12 +120,14 @@ def detail_fidelity(model: FaceLatentModel, sampler: PairSampler, bank: MotionBa
     boxes, and the same for the frames shrunk 4x and enlarged again (the 'blur4_' keys)."""
     ids = sampler.identities[rng.integers(len(sampler.identities), size=n)]
     f, e = mixed_frames(bank, rng, n)
-    x, landmarks = sampler.render_with_landmarks(ids, f, e)
-    size = x.shape[-1]
+    fine, landmarks = sampler.render_with_landmarks(ids, f, e)
+    drawn = model(fine).float().clamp(0, 1)                                # at the model's own size
+    size = drawn.shape[-1]
+    x, landmarks = at_size(fine, landmarks, size)
     masks = region_masks(landmarks, size)                                  # (n, 2, H, W): eyes, mouth
     blur = F.interpolate(F.interpolate(x, size=size // 4, mode="area"), size=size, mode="bilinear", align_corners=False)
     out = {}
-    for prefix, y in (("autoencode_", model(x).float().clamp(0, 1)), ("blur4_", blur)):
+    for prefix, y in (("autoencode_", drawn), ("blur4_", blur)):
         out[prefix + "psnr"] = float(psnr(y, x).mean())
         out[prefix + "eyes_psnr"] = _masked_psnr(y, x, masks[:, 0])
         out[prefix + "mouth_psnr"] = _masked_psnr(y, x, masks[:, 1])
@@ -156,6 +160,8 @@ def factor_transfer(model: FaceLatentModel, sampler: PairSampler, rng: np.random
             d_lo, lm = sampler.render_with_landmarks(ids[sl], f_lo[sl], ed[sl])
             d_hi = sampler.render(ids[sl], f_hi[sl], ed[sl])
             o_lo, o_hi = (model.reenact(src, d).float().clamp(0, 1) for d in (d_lo, d_hi))
+            size = o_lo.shape[-1]                                          # the model's own size
+            (d_lo, lm), (d_hi, _) = at_size(d_lo, lm, size), at_size(d_hi, None, size)
             o, d = (face_crops(hi, lm, part) - face_crops(lo, lm, part) for hi, lo in ((o_hi, o_lo), (d_hi, d_lo)))
             num, den = num + float((o * d).sum()), den + float((d * d).sum())
         out[name] = round(num / max(den, 1e-12), 3)
@@ -200,6 +206,7 @@ def reenactment_scores(model: FaceLatentModel, sampler: PairSampler, bank: Motio
             out = model.reenact(src, drv)
             gt = drv if mode == "self" else sampler.render(ids[sl], fd[sl], ed[sl])
         out = out.float().clamp(0, 1)
+        gt = at_size(gt, None, out.shape[-1])[0]                             # at the model's own size
         p.append(psnr(out, gt))
         s.append(ssim(out, gt))
     return torch.cat(p).numpy(), torch.cat(s).numpy()
@@ -231,8 +238,9 @@ def evaluate_latent(model: FaceLatentModel, *, pairs: int = EvalLatentConfig.pai
 
     train_bank = motion_bank("train", 24, seed=seed + 1)
     test_bank = motion_bank("test", 24, seed=seed)
-    train = PairSampler("train", size, train_bank, random_pose_prob=0.0)
-    test = PairSampler("test", size, test_bank, random_pose_prob=0.0)
+    fine = model.cfg.driver_size                           # frames as finely as the model reads them
+    train = PairSampler("train", fine, train_bank, random_pose_prob=0.0)
+    test = PairSampler("test", fine, test_bank, random_pose_prob=0.0)
     tick()
     out: dict = {}
     sp, ss = reenactment_scores(model, test, test_bank, rng, pairs, mode="self")
@@ -247,7 +255,7 @@ def evaluate_latent(model: FaceLatentModel, *, pairs: int = EvalLatentConfig.pai
     for name, sampler, bank, n in (("train", train, train_bank, probe_train), ("test", test, test_bank, probe_test)):
         ids = sampler.identities[rng.integers(len(sampler.identities), size=n)]
         f, e = mixed_frames(bank, rng, n)
-        images, parts = render_frames_with_parts(sampler, ids, f, e)
+        images, parts = render_frames_with_parts(sampler, ids, f, e, size=size)
         sets[name] = (encode_codes(model, images), f, e, parts)
     (ctr, ftr, etr, ptr), (cte, fte, ete, pte) = sets["train"], sets["test"]
     pose_cols, dyn_cols = _cols(POSE_FACTORS), _cols(PROBE_DYN)
@@ -307,7 +315,7 @@ def evaluate_latent(model: FaceLatentModel, *, pairs: int = EvalLatentConfig.pai
             out["dyn_vs_reader"] = {n: round(out["per_factor_r2"]["probe_dyn"][n] / max(at["reader"][n], 1e-6), 3)
                                     for n in PROBE_DYN}
     out["counts"] = {"pairs": pairs, "probe_train": probe_train, "probe_test": probe_test,
-                     "identities": identities, "frames_per_identity": n_per, "image_size": size}
+                     "identities": identities, "frames_per_identity": n_per, "image_size": size, "driver_size": fine}
     return out
 
 

@@ -40,16 +40,28 @@ class FaceLatentConfig:
                                  # its own z_pose (labkit.latent.parts): at 128 px a blink is 2-3 rows of pixels
     part_painter: bool = False   # G_part repaints G_2D's eye and mouth crops from (z_dyn, z_pose) at the pixel and
                                  # pastes them back where E_mot's parts sit (labkit.latent.parts; needs part_crops)
+    eye_size: int = 0            # resolution E_mot's part branch reads the eyes (with the brows) at and G_part paints
+                                 # them at, from a finer driver frame (0: image_size): a gaze is sub-pixel at 128 px
+    part_spatial: bool = False   # G_part also lays z out over the crop (labkit.latent.parts.SpatialCode): it moves
+                                 # pixels and paints by position, so it can place an iris or a lid
+
+    @property
+    def driver_size(self) -> int:
+        """The resolution a driver frame is best given at: eye_size where E_mot reads the eyes finer."""
+        return max(self.eye_size, self.image_size)
 
     def __post_init__(self):
-        for name in ("image_size", "volume_size", "code_size", "motion_size"):
+        for name in ("image_size", "volume_size", "code_size", "motion_size", "eye_size"):
             n = getattr(self, name)
-            if name == "motion_size" and n == 0:
+            if name in ("motion_size", "eye_size") and n == 0:
                 continue
             if n < 4 or n & (n - 1):
                 raise ValueError(f"{name} must be a power of two >= 4, got {n}")
         if self.volume_size > self.image_size:
             raise ValueError(f"volume_size {self.volume_size} exceeds image_size {self.image_size}")
+        if self.eye_size and (self.eye_size < self.image_size or not self.part_crops):
+            raise ValueError(f"eye_size {self.eye_size} reads the eyes finer than image_size {self.image_size}: it "
+                             "must be 0 or at least image_size, with part_crops=True")
         if self.part_painter and not self.part_crops:
             raise ValueError("part_painter paints where E_mot's part branch places the parts: it needs part_crops=True")
 
@@ -72,6 +84,10 @@ PRESETS = {
     "s128pp": lambda: FaceLatentConfig(image_size=128, volume_size=32, volume_depth=16, width=24, motion_size=128,
                                        dense_warp=True, dyn_film=False, canonical_flow=True, part_crops=True,
                                        part_painter=True),
+    # s128pp reading the eyes from a 256 px driver and painting them there, with a G_part that places what it paints
+    "s128e": lambda: FaceLatentConfig(image_size=128, volume_size=32, volume_depth=16, width=24, motion_size=128,
+                                      dense_warp=True, dyn_film=False, canonical_flow=True, part_crops=True,
+                                      part_painter=True, eye_size=256, part_spatial=True),
     "s256": lambda: FaceLatentConfig(image_size=256, volume_size=32, volume_depth=16, width=24, max_width=384),
     "s512": lambda: FaceLatentConfig(image_size=512, volume_size=64, volume_depth=16, width=16, max_width=384),
 }
@@ -133,6 +149,8 @@ class TrainLatentConfig:
 @dataclass
 class TrainPartsConfig:
     init: str = ""                 # face latent weights to start from (a model with part_crops)
+    preset: str = ""               # build this preset's model from --init's weights (e.g. s128e: the eyes read at
+                                   # 256 px); empty: --init's own config
     pairs: int = 3000              # SynthTalk pairs in the bank
     steps: int = 2000              # optimisation steps
     batch_size: int = 64           # pairs per step, drawn from the bank

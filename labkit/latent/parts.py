@@ -39,6 +39,7 @@ from labkit.latent.blocks import FiLM, ResBlock2d, groups
 # and across it, down (y): (centre x, centre y, width, height), and its crop size (h, w) in pixels at 128 px
 CROPS = {"eyes": ((0.0, -0.05, 1.4, 0.5), (20, 56)), "mouth": ((0.0, 0.62, 0.7, 0.6), (24, 28))}
 EYE_CORNERS = (36, 45)  # iBUG-68 outer corners of the right and left eye (image left to right)
+SPATIAL_GRID = {"eyes": (3, 8), "mouth": (4, 4)}  # G_part's coarse grid per part (SpatialCode), ~7 px cells at 128 px
 
 
 def _unit_grid(h: int, w: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -81,10 +82,12 @@ class PartEncoder(nn.Module):
     whose features keep their layout (an iris's position is the gaze), and a linear head.
     """
 
-    def __init__(self, image_size: int, dyn_dim: int, width: int = 32):
+    def __init__(self, image_size: int, dyn_dim: int, width: int = 32, eye_size: int = 0):
         super().__init__()
         self.regions = tuple(CROPS)
-        self.sizes = {r: crop_size(r, image_size) for r in self.regions}
+        # the eyes may be read finer than the frame is drawn: a 10° gaze moves the iris about a pixel at 128 px
+        read_at = {"eyes": eye_size or image_size}
+        self.sizes = {r: crop_size(r, read_at.get(r, image_size)) for r in self.regions}
         # default placement for a frontal face filling the frame; fit_anchors replaces it with the data's
         self.anchors = nn.Parameter(torch.tensor([[0.0, -0.2, 0.0], [0.0, 0.35, 0.0]]))   # (R, 3) canonical x, y, z
         self.register_buffer("extents", torch.tensor([[0.84, 0.30], [0.42, 0.36]]))       # (R, 2) width, height
@@ -137,7 +140,7 @@ class CropDecoder(nn.Module):
     the poses are given (and not taught) so that z_dyn need not explain what the head does.
     """
 
-    def __init__(self, z: int, width: int = 32, blocks: int = 3):
+    def __init__(self, z: int, width: int = 32, blocks: int = 3, grid: tuple[int, int] | None = None):
         super().__init__()
         self.inp = nn.Conv2d(3, width, 3, 1, 1)
         self.films = nn.ModuleList([FiLM(z, width) for _ in range(blocks)])
@@ -145,12 +148,49 @@ class CropDecoder(nn.Module):
         self.out = nn.Sequential(nn.GroupNorm(groups(width), width), nn.SiLU(), nn.Conv2d(width, 3, 3, 1, 1))
         nn.init.zeros_(self.out[-1].weight)                                  # starts as a copy of the source crop
         nn.init.zeros_(self.out[-1].bias)
+        self.spatial = SpatialCode(z, 2 + width, grid) if grid else None
 
     def forward(self, crop, z):
-        x = self.inp(2 * crop - 1)                                           # (B, width, h, w)
+        if self.spatial is None:
+            x = self.inp(2 * crop - 1)                                       # (B, width, h, w)
+        else:                                                                # move, then paint what moved
+            code = self.spatial(z, crop.shape[-2:])                          # (B, 2 + width, h, w)
+            crop = move(crop, code[:, :2])
+            x = self.inp(2 * crop - 1) + code[:, 2:]
         for film, block in zip(self.films, self.blocks):
             x = block(film(x, z))
         return crop + self.out(x)
+
+
+class SpatialCode(nn.Module):
+    """A code z (B, z) laid out over a crop: a linear map to a coarse (gh, gw) grid of `c` channels, upsampled
+    smoothly to the crop's (h, w): (B, c, h, w); zero at init.
+
+    FiLM scales and shifts every position alike, so a FiLM-only painter can change how an eye looks
+    but not where its iris or its lid is. A map laid out over the crop can: its first two channels
+    move the crop's pixels (`move`), the others say what to paint where.
+    """
+
+    def __init__(self, z: int, c: int, grid: tuple[int, int]):
+        super().__init__()
+        self.c, self.grid = c, tuple(grid)
+        self.lin = nn.Linear(z, c * self.grid[0] * self.grid[1])
+        nn.init.zeros_(self.lin.weight)
+        nn.init.zeros_(self.lin.bias)
+
+    def forward(self, z: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        coarse = self.lin(z).view(len(z), self.c, *self.grid)
+        return F.interpolate(coarse, size=tuple(size), mode="bicubic", align_corners=True)
+
+
+def move(crop: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """crop (B, 3, h, w) resampled at each cell plus flow (B, 2, h, w), (x, y) in units of the crop's
+    half-width and half-height (grid_sample's): the backward warp, (B, 3, h, w)."""
+    h, w = crop.shape[-2:]
+    ys, xs = _unit_grid(h, w, crop)
+    base = torch.stack(torch.broadcast_tensors(2 * xs[None, :], 2 * ys[:, None]), -1)   # (h, w, 2)
+    return F.grid_sample(crop, base + flow.permute(0, 2, 3, 1), mode="bilinear", padding_mode="border",
+                         align_corners=False)
 
 
 class PartPainter(nn.Module):
@@ -162,9 +202,9 @@ class PartPainter(nn.Module):
     patch (`patch_coords`). Zero at init: the painter starts as the identity.
     """
 
-    def __init__(self, z: int, regions=tuple(CROPS)):
+    def __init__(self, z: int, regions=tuple(CROPS), spatial: bool = False):
         super().__init__()
-        self.nets = nn.ModuleDict({r: CropDecoder(z) for r in regions})
+        self.nets = nn.ModuleDict({r: CropDecoder(z, grid=SPATIAL_GRID[r] if spatial else None) for r in regions})
 
     def forward(self, images: torch.Tensor, z_pose: torch.Tensor, z: torch.Tensor, parts: PartEncoder) -> torch.Tensor:
         """images (B, 3, H, W) in [0, 1], z_pose (B, 6), z (B, z), E_mot's `parts` → (B, 3, H, W) in [0, 1]."""
@@ -174,6 +214,9 @@ class PartPainter(nn.Module):
             anchor, extent = parts.anchors[k].detach(), parts.extents[k]
             crop = parts.crop(images, z_pose, r, anchor)                              # (B, 3, h, w)
             change = self.paint(r, crop, z) - crop
+            native = crop_size(r, images.shape[-1])
+            if tuple(change.shape[-2:]) != native:            # painted finer than the frame: each pixel the mean
+                change = F.adaptive_avg_pool2d(change, native)  # of its cells
             uv = patch_coords(z_pose, anchor, extent, images.shape[-1])               # (B, H, W, 2)
             out = out + F.grid_sample(change, uv, mode="bilinear", padding_mode="zeros", align_corners=False)
         return out.clamp(0, 1)
