@@ -91,7 +91,6 @@ MIN_SPEECH_SECONDS = 0.2                  # shorter audio holds no speech to ani
 CHUNK_SECONDS = 30.0                      # a speech file is decoded this much at a time
 HEAD_SECONDS = 10.0                       # speech kept from a file read in passes: covers the content id's window
 MAX_SEED = 2 ** 63 - 1                    # seeds are int64 for torch and numpy
-LATENT_BATCH = 8                          # frames the latent renderer decodes together (LatentRenderer.render_frames)
 _BLINK, _INTENSITY = FACTOR_NAMES.index("blink"), FACTOR_NAMES.index("emotion_intensity")
 
 
@@ -460,11 +459,11 @@ class Animator:
 
     def _drawn(self, motion: np.ndarray, timings: dict | None = None, *, first: bool = False) -> Iterator[list]:
         """The frames (H, W, 3) uint8 of motion rows (T, M), a list at a time, the seconds spent added to
-        timings["render"]. The landmark renderers draw row by row. The latent renderer decodes LATENT_BATCH
+        timings["render"]. The landmark renderers draw row by row. The latent renderer decodes its `batch`
         rows together, but a clip's first frame (`first`: motion starts with it) alone, so that a stream
         waits for no batch before it starts; offline and streamed frames are decoded alike, so they are equal."""
         latent = self.renderer == "latent"
-        groups = _groups(len(motion), LATENT_BATCH, first=first) if latent else _groups(len(motion), 1)
+        groups = _groups(len(motion), self._draw.batch, first=first) if latent else _groups(len(motion), 1)
         for rows in groups:
             with _one_blas_thread():
                 t0 = time.perf_counter()
@@ -473,7 +472,7 @@ class Animator:
                     if self.controls.motion_scale != 1.0:
                         codes = self._draw.scale_head(codes, self.controls.motion_scale)
                     frames = list(self._draw.render_frames(codes, batch=1 if first and rows.start == 0 else
-                                                           LATENT_BATCH))
+                                                           self._draw.batch))
                 else:
                     frames = [self._frame(motion[rows.start])]
             if timings is not None:

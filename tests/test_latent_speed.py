@@ -91,6 +91,7 @@ def test_latent_renderer_batches_draw_the_frames_of_one_at_a_time():
         frames = r.render_frames(codes, batch=batch)
         assert frames.shape == (7, 64, 64, 3) and frames.dtype == np.uint8
         assert np.abs(frames.astype(int) - alone).max() <= 1                # float32 rounding, at most one level
+    assert r.render_frames(codes[:0]).shape == (0, 64, 64, 3)
     with pytest.raises(ValueError, match="codes must be"):
         r.render_frames(codes[:, :-1])
 
@@ -104,3 +105,12 @@ def test_streamed_latent_frames_equal_the_offline_ones():
     offline = anim.animate(speech)
     streamed = np.stack(list(anim.stream(chunked(speech))))
     np.testing.assert_array_equal(streamed, offline.frames)
+
+
+def test_bench_latent_times_decode_apart_from_canonicalize():
+    from labkit.bench.inference import bench_latent
+
+    r = bench_latent(sizes=(64,), repeats=1, frames=2)["sizes"][64]
+    for stage in ("encode", "canonicalize", "decode"):
+        assert r[f"{stage}_ms"] > 0 and r[f"{stage}_gflops"] > 0
+    assert r["decode_batched_ms"] > 0

@@ -24,7 +24,7 @@ from labkit.motion.config import make_config as motion_config
 from labkit.motion.diffusion import Guidance
 from labkit.motion.dit import MotionDiT
 from labkit.motion.generator import MotionGenerator
-from labkit.pipeline import FPS, LATENT_BATCH, Animator, chunked, repeated_speech
+from labkit.pipeline import FPS, Animator, chunked, repeated_speech
 from labkit.synthtalk.dataset import SynthTalk, split_sentences
 from labkit.synthtalk.export import export
 from labkit.synthtalk.identity import sample_identity
@@ -157,11 +157,11 @@ def _sync(device: str) -> None:
 
 
 def bench_latent(*, sizes=(128, 256, 512), batch: int = 1, repeats: int = 3, device: str = "cpu",
-                 frames: int = LATENT_BATCH) -> dict:
+                 frames: int = 8) -> dict:
     """Per-frame time (ms) and GFLOPs of the s<size> presets (random weights: speed does not depend on
     training), with the machine's matmul throughput: encode (E_app, E_id, E_mot), canonicalize (W_s→c and
     G_3D, once per portrait) and decode (W_c→d, G_2D and G_part, every frame), and decode per frame when
-    `frames` frames are decoded together, as the latent renderer does (``decode_batched_ms``)."""
+    `frames` frames are decoded together, as the latent renderer does at 128 px (``decode_batched_ms``)."""
     out = {"device": device if device == "cpu" else torch.cuda.get_device_name(device),
            "threads": torch.get_num_threads(), "matmul_gflops": matmul_gflops(device=device), "sizes": {}}
     for size in sizes:

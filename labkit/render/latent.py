@@ -13,6 +13,10 @@ from labkit.faces.landmarks import find_face
 from labkit.latent.config import make_config
 from labkit.latent.model import FaceLatentModel, load_face_latent
 
+# pixels decoded together, 8 frames at 128 px: a frame costs less in a batch of a few (the warp generator's
+# 3D convolutions have a fast kernel only for batches), but a batch of larger frames leaves the CPU's caches
+BATCH_PIXELS = 8 * 128 * 128
+
 
 class LatentRenderer:
     """The face latent model as a renderer: portrait encoded once, each frame's codes decoded."""
@@ -27,6 +31,7 @@ class LatentRenderer:
                 self.model = FaceLatentModel(make_config(preset)).to(device).eval()
         self.device = device
         size = self.model.cfg.image_size
+        self.batch = max(1, BATCH_PIXELS // size ** 2)          # frames to decode together (render_frames)
         if aligned:
             crop = image if image.shape[0] == size else cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
         else:
@@ -50,22 +55,23 @@ class LatentRenderer:
 
     def render_frames(self, codes: np.ndarray, *, batch: int | None = None) -> np.ndarray:
         """Several frames' motion codes (T, M) → (T, R, R, 3) uint8, what render_frame draws of each row,
-        decoded `batch` rows at a time (default: all T at once); a frame costs less in a batch of a few.
+        decoded `batch` rows at a time (default: all T at once; `self.batch` is the fastest per frame).
 
         With `batch`, the last group is padded to `batch` rows by repeating its last row: the size of a
         batch changes the convolutions' order of summation, and so a few pixels by one level, and this way
         every frame is drawn by a decode of the same size however the frames were grouped.
         """
-        codes = np.asarray(codes, np.float32)
-        T, M = codes.shape if codes.ndim == 2 else (None, None)
-        if M != self.P + self.model.cfg.dyn_dim:
-            raise ValueError(f"codes must be (T, {self.P + self.model.cfg.dyn_dim}), got {codes.shape}")
+        codes, M, R = np.asarray(codes, np.float32), self.P + self.model.cfg.dyn_dim, self.resolution
+        if codes.ndim != 2 or codes.shape[1] != M:
+            raise ValueError(f"codes must be (T, {M}), got {codes.shape}")
+        T = len(codes)
+        if T == 0:
+            return np.zeros((0, R, R, 3), np.uint8)
         batch = batch or T
         if T % batch:
             codes = np.concatenate([codes, np.repeat(codes[-1:], batch - T % batch, 0)])
         imgs = np.concatenate([self._decode(codes[k:k + batch]) for k in range(0, len(codes), batch)])[:T]
-        if imgs.shape[1] != self.resolution:
-            R = self.resolution
+        if imgs.shape[1] != R:
             imgs = np.stack([cv2.resize(img, (R, R), interpolation=cv2.INTER_CUBIC) for img in imgs])
         return imgs
 
