@@ -272,3 +272,17 @@ def test_factor_transfer_is_one_for_the_driver_and_zero_for_the_source():
     none = factor_transfer(Copy("source"), sampler, np.random.default_rng(0), n=4, batch=2)
     assert set(full) == set(none) == set(TRANSFER_PART)
     assert all(v == 1.0 for v in full.values()) and all(v == 0.0 for v in none.values())
+
+
+def test_factor_verdicts_hold_each_factor_to_its_bar():
+    from labkit.evaluation.latent import factor_verdicts
+
+    probe = dict(zip(PROBE_DYN, (0.95, 0.74, 0.80, 0.75, 0.10)))
+    report = {"per_factor_r2": {"probe_dyn": probe}, "transfer": {"jaw": 0.1, "blink": 0.7, "brow": 0.69,
+                                                                  "gaze_yaw": 0.9, "gaze_pitch": 0.0}}
+    v = factor_verdicts(report)
+    assert v["probe_dyn"] == {"jaw": True, "blink": False, "brow": True, "gaze_yaw": True, "gaze_pitch": False}
+    assert v["transfer"] == {"blink": True, "brow": False, "gaze_yaw": True, "gaze_pitch": False}   # no jaw bar
+    assert v["dyn_vs_reader"] == {}                                         # measured only with --ceilings
+    v = factor_verdicts({**report, "dyn_vs_reader": {"jaw": 0.95, "gaze_pitch": 0.5}})
+    assert v["dyn_vs_reader"] == {"jaw": True, "gaze_pitch": False}

@@ -161,7 +161,7 @@ def cmd_eval_table(a) -> int:
 
 
 def cmd_eval_latent(a) -> int:
-    from labkit.evaluation.latent import BARS, KEYS, evaluate_latent, meets
+    from labkit.evaluation.latent import BARS, FACTOR_BARS, KEYS, PROBE_DYN, evaluate_latent, factor_verdicts, meets
     from labkit.latent.model import load_face_latent
 
     model = load_face_latent(a.checkpoint)
@@ -186,6 +186,21 @@ def cmd_eval_latent(a) -> int:
           "{blur4_mouth_psnr:.1f} dB".format(**d))
     print("transfer               " + ", ".join(f"{k} {v:.2f}" for k, v in r["transfer"].items())
           + "   (share of a large one-factor change that reenactment reproduces)")
+    verdicts = factor_verdicts(r)
+    for name, (key, _, op, bar) in FACTOR_BARS.items():
+        if verdicts.get(name):
+            values = r[key][name] if key == "per_factor_r2" else r[key]
+            cells = ", ".join(f"{f} {values[f]:.2f}{'' if ok else ' MISSED'}" for f, ok in verdicts[name].items())
+            print(f"{name:22s} {cells}   (each {op} {bar:g})")
+    if "ceilings" in r:
+        c = r["ceilings"]
+        print("what the crops hold (R² on test identities; drawn: what SynthTalk draws, pixels: a ridge on the raw "
+              "crops, reader: a CNN trained on the truth)")
+        print(f"  {'':12s} {'z_dyn':>6s} {'drawn':>6s} " + " ".join(f"{k + ' ' + s:>13s}" for s in c["sizes"]
+                                                                   for k in ("pixels", "reader")))
+        for f in PROBE_DYN:
+            row = " ".join(f"{c['sizes'][s][k][f]:13.2f}" for s in c["sizes"] for k in ("pixels", "reader"))
+            print(f"  {f:12s} {r['per_factor_r2']['probe_dyn'][f]:6.2f} {c['drawn'][f]:6.2f} {row}")
     return 0
 
 

@@ -310,10 +310,12 @@ def evaluate_latent(model: FaceLatentModel, *, pairs: int = EvalLatentConfig.pai
     out["transfer"] = factor_transfer(model, test, np.random.default_rng([seed, 3]))           # own draws
     if ceilings:
         out["ceilings"] = expression_ceilings(ceilings, seed=seed, progress=progress)
-        at = out["ceilings"]["sizes"].get(str(model.cfg.image_size))
-        if at is not None:
-            out["dyn_vs_reader"] = {n: round(out["per_factor_r2"]["probe_dyn"][n] / max(at["reader"][n], 1e-6), 3)
-                                    for n in PROBE_DYN}
+        out["dyn_vs_reader"] = {}
+        for n in PROBE_DYN:                    # each factor against the reader at the resolution its part is read at
+            read_at = model.cfg.driver_size if TRANSFER_PART[n] == "eyes" else size
+            at = out["ceilings"]["sizes"].get(str(read_at))
+            if at is not None:
+                out["dyn_vs_reader"][n] = round(out["per_factor_r2"]["probe_dyn"][n] / max(at["reader"][n], 1e-6), 3)
     out["counts"] = {"pairs": pairs, "probe_train": probe_train, "probe_test": probe_test,
                      "identities": identities, "frames_per_identity": n_per, "image_size": size, "driver_size": fine}
     return out
@@ -326,6 +328,22 @@ KEYS = ("self_psnr", "self_ssim", "cross_psnr", "probe_pose_r2", "probe_dyn_r2",
 BARS = {"self_psnr": (">=", 28.0), "self_ssim": (">=", 0.90), "cross_psnr": (">=", 25.0),
         "probe_pose_r2": (">=", 0.95), "probe_dyn_r2": (">=", 0.90), "leak_dyn_to_pose_r2": ("<=", 0.10),
         "leak_pose_to_dyn_r2": ("<=", 0.10), "id_intra_cos": (">=", 0.95)}
+
+
+# and per factor: name → (figure, factors, comparison, value)
+FACTOR_BARS = {"probe_dyn": ("per_factor_r2", PROBE_DYN, ">=", 0.75),
+               "transfer": ("transfer", ("blink", "brow", "gaze_yaw", "gaze_pitch"), ">=", 0.7),
+               "dyn_vs_reader": ("dyn_vs_reader", PROBE_DYN, ">=", 0.9)}
+
+
+def factor_verdicts(report: dict) -> dict[str, dict[str, bool]]:
+    """For each FACTOR_BARS row present in an evaluate_latent report: {factor: whether it reaches the bar}."""
+    out = {}
+    for name, (key, factors, op, bar) in FACTOR_BARS.items():
+        values = report.get(key, {})
+        values = values.get(name, {}) if key == "per_factor_r2" else values
+        out[name] = {f: (values[f] >= bar if op == ">=" else values[f] <= bar) for f in factors if f in values}
+    return out
 
 
 def meets(key: str, value: float) -> bool | None:
