@@ -587,7 +587,7 @@ class Animator:
                     with _one_blas_thread():
                         frames = [marker.embed_frame(frame) for frame in frames]
                 yield from frames
-            first = False
+            first = first and len(motion) == 0
 
 
 def _groups(T: int, size: int, *, first: bool = False) -> list[slice]:
