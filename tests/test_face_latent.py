@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from labkit.io.checkpoint import load_matching, load_state, read_metadata, save_weights
 from labkit.latent import warp
@@ -20,6 +21,7 @@ from labkit.latent.losses import (
     region_masks,
 )
 from labkit.latent.model import DenseWarpGenerator, FaceLatentModel, load_face_latent
+from labkit.latent.parts import crop_size
 from labkit.latent.train import lr_at, train_latent
 
 
@@ -453,3 +455,28 @@ def test_a_time_limit_stops_checkpointed_and_the_same_command_resumes_exactly(tm
     assert main(["train", "latent", "--config", str(recipe), "--steps", "2", "--batch-size", "2", "--time-limit", "0",
                  "--quiet", "--out", str(tmp_path / "cli")]) == 0
     assert "stopped by --time-limit at step 1 of 2" in capsys.readouterr().out
+
+
+def test_a_finer_driver_feeds_only_the_eye_reader():
+    torch.manual_seed(0)
+    model = FaceLatentModel(make_config("tiny", part_crops=True, part_painter=True, eye_size=128,
+                                        part_spatial=True)).eval()
+    assert model.cfg.driver_size == 128 and model.motion_encoder.parts.sizes["eyes"] == crop_size("eyes", 128)
+    for p in model.motion_encoder.parts.parameters():                       # a reading that is not near zero
+        p.data.add_(0.05 * torch.randn_like(p))
+    fine = torch.rand(2, 3, 128, 128)
+    small = model.frame(fine)
+    assert small.shape == (2, 3, 64, 64) and torch.allclose(small, F.avg_pool2d(fine, 2), atol=1e-6)
+    with torch.no_grad():
+        pose_f, dyn_f = model.encode_motion(fine)
+        pose_s, dyn_s = model.encode_motion(small)
+        assert torch.equal(pose_f, pose_s)                                   # the pose is read from the frame
+        assert not torch.allclose(dyn_f, dyn_s)                              # the eyes from the finer driver
+        parts = model.motion_encoder.parts
+        holistic = model.motion_encoder.holistic(2 * small - 1)[:, 6:]
+        eyes = parts.nets["eyes"](2 * parts.crop(fine, pose_f, "eyes") - 1)
+        mouth = parts.nets["mouth"](2 * parts.crop(fine, pose_f, "mouth") - 1)
+        assert torch.allclose(dyn_f, holistic + eyes + mouth, atol=1e-5)
+        assert model.reenact(fine, fine.flip(0)).shape == (2, 3, 64, 64)     # drawn at the model's own size
+    with pytest.raises(ValueError, match="S >= 64"):
+        model.encode(torch.rand(1, 3, 32, 32))

@@ -115,18 +115,21 @@ class MotionEncoder(CodeEncoder):
         super().__init__(cfg, POSE_DIM + cfg.dyn_dim, cfg.motion_size)
         nn.init.normal_(self.head[-1].weight, std=1e-3)                    # start near the identity pose
         nn.init.zeros_(self.head[-1].bias)
-        self.parts = PartEncoder(cfg.image_size, cfg.dyn_dim) if cfg.part_crops else None
+        self.parts = PartEncoder(cfg.image_size, cfg.dyn_dim, eye_size=cfg.eye_size) if cfg.part_crops else None
 
     def holistic(self, x):
         """The pooled view alone: (B, 6 + Z_dyn), z_pose then z_dyn before the part branch adds to it."""
         return super().forward(x)
 
-    def forward(self, x):
+    def forward(self, x, fine=None):
+        """x (B, 3, H, W) in [-1, 1]; `fine`: the same frame rendered finer (B, 3, S, S), which the part
+        branch reads its crops from where given (their placement is resolution-free)."""
         m = self.holistic(x)                                               # (B, 6 + Z_dyn)
         if self.parts is None:
             return m
         z_pose = m[:, :POSE_DIM]
-        return torch.cat([z_pose, m[:, POSE_DIM:] + self.parts(x, z_pose.detach())], 1)
+        crops_from = x if fine is None else fine
+        return torch.cat([z_pose, m[:, POSE_DIM:] + self.parts(crops_from, z_pose.detach())], 1)
 
 
 class WarpGenerator(nn.Module):
@@ -227,7 +230,8 @@ class FaceLatentModel(nn.Module):
         self.warp_from_canonical = W(cfg)                                  # non-rigid part of W_c→d
         self.g3d = nn.Sequential(*[ResBlock3d(cfg.volume_channels) for _ in range(cfg.res3d_blocks)])
         self.g2d = Decoder2d(cfg)
-        self.part_painter = PartPainter(cfg.dyn_dim + POSE_DIM) if cfg.part_painter else None      # G_part
+        self.part_painter = (PartPainter(cfg.dyn_dim + POSE_DIM, spatial=cfg.part_spatial)          # G_part
+                             if cfg.part_painter else None)
         # training aid, unused at inference
         self.crop_decoder = CropDecoder(cfg.dyn_dim + 2 * POSE_DIM) if cfg.crop_decoder else None
         if cfg.pose_residual:                                              # z_dyn's linear prediction from z_pose:
@@ -239,24 +243,31 @@ class FaceLatentModel(nn.Module):
 
     def _check_images(self, x):
         s = self.cfg.image_size
-        if x.ndim != 4 or x.shape[1:] != (3, s, s):
-            raise ValueError(f"expected images (B, 3, {s}, {s}) in [0, 1], got {tuple(x.shape)}")
+        if x.ndim != 4 or x.shape[1] != 3 or x.shape[2] != x.shape[3] or x.shape[-1] < s:
+            raise ValueError(f"expected images (B, 3, S, S) in [0, 1], square, S >= {s}, got {tuple(x.shape)}")
+
+    def frame(self, x: torch.Tensor) -> torch.Tensor:
+        """Images (B, 3, S, S), S >= image_size, as the model's own frames (B, 3, H, W): each pixel the mean
+        of the finer ones."""
+        self._check_images(x)
+        return at_size(x, self.cfg.image_size)
 
     def encode(self, x: torch.Tensor) -> Latents:
-        """x: (B, 3, H, W) in [0, 1] → Latents."""
+        """x: (B, 3, S, S) in [0, 1], S >= image_size (finer frames let E_mot read the eyes finer) → Latents."""
         z_id, z_pose, z_dyn = self.encode_codes(x)
-        return Latents(self.app_encoder(2 * x - 1), z_id, z_pose, z_dyn)
+        return Latents(self.app_encoder(2 * self.frame(x) - 1), z_id, z_pose, z_dyn)
 
     def encode_codes(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Only the small codes (z_id, z_pose, z_dyn) -- no appearance volume; cheap."""
         z_pose, z_dyn = self.encode_motion(x)
-        return self.id_encoder(2 * x - 1), z_pose, z_dyn
+        return self.id_encoder(2 * self.frame(x) - 1), z_pose, z_dyn
 
     def encode_motion(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """E_mot alone: x (B, 3, H, W) in [0, 1] → z_pose (B, 6), z_dyn (B, Z_dyn), the motion that
-        the motion generator learns to produce (VASA-1 §3.2)."""
-        self._check_images(x)
-        m = self.motion_encoder(2 * x - 1)
+        """E_mot alone: x (B, 3, S, S) in [0, 1], S >= image_size → z_pose (B, 6), z_dyn (B, Z_dyn), the
+        motion that the motion generator learns to produce (VASA-1 §3.2). The holistic view reads the frame
+        at image_size; with `eye_size`, the part branch reads its crops from x itself, as fine as it comes."""
+        small = self.frame(x)
+        m = self.motion_encoder(2 * small - 1, None if x is small else 2 * x - 1)
         z_pose, z_dyn = m[:, :POSE_DIM], m[:, POSE_DIM:]
         if self.cfg.pose_residual:
             z_dyn = z_dyn - self.dyn_predicted(z_pose)
@@ -343,6 +354,11 @@ class FaceLatentModel(nn.Module):
         """Auto-encode: x (B, 3, H, W) → its reconstruction through the canonical volume."""
         lat = self.encode(x)
         return self.decode(self.canonicalize(lat), lat.z_id, lat.z_pose, lat.z_dyn)
+
+
+def at_size(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Images (B, 3, S, S) at (B, 3, size, size), each pixel the mean of the finer ones (x itself if S == size)."""
+    return x if x.shape[-1] == size else F.interpolate(x, size=(size, size), mode="area")
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -36,7 +36,6 @@ from tqdm.auto import tqdm
 from labkit.io.checkpoint import load_matching, load_state, save_training_state
 from labkit.latent.config import FaceLatentConfig, TrainLatentConfig, TrainPartsConfig, make_config
 from labkit.latent.model import KIND, FaceLatentModel
-from labkit.latent.parts import PartEncoder, PartPainter, crop_size
 from labkit.latent.train import make_sampler
 from labkit.latent.warp import POSE_DIM
 from labkit.training.runs import RunFolder, deadline_after, keeps_global_state, run_steps
@@ -57,37 +56,13 @@ def stage_model(state: dict, meta: dict, *, preset: str = "", encode: tuple[str,
     if not cfg.part_crops:
         raise ValueError("the part stage trains E_mot's part branch: --init must be a model with part_crops "
                          "(presets s128p, s128pp, s128e)")
-    model = with_part_config(FaceLatentModel(replace(cfg, part_painter=True, pose_residual=False)))
+    model = FaceLatentModel(replace(cfg, part_painter=True, pose_residual=False))
     fresh, _ = load_matching(model, state)
     trained = ("part_painter.", *(f"motion_encoder.parts.nets.{r}." for r in encode))
     missing = [k for k in fresh if not k.startswith(trained)]
     if missing:
         raise ValueError(f"--init lacks tensors the stage keeps frozen: {missing[:4]}")
     return model
-
-
-def with_part_config(model: FaceLatentModel) -> FaceLatentModel:
-    """The model with its part branch and G_part built as its config says (eye_size, part_spatial)."""
-    cfg = model.cfg
-    enc = model.motion_encoder
-    if cfg.eye_size and enc.parts.sizes["eyes"] != crop_size("eyes", cfg.eye_size):
-        anchors, extents = enc.parts.anchors.data.clone(), enc.parts.extents.clone()
-        enc.parts = PartEncoder(cfg.image_size, cfg.dyn_dim, eye_size=cfg.eye_size)
-        enc.parts.anchors.data.copy_(anchors)
-        enc.parts.extents.copy_(extents)
-    if cfg.part_spatial and model.part_painter.nets["eyes"].spatial is None:
-        model.part_painter = PartPainter(cfg.dyn_dim + POSE_DIM, spatial=True)
-    return model
-
-
-def driver_size(model: FaceLatentModel) -> int:
-    """The resolution the stage renders its pairs at: the eyes' (eye_size) where it is finer than the frame."""
-    return max(model.cfg.eye_size, model.cfg.image_size)
-
-
-def frame(images: torch.Tensor, size: int) -> torch.Tensor:
-    """Images (B, 3, S, S) as the model's input (B, 3, size, size): each pixel the mean of the finer ones."""
-    return images if images.shape[-1] == size else F.interpolate(images, size=(size, size), mode="area")
 
 
 def trainable(model: FaceLatentModel, encode: tuple[str, ...]) -> list[torch.nn.Parameter]:
@@ -117,9 +92,8 @@ def build_bank(model: FaceLatentModel, sampler, pairs: int, encode: tuple[str, .
     starts = range(0, pairs, chunk)
     for k, start in enumerate(tqdm(starts, desc="part bank", unit="chunk", disable=not progress)):
         b = sampler.batch(min(chunk, pairs - start), np.random.default_rng([seed, 2, k]))
-        fine = b["driver"].to(device)                                           # at driver_size(model)
-        source, driver = (frame(x, model.cfg.image_size) for x in (b["source"].to(device), fine))
-        m = model.motion_encoder.holistic(2 * driver - 1)
+        source, fine = b["source"].to(device), b["driver"].to(device)          # at the model's driver_size
+        m = model.motion_encoder.holistic(2 * model.frame(fine) - 1)
         z_pose, dyn = m[:, :POSE_DIM], m[:, POSE_DIM:]
         targets = parts.crops(fine, z_pose)                                     # each part at its own resolution
         reading = {r: parts.nets[r](2 * c - 1) for r, c in targets.items()}
@@ -171,7 +145,7 @@ def train_parts(cfg: TrainPartsConfig, out_dir: str | os.PathLike, *, device: st
         data = TrainLatentConfig(seed=cfg.seed, bank_clips=cfg.bank_clips, random_pose_prob=cfg.random_pose_prob,
                                  random_expression_prob=cfg.random_expression_prob, same_pose_prob=cfg.same_pose_prob)
         model.eval()
-        bank = build_bank(model, make_sampler(data, driver_size(model), progress=progress), cfg.pairs, cfg.encode,
+        bank = build_bank(model, make_sampler(data, model.cfg.driver_size, progress=progress), cfg.pairs, cfg.encode,
                           seed=cfg.seed, progress=progress)
         save_training_state(bank_path, bank)                 # atomically: a killed build leaves no half bank
     bank = {k: v.to(device) for k, v in bank.items()}
