@@ -95,7 +95,7 @@ def decouple_checkpoint(src: str | os.PathLike, dst: str | os.PathLike, *, frame
     state, meta = load_state(src, kind=KIND)
     dtype = next(v.dtype for v in state.values() if v.is_floating_point())
     model = model_from_state(state, meta)
-    model, r2 = decouple(model, synthtalk_frames(model.cfg.image_size, frames, seed=seed, progress=progress))
+    model, r2 = decouple(model, synthtalk_frames(model.cfg.driver_size, frames, seed=seed, progress=progress))
     extra = {k: v for k, v in meta.items() if k not in ("kind", "config")}
     extra["decouple"] = {"frames": frames, "seed": seed, "split": "train", "r2": round(r2, 4)}
     save_weights(dst, model, kind=KIND, config=dataclasses.asdict(model.cfg), extra=extra, dtype=dtype)
