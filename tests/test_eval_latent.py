@@ -174,6 +174,8 @@ def test_evaluate_untrained_tiny_model_reports_every_key_and_fails_the_bars():
     # the image shows it
     assert r["per_factor_r2"]["probe_dyn_pixels"]["jaw"] > 0.3 > r["per_factor_r2"]["probe_dyn"]["jaw"]
     assert set(r["transfer"]) == {"jaw", "blink", "brow", "gaze_yaw", "gaze_pitch"}
+    assert 0 <= r["accessories_kept"] <= 1 and r["dlib_distance"] > 0
+    assert {"glasses_kept", "hair_kept", "glasses_reader_acc", "hair_reader_acc"} <= set(r["details"])
     d = r["detail"]
     assert d["autoencode_psnr"] < d["blur4_psnr"]                    # untrained: worse than a 4x blur
     # detail is where it is lost
@@ -286,3 +288,26 @@ def test_factor_verdicts_hold_each_factor_to_its_bar():
     assert v["dyn_vs_reader"] == {}                                         # measured only with --ceilings
     v = factor_verdicts({**report, "dyn_vs_reader": {"jaw": 0.95, "gaze_pitch": 0.5}})
     assert v["dyn_vs_reader"] == {"jaw": True, "gaze_pitch": False}
+
+
+def test_identity_details_read_the_truth_and_catch_a_model_that_copies_the_driver():
+    from labkit.evaluation.details import details_kept, fit_attribute_readers, identity_attributes
+    from labkit.synthtalk.identity import HAIR_STYLES, sample_identity
+
+    ids = np.arange(300)
+    truth = identity_attributes(ids)
+    assert all(truth["glasses"][i] == (sample_identity(i).glasses != "none") for i in range(20))
+    assert 0.15 < truth["glasses"].mean() < 0.45 and set(truth["hair"]) <= set(range(len(HAIR_STYLES)))
+
+    class CopyDriver(torch.nn.Module):
+        def reenact(self, source, driver):
+            return driver
+
+    bank = motion_bank("train", 2, seconds=1.0)
+    train = PairSampler("train", 64, bank, random_pose_prob=0)
+    readers = fit_attribute_readers(train, bank, np.random.default_rng(0), size=64, n=300)
+    test = PairSampler("test", 64, bank, random_pose_prob=0)
+    r = details_kept(CopyDriver(), test, bank, readers, np.random.default_rng(1), pairs=24, batch=8)
+    assert r["glasses_reader_acc"] > 0.7                               # the instrument reads glasses ...
+    assert r["accessories_kept"] < 0.9                                 # ... and sees another person's face
+    assert r["dlib_distance"] > 0.2

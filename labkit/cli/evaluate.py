@@ -186,6 +186,10 @@ def cmd_eval_latent(a) -> int:
           "{blur4_mouth_psnr:.1f} dB".format(**d))
     print("transfer               " + ", ".join(f"{k} {v:.2f}" for k, v in r["transfer"].items())
           + "   (share of a large one-factor change that reenactment reproduces)")
+    d = r["details"]
+    print(f"identity details       glasses kept {d['glasses_kept']:.2f} (reader right on {d['glasses_reader_acc']:.0%} "
+          f"of exact renders), hair style kept {d['hair_kept']:.2f} (reader {d['hair_reader_acc']:.0%}), dlib distance "
+          f"to the exact render {d['dlib_distance']:.3f}")
     verdicts = factor_verdicts(r)
     for name, (key, _, op, bar) in FACTOR_BARS.items():
         if verdicts.get(name):

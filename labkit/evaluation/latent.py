@@ -15,6 +15,9 @@ exact ground truth on test identities the model never saw:
   expression are independent by construction (in natural speech they are not: nods come with
   brow raises, and a probe could "leak" through that correlation alone);
 - **identity code**: cosine within one person (many motions) and across people;
+- **identity details** (labkit.evaluation.details): whether cross-identity reenactments keep the source's
+  glasses and hair style, read by classifiers trained on exact renders (``accessories_kept``, bar 0.95), and
+  dlib's face-embedding distance to the exact render (``dlib_distance``);
 - **pose within one person** (a diagnosis, no bar): a z_pose probe with each test person's mean
   taken from the codes and the truth, fit on half of the identity frames' people and scored on
   the other half (``probe_pose_within_id_r2``): what is left of the pose probe's shortfall when
@@ -52,6 +55,7 @@ from tqdm.auto import tqdm
 
 from labkit.evaluation.ceilings import PROBE_DYN, drawn_dynamics, expression_ceilings
 from labkit.evaluation.config import EvalLatentConfig
+from labkit.evaluation.details import details_kept, fit_attribute_readers
 from labkit.evaluation.probes import pixel_probe_r2, probe_r2, within_identity_r2
 from labkit.latent.data import POSE_FACTORS, MotionBank, PairSampler, mixed_frames, motion_bank
 from labkit.latent.losses import masked_mean, region_masks
@@ -308,6 +312,9 @@ def evaluate_latent(model: FaceLatentModel, *, pairs: int = EvalLatentConfig.pai
     out["mixed_psnr"] = float(mp.mean())                                     # own draws: the figures above stay put
     out["detail"] = detail_fidelity(model, test, test_bank, np.random.default_rng([seed, 1]))  # own draws
     out["transfer"] = factor_transfer(model, test, np.random.default_rng([seed, 3]))           # own draws
+    readers = fit_attribute_readers(train, train_bank, np.random.default_rng([seed, 4]), size=size, n=probe_train)
+    out["details"] = details_kept(model, test, test_bank, readers, np.random.default_rng([seed, 5]), pairs=pairs)
+    out["accessories_kept"], out["dlib_distance"] = out["details"]["accessories_kept"], out["details"]["dlib_distance"]
     if ceilings:
         out["ceilings"] = expression_ceilings(ceilings, seed=seed, progress=progress)
         out["dyn_vs_reader"] = {}
@@ -323,11 +330,11 @@ def evaluate_latent(model: FaceLatentModel, *, pairs: int = EvalLatentConfig.pai
 
 KEYS = ("self_psnr", "self_ssim", "cross_psnr", "probe_pose_r2", "probe_dyn_r2", "leak_dyn_to_pose_r2",
         "leak_pose_to_dyn_r2", "id_intra_cos", "id_inter_cos", "dci_disentanglement", "dci_completeness",
-        "mig", "sap", "modularity")
+        "mig", "sap", "modularity", "accessories_kept", "dlib_distance")
 # the bars the face latent model is held to: key → (comparison, value)
 BARS = {"self_psnr": (">=", 28.0), "self_ssim": (">=", 0.90), "cross_psnr": (">=", 25.0),
         "probe_pose_r2": (">=", 0.95), "probe_dyn_r2": (">=", 0.90), "leak_dyn_to_pose_r2": ("<=", 0.10),
-        "leak_pose_to_dyn_r2": ("<=", 0.10), "id_intra_cos": (">=", 0.95)}
+        "leak_pose_to_dyn_r2": ("<=", 0.10), "id_intra_cos": (">=", 0.95), "accessories_kept": (">=", 0.95)}
 
 
 # and per factor: name → (figure, factors, comparison, value)
