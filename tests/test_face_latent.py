@@ -475,7 +475,7 @@ def test_a_finer_driver_feeds_only_the_eye_reader():
         parts = model.motion_encoder.parts
         holistic = model.motion_encoder.holistic(2 * small - 1)[:, 6:]
         eyes = parts.nets["eyes"](2 * parts.crop(fine, pose_f, "eyes") - 1)
-        mouth = parts.nets["mouth"](2 * parts.crop(fine, pose_f, "mouth") - 1)
+        mouth = parts.nets["mouth"](2 * parts.crop(small, pose_f, "mouth") - 1)  # read at its own resolution
         assert torch.allclose(dyn_f, holistic + eyes + mouth, atol=1e-5)
         assert model.reenact(fine, fine.flip(0)).shape == (2, 3, 64, 64)     # drawn at the model's own size
     with pytest.raises(ValueError, match="S >= 64"):

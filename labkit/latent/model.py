@@ -123,13 +123,12 @@ class MotionEncoder(CodeEncoder):
 
     def forward(self, x, fine=None):
         """x (B, 3, H, W) in [-1, 1]; `fine`: the same frame rendered finer (B, 3, S, S), which the part
-        branch reads its crops from where given (their placement is resolution-free)."""
+        branch reads the parts it reads finer from (their placement is resolution-free)."""
         m = self.holistic(x)                                               # (B, 6 + Z_dyn)
         if self.parts is None:
             return m
         z_pose = m[:, :POSE_DIM]
-        crops_from = x if fine is None else fine
-        return torch.cat([z_pose, m[:, POSE_DIM:] + self.parts(crops_from, z_pose.detach())], 1)
+        return torch.cat([z_pose, m[:, POSE_DIM:] + self.parts(x, z_pose.detach(), fine)], 1)
 
 
 class WarpGenerator(nn.Module):

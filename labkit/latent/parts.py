@@ -120,12 +120,15 @@ class PartEncoder(nn.Module):
         return F.grid_sample(x, self.points(z_pose, region, anchor), mode="bilinear", padding_mode="border",
                              align_corners=False)
 
-    def crops(self, x: torch.Tensor, z_pose: torch.Tensor) -> dict[str, torch.Tensor]:
-        """{region: (B, 3, h, w)} crops of x (B, 3, H, W) placed by z_pose (B, 6)."""
-        return {r: self.crop(x, z_pose, r) for r in self.regions}
+    def crops(self, x: torch.Tensor, z_pose: torch.Tensor, fine: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """{region: (B, 3, h, w)} crops of x (B, 3, H, W) placed by z_pose (B, 6). With `fine`, the same frame
+        rendered finer (B, 3, S, S), a part read finer than x (the eyes, with eye_size) is cut from it; the others
+        from x, so that no crop samples a frame more sparsely than its pixels (which would alias)."""
+        return {r: self.crop(x if fine is None or self.sizes[r] == crop_size(r, x.shape[-1]) else fine, z_pose, r)
+                for r in self.regions}
 
-    def forward(self, x: torch.Tensor, z_pose: torch.Tensor) -> torch.Tensor:
-        return sum(self.nets[r](c) for r, c in self.crops(x, z_pose).items())      # (B, Z_dyn)
+    def forward(self, x: torch.Tensor, z_pose: torch.Tensor, fine: torch.Tensor | None = None) -> torch.Tensor:
+        return sum(self.nets[r](c) for r, c in self.crops(x, z_pose, fine).items())      # (B, Z_dyn)
 
 
 class CropDecoder(nn.Module):

@@ -93,9 +93,10 @@ def build_bank(model: FaceLatentModel, sampler, pairs: int, encode: tuple[str, .
     for k, start in enumerate(tqdm(starts, desc="part bank", unit="chunk", disable=not progress)):
         b = sampler.batch(min(chunk, pairs - start), np.random.default_rng([seed, 2, k]))
         source, fine = b["source"].to(device), b["driver"].to(device)          # at the model's driver_size
-        m = model.motion_encoder.holistic(2 * model.frame(fine) - 1)
+        driver = model.frame(fine)
+        m = model.motion_encoder.holistic(2 * driver - 1)
         z_pose, dyn = m[:, :POSE_DIM], m[:, POSE_DIM:]
-        targets = parts.crops(fine, z_pose)                                     # each part at its own resolution
+        targets = parts.crops(driver, z_pose, fine)                             # each part at its own resolution
         reading = {r: parts.nets[r](2 * c - 1) for r, c in targets.items()}
         base = dyn + sum(v for r, v in reading.items() if r not in encode)
         full = base + sum(reading[r] for r in encode)                            # E_mot's output now
