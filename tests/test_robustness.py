@@ -116,9 +116,20 @@ def test_streamed_videos_of_different_speech_get_different_ids(files):
 
 # 6. interrupted runs -------------------------------------------------------------------------------
 
+@pytest.fixture
+def sigint_raises():
+    """SIGINT raising KeyboardInterrupt here and in child processes, however pytest was started: a shell
+    without job control starts background commands (``make test &``) with SIGINT ignored, children inherit
+    that, and an interrupt would then rightly do nothing."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 @pytest.mark.parametrize("sig, status, word", [(signal.SIGTERM, 143, "terminated"),
                                                (signal.SIGINT, 130, "interrupted")])
-def test_an_interrupted_run_removes_its_partial_file_and_says_so_in_one_line(files, tmp_path, sig, status, word):
+def test_an_interrupted_run_removes_its_partial_file_and_says_so_in_one_line(files, tmp_path, sig, status, word,
+                                                                           sigint_raises):
     out = tmp_path / "talk.mp4"
     cmd = [sys.executable, "-c", "import sys; from labkit.cli import main; sys.exit(main(sys.argv[1:]))",
            "animate", str(files / "astronaut.png"), str(files / "long.wav"), "-o", str(out), "--stream",
@@ -136,7 +147,7 @@ def test_an_interrupted_run_removes_its_partial_file_and_says_so_in_one_line(fil
     assert os.listdir(tmp_path) == []                            # no partial file, no output
 
 
-def test_an_interrupt_while_kernels_compile_is_delivered_once_they_are_done():
+def test_an_interrupt_while_kernels_compile_is_delivered_once_they_are_done(sigint_raises):
     """numba compiles through ctypes callbacks, which swallow a KeyboardInterrupt raised in them: the CLI holds
     SIGINT and SIGTERM back while it prepares, so the interrupt arrives after, not never."""
     from labkit.cli.common import signals_held
