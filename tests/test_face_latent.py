@@ -11,18 +11,21 @@ from labkit.io.checkpoint import load_matching, load_state, read_metadata, save_
 from labkit.latent import warp
 from labkit.latent.config import PRESETS, FaceLatentConfig, LossWeights, TrainLatentConfig, make_config
 from labkit.latent.losses import (
+    READOUT,
     cross_correlation,
     id_info_nce,
     latent_losses,
     masked_mean,
     pose_target,
     random_similarity,
+    readout_targets,
     region_l1,
     region_masks,
 )
 from labkit.latent.model import DenseWarpGenerator, FaceLatentModel, load_face_latent
 from labkit.latent.parts import crop_size
 from labkit.latent.train import lr_at, train_latent
+from labkit.synthtalk.factors import factor_row
 
 
 @pytest.fixture(scope="module")
@@ -154,6 +157,24 @@ def test_losses_and_the_ablation_switch(tiny):
     _, terms1, _ = latent_losses(tiny, b, LossWeights(), consistency=False)
     _, terms2, _ = latent_losses(tiny, b, LossWeights(region=0), consistency=False)
     assert terms1["region"] > 0 and "region" not in terms2
+
+
+def test_the_readout_loss_regresses_the_first_dynamics_coordinates_on_the_drawn_factors(tiny):
+    g = torch.Generator().manual_seed(2)
+    b = dict(source=torch.rand(3, 3, 64, 64, generator=g), driver=torch.rand(3, 3, 64, 64, generator=g),
+             identity=torch.arange(3))
+    with pytest.raises(ValueError, match="factors"):
+        latent_losses(tiny, b, LossWeights(readout=1.0), consistency=False)
+    rows = [factor_row(blink=1.0, brow=-1.0, gaze_yaw=25.0, gaze_pitch=0.0), factor_row(), factor_row(blink=0.5)]
+    b["source_factors"] = torch.from_numpy(np.stack(rows)).float()
+    b["driver_factors"] = b["source_factors"].flip(0)
+    assert readout_targets(b["source_factors"])[0].tolist() == [1.0, -1.0, 1.0, 0.0]
+    _, terms, _ = latent_losses(tiny, b, LossWeights(readout=1.0), consistency=False)
+    with torch.no_grad():
+        z_dyn = torch.cat([tiny.encode_motion(b["source"])[1], tiny.encode_motion(b["driver"])[1]])
+        gt = readout_targets(torch.cat([b["source_factors"], b["driver_factors"]]))
+    assert terms["readout"] == pytest.approx(float(((z_dyn[:, :len(READOUT)] - gt) ** 2).mean()), rel=1e-4)
+    assert "readout" not in latent_losses(tiny, b, LossWeights(), consistency=False)[1]
 
 
 def test_region_loss_weighs_small_face_regions():

@@ -8,8 +8,10 @@ import torch
 
 from labkit.io.checkpoint import load_state, save_weights
 from labkit.latent.config import TrainPartsConfig, make_config
+from labkit.latent.losses import READOUT
 from labkit.latent.model import FaceLatentModel, load_face_latent
 from labkit.latent.train_parts import build_bank, stage_loss, stage_model, train_parts, trainable
+from labkit.synthtalk.factors import factor_row
 
 
 def _model(**overrides):
@@ -102,6 +104,36 @@ def test_stage_loss_teaches_the_eye_reader_and_the_painter_not_the_mouth_reader(
     assert model.part_painter.nets["mouth"].out[-1].weight.grad.abs().sum() > 0
     assert all(p.grad is None for p in parts.nets["mouth"].parameters())
     assert all(p.grad is None for p in model.motion_encoder.conv.parameters())
+
+
+class _Labelled(_Frames):
+    """_Frames whose drivers come with SynthTalk factor rows, as the SynthTalk sampler's do."""
+
+    def batch(self, n, rng):
+        out = super().batch(n, rng)
+        out["driver_factors"] = torch.from_numpy(np.stack([factor_row(blink=rng.random(), brow=rng.uniform(-1, 1))
+                                                           for _ in range(n)])).float()
+        return out
+
+
+def test_the_readout_ties_the_first_coordinates_to_the_drawn_factors_through_the_eye_reader_only():
+    model = _model(part_painter=True)
+    trainable(model, ("eyes",))
+    with torch.no_grad():
+        bank = build_bank(model, _Labelled(), 6, ("eyes",), progress=False)
+        plain = build_bank(model, _Frames(), 6, ("eyes",), progress=False)
+    assert bank["readout"].shape == (6, len(READOUT)) and "readout" not in plain
+    rows = torch.arange(6)
+    base, _ = stage_loss(model, bank, rows, ("eyes",))
+    loss, terms = stage_loss(model, bank, rows, ("eyes",), readout=0.5)
+    dyn = bank["base_dyn"] + model.motion_encoder.parts.nets["eyes"](2 * bank["target.eyes"] - 1)
+    mse = float(((dyn[:, :len(READOUT)] - bank["readout"]) ** 2).mean().detach())
+    assert terms["readout_mse"] == pytest.approx(mse, rel=1e-5)
+    assert float(loss.detach()) == pytest.approx(float(base.detach()) + 0.5 * mse, rel=1e-5)
+    model.zero_grad()
+    (loss - base).backward()                                  # the readout term alone
+    assert model.motion_encoder.parts.nets["eyes"][-1].weight.grad.abs().sum() > 0
+    assert all(p.grad is None or not p.grad.any() for p in model.part_painter.parameters())
 
 
 def _train(tmp_path, init, name, steps, **kw):

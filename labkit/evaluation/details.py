@@ -27,6 +27,7 @@ from sklearn.preprocessing import StandardScaler
 from labkit.faces.identity import identity_embedding
 from labkit.faces.landmarks import Face
 from labkit.latent.data import MotionBank, PairSampler, mixed_frames
+from labkit.latent.model import at_size
 from labkit.latent.parts import face_crops
 from labkit.synthtalk.identity import HAIR_STYLES, sample_identity
 
@@ -58,7 +59,7 @@ def fit_attribute_readers(sampler: PairSampler, bank: MotionBank, rng: np.random
     feats: dict[str, list[np.ndarray]] = {a: [] for a in ATTRIBUTES}
     for k in range(0, n, batch):
         img, lm = sampler.render_with_landmarks(ids[k:k + batch], f[k:k + batch], e[k:k + batch])
-        img, lm = _at(img, torch.as_tensor(lm), size)
+        img, lm = frames_at(img, lm, size)
         for a, x in attribute_features(img, lm).items():
             feats[a].append(x)
     truth = identity_attributes(ids)
@@ -66,11 +67,11 @@ def fit_attribute_readers(sampler: PairSampler, bank: MotionBank, rng: np.random
             .fit(np.concatenate(feats[a]), truth[a]) for a in ATTRIBUTES}
 
 
-def _at(images: torch.Tensor, landmarks: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Renders (N, 3, S, S) and their landmarks (N, 68, 2) at `size` px (each pixel the mean of the finer ones)."""
-    if images.shape[-1] == size:
-        return images, landmarks
-    return F.interpolate(images, size=(size, size), mode="area"), landmarks * (size / images.shape[-1])
+def frames_at(images: torch.Tensor, landmarks: torch.Tensor | np.ndarray | None, size: int):
+    """Renders (N, 3, S, S) at `size` px as the model draws them (each pixel the mean of the finer ones,
+    labkit.latent.model.at_size), and their landmarks (N, 68, 2) in that frame's pixels (None stays None)."""
+    lm = None if landmarks is None else torch.as_tensor(landmarks) * (size / images.shape[-1])
+    return at_size(images, size), lm
 
 
 def _face(landmarks: np.ndarray) -> Face:
@@ -101,7 +102,7 @@ def details_kept(model, sampler: PairSampler, bank: MotionBank, readers: dict, r
         drv = sampler.render(drv_ids[sl], fd[sl], ed[sl])
         exact, lm = sampler.render_with_landmarks(src_ids[sl], fd[sl], ed[sl])
         out = model.reenact(src, drv).float().clamp(0, 1)
-        exact, lm = _at(exact, torch.as_tensor(lm), out.shape[-1])
+        exact, lm = frames_at(exact, lm, out.shape[-1])
         for name, images in (("exact", exact), ("out", out)):
             for a, x in attribute_features(images, lm).items():
                 reads[a][name].append(readers[a].predict(x))

@@ -55,11 +55,11 @@ from tqdm.auto import tqdm
 
 from labkit.evaluation.ceilings import PROBE_DYN, drawn_dynamics, expression_ceilings
 from labkit.evaluation.config import EvalLatentConfig
-from labkit.evaluation.details import details_kept, fit_attribute_readers
+from labkit.evaluation.details import details_kept, fit_attribute_readers, frames_at
 from labkit.evaluation.probes import pixel_probe_r2, probe_r2, within_identity_r2
 from labkit.latent.data import POSE_FACTORS, MotionBank, PairSampler, mixed_frames, motion_bank
 from labkit.latent.losses import masked_mean, region_masks
-from labkit.latent.model import FaceLatentModel
+from labkit.latent.model import FaceLatentModel, at_size
 from labkit.latent.parts import face_crops
 from labkit.metrics import dci, histogram_discretize, mig, modularity, psnr, sap, ssim
 from labkit.synthtalk.factors import FACTOR_NAMES, FACTORS
@@ -94,20 +94,10 @@ def render_frames_with_parts(sampler: PairSampler, ids, factors, emotion, batch:
     images, parts = [], []
     for k in range(0, len(ids), batch):
         img, lm = sampler.render_with_landmarks(ids[k:k + batch], factors[k:k + batch], emotion[k:k + batch])
-        small, lm = at_size(img, lm, size or img.shape[-1])
+        small, lm = frames_at(img, lm, size or img.shape[-1])
         images.append(img)
         parts.append(torch.cat([face_crops(small, lm, r).flatten(1) for r in ("eyes", "mouth")], 1).numpy())
     return torch.cat(images), np.concatenate(parts)
-
-
-def at_size(images: torch.Tensor, landmarks: torch.Tensor | np.ndarray | None, size: int):
-    """Frames rendered finer (B, 3, S, S) as the model draws them, (B, 3, size, size), each pixel the mean
-    of the finer ones, and their landmarks (B, 68, 2) in that frame's pixels (None stays None)."""
-    if images.shape[-1] == size:
-        return images, None if landmarks is None else torch.as_tensor(landmarks)
-    scale = size / images.shape[-1]
-    small = F.interpolate(images, size=(size, size), mode="area")
-    return small, None if landmarks is None else torch.as_tensor(landmarks) * scale
 
 
 def _masked_psnr(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> float:
@@ -127,7 +117,7 @@ def detail_fidelity(model: FaceLatentModel, sampler: PairSampler, bank: MotionBa
     fine, landmarks = sampler.render_with_landmarks(ids, f, e)
     drawn = model(fine).float().clamp(0, 1)                                # at the model's own size
     size = drawn.shape[-1]
-    x, landmarks = at_size(fine, landmarks, size)
+    x, landmarks = frames_at(fine, landmarks, size)
     masks = region_masks(landmarks, size)                                  # (n, 2, H, W): eyes, mouth
     blur = F.interpolate(F.interpolate(x, size=size // 4, mode="area"), size=size, mode="bilinear", align_corners=False)
     out = {}
@@ -165,7 +155,8 @@ def factor_transfer(model: FaceLatentModel, sampler: PairSampler, rng: np.random
             d_hi = sampler.render(ids[sl], f_hi[sl], ed[sl])
             o_lo, o_hi = (model.reenact(src, d).float().clamp(0, 1) for d in (d_lo, d_hi))
             size = o_lo.shape[-1]                                          # the model's own size
-            (d_lo, lm), (d_hi, _) = at_size(d_lo, lm, size), at_size(d_hi, None, size)
+            d_lo, lm = frames_at(d_lo, lm, size)
+            d_hi = at_size(d_hi, size)
             o, d = (face_crops(hi, lm, part) - face_crops(lo, lm, part) for hi, lo in ((o_hi, o_lo), (d_hi, d_lo)))
             num, den = num + float((o * d).sum()), den + float((d * d).sum())
         out[name] = round(num / max(den, 1e-12), 3)
@@ -210,7 +201,7 @@ def reenactment_scores(model: FaceLatentModel, sampler: PairSampler, bank: Motio
             out = model.reenact(src, drv)
             gt = drv if mode == "self" else sampler.render(ids[sl], fd[sl], ed[sl])
         out = out.float().clamp(0, 1)
-        gt = at_size(gt, None, out.shape[-1])[0]                             # at the model's own size
+        gt = at_size(gt, out.shape[-1])                             # at the model's own size
         p.append(psnr(out, gt))
         s.append(ssim(out, gt))
     return torch.cat(p).numpy(), torch.cat(s).numpy()

@@ -116,6 +116,8 @@ class LossWeights:
                                  # (needs batch["similarity"])
     cross_render: float = 0.0    # reconstruction of the exact cross-identity render (SynthTalk;
                                  # needs batch["cross_target"])
+    readout: float = 0.0         # SynthTalk-only: z_dyn's first coordinates read the drawn blink, brow and gaze
+                                 # (labkit.latent.losses.READOUT; needs the batch's factors)
     consistency_fraction: float = 0.5  # share of the batch the consistency terms are computed on
 
 
@@ -159,6 +161,8 @@ class TrainPartsConfig:
     warmup: int = 50               # linear warm-up steps
     seed: int = 0                  # the bank and every batch
     encode: tuple[str, ...] = ("eyes",)  # E_mot part CNNs trained here (the others keep their reading)
+    readout: float = 0.0           # weight of the ground-truth readout: z_dyn's first coordinates asked to equal the
+                                   # driver's drawn blink, brow and gaze (labkit.latent.losses.READOUT)
     bank_clips: int = 400          # SynthTalk clips whose motion feeds the pairs
     random_pose_prob: float = 0.2  # share of frames given a random head pose
     random_expression_prob: float = 0.6  # share of frames given random lips, lids, brows and gaze

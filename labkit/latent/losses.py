@@ -32,7 +32,11 @@ For a pair (I_i, I_j) of frames of one clip:
   of that. Same-person pairs leave free any constant E_mot adds to all of one person's codes (it
   cancels between source and driver); this is the one target that sees it. An image, not a label;
 - **weak pose supervision** (SynthTalk only, an ablation, off by default): z_pose regressed on
-  the ground-truth pose.
+  the ground-truth pose;
+- **expression readout** (SynthTalk only, off by default; a label, unlike everything above): z_dyn's
+  first coordinates regressed on the drawn blink, brow and gaze (READOUT, each scaled to [-1, 1]).
+  Reconstruction lets every face spell a blink its own way, which no linear reading across people
+  follows; this fixes one spelling. Training identities only: `labkit eval latent` probes test ones.
 """
 from __future__ import annotations
 
@@ -49,7 +53,7 @@ from labkit.latent.model import FaceLatentModel, Latents
 from labkit.latent.parts import CROPS, face_crops
 from labkit.latent.warp import POSE_DIM, pose_after_similarity, warp_image_similarity
 from labkit.metrics.image import ms_ssim
-from labkit.synthtalk.factors import FACTOR_NAMES
+from labkit.synthtalk.factors import FACTOR_NAMES, FACTORS
 
 
 def reconstruction(pred: torch.Tensor, target: torch.Tensor, w: LossWeights) -> torch.Tensor:
@@ -160,6 +164,17 @@ def pose_target(factors: torch.Tensor) -> torch.Tensor:
                         2 * p[:, 3], 2 * p[:, 4], -torch.log(p[:, 5])], 1)
 
 
+READOUT = ("blink", "brow", "gaze_yaw", "gaze_pitch")   # z_dyn[:, k] is asked to read READOUT[k] (the readout loss)
+_READOUT_COLS = [FACTOR_NAMES.index(n) for n in READOUT]
+
+
+def readout_targets(factors: torch.Tensor) -> torch.Tensor:
+    """SynthTalk factor rows (N, F) → the READOUT factors (N, len(READOUT)), each mapped from its range to [-1, 1]."""
+    lo = factors.new_tensor([FACTORS[n][0] for n in READOUT], dtype=torch.float32)
+    hi = factors.new_tensor([FACTORS[n][1] for n in READOUT], dtype=torch.float32)
+    return 2 * (factors[:, _READOUT_COLS].float() - lo) / (hi - lo) - 1
+
+
 def frozen_encode_codes(model: FaceLatentModel, x: torch.Tensor):
     """model.encode_codes(x) with the encoders' weights held fixed: gradients reach the image x (and
     through it the decoder) but do not teach the encoders from generated images, which would let
@@ -235,10 +250,17 @@ def latent_losses(model: FaceLatentModel, batch: dict, w: LossWeights, *,
         gt = pose_target(torch.cat([batch["source_factors"], batch["driver_factors"]]))
         terms["pose_sup"] = F.mse_loss(lat.z_pose, gt.to(lat.z_pose))
 
+    if w.readout > 0:
+        if "driver_factors" not in batch:
+            raise ValueError("the readout loss needs SynthTalk's factors in the batch (batch['driver_factors']); "
+                             "prepared real video has none")
+        gt = readout_targets(torch.cat([batch["source_factors"], batch["driver_factors"]])).to(lat.z_dyn)
+        terms["readout"] = F.mse_loss(lat.z_dyn[:, :gt.shape[1]], gt)
+
     weight = {"rec": 1.0, "region": w.region, "id_contrast": w.id_contrast, "transfer": w.transfer,
               "cross_id": w.cross_id, "cross_motion": w.cross_motion, "pose_sup": w.pose_supervision,
               "decorrelate": w.decorrelate, "crops": w.crops, "equivariance": w.equivariance,
-              "cross_render": w.cross_render}
+              "cross_render": w.cross_render, "readout": w.readout}
     total = sum(weight[k] * v for k, v in terms.items())
     with torch.no_grad():
         terms["l1"] = (rec_j - x_j).abs().mean()

@@ -17,6 +17,14 @@ modules with the rest of the model frozen:
    and G_part: z_dyn is the holistic dynamics plus the part readings, and each crop G_part paints
    from (z_dyn, z_pose), blended as it is blended into the image, must match the driver's (L1).
 
+With ``--readout W`` a third term ties the code to what SynthTalk drew: z_dyn's first coordinates
+(READOUT: blink, brow, gaze yaw, gaze pitch, each scaled to [-1, 1] over its range) are asked to
+equal the driver's ground truth (mean squared error, weight W). Reconstruction alone leaves them
+out of linear reach on new people although the crops hold them (a supervised reader of the same
+crops reads blink 0.94 and gaze yaw 0.80 where z_dyn read 0.56 and 0.32): a code can draw a blink
+well and still spell it differently for every face. The readout is fitted on training identities
+only; `labkit eval latent` probes test identities.
+
 The mouth's reading is kept by default: G_2D has learned to draw the jaw from it (its probe R²
 is 0.92). Whatever the stage changes in z_dyn, G_2D has not seen, so a short run of
 ``labkit train latent`` from the stage's weights should follow (the model card gives the recipe).
@@ -35,6 +43,7 @@ from tqdm.auto import tqdm
 
 from labkit.io.checkpoint import load_matching, load_state, save_training_state
 from labkit.latent.config import FaceLatentConfig, TrainLatentConfig, TrainPartsConfig, make_config
+from labkit.latent.losses import readout_targets
 from labkit.latent.model import KIND, FaceLatentModel
 from labkit.latent.train import make_sampler
 from labkit.latent.warp import POSE_DIM
@@ -85,7 +94,8 @@ def build_bank(model: FaceLatentModel, sampler, pairs: int, encode: tuple[str, .
     """Pass `pairs` of the sampler's pairs once through the frozen model. Returns base_dyn (N, Z_dyn):
     E_mot's dynamics output without the readings of the `encode` parts; z_pose (N, 6); and per part r,
     ``target.r`` (N, 3, h, w), the driver's crop at its pose, and ``drawn.r``, G_2D's crop there of the
-    source reenacted with the driver's motion, both in [0, 1]."""
+    source reenacted with the driver's motion, both in [0, 1]; and ``readout`` (N, len(READOUT)), the
+    driver's drawn READOUT factors (readout_targets), where the sampler knows them (SynthTalk does)."""
     parts = model.motion_encoder.parts
     out: dict[str, list[torch.Tensor]] = {}
     device = next(model.parameters()).device
@@ -104,6 +114,8 @@ def build_bank(model: FaceLatentModel, sampler, pairs: int, encode: tuple[str, .
         z_dyn = full - model.dyn_predicted(z_pose) if model.cfg.pose_residual else full
         drawn = model.draw(model.canonicalize(lat), lat.z_id, z_pose, z_dyn)
         rows = {"base_dyn": base, "z_pose": z_pose}
+        if "driver_factors" in b:                                               # SynthTalk: ground truth known
+            rows["readout"] = readout_targets(b["driver_factors"])
         for r, c in targets.items():
             rows[f"target.{r}"], rows[f"drawn.{r}"] = c, parts.crop(drawn, z_pose, r)
         for key, v in rows.items():
@@ -112,16 +124,23 @@ def build_bank(model: FaceLatentModel, sampler, pairs: int, encode: tuple[str, .
 
 
 def stage_loss(model: FaceLatentModel, bank: dict[str, torch.Tensor], rows: torch.Tensor,
-               encode: tuple[str, ...]) -> tuple[torch.Tensor, dict[str, float]]:
-    """L1 between each part G_part paints for bank `rows` and the driver's crop, averaged over parts
-    (a scalar), and its value per part."""
+               encode: tuple[str, ...], readout: float = 0.0) -> tuple[torch.Tensor, dict[str, float]]:
+    """L1 between each part G_part paints for bank `rows` and the driver's crop, averaged over parts, plus
+    `readout` × the mean squared error of z_dyn's first coordinates against the bank's READOUT factors (a
+    scalar); and each term's value."""
     parts, painter = model.motion_encoder.parts, model.part_painter
     dyn = bank["base_dyn"][rows] + sum(parts.nets[r](2 * bank[f"target.{r}"][rows] - 1) for r in encode)
     z = torch.cat([dyn, bank["z_pose"][rows]], 1)
     terms = {r: F.l1_loss(painter.paint(r, bank[f"drawn.{r}"][rows], z), bank[f"target.{r}"][rows])
              for r in painter.nets}
     loss = sum(terms.values()) / len(terms)
-    return loss, {f"l1_{r}": float(v.detach()) for r, v in terms.items()}
+    logs = {f"l1_{r}": float(v.detach()) for r, v in terms.items()}
+    if readout > 0:
+        target = bank["readout"][rows]
+        mse = F.mse_loss(dyn[:, :target.shape[1]], target)
+        loss = loss + readout * mse
+        logs["readout_mse"] = float(mse.detach())
+    return loss, logs
 
 
 @keeps_global_state
@@ -149,6 +168,9 @@ def train_parts(cfg: TrainPartsConfig, out_dir: str | os.PathLike, *, device: st
         bank = build_bank(model, make_sampler(data, model.cfg.driver_size, progress=progress), cfg.pairs, cfg.encode,
                           seed=cfg.seed, progress=progress)
         save_training_state(bank_path, bank)                 # atomically: a killed build leaves no half bank
+    if cfg.readout > 0 and "readout" not in bank:
+        raise ValueError(f"{bank_path} holds no readout targets (built before --readout, or from frames with no "
+                         "ground truth): --readout needs a new run folder on SynthTalk")
     bank = {k: v.to(device) for k, v in bank.items()}
     log.info("part stage: %d pairs in the bank; training %s and G_part (%d parameters)", len(bank["z_pose"]),
              "+".join(cfg.encode) or "no part CNN", sum(p.numel() for p in params))
@@ -156,7 +178,7 @@ def train_parts(cfg: TrainPartsConfig, out_dir: str | os.PathLike, *, device: st
     def loss_at(step):
         rows = np.random.default_rng([cfg.seed, step]).integers(len(bank["z_pose"]), size=cfg.batch_size)
         rows = torch.from_numpy(rows).to(device)
-        return stage_loss(model, bank, rows, cfg.encode)
+        return stage_loss(model, bank, rows, cfg.encode, cfg.readout)
 
     run_steps(run, model, opt, cfg, loss_at, start=step, elapsed=elapsed, model_config=asdict(model.cfg),
               desc="train parts", progress=progress, deadline=deadline)
