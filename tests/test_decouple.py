@@ -4,7 +4,14 @@ import torch
 
 from labkit.io.checkpoint import read_metadata, save_weights
 from labkit.latent.config import make_config
-from labkit.latent.decouple import decouple, decouple_checkpoint, fit_linear, raw_motion
+from labkit.latent.decouple import (
+    decouple,
+    decouple_checkpoint,
+    fit_linear,
+    least_varied_basis,
+    raw_motion,
+    rotate_dynamics,
+)
 from labkit.latent.model import KIND, FaceLatentModel, load_face_latent
 
 
@@ -81,3 +88,48 @@ def test_decoupled_checkpoints_round_trip_and_old_ones_load(tmp_path):
         decouple_checkpoint(src, dst, frames=100)
     with pytest.raises(ValueError, match="at least 100"):
         decouple_checkpoint(src, tmp_path / "e.safetensors", frames=10)
+
+
+def _every_option_tiny(**overrides) -> FaceLatentModel:
+    """A tiny model with every reader and user of z_dyn switched on, and no zero-initialised layer left zero, so
+    that a map that missed one of them would change the images."""
+    torch.manual_seed(3)
+    cfg = make_config("tiny", part_crops=True, part_painter=True, part_spatial=True, crop_decoder=True,
+                      dyn_film=True, pose_residual=True, **overrides)
+    m = FaceLatentModel(cfg)
+    with torch.no_grad():
+        for p in m.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+        m.dyn_from_pose.normal_(std=0.3)
+        m.dyn_offset.normal_(std=0.3)
+    return m.eval()
+
+
+@pytest.mark.parametrize("dense_warp", [True, False])
+@torch.no_grad()
+def test_rotating_the_dynamics_basis_changes_the_codes_and_no_image(dense_warp):
+    m = _every_option_tiny(dense_warp=dense_warp)
+    x = torch.rand(6, 3, 64, 64, generator=torch.Generator().manual_seed(4))
+    pose, dyn = m.encode_motion(x)
+    before = m(x[:3]), m.reenact(x[:3], x[3:])
+    crop = torch.rand(3, 3, 8, 16, generator=torch.Generator().manual_seed(6))
+    drawn = m.crop_decoder(crop, torch.cat([dyn[:3], pose[:3], pose[3:]], 1))
+    Q = least_varied_basis(torch.randn(200, m.cfg.dyn_dim) * torch.linspace(0.1, 3, m.cfg.dyn_dim))
+    r = rotate_dynamics(m, Q)
+    pose_r, dyn_r = r.encode_motion(x)
+    assert torch.equal(pose_r, pose) and torch.allclose(dyn_r, dyn @ Q, atol=1e-5)
+    assert not torch.allclose(dyn_r, dyn, atol=1e-2)
+    assert torch.allclose(r(x[:3]), before[0], atol=1e-5)
+    assert torch.allclose(r.reenact(x[:3], x[3:]), before[1], atol=1e-5)
+    assert torch.allclose(r.crop_decoder(crop, torch.cat([dyn_r[:3], pose[:3], pose[3:]], 1)), drawn, atol=1e-5)
+    with pytest.raises(ValueError, match="orthonormal"):
+        rotate_dynamics(m, 2 * Q)
+
+
+def test_the_least_varied_basis_starts_where_the_codes_vary_least():
+    g = torch.Generator().manual_seed(5)
+    z = torch.randn(500, 4, generator=g) * torch.tensor([3.0, 0.01, 1.0, 0.1])
+    Q = least_varied_basis(z)
+    assert torch.allclose(Q.T @ Q, torch.eye(4), atol=1e-5)
+    assert (z @ Q).var(0).argsort().tolist() == [0, 1, 2, 3]                  # ascending variance
+    assert abs(float(Q[1, 0])) > 0.99                                        # the 0.01 axis comes first

@@ -160,3 +160,30 @@ def test_stage_learns_resumes_exactly_and_keeps_the_rest(tmp_path, resumes_exact
                            after["motion_encoder.parts.nets.eyes.6.weight"])
     with pytest.raises(FileNotFoundError, match="--init"):
         train_parts(replace(TrainPartsConfig(), init=str(tmp_path / "missing.safetensors")), tmp_path / "x")
+
+
+def test_a_readout_run_turns_the_basis_once_resumes_exactly_and_learns_the_readout(tmp_path, resumes_exactly):
+    init, _ = _checkpoint(tmp_path)
+    cfg = TrainPartsConfig(init=str(init), pairs=8, steps=4, batch_size=4, warmup=4, bank_clips=3, checkpoint_every=2,
+                           readout=1.0)
+    folder = resumes_exactly(lambda c, out: train_parts(c, out, progress=False), load_face_latent, cfg)
+    bank = torch.load(folder / "bank.pt")
+    Q = bank["basis"]
+    assert torch.allclose(Q.T @ Q, torch.eye(len(Q)), atol=1e-4)
+    # the frozen holistic head was turned into the basis, not trained: the same map in other coordinates
+    before = load_state(init, kind="face_latent")[0]["motion_encoder.head.2.weight"][6:]
+    after = load_face_latent(folder / "latest.safetensors").state_dict()["motion_encoder.head.2.weight"][6:].float()
+    assert torch.allclose(after, Q.T @ before.float(), atol=1e-5)
+    _train(tmp_path, init, "long", 30, readout=1.0)
+    log = [json.loads(s) for s in (tmp_path / "long" / "log.jsonl").read_text().splitlines()]
+    assert np.mean([r["readout_mse"] for r in log[-5:]]) < 0.7 * np.mean([r["readout_mse"] for r in log[:5]])
+    plain = _train(tmp_path, init, "plain", 2)                   # no readout asked: no basis, nothing turned
+    assert "basis" not in torch.load(plain.parent / "bank.pt")
+
+
+def test_overwrite_builds_a_new_bank(tmp_path):
+    init, _ = _checkpoint(tmp_path)
+    _train(tmp_path, init, "run", 1)
+    cfg = TrainPartsConfig(init=str(init), pairs=6, steps=1, batch_size=4, warmup=2, bank_clips=3)
+    train_parts(cfg, tmp_path / "run", progress=False, overwrite=True)
+    assert len(torch.load(tmp_path / "run" / "bank.pt")["z_pose"]) == 6

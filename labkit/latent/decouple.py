@@ -17,6 +17,9 @@ independently (in speech they are not, and a nod's brow raise is no leak), and r
 A frame's own codes decode to the same image as before (to float rounding). A swap changes:
 z_dyn' from one frame combined with another frame's pose takes the pose-predicted part from
 the pose's frame, which is what a dynamics swap should do.
+
+The same kind of exact re-expression turns z_dyn's basis (`rotate_dynamics`): the part stage puts
+first the directions the rest of E_mot leaves unused, so that the eye reader can give them a meaning.
 """
 from __future__ import annotations
 
@@ -26,11 +29,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
 from labkit.io.checkpoint import load_state, save_weights
+from labkit.latent.blocks import FiLM
 from labkit.latent.data import PairSampler, mixed_frames, motion_bank
 from labkit.latent.model import KIND, FaceLatentModel, model_from_state
+from labkit.latent.parts import SpatialCode
+from labkit.latent.warp import POSE_DIM
 
 
 def fit_linear(z_pose: torch.Tensor, z_dyn: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float]:
@@ -81,6 +88,50 @@ def decouple(model: FaceLatentModel, images: torch.Tensor) -> tuple[FaceLatentMo
     state = {k: v for k, v in model.state_dict().items() if k not in ("dyn_from_pose", "dyn_offset")}
     out.load_state_dict({**state, "dyn_from_pose": A, "dyn_offset": b})
     return out.eval(), r2
+
+
+def least_varied_basis(z_dyn: torch.Tensor) -> torch.Tensor:
+    """An orthonormal basis Q (Z, Z) of z_dyn's space, from the direction z_dyn (N, Z) varies least along to the one
+    it varies most along (its covariance's eigenvectors): in Q's coordinates (z_dyn @ Q) the first ones are those
+    the rest of the model uses least, free to be given a meaning (labkit.latent.train_parts, --readout)."""
+    d = z_dyn.double() - z_dyn.double().mean(0)
+    _, vectors = torch.linalg.eigh(d.T @ d / max(len(d) - 1, 1))         # ascending eigenvalues
+    return vectors.float()
+
+
+@torch.no_grad()
+def rotate_dynamics(model: FaceLatentModel, Q: torch.Tensor) -> FaceLatentModel:
+    """Re-express z_dyn in the orthonormal basis Q (Z, Z), in place: E_mot then returns z_dyn @ Q and every
+    generator reads it back through Q.T, so every image stays what it was (to float rounding). Producers (E_mot's
+    holistic head, its part readers, the pose residual) are multiplied by Q.T; every linear map that reads z_dyn
+    (the warp generators, G_2D's FiLMs, G_part, D_crop) by Q on z_dyn's columns."""
+    Z = model.cfg.dyn_dim
+    if Q.shape != (Z, Z) or not torch.allclose(Q.T @ Q, torch.eye(Z), atol=1e-4):
+        raise ValueError(f"expected an orthonormal ({Z}, {Z}) basis, got {tuple(Q.shape)}")
+    Q = Q.to(next(model.parameters()))
+    enc = model.motion_encoder
+    head = enc.head[-1]
+    head.weight[POSE_DIM:] = Q.T @ head.weight[POSE_DIM:]
+    head.bias[POSE_DIM:] = Q.T @ head.bias[POSE_DIM:]
+    for net in (enc.parts.nets.values() if enc.parts is not None else ()):
+        net[-1].weight.copy_(Q.T @ net[-1].weight)
+        net[-1].bias.copy_(Q.T @ net[-1].bias)
+    if model.cfg.pose_residual:
+        model.dyn_from_pose.copy_(Q.T @ model.dyn_from_pose)
+        model.dyn_offset.copy_(Q.T @ model.dyn_offset)
+
+    def reads(lin: nn.Linear, start: int) -> None:                       # z_dyn at columns start:start+Z
+        lin.weight[:, start:start + Z] = lin.weight[:, start:start + Z] @ Q
+
+    for w in (model.warp_to_canonical, model.warp_from_canonical):
+        reads(w.proj if hasattr(w, "proj") else w.mlp[0], 0)             # cat([z_dyn, z_id])
+    for film in model.g2d.films or ():
+        reads(film.lin, model.cfg.id_dim)                                # cat([z_id, z_dyn])
+    for decoder in (model.part_painter, model.crop_decoder):             # cat([z_dyn, z_pose(s)])
+        for m in (decoder.modules() if decoder is not None else ()):
+            if isinstance(m, (FiLM, SpatialCode)):
+                reads(m.lin, 0)
+    return model
 
 
 def decouple_checkpoint(src: str | os.PathLike, dst: str | os.PathLike, *, frames: int = 2000, seed: int = 0,

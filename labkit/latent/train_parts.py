@@ -19,7 +19,10 @@ modules with the rest of the model frozen:
 
 With ``--readout W`` a third term ties the code to what SynthTalk drew: z_dyn's first coordinates
 (READOUT: blink, brow, gaze yaw, gaze pitch, each scaled to [-1, 1] over its range) are asked to
-equal the driver's ground truth (mean squared error, weight W). Reconstruction alone leaves them
+equal the driver's ground truth (mean squared error, weight W). So that the eye reader alone can
+set them, z_dyn's basis is first turned (exactly: labkit.latent.decouple.rotate_dynamics) to put
+first the directions the rest of E_mot (the holistic view, the mouth reader) varies least along
+over the bank; the basis is kept in the bank, so a resumed run turns nothing twice. Reconstruction alone leaves them
 out of linear reach on new people although the crops hold them (a supervised reader of the same
 crops reads blink 0.94 and gaze yaw 0.80 where z_dyn read 0.56 and 0.32): a code can draw a blink
 well and still spell it differently for every face. The readout is fitted on training identities
@@ -43,6 +46,7 @@ from tqdm.auto import tqdm
 
 from labkit.io.checkpoint import load_matching, load_state, save_training_state
 from labkit.latent.config import FaceLatentConfig, TrainLatentConfig, TrainPartsConfig, make_config
+from labkit.latent.decouple import least_varied_basis, rotate_dynamics
 from labkit.latent.losses import readout_targets
 from labkit.latent.model import KIND, FaceLatentModel
 from labkit.latent.train import make_sampler
@@ -159,6 +163,8 @@ def train_parts(cfg: TrainPartsConfig, out_dir: str | os.PathLike, *, device: st
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
     step, elapsed = run.load(model, opt, device)
     bank_path = run.path / "bank.pt"
+    if overwrite:                                            # a bank is only valid for the config that built it
+        bank_path.unlink(missing_ok=True)
     if bank_path.exists():
         bank = torch.load(bank_path)
     else:
@@ -168,9 +174,16 @@ def train_parts(cfg: TrainPartsConfig, out_dir: str | os.PathLike, *, device: st
         bank = build_bank(model, make_sampler(data, model.cfg.driver_size, progress=progress), cfg.pairs, cfg.encode,
                           seed=cfg.seed, progress=progress)
         save_training_state(bank_path, bank)                 # atomically: a killed build leaves no half bank
-    if cfg.readout > 0 and "readout" not in bank:
-        raise ValueError(f"{bank_path} holds no readout targets (built before --readout, or from frames with no "
-                         "ground truth): --readout needs a new run folder on SynthTalk")
+    if cfg.readout > 0:
+        if "readout" not in bank:
+            raise ValueError(f"{bank_path} holds no readout targets (built before --readout, or from frames with "
+                             "no ground truth): --readout needs a new run folder on SynthTalk")
+        if "basis" not in bank:
+            bank["basis"] = least_varied_basis(bank["base_dyn"])
+            save_training_state(bank_path, bank)
+        if step == 0:                                        # the init's weights: into the readout's basis
+            rotate_dynamics(model, bank["basis"])
+        bank["base_dyn"] = bank["base_dyn"] @ bank["basis"]   # the bank keeps the init's basis
     bank = {k: v.to(device) for k, v in bank.items()}
     log.info("part stage: %d pairs in the bank; training %s and G_part (%d parameters)", len(bank["z_pose"]),
              "+".join(cfg.encode) or "no part CNN", sum(p.numel() for p in params))
