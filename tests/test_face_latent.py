@@ -177,6 +177,39 @@ def test_the_readout_loss_regresses_the_first_dynamics_coordinates_on_the_drawn_
     assert "readout" not in latent_losses(tiny, b, LossWeights(), consistency=False)[1]
 
 
+def _fine_batch(n=4, size=128, seed=7):
+    g = torch.Generator().manual_seed(seed)
+    lm = size / 2 + size / 8 * torch.randn(n, 68, 2, generator=g)
+    return dict(source=torch.rand(n, 3, size, size, generator=g), driver=torch.rand(n, 3, size, size, generator=g),
+                cross_target=torch.rand(n, 3, size, size, generator=g), identity=torch.arange(n),
+                source_landmarks=lm, driver_landmarks=lm.flip(0), cross_landmarks=lm.roll(1, 0))
+
+
+def test_frames_finer_than_the_model_draws_are_its_own_frames_to_the_losses():
+    torch.manual_seed(0)
+    model = FaceLatentModel(make_config("tiny", part_crops=True, part_painter=True, crop_decoder=True)).eval()
+    w = LossWeights(crops=1.0, cross_render=1.0)
+    fine = _fine_batch()
+    small = {**fine, **{k: F.interpolate(fine[k], size=(64, 64), mode="area")
+                        for k in ("source", "driver", "cross_target")},
+             **{k: fine[k] / 2 for k in ("source_landmarks", "driver_landmarks", "cross_landmarks")}}
+    torch.manual_seed(1)
+    total_fine, terms_fine, images = latent_losses(model, fine, w)
+    torch.manual_seed(1)
+    total_small, terms_small, _ = latent_losses(model, small, w)
+    assert set(terms_fine) == set(terms_small) >= {"rec", "region", "crops", "cross_render", "transfer"}
+    assert all(terms_fine[k] == pytest.approx(terms_small[k], rel=1e-4, abs=1e-6) for k in terms_fine)
+    assert images["driver"].shape[-1] == 64
+    # a model reading the eyes finer reads them from the fine frames, and learns from them
+    eyes = FaceLatentModel(make_config("tiny", part_crops=True, part_painter=True, eye_size=128))
+    with torch.no_grad():
+        for p in eyes.part_painter.parameters():             # past the zero init, so that z_dyn shows
+            p.add_(0.02 * torch.randn_like(p))
+    total, _, _ = latent_losses(eyes, fine, LossWeights())
+    total.backward()
+    assert torch.isfinite(total) and eyes.motion_encoder.parts.nets["eyes"][-1].weight.grad.abs().sum() > 0
+
+
 def test_region_loss_weighs_small_face_regions():
     lm = torch.zeros(2, 68, 2)
     lm[:, :, 0], lm[:, :, 1] = 20.0, 20.0               # eyes and brows around (20, 20) ...

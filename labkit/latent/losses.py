@@ -189,10 +189,18 @@ def frozen_encode_codes(model: FaceLatentModel, x: torch.Tensor):
 
 def latent_losses(model: FaceLatentModel, batch: dict, w: LossWeights, *,
                   consistency: bool = True) -> tuple[torch.Tensor, dict[str, float], dict[str, torch.Tensor]]:
-    """All terms for one batch of pairs. Returns (total loss, {term: value}, {name: image batch})."""
-    x_i, x_j = batch["source"], batch["driver"]
-    B = x_i.shape[0]
-    lat = model.encode(torch.cat([x_i, x_j]))                          # both frames in one pass
+    """All terms for one batch of pairs. Returns (total loss, {term: value}, {name: image batch}).
+
+    The batch's frames may be finer than the model draws (a model that reads the eyes finer is given frames
+    at its driver_size): the encoders read them as given, every image target is the frame at the model's
+    own size (each pixel the mean of the finer ones), landmarks scaled to it."""
+    fine_i, fine_j = batch["source"], batch["driver"]
+    B = fine_i.shape[0]
+    lat = model.encode(torch.cat([fine_i, fine_j]))                    # both frames in one pass
+    x_i, x_j = model.frame(fine_i), model.frame(fine_j)                # the targets, as the model draws
+    scale = model.cfg.image_size / fine_i.shape[-1]
+    batch = {**batch, **{k: batch[k] * scale for k in ("source_landmarks", "driver_landmarks", "cross_landmarks")
+                         if k in batch}}
     canon = model.canonicalize(lat)
     li = Latents(*(t[:B] for t in lat))
     lj = Latents(*(t[B:] for t in lat))
@@ -233,7 +241,7 @@ def latent_losses(model: FaceLatentModel, batch: dict, w: LossWeights, *,
     if w.equivariance > 0:
         if "similarity" not in batch:
             raise ValueError("the equivariance loss needs batch['similarity'] (B, 4): see random_similarity")
-        terms["equivariance"] = equivariance(model, x_j, lj.z_pose, lj.z_dyn, batch["similarity"],
+        terms["equivariance"] = equivariance(model, fine_j, lj.z_pose, lj.z_dyn, batch["similarity"],
                                              lat.z_pose.detach().var(0), lat.z_dyn.detach().var(0))
     if w.cross_render > 0:
         if "cross_target" not in batch:
@@ -241,10 +249,10 @@ def latent_losses(model: FaceLatentModel, batch: dict, w: LossWeights, *,
                              "person with the previous row's driver motion (PairSampler(cross_targets=True))")
         k = cross_partner(B).to(x_i.device)
         out = model.decode(c_i, li.z_id, lj.z_pose[k], lj.z_dyn[k])
-        terms["cross_render"] = reconstruction(out, batch["cross_target"], w)
+        target = model.frame(batch["cross_target"])
+        terms["cross_render"] = reconstruction(out, target, w)
         if w.region > 0 and "cross_landmarks" in batch:
-            terms["cross_render"] = terms["cross_render"] + w.region * region_l1(out, batch["cross_target"],
-                                                                                  batch["cross_landmarks"])
+            terms["cross_render"] = terms["cross_render"] + w.region * region_l1(out, target, batch["cross_landmarks"])
         images["cross_render"] = out
     if w.pose_supervision > 0:
         gt = pose_target(torch.cat([batch["source_factors"], batch["driver_factors"]]))

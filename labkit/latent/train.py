@@ -163,7 +163,7 @@ def _train(cfg, out_dir, d, *, model_overrides, overwrite, progress, determinist
                  f"; {len(dropped)} of its tensors unused ({_modules(dropped)})" if dropped else "")
     step, elapsed = restore(run, model, opt, d, device)
     with d.main_first():                                   # rank 0 fills the SynthTalk caches first
-        factory = sampler_factory(cfg, model_cfg.image_size, progress=progress and d.is_main)
+        factory = sampler_factory(cfg, model_cfg.driver_size, progress=progress and d.is_main)
         sampler = factory()
     parts = model.motion_encoder.parts
     if parts is not None and step == 0 and "motion_encoder.parts.anchors" in fresh:
@@ -215,7 +215,8 @@ def place_parts(model: FaceLatentModel, sampler, *, seed: int = 0, frames: int =
     x = batch["source"].to(next(model.parameters()).device)
     with torch.no_grad():
         z_pose, _ = model.encode_motion(x)
-    errors = fit_anchors(model.motion_encoder.parts, z_pose.cpu(), batch["source_landmarks"], model.cfg.image_size)
+    landmarks = batch["source_landmarks"] * (model.cfg.image_size / x.shape[-1])    # frames may come finer
+    errors = fit_anchors(model.motion_encoder.parts, z_pose.cpu(), landmarks, model.cfg.image_size)
     log.info("E_mot's part crops placed by %d frames' landmarks (RMS error: %s)", frames,
              ", ".join(f"{r} {e:.1f} px" for r, e in errors.items()))
     return errors
