@@ -23,7 +23,9 @@ def image_grid(rows, *, row_labels=None, col_labels=None, size: float = 1.4, tit
 
     rows = [to_numpy_images(r) for r in rows]
     n_cols = max(len(r) for r in rows)
-    fig, axes = plt.subplots(len(rows), n_cols, figsize=(size * n_cols, size * len(rows)), squeeze=False)
+    h, w = rows[0].shape[1:3]                              # a band of a face gets a band of the figure
+    fig, axes = plt.subplots(len(rows), n_cols, figsize=(size * n_cols, size * len(rows) * min(h / w, 1.0)),
+                             squeeze=False)
     for i, r in enumerate(rows):
         for j in range(n_cols):
             ax = axes[i, j]

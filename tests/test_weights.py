@@ -23,7 +23,7 @@ def test_every_entry_is_a_shipped_file_of_its_kind_and_nothing_else_is_shipped()
         assert entry.path.is_file(), name
         assert read_metadata(entry.path)["kind"] == entry.kind, name
     assert {p.stem for p in ASSETS.glob("*.safetensors")} == set(SHIPPED)
-    assert sum(p.stat().st_size for p in ASSETS.iterdir()) < 60e6          # the package stays small
+    assert sum(p.stat().st_size for p in ASSETS.iterdir()) < 80e6          # the package stays small
     for default in (FACE_LATENT, *MOTION.values(), *REGRESSION.values()):
         assert default in SHIPPED
 

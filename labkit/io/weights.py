@@ -34,6 +34,8 @@ _ENTRIES = (
             "face latent model, 128 px, eye/mouth part branch, cross-identity fine-tune (the default)"),
     Shipped("face_latent_s128_consist", "face_latent",
             "face latent model, 128 px, with VASA-1's consistency losses (the ablation notebook 03 compares)"),
+    Shipped("face_latent_s128e_readout", "face_latent",
+            "face latent model, 128 px, eyes read at 256 px, expression readout (the candidate notebooks 03-04 show)"),
     Shipped("motion_dit_small", "motion_dit", "motion diffusion transformer on the default face latent codes"),
     Shipped("motion_dit_small_factors", "motion_dit",
             "motion diffusion transformer on SynthTalk's factors (drives the landmark renderer)"),
