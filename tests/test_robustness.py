@@ -5,6 +5,7 @@ user cannot see coming: the wrong face, a phone photo, two runs on one output, a
 id, an interrupted run, a damaged image, and the small ones (empty folders left behind, outputs
 under /proc, a 1-sample clip, a huge seed, int16 chunks, choosing the face, the order of checks).
 """
+import argparse
 import os
 import signal
 import subprocess
@@ -142,7 +143,7 @@ def test_an_interrupted_run_removes_its_partial_file_and_says_so_in_one_line(fil
     time.sleep(0.3)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == status
+    assert proc.returncode == status, err[-3000:]
     assert "Traceback" not in err and err.strip().splitlines()[-1] == f"labkit: {word}; unfinished output removed"
     assert os.listdir(tmp_path) == []                            # no partial file, no output
 
@@ -321,3 +322,30 @@ def test_verify_says_a_mark_whose_id_fails_its_checksum_is_unreadable(tmp_path, 
     assert main(["verify", str(tmp_path / "mixed.mp4"), "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
     assert d["found"] and d["content_id"] is None and d["id_valid"] is False
+
+
+def test_a_termination_a_library_turned_into_its_own_error_still_ends_as_terminated(monkeypatch, capsys):
+    """PyAV and numba run Python inside their C calls, where the SIGTERM handler's exception can come back
+    as an error of the library's own: the run was terminated all the same."""
+    import labkit.cli as cli
+
+    def command(args):
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)                                        # the handler raises here
+        except cli.Terminated as e:
+            raise RuntimeError("an error of the library's own") from e
+        return 0
+
+    parser = cli.build_parser()
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    monkeypatch.setattr(parser, "parse_args", lambda argv: argparse.Namespace(verbose=False, func=command))
+    assert cli.main([]) == 143
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "labkit: terminated; unfinished output removed"
+
+    def failing(args):
+        raise RuntimeError("a bug")                              # with no signal, a bug stays a traceback
+
+    monkeypatch.setattr(parser, "parse_args", lambda argv: argparse.Namespace(verbose=False, func=failing))
+    with pytest.raises(RuntimeError, match="a bug"):
+        cli.main([])

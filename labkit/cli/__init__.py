@@ -32,7 +32,11 @@ class Terminated(BaseException):
     KeyboardInterrupt; a BaseException, so no ``except Exception`` swallows it)."""
 
 
+_terminated: list[int] = []         # SIGTERMs received during the current command
+
+
 def _terminate(signum, frame):
+    _terminated.append(signum)
     raise Terminated
 
 
@@ -45,17 +49,26 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     previous = signal.signal(signal.SIGTERM, _terminate) if _main_thread() else None
+    _terminated.clear()
     try:
         return args.func(args)
-    except (ValueError, FileExistsError, FileNotFoundError, PermissionError, OSError, MemoryError) as e:
-        print(f"labkit: error: {e}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         _say("interrupted; unfinished output removed")
         return 130
     except Terminated:
         _say("terminated; unfinished output removed")
         return 143
+    except Exception as e:
+        # a library that runs Python inside its own C calls (PyAV, numba) may turn the Terminated our
+        # handler raised there into an error of its own; the run was still terminated, and the writers'
+        # cleanup (they catch BaseException) has removed the unfinished output
+        if _terminated:
+            _say("terminated; unfinished output removed")
+            return 143
+        if isinstance(e, (ValueError, OSError, MemoryError)):      # FileExistsError & co. are OSErrors
+            print(f"labkit: error: {e}", file=sys.stderr)
+            return 2
+        raise
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
