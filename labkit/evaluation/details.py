@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -45,9 +44,8 @@ def identity_attributes(ids) -> dict[str, np.ndarray]:
 def attribute_features(images: torch.Tensor, landmarks: torch.Tensor) -> dict[str, np.ndarray]:
     """What each classifier reads of images (N, 3, H, W) in [0, 1] with landmarks (N, 68, 2): glasses the eye
     crop, hair the whole frame shrunk to 32 px; {attribute: (N, P) float32}."""
-    small = F.interpolate(images, size=(32, 32), mode="area")
     return {"glasses": face_crops(images, torch.as_tensor(landmarks), "eyes").flatten(1).numpy(),
-            "hair": small.flatten(1).numpy()}
+            "hair": at_size(images, 32).flatten(1).numpy()}
 
 
 def fit_attribute_readers(sampler: PairSampler, bank: MotionBank, rng: np.random.Generator, *, size: int,

@@ -201,7 +201,7 @@ def reenactment_scores(model: FaceLatentModel, sampler: PairSampler, bank: Motio
             out = model.reenact(src, drv)
             gt = drv if mode == "self" else sampler.render(ids[sl], fd[sl], ed[sl])
         out = out.float().clamp(0, 1)
-        gt = at_size(gt, out.shape[-1])                             # at the model's own size
+        gt = at_size(gt, out.shape[-1])                                      # at the model's own size
         p.append(psnr(out, gt))
         s.append(ssim(out, gt))
     return torch.cat(p).numpy(), torch.cat(s).numpy()

@@ -175,6 +175,11 @@ def readout_targets(factors: torch.Tensor) -> torch.Tensor:
     return 2 * (factors[:, _READOUT_COLS].float() - lo) / (hi - lo) - 1
 
 
+def readout_error(z_dyn: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean squared error of z_dyn's first coordinates (N, Z) against readout targets (N, len(READOUT))."""
+    return F.mse_loss(z_dyn[:, :targets.shape[1]], targets)
+
+
 def frozen_encode_codes(model: FaceLatentModel, x: torch.Tensor):
     """model.encode_codes(x) with the encoders' weights held fixed: gradients reach the image x (and
     through it the decoder) but do not teach the encoders from generated images, which would let
@@ -263,7 +268,7 @@ def latent_losses(model: FaceLatentModel, batch: dict, w: LossWeights, *,
             raise ValueError("the readout loss needs SynthTalk's factors in the batch (batch['driver_factors']); "
                              "prepared real video has none")
         gt = readout_targets(torch.cat([batch["source_factors"], batch["driver_factors"]])).to(lat.z_dyn)
-        terms["readout"] = F.mse_loss(lat.z_dyn[:, :gt.shape[1]], gt)
+        terms["readout"] = readout_error(lat.z_dyn, gt)
 
     weight = {"rec": 1.0, "region": w.region, "id_contrast": w.id_contrast, "transfer": w.transfer,
               "cross_id": w.cross_id, "cross_motion": w.cross_motion, "pose_sup": w.pose_supervision,

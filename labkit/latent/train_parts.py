@@ -22,10 +22,10 @@ With ``--readout W`` a third term ties the code to what SynthTalk drew: z_dyn's 
 equal the driver's ground truth (mean squared error, weight W). So that the eye reader alone can
 set them, z_dyn's basis is first turned (exactly: labkit.latent.decouple.rotate_dynamics) to put
 first the directions the rest of E_mot (the holistic view, the mouth reader) varies least along
-over the bank; the basis is kept in the bank, so a resumed run turns nothing twice. Reconstruction alone leaves them
-out of linear reach on new people although the crops hold them (a supervised reader of the same
-crops reads blink 0.94 and gaze yaw 0.80 where z_dyn read 0.56 and 0.32): a code can draw a blink
-well and still spell it differently for every face. The readout is fitted on training identities
+over the bank; the basis is kept in the bank, so a resumed run turns nothing twice. Reconstruction
+alone leaves them out of linear reach on new people although the crops hold them (a supervised
+reader of the same crops reads blink 0.94 and gaze yaw 0.80 where z_dyn read 0.56 and 0.32): a
+code can draw a blink well and still spell it differently for every face. The readout is fitted on training identities
 only; `labkit eval latent` probes test identities.
 
 The mouth's reading is kept by default: G_2D has learned to draw the jaw from it (its probe R²
@@ -47,7 +47,7 @@ from tqdm.auto import tqdm
 from labkit.io.checkpoint import load_matching, load_state, save_training_state
 from labkit.latent.config import FaceLatentConfig, TrainLatentConfig, TrainPartsConfig, make_config
 from labkit.latent.decouple import least_varied_basis, rotate_dynamics
-from labkit.latent.losses import readout_targets
+from labkit.latent.losses import readout_error, readout_targets
 from labkit.latent.model import KIND, FaceLatentModel
 from labkit.latent.train import make_sampler
 from labkit.latent.warp import POSE_DIM
@@ -140,8 +140,7 @@ def stage_loss(model: FaceLatentModel, bank: dict[str, torch.Tensor], rows: torc
     loss = sum(terms.values()) / len(terms)
     logs = {f"l1_{r}": float(v.detach()) for r, v in terms.items()}
     if readout > 0:
-        target = bank["readout"][rows]
-        mse = F.mse_loss(dyn[:, :target.shape[1]], target)
+        mse = readout_error(dyn, bank["readout"][rows])
         loss = loss + readout * mse
         logs["readout_mse"] = float(mse.detach())
     return loss, logs
