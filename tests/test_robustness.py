@@ -343,6 +343,16 @@ def test_a_termination_a_library_turned_into_its_own_error_still_ends_as_termina
     assert cli.main([]) == 143
     assert capsys.readouterr().err.strip().splitlines()[-1] == "labkit: terminated; unfinished output removed"
 
+    def numba_like(args):                                        # numba: a SystemError caused by the interrupt
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as e:
+            raise SystemError("returned a result with an exception set") from e
+
+    monkeypatch.setattr(parser, "parse_args", lambda argv: argparse.Namespace(verbose=False, func=numba_like))
+    assert cli.main([]) == 130
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "labkit: interrupted; unfinished output removed"
+
     def failing(args):
         raise RuntimeError("a bug")                              # with no signal, a bug stays a traceback
 

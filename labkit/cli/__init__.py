@@ -59,12 +59,16 @@ def main(argv: list[str] | None = None) -> int:
         _say("terminated; unfinished output removed")
         return 143
     except Exception as e:
-        # a library that runs Python inside its own C calls (PyAV, numba) may turn the Terminated our
-        # handler raised there into an error of its own; the run was still terminated, and the writers'
-        # cleanup (they catch BaseException) has removed the unfinished output
-        if _terminated:
+        # a library that runs Python inside its own C calls (numba's dispatchers, PyAV) may turn the
+        # KeyboardInterrupt or Terminated raised there into an error of its own (numba: a SystemError caused
+        # by it); the run was still interrupted, and the writers' cleanup (they catch BaseException) has
+        # removed the unfinished output
+        if _terminated or any(isinstance(c, Terminated) for c in _causes(e)):
             _say("terminated; unfinished output removed")
             return 143
+        if any(isinstance(c, KeyboardInterrupt) for c in _causes(e)):
+            _say("interrupted; unfinished output removed")
+            return 130
         if isinstance(e, (ValueError, OSError, MemoryError)):      # FileExistsError & co. are OSErrors
             print(f"labkit: error: {e}", file=sys.stderr)
             return 2
@@ -72,6 +76,14 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _causes(e: BaseException) -> list[BaseException]:
+    """The exceptions e was raised from or while handling, nearest first (cycles cut)."""
+    out: list[BaseException] = []
+    while (e := e.__cause__ or e.__context__) is not None and e not in out:
+        out.append(e)
+    return out
 
 
 def _say(message: str) -> None:
