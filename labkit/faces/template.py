@@ -21,7 +21,7 @@ import numpy as np
 
 from labkit.synthtalk import Renderer, neutral_factors, sample_identity, split_identities
 from labkit.synthtalk.head import build_rig
-from labkit.synthtalk.renderer import _GRID, RESOLUTIONS, expression_weights
+from labkit.synthtalk.renderer import MESH_GRID, RESOLUTIONS, expression_weights
 
 TEMPLATE_IDENTITIES = 200   # train identities averaged into the template
 _CAMERA_RES = 64            # any resolution works: projections are divided by the frame size
@@ -43,7 +43,7 @@ def mean_face(n_identities: int = TEMPLATE_IDENTITIES) -> MeanFace:
         raise RuntimeError("SynthTalk's neutral factors must leave the eyes open")
     pose = [float(factors[k][0]) for k in ("yaw", "pitch", "roll", "tx", "ty", "distance")]
     cam = Renderer(_CAMERA_RES, supersample=1)
-    grid = _GRID[max(RESOLUTIONS)]
+    grid = MESH_GRID[max(RESOLUTIONS)]
     unit, points = [], []
     for i in split_identities("train")[:n_identities]:
         # the mesh SynthTalk renders its largest frames with: landmarks are bilinear in the mesh,

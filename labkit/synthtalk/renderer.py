@@ -24,7 +24,7 @@ from labkit.synthtalk.identity import Identity
 
 RESOLUTIONS = (64, 128, 256, 512)
 # mesh density (chart columns, rows) per output resolution: enough triangles, not more
-_GRID = {64: (41, 39), 128: (61, 57), 256: (81, 75), 512: (121, 111)}
+MESH_GRID = {64: (41, 39), 128: (61, 57), 256: (81, 75), 512: (121, 111)}
 CAMERA_DISTANCE = 12.0   # head units at distance = 1
 FRAME_HEIGHT = 4.6       # head units visible vertically at the head's depth
 CAMERA_Y = -0.3          # camera height: frames the head slightly above the centre
@@ -156,7 +156,7 @@ class Renderer:
     def _assets(self, ident: Identity):
         if ident.id not in self._cache or self._cache[ident.id][0] != ident:
             n = self.resolution * self.ss
-            rig = build_rig(ident, n_theta=_GRID[self.resolution][0], n_phi=_GRID[self.resolution][1])
+            rig = build_rig(ident, n_theta=MESH_GRID[self.resolution][0], n_phi=MESH_GRID[self.resolution][1])
             tex = albedo_texture(ident, max(256, 2 * self.resolution))
             if len(self._cache) > 8:
                 self._cache.pop(next(iter(self._cache)))
