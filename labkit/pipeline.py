@@ -437,12 +437,12 @@ class Animator:
             log.warning("watermarking is OFF: these frames will not be recognisable as labkit's synthetic media")
 
     def _finish(self, motion: np.ndarray, blinks: Blinks) -> np.ndarray:
-        """The generated factors (T, F) as the landmark renderer draws them: blinks from their own
-        process where the generator's are fainter (a few-step sampler averages a brief random event
-        away, :mod:`labkit.motion.blinks`), and the emotion at the intensity commanded (the guided
+        """The generated motion (T, M) as the renderer draws it: blinks from their own process where the
+        generator's are fainter (a few-step sampler averages a brief random event away,
+        :mod:`labkit.motion.blinks`), and, in factors, the emotion at the intensity commanded (the guided
         generator overshoots it). `blinks` carries the process from one call to the next."""
-        if self.renderer != "landmarks":
-            return motion
+        if self.renderer == "latent":
+            return self._draw.add_blinks(motion, blinks.next(len(motion)))
         motion = np.array(motion, np.float32)
         motion[:, _BLINK] = np.maximum(motion[:, _BLINK], blinks.next(len(motion)))
         if self.controls.emotion is not None:

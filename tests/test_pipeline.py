@@ -162,6 +162,7 @@ def test_auto_chooses_the_latent_renderer_only_when_it_can_move_a_face():
     assert choose_renderer("auto", False)[0] == "landmarks"
     assert choose_renderer("auto", True, {"probe_dyn_r2": 0.0})[0] == "landmarks"
     assert choose_renderer("auto", True, {"probe_dyn_r2": 0.9})[0] == "latent"
+    assert choose_renderer("auto", True)[0] == "latent"      # the shipped default's code carries the expression
     assert choose_renderer("latent", False) == ("latent", "forced")
 
 

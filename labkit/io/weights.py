@@ -30,12 +30,12 @@ class Shipped:
 
 
 _ENTRIES = (
+    Shipped("face_latent_s128e_readout", "face_latent",
+            "face latent model, 128 px, eyes read and painted at 256 px, expression readout (the default)"),
     Shipped("face_latent_s128pp_cross", "face_latent",
-            "face latent model, 128 px, eye/mouth part branch, cross-identity fine-tune (the default)"),
+            "face latent model, 128 px, eyes read at 128 px (the previous default, compared in notebooks 03-04)"),
     Shipped("face_latent_s128_consist", "face_latent",
             "face latent model, 128 px, with VASA-1's consistency losses (the ablation notebook 03 compares)"),
-    Shipped("face_latent_s128e_readout", "face_latent",
-            "face latent model, 128 px, eyes read at 256 px, expression readout (the candidate notebooks 03-04 show)"),
     Shipped("motion_dit_small", "motion_dit", "motion diffusion transformer on the default face latent codes"),
     Shipped("motion_dit_small_factors", "motion_dit",
             "motion diffusion transformer on SynthTalk's factors (drives the landmark renderer)"),
@@ -48,7 +48,7 @@ _ENTRIES = (
 SHIPPED: dict[str, Shipped] = {e.name: e for e in _ENTRIES}
 
 # the defaults every loader falls back to
-FACE_LATENT = "face_latent_s128pp_cross"
+FACE_LATENT = "face_latent_s128e_readout"
 MOTION = {"latent": "motion_dit_small", "landmarks": "motion_dit_small_factors"}          # by renderer
 REGRESSION = {"latent": "motion_regression_small", "landmarks": "motion_regression_small_factors"}
 

@@ -113,8 +113,10 @@ def extract_clips(split: str, num_clips: int, *, source="factors", seconds: floa
     model = None
     if source != "factors":
         model = load_face_latent(source, device=device)
+    # frames as finely as the motion encoder reads them (its eye branch may read finer than it draws); the
+    # source's digest fixes this resolution, so the cache key need not name it
     ds = SynthTalk(split=split, seconds=seconds, seed=seed, num_clips=num_clips, languages=languages,
-                   resolution=model.cfg.image_size if model is not None else 128)
+                   resolution=model.cfg.driver_size if model is not None else 128)
     it = range(num_clips)
     if progress:
         it = tqdm(it, desc=f"extract motion ({split}, {key['source']})", unit="clip")

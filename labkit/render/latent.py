@@ -12,6 +12,7 @@ from labkit.faces.align import align_face
 from labkit.faces.landmarks import find_face
 from labkit.latent.config import make_config
 from labkit.latent.model import FaceLatentModel, load_face_latent
+from labkit.latent.readout import factor_reader
 
 # pixels decoded together, 8 frames at 128 px: a frame costs less in a batch of a few (the warp generator's
 # 3D convolutions have a fast kernel only for batches), but a batch of larger frames leaves the CPU's caches
@@ -30,8 +31,8 @@ class LatentRenderer:
                 torch.manual_seed(0)
                 self.model = FaceLatentModel(make_config(preset)).to(device).eval()
         self.device = device
-        size = self.model.cfg.image_size
-        self.batch = max(1, BATCH_PIXELS // size ** 2)          # frames to decode together (render_frames)
+        size = self.model.cfg.driver_size                       # the portrait as finely as E_mot reads it
+        self.batch = max(1, BATCH_PIXELS // self.model.cfg.image_size ** 2)   # frames decoded together
         if aligned:
             crop = image if image.shape[0] == size else cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
         else:
@@ -42,12 +43,24 @@ class LatentRenderer:
             self.canonical, self.z_id = self.model.canonicalize(lat), lat.z_id   # (1, C, D, Hv, Wv), (1, Z_id)
         self.P, self.resolution = lat.z_pose.shape[1], resolution
         self.z_pose = lat.z_pose[0].cpu().numpy()                # the portrait's own pose code
+        self.codes = torch.cat([lat.z_pose, lat.z_dyn], 1)[0].cpu().numpy()     # and its whole motion (M,)
+        blink = factor_reader(self.model).direction("blink", 0.0, 1.0).copy()  # shut minus open eyes (M,)
+        blink[:self.P] = 0                                       # the same pose: only the dynamics move
+        self.blink = blink
 
     def scale_head(self, codes: np.ndarray, scale: float) -> np.ndarray:
         """Codes (..., M), z_pose then z_dyn, with the pose code's departure from the portrait's scaled by `scale`."""
         codes = np.array(codes, np.float32)
         codes[..., :self.P] = self.z_pose + scale * (codes[..., :self.P] - self.z_pose)
         return codes
+
+    def add_blinks(self, codes: np.ndarray, blink: np.ndarray) -> np.ndarray:
+        """Codes (T, M) with each row's eyes at least `blink` (T,) shut (0 open, 1 shut): the row moves along
+        the model's blink direction by what it lacks, measured from the portrait's own codes (whose eyes
+        are taken as open). Rows already as shut are unchanged."""
+        codes = np.array(codes, np.float32)
+        shut = (codes - self.codes) @ self.blink / float(self.blink @ self.blink)
+        return codes + np.clip(np.asarray(blink, np.float32) - shut, 0, None)[:, None] * self.blink
 
     def render_frame(self, codes: np.ndarray, emotion: int = 0) -> np.ndarray:
         """One frame's motion codes (z_pose then z_dyn) → (R, R, 3) uint8; `emotion` is read from the codes."""
