@@ -59,7 +59,8 @@ class LatentRenderer:
         the model's blink direction by what it lacks, measured from the portrait's own codes (whose eyes
         are taken as open). Rows already as shut are unchanged."""
         codes = np.array(codes, np.float32)
-        shut = (codes - self.codes) @ self.blink / float(self.blink @ self.blink)
+        # row by row (a matrix product's rounding would depend on how many rows come at once)
+        shut = ((codes - self.codes) * self.blink).sum(1) / float(self.blink @ self.blink)
         return codes + np.clip(np.asarray(blink, np.float32) - shut, 0, None)[:, None] * self.blink
 
     def render_frame(self, codes: np.ndarray, emotion: int = 0) -> np.ndarray:
