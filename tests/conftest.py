@@ -1,5 +1,7 @@
 """Shared test helpers."""
 import dataclasses
+import importlib.util
+from pathlib import Path
 
 import pytest
 import torch
@@ -19,3 +21,12 @@ def resumes_exactly(tmp_path):
         assert all(torch.equal(a[k], b[k]) for k in a)
         return tmp_path / "split"
     return check
+
+
+def load_solutions(name: str):
+    """The module notebooks/solutions/NAME.py, imported by path (notebooks/ is not a package)."""
+    path = Path(__file__).resolve().parents[1] / "notebooks" / "solutions" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

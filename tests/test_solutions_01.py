@@ -1,21 +1,14 @@
 """The solutions of notebook 01's exercises (notebooks/solutions/ex01_synthtalk_tour.py) give the numbers that
 the notebook's equations predict. The solutions file is imported by path: notebooks/ is not a package."""
-import importlib.util
-from pathlib import Path
-
 import pytest
+from conftest import load_solutions
 
 from labkit.synthtalk import LANGUAGES, RESOLUTIONS
-
-PATH = Path(__file__).resolve().parents[1] / "notebooks" / "solutions" / "ex01_synthtalk_tour.py"
 
 
 @pytest.fixture(scope="module")
 def ex():
-    spec = importlib.util.spec_from_file_location("ex01_synthtalk_tour", PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_solutions("ex01_synthtalk_tour")
 
 
 def test_ex1_blink_scales_with_resolution(ex):

@@ -1,21 +1,14 @@
 """The solutions of notebook 09's exercises (notebooks/solutions/ex09_your_portrait.py) give the numbers that
 the notebook's equations predict. The solutions file is imported by path: notebooks/ is not a package."""
-import importlib.util
-from pathlib import Path
-
 import pytest
+from conftest import load_solutions
 
 from labkit.faces.landmarks import MIN_BOX, MIN_IOD
-
-PATH = Path(__file__).resolve().parents[1] / "notebooks" / "solutions" / "ex09_your_portrait.py"
 
 
 @pytest.fixture(scope="module")
 def ex():
-    spec = importlib.util.spec_from_file_location("ex09_your_portrait", PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_solutions("ex09_your_portrait")
 
 
 def test_ex1_head_motion_scales_linearly(ex):
