@@ -61,7 +61,7 @@ from labkit.io.audio import (
 from labkit.io.errors import InputError
 from labkit.io.video import VideoWriter, write_video
 from labkit.io.weights import FACE_LATENT, MOTION, eval_record
-from labkit.motion.blinks import Blinks
+from labkit.motion.blinks import BlinkAxis, BlinkConfig
 from labkit.motion.data import emotion_offset
 from labkit.motion.diffusion import Guidance
 from labkit.motion.generator import MotionGenerator
@@ -91,7 +91,7 @@ MIN_SPEECH_SECONDS = 0.2                  # shorter audio holds no speech to ani
 CHUNK_SECONDS = 30.0                      # a speech file is decoded this much at a time
 HEAD_SECONDS = 10.0                       # speech kept from a file read in passes: covers the content id's window
 MAX_SEED = 2 ** 63 - 1                    # seeds are int64 for torch and numpy
-_BLINK, _INTENSITY = FACTOR_NAMES.index("blink"), FACTOR_NAMES.index("emotion_intensity")
+_INTENSITY = FACTOR_NAMES.index("emotion_intensity")
 
 
 # ---------------------------------------------------------------------------- inputs
@@ -428,29 +428,25 @@ class Animator:
 
             generator = MotionGenerator.load(MOTION[source], device=device)
 
+        # blinks from their own process (labkit.motion.blinks), measured from this portrait's open eyes
+        axis = self._draw.blink_axis if self.renderer == "latent" else BlinkAxis.factors()
         self.generator = generator.replace(guidance=Guidance(audio=controls.cfg_audio, gaze=controls.cfg_gaze,
                                                              emotion=controls.cfg_emotion),
-                                           steps=controls.steps)
+                                           steps=controls.steps, blinks=generator.blinks or BlinkConfig(),
+                                           blink_axis=axis)
         # the speech the content id covers: the first window's audio, all a stream has before its first frame
         self.id_samples = int((self.generator.cfg.window - 1) * SAMPLE_RATE / FPS)
         if not watermark:
             log.warning("watermarking is OFF: these frames will not be recognisable as labkit's synthetic media")
 
-    def _finish(self, motion: np.ndarray, blinks: Blinks) -> np.ndarray:
-        """The generated motion (T, M) as the renderer draws it: blinks from their own process where the
-        generator's are fainter (a few-step sampler averages a brief random event away,
-        :mod:`labkit.motion.blinks`), and, in factors, the emotion at the intensity commanded (the guided
-        generator overshoots it). `blinks` carries the process from one call to the next."""
-        if self.renderer == "latent":
-            return self._draw.add_blinks(motion, blinks.next(len(motion)))
+    def _finish(self, motion: np.ndarray) -> np.ndarray:
+        """The generated motion (T, M) as the renderer draws it: in factors, the emotion at the intensity
+        commanded (the guided generator overshoots it)."""
+        if self.renderer == "latent" or self.controls.emotion is None:
+            return motion
         motion = np.array(motion, np.float32)
-        motion[:, _BLINK] = np.maximum(motion[:, _BLINK], blinks.next(len(motion)))
-        if self.controls.emotion is not None:
-            motion[:, _INTENSITY] = self.controls.intensity
+        motion[:, _INTENSITY] = self.controls.intensity
         return motion
-
-    def _blinks(self) -> Blinks:
-        return Blinks(fps=FPS, seed=self.controls.seed)
 
     def _frame(self, motion_row: np.ndarray) -> np.ndarray:
         if self.controls.motion_scale != 1.0:
@@ -504,7 +500,7 @@ class Animator:
         """The motion (T, M) of checked speech, the whole clip at once (the offline sampler)."""
         t0 = time.perf_counter()
         motion = self.generator.generate(speech.features, progress=progress, **self.controls.commands())
-        motion = self._finish(motion, self._blinks())
+        motion = self._finish(motion)
         timings["motion"] = time.perf_counter() - t0
         return motion
 
@@ -576,9 +572,9 @@ class Animator:
         the same speech: the first window's audio is in before the first frame is made."""
         head = []                                                # the speech the content id covers
         chunks = (as_samples(chunk, name=f"audio chunk {k}") for k, chunk in enumerate(audio_chunks))
-        marker, blinks, first = None, self._blinks(), True
+        marker, first = None, True
         for motion in self.generator.stream(_keeping_head(chunks, self.id_samples, head), **self.controls.commands()):
-            motion = self._finish(motion, blinks)
+            motion = self._finish(motion)
             if marker is None:
                 self.stream_content_id = self.content_id(np.concatenate(head) if head else np.zeros(0, np.float32))
                 marker = self._marker(self.stream_content_id) or False

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from labkit.motion.blinks import BlinkConfig, Blinks, add_blinks, blink_profile
+from labkit.motion.blinks import BlinkAxis, BlinkConfig, Blinks, add_blinks, blink_profile
 from labkit.synthtalk.factors import FACTOR_NAMES
 
 BLINK = FACTOR_NAMES.index("blink")
@@ -69,7 +69,23 @@ def test_add_blinks_keeps_the_generated_blinks_and_the_rest():
     assert out is not f and out.shape == f.shape and out.dtype == f.dtype
     keep = [i for i in range(len(FACTOR_NAMES)) if i != BLINK]
     np.testing.assert_array_equal(out[:, keep], f[:, keep])
-    np.testing.assert_array_equal(out[:, BLINK], np.maximum(f[:, BLINK], Blinks(seed=0).next(200)))
+    np.testing.assert_allclose(out[:, BLINK], np.maximum(f[:, BLINK], Blinks(seed=0).next(200)), atol=1e-6)
+
+
+def test_a_blink_axis_in_any_motion_space_adds_what_a_row_lacks():
+    rng = np.random.default_rng(1)
+    axis = BlinkAxis(rng.normal(size=8).astype(np.float32), rng.normal(size=8).astype(np.float32))
+    rows = axis.open + np.outer([0.0, 0.3, 1.2], axis.shut)                # closure 0, 0.3, 1.2
+    np.testing.assert_allclose(axis.closure(rows), [0.0, 0.3, 1.2], atol=1e-5)
+    out = axis.add(rows, np.array([1.0, 1.0, 1.0]))
+    np.testing.assert_allclose(axis.closure(out), [1.0, 1.0, 1.2], atol=1e-5)  # shut, shut, already shut
+    side = rng.normal(size=8).astype(np.float32)
+    side -= (side @ axis.shut) / (axis.shut @ axis.shut) * axis.shut        # a change orthogonal to the blink
+    np.testing.assert_allclose(axis.add(rows + side, np.ones(3)) - side, out, atol=1e-5)
+    with pytest.raises(ValueError, match="no blink"):
+        BlinkAxis(np.zeros(3), np.zeros(3))
+    with pytest.raises(ValueError, match="two \\(M,\\) vectors"):
+        BlinkAxis(np.zeros(3), np.ones(4))
 
 
 def test_bad_arguments_are_refused():

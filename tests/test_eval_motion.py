@@ -8,6 +8,7 @@ from labkit.evaluation.motion import (
     EmotionClassifier,
     MotionReader,
     angular_error,
+    blink_events,
     delta_p,
     denoising_error,
     evaluate_motion,
@@ -15,6 +16,7 @@ from labkit.evaluation.motion import (
     pearson_per_clip,
     puppet_factors,
     seam_ratio,
+    spread_between,
     window_sway,
 )
 from labkit.motion.config import DiffusionConfig, TrainMotionConfig
@@ -82,6 +84,32 @@ def test_puppet_follows_loudness_and_readers_fit(trained):
     assert reader.emotion_accuracy(clips.motion, clips.emotion) >= 0.5
 
 
+def test_blink_events_count_full_blinks_and_their_length():
+    """Three shut-eye bumps of 4 frames in 60 s: 3 a minute, 4 frames each; a twitch that never half
+    closes is no blink, and neither is a dip inside one blink (peaks closer than 0.2 s merge)."""
+    fps, T = 25.0, 1500
+    blink = np.zeros((1, T))
+    for s in (100, 700, 1200):
+        blink[0, s:s + 4] = [0.6, 1.0, 0.9, 0.55]
+    blink[0, 400:405] = 0.3                                        # a twitch: lids never half shut
+    rate, frames = blink_events(blink, fps)
+    assert rate == pytest.approx(3.0) and frames == pytest.approx(4.0)
+    assert blink_events(np.zeros((2, T)), fps) == (0.0, 0.0)
+    double = blink.copy()
+    double[0, 1203:1205] = [0.7, 1.0]                              # a second peak 3 frames (0.12 s) later
+    assert blink_events(double, fps)[0] == pytest.approx(3.0)
+    assert blink_events(np.concatenate([blink, blink]), fps)[0] == pytest.approx(3.0)   # a rate, not a count
+
+
+def test_spread_between_seeds_or_clips():
+    rng = np.random.default_rng(0)
+    same = np.broadcast_to(rng.normal(size=(1, 80, 3)), (4, 80, 3))
+    assert spread_between(same) == pytest.approx(0.0)             # identical seeds do not differ
+    noisy = rng.normal(0, 2.0, size=(400, 80, 3))
+    assert spread_between(noisy) == pytest.approx(2.0, rel=0.03)
+    assert spread_between(noisy + 10 * rng.normal(size=(1, 80, 3))) == pytest.approx(2.0, rel=0.03)  # shared part
+
+
 def test_emotion_classifier_reads_window_statistics():
     """Emotion shown in a channel's level (or in its spread) is read window by window; motion that does
     not show it is read at chance; one emotion alone is refused."""
@@ -108,6 +136,8 @@ def test_evaluation_end_to_end(trained):
     assert -1 <= r["lipsync_corr"] <= 1 and r["gaze_err_deg"] >= 0 and r["dp_ratio"] > 0 and r["seam_ratio"] > 0
     assert r["lipsync_corr_probe_gt"] > 0.99                                     # oracle probes read the truth
     assert r["heldout_language"] == "es" and r["diversity_pose_deg"] > 0
+    assert r["diversity_ratio"] == pytest.approx(r["diversity_pose_deg"] / r["diversity_clips_pose_deg"])
+    assert r["blink_rate_per_min_gt"] > 0 and r["blink_rate_ratio"] >= 0 and 0 <= r["emotion_acc_val"] <= 1
     assert -1 <= r["sung_lipsync_corr"] <= 1 and r["seam_ratio_gt"] > 0
     assert 0 <= r["emotion_acc_factors"] <= 1 and 0 <= r["emotion_acc_gt"] <= 1
     d = r["denoising"]

@@ -7,12 +7,16 @@ import numpy as np
 import pytest
 import torch
 
+from labkit.motion.blinks import BlinkAxis, BlinkConfig
 from labkit.motion.config import DiffusionConfig, MotionDiTConfig, TrainMotionConfig, make_config
 from labkit.motion.data import emotion_offset, extract_clips, gaze_of, sample_windows, window_controls
 from labkit.motion.diffusion import Diffusion, Guidance, Regression, ar1_factor, cosine_alpha_bar, guided, make_process
 from labkit.motion.dit import MotionConditions, MotionDiT
 from labkit.motion.generator import MotionGenerator, window_starts
 from labkit.motion.train import train_motion
+from labkit.synthtalk.factors import FACTOR_NAMES
+
+BLINK = FACTOR_NAMES.index("blink")
 
 
 def _cond(cfg, B=3, seed=0):
@@ -370,6 +374,19 @@ def test_sliding_windows_and_streaming_agree(tiny, overlap):
     assert not np.allclose(ref, gen.generate(feats_small, seed=5))              # the commands reach the model
     parts = list(gen.stream(iter(chunks), seed=5, distance=1.1, emotion=emo, mel=mel))
     assert np.allclose(np.concatenate(parts), ref, atol=1e-5)
+    # with the blink process: along the axis, the same blinks offline and streamed, the rest untouched
+    axis = BlinkAxis(np.zeros(c.motion_dim, np.float32), np.eye(c.motion_dim, dtype=np.float32)[-1])
+    blinking = gen.replace(blinks=BlinkConfig(rate=40), blink_axis=axis)
+    raw, ref = gen.generate(feats_small, seed=3), blinking.generate(feats_small, seed=3)
+    np.testing.assert_array_equal(ref[:, :-1], raw[:, :-1])
+    assert (ref[:, -1] >= raw[:, -1] - 1e-6).all() and ref[:, -1].max() > 0.9
+    parts = list(blinking.stream(iter(chunks), seed=3, mel=mel))
+    assert np.allclose(np.concatenate(parts), ref, atol=1e-5)
+    pair = np.stack([feats_small, feats_small])
+    added = blinking.generate(pair, seed=3)[..., -1] - gen.generate(pair, seed=3)[..., -1]
+    assert added.max() > 0.5 and not np.allclose(added[0], added[1])            # each clip blinks on its own
+    with pytest.raises(ValueError, match="does not record its motion space"):
+        gen.replace(blinks=BlinkConfig()).generate(feats_small)
 
 
 def test_training_resume_is_exact_and_checkpoint_loads(tmp_path, clips):
@@ -385,6 +402,14 @@ def test_training_resume_is_exact_and_checkpoint_loads(tmp_path, clips):
     for (k, v), w in zip(a.model.state_dict().items(), b.model.state_dict().values()):
         assert torch.equal(v, w), k
     assert a.meta["motion"] == "factors" and a.meta["step"] == 4 and a.process_name == "diffusion"
+    assert a.blinks == BlinkConfig() and np.array_equal(a.blink_axis.shut, BlinkAxis.factors().shut)   # it blinks
+    silent = np.zeros((1500, a.cfg.audio_dim), np.float32)                     # a minute
+    blinked, raw = a.generate(silent, steps=1), a.replace(blinks=None).generate(silent, steps=1)
+    assert (blinked[:, BLINK] >= raw[:, BLINK] - 1e-6).all()                  # max(generated, process)
+    np.testing.assert_array_equal(np.delete(blinked, BLINK, 1), np.delete(raw, BLINK, 1))
+    shut = (blinked[:, BLINK] > raw[:, BLINK] + 0.5)                           # frames the process shut
+    starts = np.flatnonzero(shut[1:] & ~shut[:-1])
+    assert 8 <= len(starts) <= 30                                              # ~17 blinks in a minute
     assert float(a.model.motion_std[5]) > 0                                # statistics saved with the weights
     assert float(a.model.control_mean[0]) == pytest.approx(1.0, abs=0.2)   # distance, standardised around ~1
     assert float(a.model.control_std[0]) != 1.0

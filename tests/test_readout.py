@@ -40,7 +40,9 @@ def test_the_probes_read_the_head_and_the_jaw_of_people_never_seen(model, reader
 def test_a_direction_is_measured_once_and_names_its_factor(reader):
     d = reader.direction("blink", 0.0, 1.0)
     assert d.shape == (30,) and np.linalg.norm(d[6:]) > 5 * np.linalg.norm(d[:6])   # the eyes, not the head
-    assert reader.direction("blink", 0.0, 1.0) is d
+    assert reader.level("blink", 1.0) is reader.level("blink", 1.0)          # each level is rendered once
+    np.testing.assert_array_equal(reader.direction("blink", 0.0, 1.0), d)
+    np.testing.assert_allclose(reader.level("blink", 1.0) - reader.level("blink", 0.0), d)
     with pytest.raises(ValueError, match="unknown factor 'wink'"):
         reader.direction("wink", 0, 1)
 
@@ -55,11 +57,13 @@ def test_the_latent_renderer_shuts_the_eyes_it_is_told_to_and_leaves_shut_eyes_a
     image = (portrait[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
     r = LatentRenderer(image, 128, aligned=True, name="portrait")
     codes = np.repeat(r.codes[None], 3, 0)
-    blinked = r.add_blinks(codes, np.array([0.0, 1.0, 0.5]))
+    axis = r.blink_axis
+    blinked = axis.add(codes, np.array([0.0, 1.0, 0.5]))
     np.testing.assert_array_equal(blinked[0], codes[0])                    # nothing asked: unchanged
-    np.testing.assert_allclose(blinked[1], codes[1] + r.blink, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(r.add_blinks(blinked, np.ones(3))[1], blinked[1], atol=1e-5)   # already shut
-    np.testing.assert_allclose(r.add_blinks(blinked, np.zeros(3)), blinked, atol=1e-6)        # never opened
+    np.testing.assert_allclose(blinked[1], codes[1] + axis.shut, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(axis.add(blinked, np.ones(3))[1], blinked[1], atol=1e-5)   # already shut
+    np.testing.assert_allclose(axis.add(blinked, np.zeros(3)), blinked, atol=1e-6)        # never opened
+    assert not axis.shut[:6].any()                                         # the lids move, not the head
     frames = r.render_frames(blinked).astype(np.int16)
     change = np.abs(frames[1] - frames[0]).mean(-1)                        # (128, 128)
     assert change[40:68, 32:96].mean() > 3 * change[80:120, 32:96].mean()   # the eyes move, the mouth does not

@@ -1,5 +1,5 @@
 """``labkit eval``: the comparison table, and ``labkit eval latent|motion|sync|capp|video-features|real|portraits|
-watermark``."""
+watermark|takes``."""
 from __future__ import annotations
 
 import json
@@ -55,7 +55,8 @@ def register(sub) -> None:
     add_options(el, EvalLatentConfig, title="evaluation (EvalLatentConfig)")
     el.set_defaults(func=cmd_eval_latent)
 
-    em = ev.add_parser("motion", help="lip sync, gaze/distance/emotion control, ΔP, seams, held-out language")
+    em = ev.add_parser("motion", help="lip sync, gaze/distance/emotion control, ΔP, sway, seams, blinks, diversity, "
+                                      "held-out language")
     em.add_argument("--checkpoint", default=None, help="motion generator (default: the shipped small model)")
     em.add_argument("--regression", default=None, help="regression baseline (default: the shipped one)")
     em.add_argument("--latent", default=None, help="face latent checkpoint the generator was trained with "
@@ -101,6 +102,17 @@ def register(sub) -> None:
     add_options(ew, EvalWatermarkConfig, title="evaluation (EvalWatermarkConfig)", choices={"resolution": RESOLUTIONS})
     add_json_option(ew)
     ew.set_defaults(func=cmd_eval_watermark)
+
+    et = ev.add_parser("takes", help="SynthTalk's ground truth: how much of the head motion the speech determines, "
+                                     "from several takes of each clip")
+    et.add_argument("--split", default="test", choices=("train", "val", "test"), help="SynthTalk split (default: test)")
+    et.add_argument("--clips", type=int, default=40, help="clips (default: 40)")
+    et.add_argument("--takes", type=int, default=6, help="performances of each clip (default: 6)")
+    et.add_argument("--seconds", type=float, default=8.0, help="clip length (default: 8.0, four 2 s windows)")
+    et.add_argument("--window", type=int, default=50, help="frames a sway is measured over (default: 50, the "
+                                                          "motion generator's window)")
+    add_json_option(et)
+    et.set_defaults(func=cmd_eval_takes)
 
 
 def _sampling(a):
@@ -271,6 +283,24 @@ def cmd_eval_instrument(a) -> int:
         summary = _video_features_summary
     r = evaluate(load(a.checkpoint), num_clips=a.clips, progress=not a.json)
     print(json.dumps(r) if a.json else summary(r))
+    return 0
+
+
+def cmd_eval_takes(a) -> int:
+    """labkit eval takes: the share of SynthTalk's head motion that its speech determines (labkit.evaluation.takes)."""
+    from labkit.evaluation.takes import ANGLES, head_takes, predictability
+
+    r = predictability(head_takes(a.split, a.clips, a.takes, seconds=a.seconds, progress=not a.json), a.window)
+    if a.json:
+        print(json.dumps(r))
+        return 0
+    print(f"{r['clips']} {a.split} clips x {r['takes']} takes; share of the variance the speech determines "
+          f"(1 = fixed by the speech, 0 = new every take)")
+    print(f"{'':24s}" + "".join(f"{x:>8s}" for x in (*ANGLES, "mean")))
+    for key, what in (("pose_explained", "head pose"), ("sway_explained", f"sway ({a.window}-frame windows)"),
+                      ("velocity_explained", "velocity (ΔP)"), ("regression_sway_ratio", "best regression's sway"),
+                      ("take_spread_deg", "spread across takes (°)"), ("clip_spread_deg", "spread across clips (°)")):
+        print(f"{what:24s}" + "".join(f"{r[f'{key}_{x}']:8.2f}" for x in ANGLES) + f"{r[key]:8.2f}")
     return 0
 
 

@@ -19,8 +19,13 @@ voices, sentences and identities):
 - ``sway_ratio`` (a diagnosis, no bar): how far the head moves *within* a window (std of yaw, pitch,
   roll over each window) against the truth. ΔP alone cannot tell a swaying head from a jittering
   one: a head that barely sways but jitters frame to frame can match the truth's ΔP;
-- ``diversity``: head-pose spread between seeds for the same audio (degrees), and the
-  lip-sync of each seed;
+- ``diversity_ratio``: head-pose spread between seeds for the same audio (std over seeds at each
+  frame) over the spread between clips (std over test clips at each frame, the truth read through
+  the same probes): several seeds should differ as much as different performances do;
+- ``blink_rate_ratio``: full blinks a minute (peaks of the read-out blink factor above half-closed,
+  at least 0.2 s apart) of generated motion over the truth's read through the same probes; a
+  generator that averages blinks away draws none;
+- ``emotion_acc_val``: ``emotion_acc`` on validation clips (the split settings are chosen on);
 - ``denoising`` (a diagnosis, diffusion only): how well the denoiser reads its noisy input. Test
   windows are noised to step t and denoised once; per t, the error of x̂_0's head-pose channels
   and how far they move within the window, against the truth's (standardised units).
@@ -32,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.signal import lfilter
+from scipy.signal import find_peaks, lfilter
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -44,22 +49,27 @@ from labkit.latent.model import KIND
 from labkit.metrics.pose import delta_p
 from labkit.motion.data import HEAD_DIMS, MotionClips, emotion_offset, extract_clips, gaze_of, sample_windows, source_id
 from labkit.motion.generator import window_starts
-from labkit.synthtalk.dataset import LANGUAGES, split_voices
+from labkit.synthtalk.dataset import LANGUAGES, SynthTalkConfig, split_voices
 from labkit.synthtalk.factors import FACTOR_NAMES
 from labkit.synthtalk.singing import sung_clip
 from labkit.synthtalk.speech import Voice
 
 _COL = {n: i for i, n in enumerate(FACTOR_NAMES)}
 _ANGLES = [_COL["yaw"], _COL["pitch"], _COL["roll"]]
+FPS = SynthTalkConfig.fps
 
 KEYS = ("lipsync_corr", "puppet_lipsync_corr", "regression_lipsync_corr", "gaze_err_deg", "distance_err_rel",
-        "emotion_acc", "dp_ratio", "seam_ratio", "heldout_lang_lipsync_corr")
+        "emotion_acc", "emotion_acc_val", "dp_ratio", "sway_ratio", "seam_ratio", "blink_rate_ratio",
+        "diversity_ratio", "heldout_lang_lipsync_corr")
 # printed by `labkit eval motion` besides KEYS: the sung clip, and what the truth scores through the same readers
 EXTRA_KEYS = ("sung_lipsync_corr", "lipsync_corr_probe_gt", "gaze_err_deg_probe_gt", "emotion_acc_gt",
-              "emotion_acc_factors", "seam_ratio_gt",
-              "sway_ratio", "regression_sway_ratio", "diversity_pose_deg", "diversity_gt_pose_deg")
+              "emotion_acc_factors", "seam_ratio_gt", "regression_sway_ratio", "regression_diversity_ratio",
+              "blink_rate_per_min", "blink_rate_per_min_gt", "blink_frames", "blink_frames_gt",
+              "diversity_pose_deg", "diversity_clips_pose_deg", "diversity_gt_pose_deg")
 BARS = {"lipsync_corr": (">=", 0.80), "gaze_err_deg": ("<=", 3.0), "distance_err_rel": ("<=", 0.05),
-        "emotion_acc": (">=", 0.90), "dp_ratio": ("within", (0.85, 1.15)), "seam_ratio": ("<=", 1.5)}
+        "emotion_acc": (">=", 0.90), "emotion_acc_val": (">=", 0.85), "dp_ratio": ("within", (0.85, 1.15)),
+        "sway_ratio": ("within", (0.85, 1.15)), "seam_ratio": ("<=", 1.5),
+        "blink_rate_ratio": ("within", (0.8, 1.25)), "diversity_ratio": (">=", 0.7)}
 
 
 def meets(key: str, value: float) -> bool:
@@ -106,6 +116,21 @@ def seam_ratio(motion: np.ndarray, starts: list[int], overlap: int = 0) -> float
     if not at.any():
         raise ValueError(f"clips of {T} frames have no window boundary (window starts {starts})")
     return float(v[:, at].mean() / max(v[:, ~at].mean(), 1e-12))
+
+
+def blink_events(blink: np.ndarray, fps: float, *, closed: float = 0.5, gap_s: float = 0.2) -> tuple[float, float]:
+    """Full blinks in blink-factor tracks (N, T): (blinks a minute, mean frames per blink at or above
+    `closed`). A blink is a peak reaching `closed` (half-shut lids), at least `gap_s` from the next."""
+    N, T = blink.shape
+    peaks = sum(len(find_peaks(b, height=closed, distance=max(1, round(gap_s * fps)))[0]) for b in blink)
+    minutes = N * T / fps / 60
+    return peaks / minutes, float((blink >= closed).sum() / peaks) if peaks else 0.0
+
+
+def spread_between(angles: np.ndarray) -> float:
+    """Mean over frames and angles of the std across the first axis: (S, T, 3) → degrees. With S
+    seeds of one clip it is how much the seeds differ; with S clips, how much performances differ."""
+    return float(angles.std(0).mean())
 
 
 DENOISING_STEPS = (20, 100, 200, 400, 999)
@@ -317,9 +342,14 @@ class MotionEvaluation:
                                    / window_sway(self.gt_factors[..., _ANGLES], W))}
         if seams:
             out["seam_ratio"] = float(np.mean([self._seams(gen, m) for m in runs]))
+        out["blink_rate_per_min"], out["blink_frames"] = blink_events(
+            np.concatenate([f[..., _COL["blink"]] for f in fs]), FPS)
+        rate_gt, _ = blink_events(self.gt_factors[..., _COL["blink"]], FPS)
+        out["blink_rate_ratio"] = out["blink_rate_per_min"] / max(rate_gt, 1e-9)
         if seeds > 1:
             ang = np.stack([f[..., _ANGLES] for f in fs])                      # (S, N, T, 3)
-            out["diversity_pose_deg"] = float(ang.std(0).mean())
+            out["diversity_pose_deg"] = float(np.mean([spread_between(ang[:, n]) for n in range(ang.shape[1])]))
+            out["diversity_ratio"] = out["diversity_pose_deg"] / spread_between(self.gt_factors[..., _ANGLES])
         return out
 
     def ceilings(self) -> dict:
@@ -334,6 +364,9 @@ class MotionEvaluation:
                 "emotion_acc_gt": self.reader.emotion_accuracy(self.test.motion, self.test.emotion),
                 "emotion_acc_factors": self.emotion_acc_factors(),
                 "diversity_gt_pose_deg": float(self.gt_factors[..., _ANGLES].std(1).mean()),
+                "diversity_clips_pose_deg": spread_between(self.gt_factors[..., _ANGLES]),
+                "blink_rate_per_min_gt": blink_events(self.gt_factors[..., _COL["blink"]], FPS)[0],
+                "blink_frames_gt": blink_events(self.gt_factors[..., _COL["blink"]], FPS)[1],
                 "puppet_lipsync_corr": self.lipsync(puppet),
                 "puppet_dp_ratio": delta_p(puppet[..., _ANGLES]) / delta_p(self.gt_factors[..., _ANGLES])}
 
@@ -354,6 +387,13 @@ class MotionEvaluation:
         mean, std = gen.model.motion_mean.cpu().numpy(), gen.model.motion_std.cpu().numpy()
         starts = window_starts(motion.shape[1], gen.cfg.window, gen.overlap)
         return seam_ratio((motion - mean) / std, starts, gen.overlap)
+
+    def emotion_val(self, gen, clips: int) -> float:
+        """Emotion accuracy of `gen`, given every command, on validation clips (the split that
+        sampling settings such as the emotion guidance are chosen on)."""
+        langs = tuple(lang for lang in LANGUAGES if lang != self.heldout_language)
+        val = extract_clips("val", clips, languages=langs, seed=self.seed, **self._kw)
+        return self.reader.emotion_accuracy(generate_for(gen, val, seed=self.seed), val.emotion)
 
     def heldout_lipsync(self, gen, clips: int) -> float:
         """Lip sync on test clips of the held-out language."""
@@ -383,6 +423,8 @@ def evaluate_motion(gen, *, regression=None, latent=None, test_clips: int = Eval
         r = ev.score(regression, seams=False)
         out["regression_lipsync_corr"], out["regression_dp_ratio"] = r["lipsync_corr"], r["dp_ratio"]
         out["regression_sway_ratio"] = r["sway_ratio"]
+        out["regression_diversity_ratio"] = ev.score(regression, seeds=2, seams=False)["diversity_ratio"]
+    out["emotion_acc_val"] = ev.emotion_val(gen, test_clips)
     if held:
         out["heldout_lang_lipsync_corr"] = ev.heldout_lipsync(gen, max(8, test_clips // 2))
     out["sung_lipsync_corr"] = ev.sung_lipsync(gen)

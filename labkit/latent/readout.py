@@ -40,7 +40,7 @@ class FactorReader:
         empty = MotionBank(np.zeros((0, len(FACTOR_NAMES))), np.zeros(0, np.int64), np.zeros(0, np.int64))
         self._sampler = PairSampler("train", model.cfg.driver_size, empty)       # renders; draws no motion
         self._probe = None
-        self._directions: dict[tuple, np.ndarray] = {}
+        self._levels: dict[tuple, np.ndarray] = {}
 
     @torch.no_grad()
     def encode(self, images: torch.Tensor) -> np.ndarray:
@@ -64,14 +64,19 @@ class FactorReader:
         still, neutral, camera-facing face otherwise."""
         if factor not in FACTOR_NAMES:
             raise ValueError(f"unknown factor {factor!r}; the factors are {', '.join(FACTOR_NAMES)}")
-        key = (factor, float(low), float(high))
-        if key not in self._directions:
+        return self.level(factor, high) - self.level(factor, low)
+
+    def level(self, factor: str, value: float) -> np.ndarray:
+        """(M,): the mean code of the reader's people with `factor` = value, a still, neutral,
+        camera-facing face otherwise."""
+        if factor not in FACTOR_NAMES:
+            raise ValueError(f"unknown factor {factor!r}; the factors are {', '.join(FACTOR_NAMES)}")
+        key = (factor, float(value))
+        if key not in self._levels:
             n = len(self._people)
-            calm = np.zeros(n, np.int64)
-            lo, hi = (self._codes(self._people, np.repeat(factor_row(**{factor: v})[None], n, 0), calm)
-                      for v in (low, high))
-            self._directions[key] = (hi - lo).mean(0).astype(np.float32)
-        return self._directions[key]
+            row = np.repeat(factor_row(**{factor: value})[None], n, 0)
+            self._levels[key] = self._codes(self._people, row, np.zeros(n, np.int64)).mean(0).astype(np.float32)
+        return self._levels[key]
 
     def _fit(self):
         rng = np.random.default_rng(self.seed)

@@ -17,6 +17,11 @@ from the physiology of spontaneous blinking:
 
 Offline and streaming give the same frames: :class:`Blinks` draws one blink at a time from its own
 generator and carries them across calls, so ``next(a)`` then ``next(b)`` equals ``next(a + b)``.
+
+A :class:`BlinkAxis` says where a blink goes in a motion space: in SynthTalk's factors it is the blink
+factor; in a face latent model's codes it is the direction the codes move along when the eyes shut
+(``labkit.latent.readout``). A generated row is moved along it by what it lacks of the process's
+closure, so a blink the generator did draw is kept, not doubled.
 """
 from __future__ import annotations
 
@@ -130,5 +135,36 @@ def add_blinks(factors: np.ndarray, *, fps: float = 25.0, seed: int = 0,
         f = f.astype(np.float32)
     if f.ndim != 2 or f.shape[1] != len(FACTOR_NAMES):
         raise ValueError(f"factors must have shape (T, {len(FACTOR_NAMES)}), got {f.shape}")
-    f[:, _BLINK] = np.maximum(f[:, _BLINK], Blinks(cfg, fps=fps, seed=seed).next(len(f)))
-    return f
+    return BlinkAxis.factors().add(f, Blinks(cfg, fps=fps, seed=seed).next(len(f))).astype(f.dtype)
+
+
+@dataclass(frozen=True, eq=False)
+class BlinkAxis:
+    """A blink in a motion space of M values: `open` (M,) a row with open eyes, `shut` (M,) the change
+    from open to shut lids. The closure of a row is its projection on `shut`, measured from `open`."""
+    open: np.ndarray
+    shut: np.ndarray
+
+    def __post_init__(self):
+        if self.open.shape != self.shut.shape or self.open.ndim != 1:
+            raise ValueError(f"open and shut must be two (M,) vectors, got {self.open.shape} and {self.shut.shape}")
+        if not float(self.shut @ self.shut) > 0:
+            raise ValueError("the shut direction is zero: this motion space has no blink")
+
+    @classmethod
+    def factors(cls) -> "BlinkAxis":
+        """SynthTalk's factors: the blink factor, 0 = open."""
+        shut = np.zeros(len(FACTOR_NAMES), np.float32)
+        shut[_BLINK] = 1.0
+        return cls(np.zeros_like(shut), shut)
+
+    def closure(self, motion: np.ndarray) -> np.ndarray:
+        """How shut each row of motion (..., M) is: (...,), 0 open, 1 shut."""
+        # row by row (a matrix product's rounding would depend on how many rows come at once)
+        return ((np.asarray(motion, np.float32) - self.open) * self.shut).sum(-1) / float(self.shut @ self.shut)
+
+    def add(self, motion: np.ndarray, amount: np.ndarray) -> np.ndarray:
+        """Motion (..., M) with each row at least `amount` (...,) shut; rows already as shut are unchanged."""
+        motion = np.array(motion, np.float32)
+        lack = np.clip(np.asarray(amount, np.float32) - self.closure(motion), 0, None)
+        return motion + lack[..., None] * self.shut

@@ -12,6 +12,10 @@ Why the overlap: a window sampled from fresh noise only *tends* to continue its 
 mismatch shows as a jump at every boundary (``eval_motion.seam_ratio``); a sampled overlap
 spreads what mismatch is left over O frames.
 
+Blinks, brief events at random times that the audio does not predict, are not left to a few-step
+sampler, which averages them to a faint twitch: a loaded generator adds them from their own renewal
+process (``labkit.motion.blinks``) along its motion space's blink axis, clip by clip and seeded.
+
 ``MotionGenerator.generate`` does a whole clip (or a batch of equally long clips) at once;
 ``MotionGenerator.stream`` takes audio chunk by chunk and yields frames as soon as no later
 window can change them. Both run the same :class:`_Chain`, so they give the same frames.
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict
+from pathlib import Path
 from typing import Iterable, Iterator
 
 import numpy as np
@@ -28,14 +33,16 @@ from tqdm.auto import tqdm
 
 from labkit.io.audio import MelFeatures, StreamingLogMel
 from labkit.io.checkpoint import load_state
-from labkit.io.weights import MOTION, resolve
+from labkit.io.weights import FACE_LATENT, MOTION, resolve
+from labkit.motion.blinks import BlinkAxis, BlinkConfig, Blinks
 from labkit.motion.config import DEFAULT_STEPS, DiffusionConfig, MotionDiTConfig
-from labkit.motion.data import HEAD_DIMS
+from labkit.motion.data import HEAD_DIMS, source_id
 from labkit.motion.diffusion import Guidance, Prefix, make_process
 from labkit.motion.dit import MotionConditions, MotionDiT
 
 KIND = "motion_dit"
 SILENCE = float(np.log(MelFeatures().log_floor))      # log-mel of digital silence
+_KEEP = object()                                      # replace(): leave this setting as it is
 
 
 def window_starts(T: int, window: int, overlap: int) -> list[int]:
@@ -65,7 +72,11 @@ class MotionGenerator:
     """A trained motion denoiser with its sampling process: audio features + commands → motion."""
 
     def __init__(self, model: MotionDiT, process: DiffusionConfig = DiffusionConfig(), *, steps: int | None = None,
-                 guidance: Guidance = Guidance(), overlap: int | None = None, meta: dict | None = None):
+                 guidance: Guidance = Guidance(), overlap: int | None = None, meta: dict | None = None,
+                 blinks: BlinkConfig | None = None, blink_axis: BlinkAxis | None = None):
+        """`blinks`: add blinks from this process to what is generated (None: the sampler's own only);
+        `blink_axis`: where they go in the motion space (default: from the checkpoint's record, the
+        blink factor or the face latent model's blink direction)."""
         c = model.cfg
         if overlap is None:                                                    # a tenth of the window (5 of 50)
             overlap = min(c.window // 10, c.window - max(c.context, 1))
@@ -80,6 +91,7 @@ class MotionGenerator:
             raise ValueError(f"steps must be >= 1, got {steps}")
         self.steps, self.guidance, self.overlap = steps, guidance, overlap
         self.meta = meta or {}
+        self.blinks, self._blink_axis = blinks, blink_axis
         # emotion guidance moves the face's dynamics only: the head pose (the first HEAD_DIMS
         # channels in both motion spaces) stays at the conditional prediction, as it is what gaze,
         # distance and ΔP are read from
@@ -114,14 +126,51 @@ class MotionGenerator:
         for name in ("control_mean", "control_std"):                           # checkpoints from before the
             state.setdefault(name, getattr(model, name))                       # control statistics: raw controls
         model.load_state_dict(state)
+        kw.setdefault("blinks", BlinkConfig())
         return cls(model.to(device), DiffusionConfig.from_meta(meta), meta=meta, **kw)
 
-    def replace(self, *, steps: int | None = None, guidance: Guidance | None = None,
-                overlap: int | None = None) -> "MotionGenerator":
-        """The same trained model with other sampling settings (the model is shared, not copied)."""
+    def replace(self, *, steps: int | None = None, guidance: Guidance | None = None, overlap: int | None = None,
+                blinks=_KEEP, blink_axis=_KEEP) -> "MotionGenerator":
+        """The same trained model with other sampling settings (the model is shared, not copied);
+        blinks=None turns the blink process off."""
         return MotionGenerator(self.model, self.diffusion, steps=self.steps if steps is None else steps,
                                guidance=self.guidance if guidance is None else guidance,
-                               overlap=self.overlap if overlap is None else overlap, meta=self.meta)
+                               overlap=self.overlap if overlap is None else overlap, meta=self.meta,
+                               blinks=self.blinks if blinks is _KEEP else blinks,
+                               blink_axis=self._blink_axis if blink_axis is _KEEP else blink_axis)
+
+    @property
+    def blink_axis(self) -> BlinkAxis:
+        """Where a blink goes in this generator's motion space (labkit.motion.blinks.BlinkAxis): the blink
+        factor, or, for face latent codes, the model's blink direction measured from open eyes."""
+        if self._blink_axis is None:
+            self._blink_axis = self._recorded_blink_axis()
+        return self._blink_axis
+
+    def _recorded_blink_axis(self) -> BlinkAxis:
+        motion, latent = self.meta.get("motion"), self.meta.get("latent")
+        if motion == "factors":
+            return BlinkAxis.factors()
+        if not latent:
+            raise ValueError("this generator's checkpoint does not record its motion space; give blink_axis= "
+                             "or blinks=None")
+        from labkit.latent.model import KIND as LATENT_KIND
+        from labkit.latent.model import load_face_latent
+        from labkit.latent.readout import factor_reader
+
+        path = resolve(Path(str(latent)).stem, LATENT_KIND, FACE_LATENT)
+        if not path.is_file() or source_id(path) != self.meta.get("motion_source"):
+            raise ValueError(f"the face latent checkpoint this generator was trained on ({latent}) is not shipped; "
+                             f"give blink_axis= (e.g. BlinkAxis of its blink direction) or blinks=None")
+        reader = factor_reader(load_face_latent(path))
+        shut = reader.direction("blink", 0.0, 1.0).copy()
+        shut[:HEAD_DIMS] = 0                                                   # the lids move, not the head
+        return BlinkAxis(reader.level("blink", 0.0), shut)
+
+    def _blink_stream(self, seed: int, clip: int) -> Blinks:
+        """Clip `clip`'s blink process: seeded by the sampling seed and the clip's place in the batch."""
+        return Blinks(self.blinks, fps=MelFeatures().fps,
+                      seed=int(np.random.SeedSequence([seed, clip]).generate_state(1)[0]))
 
     def _window(self, audio: torch.Tensor, context: torch.Tensor | None, gaze, control, *, steps, guidance,
                 generator, prefix: torch.Tensor | None = None) -> torch.Tensor:
@@ -184,6 +233,9 @@ class MotionGenerator:
             out.append(chain.push(torch.from_numpy(a[:, lo:lo + K + W]).to(dev), win_gaze, win_ctrl))
         out.append(chain.finish())
         motion = torch.cat(out, 1)[:, :T].cpu().numpy()
+        if self.blinks is not None:
+            motion = np.stack([self.blink_axis.add(m, self._blink_stream(seed, n).next(T))
+                               for n, m in enumerate(motion)])
         return motion[0] if single else motion
 
     @torch.no_grad()
@@ -206,27 +258,32 @@ class MotionGenerator:
         g = None if gaze_f is None else torch.from_numpy(gaze_f[:, 0].copy()).to(dev)
         ctrl = None if control_f is None else torch.from_numpy(control_f[:, 0].copy()).to(dev)
 
+        blinks = None if self.blinks is None else self._blink_stream(seed, 0)
+
         def window(audio_win: np.ndarray) -> np.ndarray:
             return chain.push(torch.from_numpy(audio_win[None]).to(dev), g, ctrl)[0].cpu().numpy()
+
+        def blinked(frames: np.ndarray) -> np.ndarray:
+            return frames if blinks is None else self.blink_axis.add(frames, blinks.next(len(frames)))
 
         for chunk in chunks:
             buf = np.concatenate([buf, feats.push(chunk)])
             while len(buf) >= K + W:
-                yield window(buf[:K + W])
+                yield blinked(window(buf[:K + W]))
                 buf = buf[S:]
         buf = np.concatenate([buf, feats.flush()])
         # the frames still to make, from the current window's start; the same windows as generate
         left = len(buf) - K
         if chain.started and left <= self.overlap:                             # all inside the pending overlap
-            yield chain.finish()[0, :left].cpu().numpy()
+            yield blinked(chain.finish()[0, :left].cpu().numpy())
             return
         while left > 0:
             win = np.concatenate([buf, np.full((max(K + W - len(buf), 0), c.audio_dim), SILENCE, np.float32)])
             frames = window(win[:K + W])
             if left <= W:                                                      # the last window
-                yield np.concatenate([frames, chain.finish()[0].cpu().numpy()])[:left]
+                yield blinked(np.concatenate([frames, chain.finish()[0].cpu().numpy()])[:left])
                 return
-            yield frames
+            yield blinked(frames)
             buf, left = buf[S:], left - S
 
     def _commands(self, gaze, distance, emotion, B: int, T: int):

@@ -13,6 +13,7 @@ from labkit.faces.landmarks import find_face
 from labkit.latent.config import make_config
 from labkit.latent.model import FaceLatentModel, load_face_latent
 from labkit.latent.readout import factor_reader
+from labkit.motion.blinks import BlinkAxis
 
 # pixels decoded together, 8 frames at 128 px: a frame costs less in a batch of a few (the warp generator's
 # 3D convolutions have a fast kernel only for batches), but a batch of larger frames leaves the CPU's caches
@@ -44,24 +45,16 @@ class LatentRenderer:
         self.P, self.resolution = lat.z_pose.shape[1], resolution
         self.z_pose = lat.z_pose[0].cpu().numpy()                # the portrait's own pose code
         self.codes = torch.cat([lat.z_pose, lat.z_dyn], 1)[0].cpu().numpy()     # and its whole motion (M,)
-        blink = factor_reader(self.model).direction("blink", 0.0, 1.0).copy()  # shut minus open eyes (M,)
-        blink[:self.P] = 0                                       # the same pose: only the dynamics move
-        self.blink = blink
+        shut = factor_reader(self.model).direction("blink", 0.0, 1.0).copy()  # shut minus open eyes (M,)
+        shut[:self.P] = 0                                        # the same pose: only the dynamics move
+        # blinks measured from the portrait's own codes, whose eyes are taken as open
+        self.blink_axis = BlinkAxis(self.codes.astype(np.float32), shut)
 
     def scale_head(self, codes: np.ndarray, scale: float) -> np.ndarray:
         """Codes (..., M), z_pose then z_dyn, with the pose code's departure from the portrait's scaled by `scale`."""
         codes = np.array(codes, np.float32)
         codes[..., :self.P] = self.z_pose + scale * (codes[..., :self.P] - self.z_pose)
         return codes
-
-    def add_blinks(self, codes: np.ndarray, blink: np.ndarray) -> np.ndarray:
-        """Codes (T, M) with each row's eyes at least `blink` (T,) shut (0 open, 1 shut): the row moves along
-        the model's blink direction by what it lacks, measured from the portrait's own codes (whose eyes
-        are taken as open). Rows already as shut are unchanged."""
-        codes = np.array(codes, np.float32)
-        # row by row (a matrix product's rounding would depend on how many rows come at once)
-        shut = ((codes - self.codes) * self.blink).sum(1) / float(self.blink @ self.blink)
-        return codes + np.clip(np.asarray(blink, np.float32) - shut, 0, None)[:, None] * self.blink
 
     def render_frame(self, codes: np.ndarray, emotion: int = 0) -> np.ndarray:
         """One frame's motion codes (z_pose then z_dyn) → (R, R, 3) uint8; `emotion` is read from the codes."""

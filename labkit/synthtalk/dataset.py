@@ -21,7 +21,7 @@ import torch
 
 from labkit.synthtalk.factors import EMOTIONS
 from labkit.synthtalk.identity import Identity, sample_identity
-from labkit.synthtalk.motion import generate_motion
+from labkit.synthtalk.motion import generate_motion, sample_style
 from labkit.synthtalk.renderer import RESOLUTIONS, Renderer
 from labkit.synthtalk.speech import (
     LANGUAGES,
@@ -174,10 +174,16 @@ class SynthTalk(torch.utils.data.Dataset):
         """The identity of clip `index` (drawn from the split's identity pool)."""
         return self._identity_draw(index)[0]
 
-    def sample_motion(self, index: int) -> dict:
-        """Everything of clip `index` except the pixels: audio, phones, factors and metadata."""
+    def sample_motion(self, index: int, take: int = 0) -> dict:
+        """Everything of clip `index` except the pixels: audio, phones, factors and metadata.
+
+        take: another performance of the same clip. Take 0 is the clip; take k > 0 keeps its person,
+        speech, emotion and motion style and redraws every random part of the motion (head sway and
+        posture, nods kept, blinks, saccades), as a second recording of the same sentence would."""
         if not 0 <= index < len(self):
             raise IndexError(f"clip index {index} out of range for {len(self)} clips")
+        if take < 0:
+            raise ValueError(f"take must be >= 0, got {take}")
         c = self.config
         ident, rng = self._identity_draw(index)
         language = c.languages[int(rng.integers(len(c.languages)))]
@@ -190,8 +196,11 @@ class SynthTalk(torch.utils.data.Dataset):
         emotional = rng.random() < c.emotion_prob
         emotion = EMOTIONS[int(rng.integers(1, len(EMOTIONS)))] if emotional else "neutral"
         intensity = float(rng.uniform(0.4, 1.0)) if emotional else 0.0
+        style = sample_style(rng)                      # the person's manner, shared by every take
+        if take:
+            rng = np.random.default_rng([c.seed, SPLITS.index(c.split), index, take])
         factors = generate_motion(phones, audio, c.sample_rate, fps=c.fps, num_frames=T, emotion=emotion,
-                                  emotion_intensity=intensity, rng=rng)
+                                  emotion_intensity=intensity, style=style, rng=rng)
         return dict(audio=audio, sample_rate=c.sample_rate, fps=c.fps, factors=factors, phones=phones,
                     identity=ident.id, text=text, language=language,
                     voice=f"{voice.language}+{voice.variant} rate={voice.rate} pitch={voice.pitch}",
