@@ -9,6 +9,8 @@ import torch
 
 from labkit.cli import main
 from labkit.evaluation.table import (
+    BAR_METRICS,
+    FAILING,
     METHODS,
     METRICS,
     LatentRenderer,
@@ -86,10 +88,30 @@ def test_bars_and_formats():
     assert b["S_C"] is False and b["dP"] is False and b["FVD"] is True
     assert bars({k: good[k] for k in ("gt", "ours")}) == dict.fromkeys(b, None)
     md = to_markdown(good).splitlines()
-    assert md[0].startswith("| method | S_C ↑ | S_D ↓ | CAPP ↑ | ΔP →GT | FVD ↓")
+    assert md[0].startswith("| method | S_C ↑ | S_D ↓ | CAPP† ↑ | ΔP →GT | FVD ↓")
     assert md[3] == "| ours | 0.600 | 0.800 | 0.080 | 0.450 | 2.000 | 0.970 | 4.000 |"
     csv = to_csv(good).splitlines()
-    assert csv[0] == "method,S_C,S_D,CAPP,dP,FVD,CSIM,LMD" and csv[2].startswith("ours,0.6,0.8,")
+    assert csv[0] == "method,S_C,S_D,CAPP†,dP,FVD,CSIM,LMD" and csv[2].startswith("ours,0.6,0.8,")
+
+
+def test_failing_instrument_is_marked_and_not_ranked():
+    """CAPP fails its own check (labkit eval capp): its column carries a dagger and a footnote, and no bar
+    is decided on it, however the rows compare."""
+    assert set(FAILING) == {"CAPP"} and set(FAILING) < set(BAR_METRICS)
+    #                 S_C  S_D  CAPP  dP   FVD  CSIM LMD
+    rows = _table(gt=(0.9, 0.4, 0.10, 0.50, 1.0, 0.99, 2.0),
+                  ours=(0.6, 0.8, 0.01, 0.45, 2.0, 0.97, 4.0),         # the worst CAPP of all rows ...
+                  regression=(0.5, 0.9, 0.05, 0.30, 3.0, 0.97, 4.0),
+                  still=(0.0, 1.2, 0.03, 0.00, 5.0, 0.99, 6.0))
+    b = bars(rows)
+    assert "CAPP" not in b and all(b.values())                          # ... decides nothing
+    assert list(b) == [k for k in BAR_METRICS if k != "CAPP"]
+    md = to_markdown(rows).splitlines()
+    assert md[-1].startswith("CAPP† fails its own check") and md[-1].endswith("not ranked")
+    assert md[-2] == "" and md[-3].startswith("| still |")             # a blank line ends the markdown table
+    assert md[0].count("†") == 1
+    csv = to_csv(rows).splitlines()
+    assert csv[-1].startswith("# CAPP† fails its own check") and csv[-2].startswith("still,")
 
 
 def test_cli_table_end_to_end(tmp_path, monkeypatch, capsys):
@@ -106,7 +128,7 @@ def test_cli_table_end_to_end(tmp_path, monkeypatch, capsys):
     assert table["gt"]["S_D"] < table["still"]["S_D"]
     assert table["gt"]["CSIM"] > 0.9
     assert out.with_suffix(".csv").read_text().startswith("method,S_C,S_D")
-    assert "| still |" in out.with_suffix(".md").read_text()
+    assert "| still |" in out.with_suffix(".md").read_text() and "CAPP† fails" in out.with_suffix(".md").read_text()
     assert main(argv) == 2                                              # never overwrites without --overwrite
     assert "exists" in capsys.readouterr().err
     assert main(["eval", "--methods", "gt,nope", "--out", str(tmp_path / "x")]) == 2

@@ -459,6 +459,12 @@ def test_cross_identity_re_encoding_does_not_train_the_encoders(tiny):
     assert x.grad.abs().sum() > 0
     assert all(p.grad is None for p in tiny.motion_encoder.parameters())
     assert all(p.grad is None for p in tiny.id_encoder.parameters())
+    torch.manual_seed(0)                                   # pose-residual dynamics: the codes encode_codes gives
+    residual = FaceLatentModel(make_config("tiny", pose_residual=True)).eval()
+    residual.dyn_from_pose.normal_()
+    with torch.no_grad():
+        assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(frozen_encode_codes(residual, x),
+                                                                    residual.encode_codes(x)))
 
 
 def test_training_with_worker_processes_gives_the_same_weights(tmp_path):

@@ -189,7 +189,10 @@ def frozen_encode_codes(model: FaceLatentModel, x: torch.Tensor):
         return functional_call(net, {k: v.detach() for k, v in net.named_parameters()}, (2 * x - 1,))
 
     m = frozen(model.motion_encoder)
-    return frozen(model.id_encoder), m[:, :POSE_DIM], m[:, POSE_DIM:]
+    z_pose, z_dyn = m[:, :POSE_DIM], m[:, POSE_DIM:]
+    if model.cfg.pose_residual:                                        # the codes as encode_motion gives them
+        z_dyn = z_dyn - model.dyn_predicted(z_pose)
+    return frozen(model.id_encoder), z_pose, z_dyn
 
 
 def latent_losses(model: FaceLatentModel, batch: dict, w: LossWeights, *,

@@ -11,9 +11,11 @@ from the physiology of spontaneous blinking:
   "Analysis of blink rate patterns in normal subjects", Movement Disorders 12(6));
 * intervals: right-skewed, never shorter than a refractory gap -- modelled as a shifted gamma
   renewal process (Ponder & Kennedy, 1927, on the skewed inter-blink interval distribution);
-* shape: the lid closes in ~70-100 ms, stays shut ~30-60 ms and reopens more slowly in
-  ~150-250 ms (VanderWerf et al., 2003, "Eyelid movements: behavioral studies of blinking in
-  humans", J. Neurophysiol. 90(5); Caffier et al., 2003, Eur. J. Appl. Physiol. 89).
+* shape: a fast close, a short hold and a slower reopening (VanderWerf et al., 2003, "Eyelid
+  movements: behavioral studies of blinking in humans", J. Neurophysiol. 90(5); Caffier et al.,
+  2003, Eur. J. Appl. Physiol. 89): 50-90 ms down, 20-40 ms shut, 100-200 ms up, the ranges
+  SynthTalk draws, so that a generator trained on it blinks as long as its truth (about 150 ms
+  at least half shut).
 
 Offline and streaming give the same frames: :class:`Blinks` draws one blink at a time from its own
 generator and carries them across calls, so ``next(a)`` then ``next(b)`` equals ``next(a + b)``.
@@ -39,9 +41,9 @@ class BlinkConfig:
     rate: float = 17.0                          # mean blinks per minute (Bentivoglio 1997: 17 at rest)
     min_gap: float = 0.6                        # s, shortest onset-to-onset interval (refractory gap)
     shape: float = 2.0                          # gamma shape of the interval beyond min_gap (1: exponential)
-    closing: tuple[float, float] = (0.07, 0.10)  # s, lid-closing duration, drawn uniformly per blink
-    closed: tuple[float, float] = (0.03, 0.06)   # s, lid held shut (at least one frame is always shut)
-    opening: tuple[float, float] = (0.15, 0.25)  # s, lid reopening: slower than closing
+    closing: tuple[float, float] = (0.05, 0.09)  # s, lid-closing duration, drawn uniformly per blink
+    closed: tuple[float, float] = (0.02, 0.04)   # s, lid held shut (at least one frame is always shut)
+    opening: tuple[float, float] = (0.10, 0.20)  # s, lid reopening: slower than closing
     amplitude: float = 1.0                      # peak closure of a blink (1 = lids meet)
     amplitude_spread: float = 0.06              # each blink peaks uniformly in [amplitude - spread, amplitude]
 
@@ -164,7 +166,8 @@ class BlinkAxis:
         return ((np.asarray(motion, np.float32) - self.open) * self.shut).sum(-1) / float(self.shut @ self.shut)
 
     def add(self, motion: np.ndarray, amount: np.ndarray) -> np.ndarray:
-        """Motion (..., M) with each row at least `amount` (...,) shut; rows already as shut are unchanged."""
+        """Motion (..., M) with each row at least `amount` (...,) shut; rows already as shut are unchanged,
+        and so is every row asked for no blink (a row whose eyes are wider than `open` stays so)."""
         motion = np.array(motion, np.float32)
-        lack = np.clip(np.asarray(amount, np.float32) - self.closure(motion), 0, None)
+        lack = np.clip(np.asarray(amount, np.float32) - np.maximum(self.closure(motion), 0), 0, None)
         return motion + lack[..., None] * self.shut

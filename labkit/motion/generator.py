@@ -168,9 +168,11 @@ class MotionGenerator:
         return BlinkAxis(reader.level("blink", 0.0), shut)
 
     def _blink_stream(self, seed: int, clip: int) -> Blinks:
-        """Clip `clip`'s blink process: seeded by the sampling seed and the clip's place in the batch."""
-        return Blinks(self.blinks, fps=MelFeatures().fps,
-                      seed=int(np.random.SeedSequence([seed, clip]).generate_state(1)[0]))
+        """Clip `clip`'s blink process: a lone clip (or the first of a batch) blinks as ``Blinks(seed=seed)``,
+        every other clip of a batch from its own stream derived from the seed and its place."""
+        if clip:
+            seed = int(np.random.SeedSequence([seed, clip]).generate_state(1)[0])
+        return Blinks(self.blinks, fps=MelFeatures().fps, seed=seed)
 
     def _window(self, audio: torch.Tensor, context: torch.Tensor | None, gaze, control, *, steps, guidance,
                 generator, prefix: torch.Tensor | None = None) -> torch.Tensor:
