@@ -62,6 +62,7 @@ from labkit.io.errors import InputError
 from labkit.io.video import VideoWriter, write_video
 from labkit.io.weights import FACE_LATENT, MOTION, eval_record
 from labkit.motion.blinks import BlinkAxis, BlinkConfig
+from labkit.motion.config import ANIMATE_CFG_AUDIO, DEFAULT_CFG_EMOTION
 from labkit.motion.data import emotion_offset
 from labkit.motion.diffusion import Guidance
 from labkit.motion.generator import MotionGenerator
@@ -103,9 +104,9 @@ class Controls:
     distance: float | None = None                # head-to-camera distance, 1 = nominal
     emotion: str | None = None                   # one of EMOTIONS
     intensity: float = 1.0                       # emotion intensity 0..1
-    cfg_audio: float = 2.0                       # classifier-free guidance scale of the audio
+    cfg_audio: float = ANIMATE_CFG_AUDIO         # classifier-free guidance scale of the audio (1 = none)
     cfg_gaze: float = 1.0                        # … of the gaze command
-    cfg_emotion: float = 2.0                     # … of the emotion against neutral (the face, not the head)
+    cfg_emotion: float = DEFAULT_CFG_EMOTION     # … of the emotion against neutral (the face, not the head)
     steps: int | None = None                     # sampling steps (None: the checkpoint's default)
     seed: int = 0
     motion_scale: float = 1.0                    # head motion about the portrait's pose: 0 still, 1 as made, 2 double

@@ -84,7 +84,7 @@ def test_a_blink_axis_in_any_motion_space_adds_what_a_row_lacks():
     np.testing.assert_allclose(axis.add(rows + side, np.ones(3)) - side, out, atol=1e-5)
     wide = axis.open - 0.2 * axis.shut                                     # eyes wider than `open`
     np.testing.assert_array_equal(axis.add(wide[None], np.zeros(1))[0], wide)      # no blink asked: untouched
-    np.testing.assert_allclose(axis.closure(axis.add(wide[None], np.ones(1))), [0.8], atol=1e-5)  # a whole blink
+    np.testing.assert_allclose(axis.closure(axis.add(wide[None], np.ones(1))), [1.0], atol=1e-5)  # a whole blink
     with pytest.raises(ValueError, match="no blink"):
         BlinkAxis(np.zeros(3), np.zeros(3))
     with pytest.raises(ValueError, match="two \\(M,\\) vectors"):

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from labkit.cli.common import add_json_option, pair, rgb, signals_held
-from labkit.motion.config import DEFAULT_STEPS
+from labkit.motion.config import ANIMATE_CFG_AUDIO, DEFAULT_CFG_EMOTION, DEFAULT_STEPS
 
 # the library is imported inside each command: `labkit --help` must not import torch
 
@@ -24,10 +24,12 @@ def register(sub) -> None:
     an.add_argument("--distance", type=float, default=None, help="head-to-camera distance, 0.8..1.25 (1 = nominal)")
     an.add_argument("--emotion", default=None, metavar="NAME[:INTENSITY]",
                     help="neutral, happy, sad, angry or surprised; intensity 0..1 (default 1)")
-    an.add_argument("--cfg-audio", type=float, default=2.0, help="audio guidance scale (default: 2; 1 = none)")
+    an.add_argument("--cfg-audio", type=float, default=ANIMATE_CFG_AUDIO,
+                    help=f"audio guidance scale (default: {ANIMATE_CFG_AUDIO:g}; 1 = none)")
     an.add_argument("--cfg-gaze", type=float, default=1.0, help="gaze guidance scale (default: 1 = none)")
-    an.add_argument("--cfg-emotion", type=float, default=2.0,
-                    help="emotion guidance scale, against neutral, on the face only (default: 2; 1 = none)")
+    an.add_argument("--cfg-emotion", type=float, default=DEFAULT_CFG_EMOTION,
+                    help=f"emotion guidance scale, against neutral, on the face only "
+                         f"(default: {DEFAULT_CFG_EMOTION:g}; 1 = none)")
     an.add_argument("--motion-scale", type=float, default=1.0, metavar="S",
                     help="head motion: 0 a still head, 1 as generated (default), up to 2 for twice as lively")
     an.add_argument("--steps", type=int, default=None, help=f"sampling steps (default: {DEFAULT_STEPS})")

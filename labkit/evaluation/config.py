@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from labkit.motion.config import DEFAULT_CFG_AUDIO, DEFAULT_CFG_EMOTION
+
 METHODS = ("gt", "ours", "regression", "puppet", "still")    # the comparison table's rows, VASA-1's Table 1
 EXTRA_METHODS = ("recon",)                                    # rows on request only
 TABLE_RENDERERS = ("latent", "synthtalk")
@@ -32,10 +34,10 @@ class EvalMotionConfig:
 class SamplingConfig:
     steps: int | None = None       # DDIM sampling steps (none: the generator's default)
     overlap: int | None = None     # frames shared by consecutive windows (none: a tenth of the window)
-    cfg_audio: float = 1.0         # audio guidance scale (1 = none; 0 = audio ignored)
-    cfg_gaze: float = 1.0          # gaze guidance scale (1 = none)
-    cfg_control: float = 1.0       # distance/emotion guidance scale (1 = none)
-    cfg_emotion: float = 1.0       # emotion guidance scale, against neutral, on the face only (1 = none)
+    cfg_audio: float = DEFAULT_CFG_AUDIO      # audio guidance scale (1 = none; 0 = audio ignored)
+    cfg_gaze: float = 1.0                     # gaze guidance scale (1 = none)
+    cfg_control: float = 1.0                  # distance/emotion guidance scale (1 = none)
+    cfg_emotion: float = DEFAULT_CFG_EMOTION  # emotion guidance scale, against neutral, on the face only (1 = none)
 
 
 @dataclass

@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from labkit.evaluation.config import EvalRealConfig
 from labkit.evaluation.motion import puppet_factors
+from labkit.evaluation.table import FAILING
 from labkit.evaluators.capp import load_capp
 from labkit.evaluators.labsync import load_labsync
 from labkit.faces.identity import identity_embedding
@@ -124,11 +125,13 @@ def real_bars(table: dict) -> dict[str, bool]:
 
 def to_markdown(table: dict) -> str:
     arrows = {"S_C": "↑", "S_D": "↓", "CAPP": "↑", "dP": "", "CSIM": "↑"}
-    head = "| method | " + " | ".join(f"{k}{arrows[k]}" for k in REAL_METRICS) + " |"
+    mark = {k: "†" if k in FAILING else "" for k in REAL_METRICS}            # instruments failing their check
+    head = "| method | " + " | ".join(f"{k}{mark[k]}{arrows[k]}" for k in REAL_METRICS) + " |"
     lines = [head, "|" + "---|" * (len(REAL_METRICS) + 1)]
     for m, row in table.items():
         lines.append(f"| {m} | " + " | ".join(f"{row[k]:.3f}" for k in REAL_METRICS) + " |")
-    return "\n".join(lines) + "\n"
+    notes = [f"{k}† {why}" for k, why in FAILING.items() if k in REAL_METRICS]
+    return "\n".join(lines + ([""] + notes if notes else [])) + "\n"
 
 
 def save(table: dict, out: str | Path, *, overwrite: bool = False) -> tuple[Path, Path]:

@@ -169,5 +169,6 @@ class BlinkAxis:
         """Motion (..., M) with each row at least `amount` (...,) shut; rows already as shut are unchanged,
         and so is every row asked for no blink (a row whose eyes are wider than `open` stays so)."""
         motion = np.array(motion, np.float32)
-        lack = np.clip(np.asarray(amount, np.float32) - np.maximum(self.closure(motion), 0), 0, None)
+        amount = np.asarray(amount, np.float32)
+        lack = np.where(amount > 0, np.clip(amount - self.closure(motion), 0, None), 0).astype(np.float32)
         return motion + lack[..., None] * self.shut

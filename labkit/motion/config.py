@@ -13,6 +13,12 @@ MOTION_SOURCES = ("latent", "factors")    # E_mot codes of the face latent model
 
 
 DEFAULT_STEPS = 1          # DDIM steps when none are asked for: the best measured (data_cards/model_motion_dit.md)
+# the generator's shipped guidance, chosen on validation clips (the model card's table): emotion guidance 2 is the
+# smallest scale whose emotion is recognised >= 85 % there; audio guidance above 1 adds head jitter and no lip sync
+DEFAULT_CFG_AUDIO = 1.0
+DEFAULT_CFG_EMOTION = 2.0
+# labkit animate's audio guidance: on photos a wider jaw reads as speech (data_cards/model_animate.md)
+ANIMATE_CFG_AUDIO = 2.0
 
 
 @dataclass

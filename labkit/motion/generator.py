@@ -43,6 +43,7 @@ from labkit.motion.dit import MotionConditions, MotionDiT
 KIND = "motion_dit"
 SILENCE = float(np.log(MelFeatures().log_floor))      # log-mel of digital silence
 _KEEP = object()                                      # replace(): leave this setting as it is
+_AXES: dict[str, BlinkAxis] = {}                      # blink axes measured, by the motion source's digest
 
 
 def window_starts(T: int, window: int, overlap: int) -> list[int]:
@@ -142,9 +143,13 @@ class MotionGenerator:
     @property
     def blink_axis(self) -> BlinkAxis:
         """Where a blink goes in this generator's motion space (labkit.motion.blinks.BlinkAxis): the blink
-        factor, or, for face latent codes, the model's blink direction measured from open eyes."""
+        factor, or, for face latent codes, the model's blink direction measured from open eyes (once per face
+        latent checkpoint, shared by every generator trained on it)."""
         if self._blink_axis is None:
-            self._blink_axis = self._recorded_blink_axis()
+            key = str(self.meta.get("motion_source"))
+            if key not in _AXES:
+                _AXES[key] = self._recorded_blink_axis()
+            self._blink_axis = _AXES[key]
         return self._blink_axis
 
     def _recorded_blink_axis(self) -> BlinkAxis:
@@ -195,6 +200,9 @@ class MotionGenerator:
             O = prefix.shape[1]
             ramp = 1 - torch.arange(1, O + 1, dtype=torch.float32, device=dev) / (O + 1)   # old window's share
             known = Prefix(self.model.normalize(prefix), ramp)
+        if guidance.emotion != 1.0 and (control is None or not control[:, 1:].any()):
+            # no emotion commanded (or neutral): f(all) - f(all, emotion neutral) is zero, skip its pass
+            guidance = Guidance(**{**asdict(guidance), "emotion": 1.0})
         masks = {"emotion": self._face_channels.to(dev)} if guidance.emotion != 1.0 else None
         x0 = self.process.sample(self.model, cond, steps=steps, guidance=guidance, generator=generator, prefix=known,
                                  masks=masks)

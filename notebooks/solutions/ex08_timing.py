@@ -42,7 +42,8 @@ def peak_gflops(n: int = 512, repeats: int = 5) -> float:
 
 def animated_generator() -> MotionGenerator:
     """The shipped motion generator that drives the landmark renderer, with the guidance `labkit animate` uses
-    by default (audio and emotion: three denoiser passes per step, batched)."""
+    by default (audio and emotion; with no emotion commanded the emotion pass is skipped: two denoiser passes per
+    step, batched)."""
     c = Controls()
     return MotionGenerator.load(MOTION["landmarks"]).replace(
         guidance=Guidance(audio=c.cfg_audio, gaze=c.cfg_gaze, emotion=c.cfg_emotion))
@@ -51,7 +52,7 @@ def animated_generator() -> MotionGenerator:
 def dit_gflops(gen: MotionGenerator) -> float:
     """Eqs. (6)-(7): GFLOPs of one guided denoiser evaluation over one window (B = guidance variants)."""
     c = gen.cfg
-    B = 1 + len(gen.guidance.active())
+    B = 1 + len([n for n in gen.guidance.active() if n != "emotion"])      # no emotion commanded: no emotion pass
     K, W, D, A, M, C = c.context, c.window, c.width, c.audio_dim, c.motion_dim, c.control_dim
     N = 3 + K + W
     linear = 2 * B * ((K + W) * (A * D + D * D + M * D) + 2 * D * D + (c.gaze_dim * D + D * D)
