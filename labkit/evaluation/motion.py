@@ -317,6 +317,7 @@ class MotionEvaluation:
         self.reader = MotionReader(self.train, window)
         self.gt_factors = self.reader.factors(self.test.motion)               # the truth, read like generated motion
         self.jaw = self.test.factors[..., _COL["jaw"]]
+        self.blinks_gt = blink_events(self.gt_factors[..., _COL["blink"]], FPS)   # (a minute, frames half shut)
 
     def lipsync(self, factors: np.ndarray) -> float:
         """Correlation of read-out jaw (N, T, F) with the test clips' true jaw."""
@@ -344,8 +345,7 @@ class MotionEvaluation:
             out["seam_ratio"] = float(np.mean([self._seams(gen, m) for m in runs]))
         out["blink_rate_per_min"], out["blink_frames"] = blink_events(
             np.concatenate([f[..., _COL["blink"]] for f in fs]), FPS)
-        rate_gt, _ = blink_events(self.gt_factors[..., _COL["blink"]], FPS)
-        out["blink_rate_ratio"] = out["blink_rate_per_min"] / max(rate_gt, 1e-9)
+        out["blink_rate_ratio"] = out["blink_rate_per_min"] / max(self.blinks_gt[0], 1e-9)
         if seeds > 1:
             ang = np.stack([f[..., _ANGLES] for f in fs])                      # (S, N, T, 3)
             out["diversity_pose_deg"] = float(np.mean([spread_between(ang[:, n]) for n in range(ang.shape[1])]))
@@ -365,8 +365,7 @@ class MotionEvaluation:
                 "emotion_acc_factors": self.emotion_acc_factors(),
                 "diversity_gt_pose_deg": float(self.gt_factors[..., _ANGLES].std(1).mean()),
                 "diversity_clips_pose_deg": spread_between(self.gt_factors[..., _ANGLES]),
-                "blink_rate_per_min_gt": blink_events(self.gt_factors[..., _COL["blink"]], FPS)[0],
-                "blink_frames_gt": blink_events(self.gt_factors[..., _COL["blink"]], FPS)[1],
+                "blink_rate_per_min_gt": self.blinks_gt[0], "blink_frames_gt": self.blinks_gt[1],
                 "puppet_lipsync_corr": self.lipsync(puppet),
                 "puppet_dp_ratio": delta_p(puppet[..., _ANGLES]) / delta_p(self.gt_factors[..., _ANGLES])}
 

@@ -160,6 +160,15 @@ class BlinkAxis:
         shut[_BLINK] = 1.0
         return cls(np.zeros_like(shut), shut)
 
+    @classmethod
+    def from_reader(cls, reader, pose_dims: int, open: np.ndarray | None = None) -> "BlinkAxis":
+        """A face latent model's codes, from its `labkit.latent.readout.FactorReader`: the codes' change from
+        open to shut eyes with the first `pose_dims` (z_pose) held, measured from `open` (default: the
+        reader's people with open eyes)."""
+        shut = reader.direction("blink", 0.0, 1.0).copy()
+        shut[:pose_dims] = 0                                                  # the lids move, not the head
+        return cls(reader.level("blink", 0.0) if open is None else np.asarray(open, np.float32), shut)
+
     def closure(self, motion: np.ndarray) -> np.ndarray:
         """How shut each row of motion (..., M) is: (...,), 0 open, 1 shut."""
         # row by row (a matrix product's rounding would depend on how many rows come at once)

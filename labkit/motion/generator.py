@@ -167,10 +167,7 @@ class MotionGenerator:
         if not path.is_file() or source_id(path) != self.meta.get("motion_source"):
             raise ValueError(f"the face latent checkpoint this generator was trained on ({latent}) is not shipped; "
                              f"give blink_axis= (e.g. BlinkAxis of its blink direction) or blinks=None")
-        reader = factor_reader(load_face_latent(path))
-        shut = reader.direction("blink", 0.0, 1.0).copy()
-        shut[:HEAD_DIMS] = 0                                                   # the lids move, not the head
-        return BlinkAxis(reader.level("blink", 0.0), shut)
+        return BlinkAxis.from_reader(factor_reader(load_face_latent(path)), HEAD_DIMS)
 
     def _blink_stream(self, seed: int, clip: int) -> Blinks:
         """Clip `clip`'s blink process: a lone clip (or the first of a batch) blinks as ``Blinks(seed=seed)``,

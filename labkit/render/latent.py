@@ -45,10 +45,8 @@ class LatentRenderer:
         self.P, self.resolution = lat.z_pose.shape[1], resolution
         self.z_pose = lat.z_pose[0].cpu().numpy()                # the portrait's own pose code
         self.codes = torch.cat([lat.z_pose, lat.z_dyn], 1)[0].cpu().numpy()     # and its whole motion (M,)
-        shut = factor_reader(self.model).direction("blink", 0.0, 1.0).copy()  # shut minus open eyes (M,)
-        shut[:self.P] = 0                                        # the same pose: only the dynamics move
         # blinks measured from the portrait's own codes, whose eyes are taken as open
-        self.blink_axis = BlinkAxis(self.codes.astype(np.float32), shut)
+        self.blink_axis = BlinkAxis.from_reader(factor_reader(self.model), self.P, open=self.codes)
 
     def scale_head(self, codes: np.ndarray, scale: float) -> np.ndarray:
         """Codes (..., M), z_pose then z_dyn, with the pose code's departure from the portrait's scaled by `scale`."""
