@@ -172,7 +172,8 @@ def test_evaluate_untrained_tiny_model_reports_every_key_and_fails_the_bars():
     assert r["probe_dyn_drawn_r2"] > 0.5 > r["probe_dyn_r2"]          # the data's ceiling, far above this model
     assert set(r["per_factor_r2"]["probe_dyn_drawn"]) == set(PROBE_DYN)
     # the image shows it
-    assert r["per_factor_r2"]["probe_dyn_pixels"]["jaw"] > 0.3 > r["per_factor_r2"]["probe_dyn"]["jaw"]
+    pixels, codes = r["per_factor_r2"]["probe_dyn_pixels"], r["per_factor_r2"]["probe_dyn"]
+    assert pixels["jaw"] > 0.2 and pixels["jaw"] > codes["jaw"] + 0.3      # 120 frames: a noisy but clear reading
     assert set(r["transfer"]) == {"jaw", "blink", "brow", "gaze_yaw", "gaze_pitch"}
     assert 0 <= r["accessories_kept"] <= 1 and r["dlib_distance"] > 0
     assert {"glasses_kept", "hair_kept", "glasses_reader_acc", "hair_reader_acc"} <= set(r["details"])

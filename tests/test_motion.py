@@ -221,6 +221,57 @@ def test_head_sway_is_not_periodic_and_grows_with_speech():
     assert np.mean(talking) > 1.3 * np.mean(quiet)
 
 
+def test_phrases_split_at_pauses_not_at_stop_closures():
+    active = np.zeros(100, bool)
+    active[10:30] = active[32:50] = True                  # a 2-frame gap: a stop closure
+    active[70:90] = True                                  # a 20-frame pause: a new phrase
+    starts, ends = M.phrases(active, FPS)
+    assert starts.tolist() == [10, 70] and ends.tolist() == [50, 90]
+    assert [len(x) for x in M.phrases(np.zeros(10, bool), FPS)] == [0, 0]
+
+
+def phrased(f0s, seconds=1.2, pause=0.8, sr=SR):
+    """Phrases of harmonic voice separated by silent pauses; phrase k holds its f0 contour f0s[k]
+    (Hz at the start and at the end, glided linearly). Returns (phones, audio, onset times (s))."""
+    chunks, phones, onsets, t = [np.zeros(int(pause * sr))], [Phone(0.0, pause, "_")], [], pause
+    for a, b in f0s:
+        n = int(seconds * sr)
+        phase = 2 * np.pi * np.cumsum(np.linspace(a, b, n)) / sr
+        chunks += [0.3 * sum(np.sin(k * phase) / k for k in range(1, 6)), np.zeros(int(pause * sr))]
+        phones += [Phone(t, t + seconds, "a"), Phone(t + seconds, t + seconds + pause, "_")]
+        onsets.append(t)
+        t += seconds + pause
+    return phones, np.concatenate(chunks).astype(np.float32), np.array(onsets)
+
+
+def test_head_turns_at_phrase_onsets_either_way_and_its_pitch_follows_the_voice():
+    phones, audio, onsets = phrased([(150, 150)] * 6)
+    near, far, turns = [], [], []
+    for seed in range(8):                                 # eight takes of one speaker
+        f = M.generate_motion(phones, audio, SR, style=M.MotionStyle(), rng=np.random.default_rng(seed))
+        speed = np.abs(np.diff(f["yaw"], prepend=f["yaw"][0]))
+        at = np.zeros(len(speed), bool)
+        for o in onsets:
+            at[int((o - 0.15) * FPS):int((o + 0.45) * FPS)] = True
+        near.append(speed[at].mean())
+        far.append(speed[~at].mean())
+        turns += [f["yaw"][int((o + 0.5) * FPS)] - f["yaw"][int((o - 0.3) * FPS)] for o in onsets]
+    assert np.mean(near) > 2 * np.mean(far), (np.mean(near), np.mean(far))
+    turns = np.array(turns)
+    assert (turns > 2).mean() > 0.25 and (turns < -2).mean() > 0.25, turns.round(1)  # the side is the take's
+    # intonation: within phrases falling from 200 Hz to 120 Hz the head sinks further than within
+    # level ones (where only the onset's lift relaxes)
+    drop = {}
+    for contour in ((200, 120), (155, 155)):
+        phones, audio, onsets = phrased([contour] * 4, seconds=2.0)
+        d = []
+        for seed in range(8):
+            f = M.generate_motion(phones, audio, SR, style=M.MotionStyle(), rng=np.random.default_rng(seed))
+            d += [f["pitch"][int((o + 0.5) * FPS)] - f["pitch"][int((o + 1.7) * FPS)] for o in onsets]
+        drop[contour] = np.mean(d)
+    assert drop[(200, 120)] > drop[(155, 155)] + 1.5, drop
+
+
 def test_emotion_modulates_motion():
     pitch, brow = {}, {}
     for emotion in ("happy", "sad", "angry"):

@@ -268,10 +268,25 @@ def test_generator_default_steps_match_the_cli(tiny):
 
     animate = build_parser()._subparsers._group_actions[0].choices["animate"]
     steps_help = next(a.help for a in animate._actions if "--steps" in a.option_strings)
-    assert f"default: {DEFAULT_STEPS}" in steps_help      # the CLI's --help names it without importing torch
+    assert f"else {DEFAULT_STEPS}" in steps_help          # the CLI's --help names it without importing torch
     assert MotionGenerator(tiny).steps == DEFAULT_STEPS and MotionGenerator(tiny, steps=3).steps == 3
     with pytest.raises(ValueError, match="steps must be >= 1"):
         MotionGenerator(tiny, steps=0)
+
+
+def test_a_checkpoint_records_the_steps_it_samples_with(tiny, tmp_path):
+    from labkit.cli import main
+    from labkit.io.checkpoint import save_weights
+    from labkit.motion.config import DEFAULT_STEPS
+
+    src = tmp_path / "run.safetensors"
+    save_weights(src, tiny, kind="motion_dit", config=asdict(tiny.cfg))
+    assert MotionGenerator.load(src).steps == DEFAULT_STEPS                 # nothing recorded: the default
+    assert main(["weights", "export", str(src), str(tmp_path / "shipped.safetensors"), "--sampling-steps", "4"]) == 0
+    assert MotionGenerator.load(tmp_path / "shipped.safetensors").steps == 4
+    assert MotionGenerator.load(tmp_path / "shipped.safetensors", steps=2).steps == 2   # asked for: obeyed
+    assert main(["weights", "export", str(src), str(tmp_path / "bad.safetensors"), "--sampling-steps", "0"]) == 2
+    assert not (tmp_path / "bad.safetensors").exists()
 
 
 def test_denoiser_overfits_one_batch():

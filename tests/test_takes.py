@@ -37,6 +37,10 @@ def test_predictability_on_known_cases():
     assert r["take_spread_deg"] == pytest.approx(0.94 * 3.0, rel=0.03)        # E[s] = c4(5) σ for 5 takes
     half = fixed + rng.normal(0, 3, (N, K, T, 3))                  # equal parts speech and chance
     assert predictability(half, window=50)["sway_explained"] == pytest.approx(0.5, abs=0.05)
+    # the same motion in every take but for its sign: the sway's course is a coin toss, its size is fixed
+    signs = rng.choice([-1.0, 1.0], (N, K, 1, 3))
+    r = predictability(fixed * signs, window=50)
+    assert abs(r["sway_explained"]) < 0.1 and r["sway_size_explained"] == pytest.approx(1.0, abs=1e-6)
     with pytest.raises(ValueError, match="whole window"):
         predictability(coin, window=200)
 

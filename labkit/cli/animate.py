@@ -32,7 +32,8 @@ def register(sub) -> None:
                          f"(default: {DEFAULT_CFG_EMOTION:g}; 1 = none)")
     an.add_argument("--motion-scale", type=float, default=1.0, metavar="S",
                     help="head motion: 0 a still head, 1 as generated (default), up to 2 for twice as lively")
-    an.add_argument("--steps", type=int, default=None, help=f"sampling steps (default: {DEFAULT_STEPS})")
+    an.add_argument("--steps", type=int, default=None,
+                    help=f"sampling steps (default: those recorded with the motion generator, else {DEFAULT_STEPS})")
     an.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
     an.add_argument("--crop", action="store_true",
                     help="a photo's aligned square face crop instead of the whole photo (default: the whole photo)")

@@ -1,5 +1,5 @@
 """``labkit eval``: the comparison table, and ``labkit eval latent|motion|sync|capp|video-features|real|portraits|
-watermark|takes``."""
+watermark|takes|sweep``."""
 from __future__ import annotations
 
 import json
@@ -102,6 +102,22 @@ def register(sub) -> None:
     add_options(ew, EvalWatermarkConfig, title="evaluation (EvalWatermarkConfig)", choices={"resolution": RESOLUTIONS})
     add_json_option(ew)
     ew.set_defaults(func=cmd_eval_watermark)
+
+    es = ev.add_parser("sweep", help="the motion generator at a grid of sampling settings, on validation clips: "
+                                     "the table a setting is chosen from")
+    es.add_argument("--checkpoint", default=None, help="motion generator (default: the shipped small model)")
+    es.add_argument("--latent", default=None, help="face latent checkpoint the generator was trained with "
+                                                   "(default: the one it records)")
+    es.add_argument("--split", default="val", choices=("val", "test"), help="clips scored (default: val)")
+    for name in ("steps", "cfg-audio", "cfg-gaze", "cfg-control", "cfg-emotion"):
+        es.add_argument(f"--{name}", default=None, help=f"comma-separated values of {name} (default: the "
+                                                        f"generator's own)")
+    es.add_argument("--clips", type=int, default=40, help="clips scored (default: 40)")
+    es.add_argument("--seeds", type=int, default=3, help="sampling seeds per clip (default: 3)")
+    es.add_argument("--out", default=None, help="also write the rows as JSON to this file (--overwrite to replace)")
+    es.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    add_json_option(es)
+    es.set_defaults(func=cmd_eval_sweep)
 
     et = ev.add_parser("takes", help="SynthTalk's ground truth: how much of the head motion the speech determines, "
                                      "from several takes of each clip")
@@ -286,6 +302,44 @@ def cmd_eval_instrument(a) -> int:
     return 0
 
 
+def _values(text: str, name: str, kind=float) -> list:
+    try:
+        return [kind(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ValueError(f"--{name} takes comma-separated numbers, got {text!r}") from None
+
+
+def cmd_eval_sweep(a) -> int:
+    """labkit eval sweep: the motion generator at a grid of sampling settings (evaluation.motion.sweep_motion)."""
+    from labkit.evaluation.motion import sweep_motion
+    from labkit.io.atomic import write_text_atomic
+    from labkit.motion.generator import MotionGenerator
+
+    out = Path(a.out) if a.out else None
+    if out is not None and out.exists() and not a.overwrite:
+        raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
+    grid = {key: _values(getattr(a, attr), flag, int if key == "steps" else float)
+            for key, attr, flag in (("steps", "steps", "steps"), ("audio", "cfg_audio", "cfg-audio"),
+                                    ("gaze", "cfg_gaze", "cfg-gaze"), ("control", "cfg_control", "cfg-control"),
+                                    ("emotion", "cfg_emotion", "cfg-emotion"))
+            if getattr(a, attr) is not None}
+    gen = MotionGenerator.load(a.checkpoint)
+    rows = sweep_motion(gen, grid, split=a.split, latent=a.latent, clips=a.clips, seeds=a.seeds,
+                        progress=not a.json)
+    if out is not None:
+        write_text_atomic(out, json.dumps(rows, indent=1) + "\n")
+    if a.json:
+        print(json.dumps(rows))
+        return 0
+    cols = ("steps", "audio", "gaze", "emotion", "lipsync_corr", "dp_ratio", "sway_ratio", "gaze_err_deg",
+            "distance_err_rel", "emotion_acc", "diversity_ratio", "blink_rate_ratio", "seam_ratio")
+    print(f"{len(rows)} settings on {a.clips} {a.split} clips, {a.seeds} seeds")
+    print(" ".join(f"{c[:12]:>12s}" for c in cols))
+    for r in rows:
+        print(" ".join(f"{r.get(c, float('nan')):12.3f}" for c in cols))
+    return 0
+
+
 def cmd_eval_takes(a) -> int:
     """labkit eval takes: the share of SynthTalk's head motion that its speech determines (labkit.evaluation.takes)."""
     from labkit.evaluation.takes import ANGLES, head_takes, predictability
@@ -298,7 +352,8 @@ def cmd_eval_takes(a) -> int:
           f"(1 = fixed by the speech, 0 = new every take)")
     print(f"{'':24s}" + "".join(f"{x:>8s}" for x in (*ANGLES, "mean")))
     for key, what in (("pose_explained", "head pose"), ("sway_explained", f"sway ({a.window}-frame windows)"),
-                      ("velocity_explained", "velocity (ΔP)"), ("regression_sway_ratio", "best regression's sway"),
+                      ("sway_size_explained", "sway size (its std)"), ("velocity_explained", "velocity (ΔP)"),
+                      ("regression_sway_ratio", "best regression's sway"),
                       ("take_spread_deg", "spread across takes (°)"), ("clip_spread_deg", "spread across clips (°)")):
         print(f"{what:24s}" + "".join(f"{r[f'{key}_{x}']:8.2f}" for x in ANGLES) + f"{r[key]:8.2f}")
     return 0

@@ -11,6 +11,9 @@ def register(sub) -> None:
     we.add_argument("dst", help="output .safetensors")
     we.add_argument("--fp16", action="store_true", help="store floating-point weights as float16 (half the size)")
     we.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    we.add_argument("--sampling-steps", type=int, default=None,
+                    help="motion generators: the DDIM steps it samples with when none are asked for, recorded in "
+                         "the file (the setting chosen on validation clips)")
     we.set_defaults(func=cmd_weights_export)
     wd = wt.add_parser("decouple", help="a face latent checkpoint whose z_dyn holds no linear copy of z_pose "
                                         "(pose-residual dynamics; every decoded image unchanged)")
@@ -27,9 +30,15 @@ def register(sub) -> None:
 def cmd_weights_export(a) -> int:
     import torch
 
-    from labkit.io.checkpoint import export_weights
+    from labkit.io.checkpoint import export_weights, read_metadata
 
-    dst = export_weights(a.src, a.dst, dtype=torch.float16 if a.fp16 else None, overwrite=a.overwrite)
+    meta = None
+    if a.sampling_steps is not None:
+        if read_metadata(a.src).get("kind") != "motion_dit" or a.sampling_steps < 1:
+            raise ValueError(f"--sampling-steps takes a positive number and a motion generator checkpoint; got "
+                             f"{a.sampling_steps} for a {read_metadata(a.src).get('kind')!r} checkpoint")
+        meta = {"sampling_steps": a.sampling_steps}
+    dst = export_weights(a.src, a.dst, dtype=torch.float16 if a.fp16 else None, overwrite=a.overwrite, meta=meta)
     print(f"wrote {dst} ({dst.stat().st_size / 1e6:.1f} MB)")
     return 0
 

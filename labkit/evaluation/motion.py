@@ -26,12 +26,16 @@ voices, sentences and identities):
   at least 0.2 s apart) of generated motion over the truth's read through the same probes; a
   generator that averages blinks away draws none;
 - ``emotion_acc_val``: ``emotion_acc`` on validation clips (the split settings are chosen on);
+- ``labkit eval sweep`` (``sweep_motion``): the same figures at a grid of sampling settings (steps, guidance
+  scales) on validation clips, the table a shipped setting is chosen from; test clips report the choice.
 - ``denoising`` (a diagnosis, diffusion only): how well the denoiser reads its noisy input. Test
   windows are noised to step t and denoised once; per t, the error of x̂_0's head-pose channels
   and how far they move within the window, against the truth's (standardised units).
 """
 from __future__ import annotations
 
+import dataclasses
+import itertools
 from dataclasses import asdict
 from pathlib import Path
 
@@ -306,14 +310,16 @@ class MotionEvaluation:
     window: their window length W (probes read windows of W frames for emotion)."""
 
     def __init__(self, source, window: int, *, heldout_language: str | None = None, test_clips: int = 40,
-                 train_clips: int = 200, seed: int = 0, cache_dir=None, progress: bool = False):
-
+                 train_clips: int = 200, seed: int = 0, split: str = "test", cache_dir=None, progress: bool = False):
+        """split: the clips scored (`self.test`): "test" to report, "val" to choose settings on."""
+        if split not in ("val", "test"):
+            raise ValueError(f"split must be 'val' or 'test' (the readers are fit on 'train'), got {split!r}")
         langs = tuple(lang for lang in LANGUAGES if lang != heldout_language)
-        self.window, self.seed, self.heldout_language = window, seed, heldout_language
+        self.window, self.seed, self.heldout_language, self.split = window, seed, heldout_language, split
         seconds = round(4 * window / 25.0, 3)                                 # four windows per clip
         self._kw = dict(source=source, seconds=seconds, cache_dir=cache_dir, progress=progress)
         self.train = extract_clips("train", train_clips, languages=langs, seed=seed + 1, **self._kw)
-        self.test = extract_clips("test", test_clips, languages=langs, seed=seed, **self._kw)
+        self.test = extract_clips(split, test_clips, languages=langs, seed=seed, **self._kw)
         self.reader = MotionReader(self.train, window)
         self.gt_factors = self.reader.factors(self.test.motion)               # the truth, read like generated motion
         self.jaw = self.test.factors[..., _COL["jaw"]]
@@ -405,6 +411,35 @@ class MotionEvaluation:
         audio, jaw = sung_clips(clips, seed=self.seed)
         f = self.reader.factors(gen.generate(audio, seed=self.seed))
         return pearson_per_clip(f[..., _COL["jaw"]], jaw)
+
+
+SWEPT = ("steps", "audio", "gaze", "control", "emotion")
+
+
+def sweep_motion(gen, grid: dict[str, list], *, split: str = "val", latent=None, clips: int = 40,
+                 train_clips: int = 200, seeds: int = 3, seed: int = 0, cache_dir=None,
+                 progress: bool = False) -> list[dict]:
+    """Score `gen` at every combination of the sampling settings in `grid` (keys of SWEPT: "steps" and
+    the Guidance scales; a key left out keeps `gen`'s own), on `clips` clips of `split` with the same
+    readers: one row of ``MotionEvaluation.score`` figures per setting, the setting included. Settings
+    are chosen on "val"; "test" is for reporting the chosen one."""
+    unknown = set(grid) - set(SWEPT)
+    if unknown:
+        raise ValueError(f"cannot sweep {sorted(unknown)}; choose from {SWEPT}")
+    ev = MotionEvaluation(motion_source_of(gen, latent), gen.cfg.window,
+                          heldout_language=gen.meta.get("heldout_language"), test_clips=clips,
+                          train_clips=train_clips, seed=seed, split=split, cache_dir=cache_dir, progress=progress)
+    keys = list(grid)
+    rows = []
+    for values in itertools.product(*(grid[k] for k in keys)):
+        setting = dict(zip(keys, values))
+        scales = {k: float(v) for k, v in setting.items() if k != "steps"}
+        g = gen.replace(steps=int(setting["steps"]) if "steps" in setting else None,
+                        guidance=dataclasses.replace(gen.guidance, **scales))
+        row = {"steps": g.steps, **asdict(g.guidance)}
+        row.update(ev.score(g, seeds=seeds))
+        rows.append(row)
+    return rows
 
 
 def evaluate_motion(gen, *, regression=None, latent=None, test_clips: int = EvalMotionConfig.test_clips,

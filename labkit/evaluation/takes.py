@@ -9,8 +9,9 @@ exactly. With x[n, k, t] one angle of clip n, take k, frame t:
     share explained  =  1 − E_n,t[ Var_k x[n, k, t] ] / Var_n,k,t x[n, k, t]
 
 for the pose itself, for its sway inside windows of W frames (each window's mean removed, the
-quantity ``sway_ratio`` of ``labkit eval motion`` compares), and for its frame-to-frame velocity
-(what ΔP averages). The best any regression can do is the take mean E_k x[n, k, t]; its sway over
+quantity ``sway_ratio`` of ``labkit eval motion`` compares), for the size of that sway (each window's
+std: *when* and *how far* the head moves, whichever way), and for its frame-to-frame velocity (what
+ΔP averages). The best any regression can do is the take mean E_k x[n, k, t]; its sway over
 the truth's is ``regression_sway_ratio`` (estimated from K takes, the take noise σ²/K removed).
 A share near 0 means the motion is a coin toss given the speech: regression to the mean is the
 best predictor under a squared loss, and only a generative model draws a head that moves.
@@ -62,6 +63,7 @@ def predictability(angles: np.ndarray, window: int = 50) -> dict:
     noise = sway.var(1, ddof=1).reshape(-1, A).mean(0)
     best = np.maximum(sway.mean(1).reshape(-1, A).var(0) - noise / K, 0)     # the take mean's own variance
     per = {"pose_explained": _explained(angles), "sway_explained": _explained(sway),
+           "sway_size_explained": _explained(sway.std(3)),
            "velocity_explained": _explained(np.diff(angles, axis=2)),
            "regression_sway_ratio": np.sqrt(best / np.maximum(total, 1e-12)),
            "take_spread_deg": angles.std(1, ddof=1).mean((0, 1)), "clip_spread_deg": angles[:, 0].std(0).mean(0)}

@@ -36,7 +36,7 @@ from labkit.io.checkpoint import load_state
 from labkit.io.weights import resolve
 from labkit.latent.blocks import ResBlock2d
 from labkit.metrics.sync import SyncScores, sync_scores
-from labkit.synthtalk import SynthTalk
+from labkit.synthtalk import MOTION_VERSION, SynthTalk
 
 KIND = "labsync"
 
@@ -160,7 +160,7 @@ def extract_sync_clips(split: str, num_clips: int, cfg: LabSyncConfig, *, second
     """Mouth crops (N, T, 3, h, w) uint8, audio features (N, T · audio_rate, n_mels) float16 and the
     clips' identities (N,) of `num_clips` SynthTalk clips of `split` at 128 px; cached."""
     key = dict(split=split, num_clips=num_clips, seconds=seconds, seed=seed, box=list(cfg.box), crop=list(cfg.crop),
-               n_mels=cfg.n_mels, audio_rate=cfg.audio_rate, version=1)
+               n_mels=cfg.n_mels, audio_rate=cfg.audio_rate, version=MOTION_VERSION)
     path = None
     if cache_dir is not False:
         name = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]

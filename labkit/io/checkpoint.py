@@ -79,11 +79,12 @@ def save_training_state(path: str | os.PathLike, state: dict) -> None:
 
 
 def export_weights(src: str | os.PathLike, dst: str | os.PathLike, *, dtype: torch.dtype | None = torch.float16,
-                   overwrite: bool = False) -> Path:
-    """Copy a checkpoint's weights and metadata to `dst` (e.g. labkit/assets/), cast to `dtype`."""
+                   overwrite: bool = False, meta: dict | None = None) -> Path:
+    """Copy a checkpoint's weights and metadata to `dst` (e.g. labkit/assets/), cast to `dtype`; `meta`
+    adds or replaces metadata entries (e.g. the sampling steps chosen for a motion generator)."""
     dst = Path(dst)
     if dst.exists() and not overwrite:
         raise FileExistsError(f"{dst} exists; pass --overwrite to replace it")
-    state, meta = load_state(src, kind=read_metadata(src)["kind"])
-    _write(dst, state, meta, dtype)
+    state, recorded = load_state(src, kind=read_metadata(src)["kind"])
+    _write(dst, state, {**recorded, **(meta or {})}, dtype)
     return dst

@@ -30,7 +30,7 @@ from labkit.io.atomic import save_npz_atomic
 from labkit.io.audio import log_mel
 from labkit.latent.model import load_face_latent
 from labkit.motion.dit import MotionConditions
-from labkit.synthtalk import SynthTalk
+from labkit.synthtalk import MOTION_VERSION, SynthTalk
 from labkit.synthtalk.dataset import LANGUAGES
 from labkit.synthtalk.factors import EMOTIONS, FACTOR_NAMES
 
@@ -101,7 +101,7 @@ def extract_clips(split: str, num_clips: int, *, source="factors", seconds: floa
     """
     languages = tuple(languages or LANGUAGES)
     key = dict(split=split, num_clips=num_clips, source=source_id(source), seconds=seconds, seed=seed,
-               languages=list(languages), version=1)
+               languages=list(languages), version=MOTION_VERSION)
     path = None
     if cache_dir is not False:
         name = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]

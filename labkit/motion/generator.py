@@ -120,7 +120,8 @@ class MotionGenerator:
     @classmethod
     def load(cls, path: str | os.PathLike | None = None, *, device: str = "cpu", **kw) -> "MotionGenerator":
         """A trained generator: a path or a shipped name (labkit.io.weights), the shipped latent-code `small`
-        by default."""
+        by default. Unless `steps` is given it samples with the steps recorded in the file (`labkit weights
+        export --sampling-steps`), else DEFAULT_STEPS."""
         path = resolve(path, KIND, MOTION["latent"])
         state, meta = load_state(path, kind=KIND)
         model = MotionDiT(MotionDiTConfig(**meta["config"]))
@@ -128,6 +129,8 @@ class MotionGenerator:
             state.setdefault(name, getattr(model, name))                       # control statistics: raw controls
         model.load_state_dict(state)
         kw.setdefault("blinks", BlinkConfig())
+        if kw.get("steps") is None:                                            # the steps chosen for this model
+            kw["steps"] = meta.get("sampling_steps")
         return cls(model.to(device), DiffusionConfig.from_meta(meta), meta=meta, **kw)
 
     def replace(self, *, steps: int | None = None, guidance: Guidance | None = None, overlap: int | None = None,

@@ -12,11 +12,12 @@ from labkit.synthtalk.dataset import SPLITS, SynthTalk, split_identities, split_
 from labkit.synthtalk.export import export, load_clip
 from labkit.synthtalk.factors import EMOTIONS, FACTOR_NAMES, FACTORS, neutral_factors, validate_factors
 from labkit.synthtalk.identity import Identity, sample_identity
-from labkit.synthtalk.motion import frame_rms, generate_motion
+from labkit.synthtalk.motion import MOTION_VERSION, frame_rms, generate_motion
 from labkit.synthtalk.renderer import RESOLUTIONS, Renderer, Rendering, render
 from labkit.synthtalk.speech import LANGUAGES, Voice, synthesize
 
 __all__ = ["SPLITS", "SynthTalk", "split_identities", "split_sentences", "split_voices", "export", "load_clip",
-           "Identity", "sample_identity", "EMOTIONS", "FACTOR_NAMES", "FACTORS", "frame_rms", "generate_motion",
+           "Identity", "sample_identity", "EMOTIONS", "FACTOR_NAMES", "FACTORS", "MOTION_VERSION", "frame_rms",
+           "generate_motion",
            "neutral_factors", "validate_factors", "RESOLUTIONS", "Renderer", "Rendering", "render", "LANGUAGES",
            "Voice", "synthesize"]

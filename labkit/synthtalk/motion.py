@@ -10,9 +10,11 @@ into those factor trajectories:
 
     mouth   phone timings -> viseme targets -> Cohen & Massaro (1993) dominance
             blending (coarticulation), scaled by speech loudness
-    prosody frame RMS + autocorrelation pitch -> nods on energy onsets, brow raises
-            on pitch accents
-    head    Ornstein-Uhlenbeck sway (bigger while speaking) + occasional posture shifts
+    prosody frame RMS + autocorrelation pitch -> phrases (speech between pauses), nods
+            on energy onsets, brow raises on pitch accents
+    head    visual prosody: a turn and a lift at every phrase onset, drifting back towards
+            rest, the head's pitch following the voice's intonation, nods; on top, a smaller
+            Ornstein-Uhlenbeck sway and occasional posture shifts in the pauses
     eyes    Poisson blinks (fast close, slow open); gamma-timed fixations joined by
             saccades, microsaccades, drift, partial vestibulo-ocular compensation
     emotion constant label/intensity that also modulates all of the above
@@ -38,6 +40,9 @@ log = logging.getLogger(__name__)
 
 _HEAD = ("yaw", "pitch", "roll", "tx", "ty", "distance")
 
+# Bumped whenever the motion generated for the same clip changes; caches of SynthTalk clips key on it.
+MOTION_VERSION = 2
+
 
 # ----------------------------------------------------------------------------- style
 @dataclass
@@ -61,6 +66,10 @@ class MotionStyle:
     gaze_spread: float = 8.0  # deg, std of gaze targets when looking away from camera
     camera_gaze_prob: float = 0.6  # chance that a new fixation lands on the camera
     vor_prob: float = 0.5  # chance that a camera fixation counter-rotates the eyes against head motion
+    phrase_turn: float = 6.0  # deg of yaw turn at a phrase onset (mostly alternating sides)
+    phrase_lift: float = 2.0  # deg the head lifts at a phrase onset
+    turn_roll: float = 0.3  # roll that goes with a turn, per degree of yaw (sign = this person's habit)
+    intonation_gain: float = 0.5  # deg of head pitch per semitone of the voice above its median
 
 
 def sample_style(rng: np.random.Generator) -> MotionStyle:
@@ -72,7 +81,8 @@ def sample_style(rng: np.random.Generator) -> MotionStyle:
         rest_yaw=rng.normal(0, 4), rest_pitch=rng.normal(0, 2), rest_roll=rng.normal(0, 2),
         nod_gain=u(1.5, 4.0), nod_prob=u(0.4, 0.8), brow_gain=u(0.2, 0.7), mouth_gain=u(0.8, 1.15),
         blink_rate_per_min=u(10, 25), double_blink_prob=u(0.03, 0.2), saccade_rate=u(0.8, 2.5),
-        gaze_spread=u(4, 12), camera_gaze_prob=u(0.4, 0.8), vor_prob=u(0.2, 0.8))
+        gaze_spread=u(4, 12), camera_gaze_prob=u(0.4, 0.8), vor_prob=u(0.2, 0.8),
+        phrase_turn=u(3.5, 8.0), phrase_lift=u(1.0, 3.0), turn_roll=u(-0.5, 0.5), intonation_gain=u(0.3, 0.8))
 
 
 # How each emotion modulates motion at intensity 1 (linearly blended from neutral):
@@ -129,6 +139,16 @@ def _events(rng: np.random.Generator, rate_hz: float, T_sec: float, refractory: 
     n = int(T_sec * rate_hz * 2 + 10)
     t = np.cumsum(refractory + rng.exponential(mean_gap, n)) - rng.uniform(0, refractory + mean_gap)
     return t[(t >= 0) & (t < T_sec)]
+
+
+def phrases(active: np.ndarray, fps: float, min_pause: float = 0.25) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end frames (end exclusive) of the phrases of a voice-activity track (T,) bool: runs of
+    activity split by pauses of at least `min_pause` seconds (shorter gaps are stop closures)."""
+    idx = np.flatnonzero(active)
+    if len(idx) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    gaps = np.flatnonzero(np.diff(idx) > min_pause * fps)
+    return np.r_[idx[0], idx[gaps + 1]], np.r_[idx[gaps], idx[-1]] + 1
 
 
 def frame_rms(audio: np.ndarray, sample_rate: int, fps: float, num_frames: int) -> np.ndarray:
@@ -232,20 +252,62 @@ def generate_motion(phones: list[Phone], audio: np.ndarray, sample_rate: int, *,
     lip_spread = mouth[:, 1] + smile * (1 - mouth[:, 2])
     lip_round = mouth[:, 2]
 
-    # --- head: OU sway + posture shifts + prosodic nods --------------------------------
+    # --- head: visual prosody + OU sway + posture shifts --------------------------------
+    # Speakers move the head with their phrasing and intonation: the largest movements come at
+    # phrase onsets after a pause and start just before the voice (Hadar et al. 1983), and the
+    # head's pitch follows the voice's F0 (Yehia et al. 2002; Munhall et al. 2004). When, and how
+    # far, is set by the speech and the person; which way differs between performances of the same
+    # sentence. So at each phrase onset the head turns (mostly to the other side than last time, the
+    # first side drawn per performance) and lifts, in proportion to the phrase's loudness, then drifts
+    # back towards rest; between, its pitch follows the intonation.
+    gesture = np.zeros((T, 3))  # yaw, pitch, roll of the phrase gestures
+    starts, ends = phrases(loud > 0.3, fps)
+    if len(starts):
+        K = len(starts)
+        strength = np.array([loud[a:b].mean() for a, b in zip(starts, ends)]) + 0.5  # ~1 at normal loudness
+        size = style.head_motion_scale * head_scale * strength * rng.uniform(0.7, 1.3, K)
+        flips = np.where(rng.random(K) < 0.75, -1.0, 1.0)
+        flips[0] = rng.choice([-1.0, 1.0])
+        side = np.cumprod(flips)
+        turn = np.stack([style.phrase_turn * side, style.phrase_lift * np.ones(K),
+                         style.phrase_turn * style.turn_roll * side], 1) * size[:, None]  # (K, 3)
+        onset = starts / fps - 0.15                  # the head leads the voice
+        rise = rng.uniform(0.3, 0.5, K) / speed
+        back = rng.uniform(1.2, 2.4, K) * style.sway_time_constant / speed
+        since = t[:, None] - onset[None]             # (T, K)
+        shape = _smoothstep(since / rise) * np.exp(-np.maximum(since - rise, 0) / back)
+        gesture = shape @ turn
+    # intonation: the voice's pitch contour (semitones about its median), bridged over unvoiced
+    # frames inside a phrase, smoothed over 0.3 s, zero in the pauses
+    contour = np.zeros(T)
+    if voiced.sum() >= 3:
+        contour = np.interp(np.arange(T), np.flatnonzero(voiced), semis[voiced])
+        inside = np.zeros(T, bool)
+        for a, b in zip(starts, ends):
+            inside[a:b] = True
+        contour = uniform_filter1d(np.clip(contour, -6, 6) * inside, max(1, int(0.3 * fps)))
+    gesture[:, 1] += style.intonation_gain * head_scale * contour
+
     amp = style.head_motion_scale * head_scale * (0.5 + style.speaking_motion_gain * speaking)
-    sway_sigma = {"yaw": 4.0, "pitch": 2.5, "roll": 1.8, "tx": 0.012, "ty": 0.008, "distance": 0.025}
+    sway_sigma = {"yaw": 2.0, "pitch": 1.2, "roll": 1.0, "tx": 0.012, "ty": 0.008, "distance": 0.025}
     sway_tau = {"yaw": 1.0, "pitch": 0.7, "roll": 1.4, "tx": 1.8, "ty": 1.5, "distance": 3.0}
+    # posture shifts: occasional re-positionings, in pauses when there are any
     shift_sigma = np.array([6.0, 3.0, 3.0, 0.02, 0.012, 0.05]) * style.posture_shift_scale
     shifts = _events(rng, style.posture_shift_rate_per_min / 60, T * dt, refractory=2.0)
+    if len(ends) > 1:                                 # move each to the nearest pause (not the last)
+        pause_at = (ends[:-1] + starts[1:]) / 2 / fps
+        shifts = np.unique(pause_at[np.abs(shifts[:, None] - pause_at[None]).argmin(1)])
     levels = rng.normal(0, shift_sigma, (len(shifts) + 1, 6))  # (K + 1, 6); levels[0] = start pose
     levels[0] *= 0.5
-    posture = _transitions(t, shifts, rng.uniform(0.6, 1.4, len(shifts)), levels)  # (T, 6)
+    ramp = np.minimum(rng.uniform(0.6, 1.4, len(shifts)), np.diff(shifts, append=np.inf))  # done before the next
+    posture = _transitions(t, shifts, ramp, levels)  # (T, 6)
     rest_pose = np.array([style.rest_yaw, style.rest_pitch + pitch_off, style.rest_roll, 0, 0, 1.0])
     head = {}
     for i, name in enumerate(_HEAD):
         sway = _ou(rng, T, dt, sway_tau[name] * style.sway_time_constant / speed)
         head[name] = rest_pose[i] + posture[:, i] + sway_sigma[name] * amp * sway
+        if i < 3:
+            head[name] += gesture[:, i]
     # nods: the head dips on stressed syllables, i.e. sharp loudness onsets (stronger when accented)
     onset = np.maximum(np.diff(uniform_filter1d(db, 3), prepend=db[0]), 0) * (loud > 0.3)  # dB/frame
     peaks, _ = find_peaks(onset, height=3.0, distance=max(1, int(0.25 * fps)))

@@ -87,7 +87,7 @@ def ex2_audio_guidance(scales: tuple[float, ...] = (0.0, 1.0, 2.0, 3.0), clips: 
     return out
 
 
-def ex3_blinks(clips: int = 4) -> dict:
+def ex3_blinks(clips: int = 8) -> dict:
     """Exercise 3: full blinks a minute (blink factor reaching 0.5, peaks 0.2 s apart) in the truth, in the
     sampler's own output and with the generator's blink process. Blink times are independent of the audio, so
     at one step the sampler returns their average (eq. 5): a faint twitch that never closes the eyes.
