@@ -63,6 +63,16 @@ def pair(text: str) -> tuple[float, float]:
     return a, b
 
 
+def numbers(kind=float):
+    """An argparse type: 'A,B,...' → a list of `kind` values."""
+    def parse(text: str) -> list:
+        try:
+            return [kind(v) for v in text.split(",") if v.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+    return parse
+
+
 def rgb(text: str) -> tuple[int, int, int]:
     """'R,G,B' → three whole numbers 0..255."""
     try:

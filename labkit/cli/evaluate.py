@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from labkit.cli.common import add_json_option, printed_json, set_threads
+from labkit.cli.common import add_json_option, numbers, printed_json, set_threads
 from labkit.cli.options import add_options, given
 from labkit.evaluation.config import (
     EXTRA_METHODS,
@@ -25,6 +25,11 @@ from labkit.evaluation.config import (
 RESOLUTIONS = (128, 256, 512)
 
 # the library is imported inside each command: `labkit --help` must not import torch
+
+
+# labkit eval sweep's grid: the option, the setting it sweeps (labkit.evaluation.motion.SWEPT), its values' type
+_SWEPT_OPTIONS = (("steps", "steps", int), ("cfg-audio", "audio", float), ("cfg-gaze", "gaze", float),
+                  ("cfg-control", "control", float), ("cfg-emotion", "emotion", float))
 
 
 def register(sub) -> None:
@@ -109,9 +114,9 @@ def register(sub) -> None:
     es.add_argument("--latent", default=None, help="face latent checkpoint the generator was trained with "
                                                    "(default: the one it records)")
     es.add_argument("--split", default="val", choices=("val", "test"), help="clips scored (default: val)")
-    for name in ("steps", "cfg-audio", "cfg-gaze", "cfg-control", "cfg-emotion"):
-        es.add_argument(f"--{name}", default=None, help=f"comma-separated values of {name} (default: the "
-                                                        f"generator's own)")
+    for flag, key, kind in _SWEPT_OPTIONS:
+        es.add_argument(f"--{flag}", dest=key, type=numbers(kind), default=None,
+                        help=f"comma-separated values of {flag} (default: the generator's own)")
     es.add_argument("--clips", type=int, default=40, help="clips scored (default: 40)")
     es.add_argument("--seeds", type=int, default=3, help="sampling seeds per clip (default: 3)")
     es.add_argument("--out", default=None, help="also write the rows as JSON to this file (--overwrite to replace)")
@@ -302,13 +307,6 @@ def cmd_eval_instrument(a) -> int:
     return 0
 
 
-def _values(text: str, name: str, kind=float) -> list:
-    try:
-        return [kind(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise ValueError(f"--{name} takes comma-separated numbers, got {text!r}") from None
-
-
 def cmd_eval_sweep(a) -> int:
     """labkit eval sweep: the motion generator at a grid of sampling settings (evaluation.motion.sweep_motion)."""
     from labkit.evaluation.motion import sweep_motion
@@ -318,11 +316,7 @@ def cmd_eval_sweep(a) -> int:
     out = Path(a.out) if a.out else None
     if out is not None and out.exists() and not a.overwrite:
         raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
-    grid = {key: _values(getattr(a, attr), flag, int if key == "steps" else float)
-            for key, attr, flag in (("steps", "steps", "steps"), ("audio", "cfg_audio", "cfg-audio"),
-                                    ("gaze", "cfg_gaze", "cfg-gaze"), ("control", "cfg_control", "cfg-control"),
-                                    ("emotion", "cfg_emotion", "cfg-emotion"))
-            if getattr(a, attr) is not None}
+    grid = {key: getattr(a, key) for _, key, _ in _SWEPT_OPTIONS if getattr(a, key) is not None}
     gen = MotionGenerator.load(a.checkpoint)
     rows = sweep_motion(gen, grid, split=a.split, latent=a.latent, clips=a.clips, seeds=a.seeds,
                         progress=not a.json)

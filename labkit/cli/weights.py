@@ -31,12 +31,14 @@ def cmd_weights_export(a) -> int:
     import torch
 
     from labkit.io.checkpoint import export_weights, read_metadata
+    from labkit.motion.generator import KIND as MOTION_KIND
 
     meta = None
     if a.sampling_steps is not None:
-        if read_metadata(a.src).get("kind") != "motion_dit" or a.sampling_steps < 1:
+        kind = read_metadata(a.src).get("kind")
+        if kind != MOTION_KIND or a.sampling_steps < 1:
             raise ValueError(f"--sampling-steps takes a positive number and a motion generator checkpoint; got "
-                             f"{a.sampling_steps} for a {read_metadata(a.src).get('kind')!r} checkpoint")
+                             f"{a.sampling_steps} for a {kind!r} checkpoint")
         meta = {"sampling_steps": a.sampling_steps}
     dst = export_weights(a.src, a.dst, dtype=torch.float16 if a.fp16 else None, overwrite=a.overwrite, meta=meta)
     print(f"wrote {dst} ({dst.stat().st_size / 1e6:.1f} MB)")
