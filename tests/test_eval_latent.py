@@ -160,7 +160,7 @@ def test_drawn_dynamics_carry_the_factors_but_emotion_confounds_the_brow():
 
 def test_evaluate_untrained_tiny_model_reports_every_key_and_fails_the_bars():
     torch.manual_seed(0)
-    r = evaluate_latent(FaceLatentModel(make_config("tiny")), pairs=4, probe_train=120, probe_test=60,
+    r = evaluate_latent(FaceLatentModel(make_config("tiny")), pairs=4, detail_pairs=4, probe_train=120, probe_test=60,
                         identities=4)
     assert set(KEYS) <= set(r)
     assert all(np.isfinite(r[k]) for k in KEYS)
@@ -230,7 +230,10 @@ class _Oracle(torch.nn.Module):
     def canonicalize(self, lat):
         return None
 
-    def decode(self, _, z_id, z_pose, z_dyn):
+    def part_reference(self, x, z_pose):
+        return None
+
+    def decode(self, _, z_id, z_pose, z_dyn, reference=None):
         pose_cols = [FACTOR_NAMES.index(n) for n in POSE_FACTORS]
         ids, fs, es = [], [], []
         for i, p, d in zip(z_id[:, 0].long(), z_pose[:, 0].long(), z_dyn[:, 0].long()):

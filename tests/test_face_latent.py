@@ -210,6 +210,19 @@ def test_frames_finer_than_the_model_draws_are_its_own_frames_to_the_losses():
     assert torch.isfinite(total) and eyes.motion_encoder.parts.nets["eyes"][-1].weight.grad.abs().sum() > 0
 
 
+def test_a_reference_painter_learns_from_the_source_crops_in_every_loss():
+    torch.manual_seed(0)
+    model = FaceLatentModel(make_config("tiny", part_crops=True, part_painter=True, part_reference=True,
+                                        eye_size=128))
+    with torch.no_grad():
+        for p in model.part_painter.parameters():            # past the zero init, so that the reference shows
+            p.add_(0.02 * torch.randn_like(p))
+    total, terms, _ = latent_losses(model, _fine_batch(), LossWeights(cross_render=1.0))
+    total.backward()
+    assert {"rec", "transfer", "cross_id", "cross_render"} <= set(terms) and torch.isfinite(total)
+    assert all(net.ref.weight.grad.abs().sum() > 0 for net in model.part_painter.nets.values())
+
+
 def test_region_loss_weighs_small_face_regions():
     lm = torch.zeros(2, 68, 2)
     lm[:, :, 0], lm[:, :, 1] = 20.0, 20.0               # eyes and brows around (20, 20) ...

@@ -241,3 +241,46 @@ def test_eyes_read_and_painted_finer_than_the_frame():
     with pytest.raises(ValueError, match="eye_size"):
         make_config("tiny", eye_size=128)                                   # needs the part branch
     assert make_config("s128e").driver_size == 256 and make_config("s128pp").driver_size == 128
+
+
+def test_a_reference_painter_starts_as_the_plain_one_and_then_paints_from_the_source_crop():
+    with pytest.raises(ValueError, match="part_painter"):
+        make_config("tiny", part_crops=True, part_reference=True)
+    torch.manual_seed(0)
+    parts = PartEncoder(S, 8)
+    plain, painter = PartPainter(8 + POSE_DIM), PartPainter(8 + POSE_DIM, reference=True)
+    painter.load_state_dict(plain.state_dict(), strict=False)                # the same painter, plus a new input
+    x, z_pose = _image().expand(2, -1, -1, -1).clamp(0.2, 0.8), _pose(2)
+    z = torch.randn(2, 8 + POSE_DIM)
+    for net in (plain.nets["eyes"], painter.nets["eyes"]):                  # as after some training
+        torch.nn.init.normal_(net.out[-1].weight, std=0.1)
+    painter.nets["eyes"].out[-1].weight.data.copy_(plain.nets["eyes"].out[-1].weight)
+    ref = {r: torch.rand(2, 3, *parts.sizes[r]) for r in parts.regions}
+    assert torch.allclose(painter(x, z_pose, z, parts, ref), plain(x, z_pose, z, parts), atol=1e-6)  # zero at init
+    with pytest.raises(ValueError, match="reference"):
+        painter(x, z_pose, z, parts)                                        # it cannot paint without the source
+    torch.nn.init.normal_(painter.nets["eyes"].ref.weight, std=0.1)
+    other = {r: torch.rand_like(v) for r, v in ref.items()}
+    assert not torch.allclose(painter(x, z_pose, z, parts, ref), painter(x, z_pose, z, parts, other))
+
+
+def test_a_reference_model_reads_the_source_at_its_own_pose_in_every_path():
+    torch.manual_seed(0)
+    model = FaceLatentModel(make_config("tiny", part_crops=True, part_painter=True, part_reference=True)).eval()
+    for net in model.part_painter.nets.values():
+        torch.nn.init.normal_(net.ref.weight, std=0.1)
+        torch.nn.init.normal_(net.out[-1].weight, std=0.1)
+    source, driver = _image(), _image().flip(-1)
+    with torch.no_grad():
+        lat = model.encode(source)
+        ref = model.part_reference(source, lat.z_pose)
+        parts = model.motion_encoder.parts
+        assert set(ref) == set(parts.regions)
+        assert torch.equal(ref["eyes"], parts.crop(source, lat.z_pose, "eyes"))   # the source, at its own pose
+        _, pose, dyn = model.encode_codes(driver)
+        by_hand = model.decode(model.canonicalize(lat), lat.z_id, pose, dyn, ref)
+        assert torch.equal(model.reenact(source, driver), by_hand)
+        with pytest.raises(ValueError, match="reference"):
+            model.decode(model.canonicalize(lat), lat.z_id, pose, dyn)
+    plain = FaceLatentModel(make_config("tiny", part_crops=True, part_painter=True))
+    assert plain.part_reference(source, lat.z_pose) is None

@@ -7,7 +7,8 @@ import torch.nn.functional as F
 
 from labkit.latent import warp
 from labkit.latent.blocks import ResBlock2d, upsample_conv3x3
-from labkit.latent.model import load_face_latent
+from labkit.latent.config import make_config
+from labkit.latent.model import FaceLatentModel, load_face_latent
 
 
 def test_upsampled_block_is_the_block_on_the_upsampled_input():
@@ -114,3 +115,25 @@ def test_bench_latent_times_decode_apart_from_canonicalize():
     for stage in ("encode", "canonicalize", "decode"):
         assert r[f"{stage}_ms"] > 0 and r[f"{stage}_gflops"] > 0
     assert r["decode_batched_ms"] > 0
+
+
+def test_the_latent_renderer_hands_a_reference_painter_the_portraits_own_crops(monkeypatch):
+    import labkit.render.latent as latent_render
+
+    torch.manual_seed(0)
+    model = FaceLatentModel(make_config("tiny", part_crops=True, part_painter=True, part_reference=True)).eval()
+    for net in model.part_painter.nets.values():                            # as after training: it reads them
+        torch.nn.init.normal_(net.ref.weight, std=0.1)
+        torch.nn.init.normal_(net.out[-1].weight, std=0.1)
+    monkeypatch.setattr(latent_render, "load_face_latent", lambda device="cpu": model)
+    image = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    r = latent_render.LatentRenderer(image, 64, aligned=True, name="noise")
+    codes = np.concatenate([r.z_pose, np.zeros(model.cfg.dyn_dim)])[None].astype(np.float32)
+    x = torch.from_numpy(image).permute(2, 0, 1)[None].float().div(255)
+    with torch.no_grad():
+        lat = model.encode(x)
+        ref = model.part_reference(x, lat.z_pose)
+        by_hand = model.decode(model.canonicalize(lat), lat.z_id, torch.from_numpy(codes[:, :6]),
+                               torch.from_numpy(codes[:, 6:]), ref)
+    expected = by_hand.clamp(0, 1).mul(255).round().byte().permute(0, 2, 3, 1).numpy()
+    assert np.abs(r.render_frames(codes).astype(int) - expected).max() <= 1

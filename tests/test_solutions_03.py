@@ -43,9 +43,10 @@ def test_ex3_emotions_cap_the_brow(ex):
 
 def test_ex4_a_mean_leak_can_hide_one_factor(ex):
     out = ex.ex4_leaks()
-    assert all(v["block"] == "z_dyn" for v in out.values())     # z_dyn leaks the pose; z_pose no expression
-    default = out["s128e_readout"]
-    assert default["mean"] <= 0.10 < default["r2"]               # passes the bar on the mean, fails it on one factor
-    assert default["factor"] == "pitch"
+    assert all(v["block"] == "z_dyn" for v in out.values() if v["r2"] > 0.10)   # z_dyn leaks the pose, z_pose no
+    previous = out["s128pp_cross"]                               # expression; the previous default's record:
+    assert previous["mean"] <= 0.10 < previous["r2"]             # passes the bar on the mean, fails it on one factor
+    assert previous["factor"] == "pitch"
+    assert out["s128e_readout"]["r2"] <= 0.10                    # the default passes it on every factor
     assert out["s128"]["r2"] > 0.9                               # the first checkpoint copied the pose into z_dyn
     assert out["s128_consist"]["r2"] < out["s128_noconsist"]["r2"]   # eqs. (12)-(13) leave less of it

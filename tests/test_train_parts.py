@@ -8,9 +8,11 @@ import torch
 
 from labkit.io.checkpoint import load_state, save_weights
 from labkit.latent.config import TrainPartsConfig, make_config
+from labkit.latent.data import cross_partner
 from labkit.latent.losses import READOUT
 from labkit.latent.model import FaceLatentModel, load_face_latent
-from labkit.latent.train_parts import build_bank, stage_loss, stage_model, train_parts, trainable
+from labkit.latent.train_parts import build_bank, part_readings, stage_loss, stage_model, train_parts, trainable
+from labkit.motion.data import source_id
 from labkit.synthtalk.factors import factor_row
 
 
@@ -104,6 +106,83 @@ def test_stage_loss_teaches_the_eye_reader_and_the_painter_not_the_mouth_reader(
     assert model.part_painter.nets["mouth"].out[-1].weight.grad.abs().sum() > 0
     assert all(p.grad is None for p in parts.nets["mouth"].parameters())
     assert all(p.grad is None for p in model.motion_encoder.conv.parameters())
+
+
+class _Crossed(_Frames):
+    """_Frames whose batches also hold a cross target per row, as PairSampler(cross_targets=True)'s do."""
+
+    def batch(self, n, rng):
+        out = super().batch(n, rng)
+        out["cross_target"] = torch.from_numpy(rng.random(out["driver"].shape, np.float32))
+        return out
+
+
+@torch.no_grad()
+def test_cross_rows_paint_the_source_with_the_partners_motion_against_the_exact_render():
+    model = _model(part_painter=True).eval()
+    frames = _Crossed()
+    bank = build_bank(model, frames, 4, ("eyes",), chunk=4, progress=False)
+    assert len(bank["z_pose"]) == 8                                         # 4 own rows, then 4 cross rows
+    b = frames.batch(4, np.random.default_rng([0, 2, 0]))
+    z_pose, z_dyn = model.encode_motion(b["driver"])
+    parts, j = model.motion_encoder.parts, cross_partner(4)
+    own, cross = slice(0, 4), slice(4, 8)
+    assert torch.allclose(bank["z_pose"][cross], z_pose[j], atol=1e-5)
+    assert torch.equal(bank["read.eyes"][cross], bank["read.eyes"][own][j])    # the partner's eyes are read
+    assert torch.equal(bank["read.eyes"][own], bank["target.eyes"][own])
+    lat = model.encode(b["source"])
+    drawn = model.draw(model.canonicalize(lat), lat.z_id, z_pose[j], z_dyn[j])  # the source, the partner's motion
+    for r in parts.regions:
+        assert torch.allclose(bank[f"drawn.{r}"][cross], parts.crop(drawn, z_pose[j], r), atol=1e-5)
+        assert torch.allclose(bank[f"target.{r}"][cross], parts.crop(b["cross_target"], z_pose[j], r), atol=1e-6)
+    # the reader reads read.r, not the target: E_mot's z_dyn of the partner's frame
+    assert torch.allclose(part_readings(model, bank, torch.arange(4, 8), ("eyes",)), z_dyn[j], atol=1e-5)
+
+
+def test_a_reference_stage_banks_each_rows_source_crops_and_teaches_the_new_input(tmp_path):
+    path, _ = _checkpoint(tmp_path, part_painter=True)
+    model = stage_model(*load_state(path, kind="face_latent"), encode=(), reference=True).eval()
+    assert model.cfg.part_reference and all(net.ref.weight.abs().sum() == 0 for net in model.part_painter.nets.values())
+    frames = _Crossed()
+    with torch.no_grad():
+        bank = build_bank(model, frames, 4, (), chunk=4, progress=False)
+        b = frames.batch(4, np.random.default_rng([0, 2, 0]))
+        ref = model.part_reference(b["source"], model.encode(b["source"]).z_pose)
+    for r in model.motion_encoder.parts.regions:                            # own rows and cross rows: source b's
+        assert torch.allclose(bank[f"ref.{r}"][:4], ref[r], atol=1e-6)
+        assert torch.allclose(bank[f"ref.{r}"][4:], ref[r], atol=1e-6)
+    trainable(model, ())
+    for p in model.part_painter.parameters():                               # past the zero init
+        p.data.add_(0.02 * torch.randn_like(p))
+    loss, _ = stage_loss(model, bank, torch.arange(8), ())
+    loss.backward()
+    assert all(net.ref.weight.grad.abs().sum() > 0 for net in model.part_painter.nets.values())
+
+
+def test_a_painter_only_stage_keeps_the_decoupling_and_every_code(tmp_path):
+    path, old = _checkpoint(tmp_path, pose_residual=True)
+    with torch.no_grad():
+        old.dyn_from_pose.normal_()
+    save_weights(path, old, kind="face_latent", config=old.cfg.__dict__)
+    model = stage_model(*load_state(path, kind="face_latent"), encode=())
+    assert model.cfg.pose_residual and torch.equal(model.dyn_from_pose, old.dyn_from_pose)
+    assert [n for n, p in model.named_parameters() if id(p) in {id(q) for q in trainable(model, ())}] == \
+        [n for n, _ in model.named_parameters() if n.startswith("part_painter.")]
+    x = torch.rand(3, 3, 64, 64)
+    for a, b in zip(model.encode_motion(x), old.encode_motion(x)):
+        assert torch.allclose(a, b, atol=1e-6)
+    with pytest.raises(ValueError, match="--encode"):
+        train_parts(TrainPartsConfig(init=str(path), encode=(), readout=1.0), tmp_path / "x")
+    # the motion source is what sets the codes: a new painter keeps it (and the generators trained on it) ...
+    with torch.no_grad():
+        for p in model.part_painter.parameters():
+            p.add_(0.1)
+    save_weights(tmp_path / "painted.safetensors", model, kind="face_latent", config=model.cfg.__dict__)
+    assert source_id(tmp_path / "painted.safetensors") == source_id(path)
+    with torch.no_grad():                                                   # ... a new motion encoder does not
+        model.motion_encoder.head[-1].bias.add_(0.1)
+    save_weights(tmp_path / "read.safetensors", model, kind="face_latent", config=model.cfg.__dict__)
+    assert source_id(tmp_path / "read.safetensors") != source_id(path)
 
 
 class _Labelled(_Frames):

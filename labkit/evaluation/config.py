@@ -14,6 +14,8 @@ TABLE_RENDERERS = ("latent", "synthtalk")
 @dataclass
 class EvalLatentConfig:
     pairs: int = 64                # self- and cross-reenactment pairs each
+    detail_pairs: int = 256        # cross-identity reenactments the glasses, hair and dlib figures read (a 95 % bar
+                                   # needs a few hundred: at 64 one pair moves the glasses figure by 1.6 points)
     probe_train: int = 1500        # train-identity frames the linear probes are fit on
     probe_test: int = 600          # test-identity frames the probes are scored on
     identities: int = 24           # test identities the identity codes are compared across

@@ -17,7 +17,7 @@ exact ground truth on test identities the model never saw:
 - **identity code**: cosine within one person (many motions) and across people;
 - **identity details** (labkit.evaluation.details): whether cross-identity reenactments keep the source's
   glasses and hair style, read by classifiers trained on exact renders (``accessories_kept``, bar 0.95), and
-  dlib's face-embedding distance to the exact render (``dlib_distance``);
+  dlib's face-embedding distance to the exact render (``dlib_distance``), over ``detail_pairs`` reenactments;
 - **pose within one person** (a diagnosis, no bar): a z_pose probe with each test person's mean
   taken from the codes and the truth, fit on half of the identity frames' people and scored on
   the other half (``probe_pose_within_id_r2``): what is left of the pose probe's shortfall when
@@ -195,7 +195,7 @@ def reenactment_scores(model: FaceLatentModel, sampler: PairSampler, bank: Motio
             lat = model.encode(src)
             _, z_pose, _ = model.encode_codes(sampler.render(third[sl], fp[sl], ep[sl]))
             _, _, z_dyn = model.encode_codes(drv)
-            out = model.decode(model.canonicalize(lat), lat.z_id, z_pose, z_dyn)
+            out = model.decode(model.canonicalize(lat), lat.z_id, z_pose, z_dyn, model.part_reference(src, lat.z_pose))
             gt = sampler.render(ids[sl], f_gt[sl], ed[sl])
         else:
             out = model.reenact(src, drv)
@@ -208,6 +208,7 @@ def reenactment_scores(model: FaceLatentModel, sampler: PairSampler, bank: Motio
 
 
 def evaluate_latent(model: FaceLatentModel, *, pairs: int = EvalLatentConfig.pairs,
+                    detail_pairs: int = EvalLatentConfig.detail_pairs,
                     probe_train: int = EvalLatentConfig.probe_train, probe_test: int = EvalLatentConfig.probe_test,
                     identities: int = EvalLatentConfig.identities, seed: int = EvalLatentConfig.seed,
                     ceilings: tuple[int, ...] = EvalLatentConfig.ceilings, progress: bool = False) -> dict:
@@ -304,7 +305,8 @@ def evaluate_latent(model: FaceLatentModel, *, pairs: int = EvalLatentConfig.pai
     out["detail"] = detail_fidelity(model, test, test_bank, np.random.default_rng([seed, 1]))  # own draws
     out["transfer"] = factor_transfer(model, test, np.random.default_rng([seed, 3]))           # own draws
     readers = fit_attribute_readers(train, train_bank, np.random.default_rng([seed, 4]), size=size, n=probe_train)
-    out["details"] = details_kept(model, test, test_bank, readers, np.random.default_rng([seed, 5]), pairs=pairs)
+    out["details"] = details_kept(model, test, test_bank, readers, np.random.default_rng([seed, 5]),
+                                  pairs=detail_pairs)
     out["accessories_kept"], out["dlib_distance"] = out["details"]["accessories_kept"], out["details"]["dlib_distance"]
     if ceilings:
         out["ceilings"] = expression_ceilings(ceilings, seed=seed, progress=progress)
@@ -314,8 +316,9 @@ def evaluate_latent(model: FaceLatentModel, *, pairs: int = EvalLatentConfig.pai
             at = out["ceilings"]["sizes"].get(str(read_at))
             if at is not None:
                 out["dyn_vs_reader"][n] = round(out["per_factor_r2"]["probe_dyn"][n] / max(at["reader"][n], 1e-6), 3)
-    out["counts"] = {"pairs": pairs, "probe_train": probe_train, "probe_test": probe_test,
-                     "identities": identities, "frames_per_identity": n_per, "image_size": size, "driver_size": fine}
+    out["counts"] = {"pairs": pairs, "detail_pairs": detail_pairs, "probe_train": probe_train,
+                     "probe_test": probe_test, "identities": identities, "frames_per_identity": n_per,
+                     "image_size": size, "driver_size": fine}
     return out
 
 

@@ -154,9 +154,10 @@ class LatentRenderer:
 
     @torch.no_grad()
     def _portrait(self, portrait: np.ndarray):
+        """(canonical volume, Latents, what G_part reads of it or None) of one portrait frame (H, W, 3) uint8."""
         x = torch.from_numpy(portrait).permute(2, 0, 1)[None].float().div(255).to(self._device)
         lat = self.model.encode(x)
-        return self.model.canonicalize(lat), lat
+        return self.model.canonicalize(lat), lat, self.model.part_reference(x, lat.z_pose)
 
     @property
     def _device(self):
@@ -165,14 +166,15 @@ class LatentRenderer:
     @torch.no_grad()
     def render(self, test: TestSet, i: int, motion: np.ndarray) -> np.ndarray:
         """Clip i's portrait driven by motion (T, M) → frames (T, H, W, 3) uint8."""
-        canonical, lat = self._portrait(test.frames[i, 0])
+        canonical, lat, ref = self._portrait(test.frames[i, 0])
         P = lat.z_pose.shape[1]
         m = torch.from_numpy(np.asarray(motion, np.float32)).to(self._device)
         out = []
         for k in range(0, len(m), self.batch):
             b = len(m[k:k + self.batch])
             x = self.model.decode(canonical.expand(b, *canonical.shape[1:]), lat.z_id.expand(b, -1),
-                                  m[k:k + b, :P], m[k:k + b, P:])
+                                  m[k:k + b, :P], m[k:k + b, P:],
+                                  None if ref is None else {r: v.expand(b, -1, -1, -1) for r, v in ref.items()})
             out.append(x.clamp(0, 1).mul(255).round().byte().permute(0, 2, 3, 1).cpu())
         return torch.cat(out).numpy()
 
@@ -183,7 +185,7 @@ class LatentRenderer:
     @torch.no_grad()
     def still(self, test: TestSet, i: int) -> np.ndarray:
         """The portrait's reconstruction (its own codes), held for the clip's length."""
-        _, lat = self._portrait(test.frames[i, 0])
+        _, lat, _ = self._portrait(test.frames[i, 0])
         frame = self.render(test, i, torch.cat([lat.z_pose, lat.z_dyn], 1).cpu().numpy())
         return np.repeat(frame, test.frames.shape[1], axis=0)
 

@@ -44,6 +44,8 @@ class FaceLatentConfig:
                                  # them at, from a finer driver frame (0: image_size): a gaze is sub-pixel at 128 px
     part_spatial: bool = False   # G_part also lays z out over the crop (labkit.latent.parts.SpatialCode): it moves
                                  # pixels and paints by position, so it can place an iris or a lid
+    part_reference: bool = False  # G_part also reads the source's own crop of each part, cut at the source's pose
+                                 # (the same canonical patch it paints): detail the volume blurs, e.g. glasses rims
 
     @property
     def driver_size(self) -> int:
@@ -64,6 +66,8 @@ class FaceLatentConfig:
                              "must be 0 or at least image_size, with part_crops=True")
         if self.part_painter and not self.part_crops:
             raise ValueError("part_painter paints where E_mot's part branch places the parts: it needs part_crops=True")
+        if self.part_reference and not self.part_painter:
+            raise ValueError("part_reference is what G_part reads of the source: it needs part_painter=True")
 
 
 # one-line presets: `tiny` keeps tests fast; s64..s512 are the real sizes
@@ -160,9 +164,14 @@ class TrainPartsConfig:
     weight_decay: float = 1e-4     # AdamW weight decay
     warmup: int = 50               # linear warm-up steps
     seed: int = 0                  # the bank and every batch
-    encode: tuple[str, ...] = ("eyes",)  # E_mot part CNNs trained here (the others keep their reading)
+    encode: tuple[str, ...] = ("eyes",)  # E_mot part CNNs trained here (the others keep their reading; none given:
+                                   # E_mot frozen whole, G_part alone, every code kept)
     readout: float = 0.0           # weight of the ground-truth readout: z_dyn's first coordinates asked to equal the
                                    # driver's drawn blink, brow and gaze (labkit.latent.losses.READOUT)
+    cross_render: bool = False     # also bank every source person painted with another person's driver motion,
+                                   # against SynthTalk's exact render of it (SynthTalk only)
+    reference: bool = False        # G_part also reads the source's own crop of each part (part_reference; a new
+                                   # input, zero at init)
     bank_clips: int = 400          # SynthTalk clips whose motion feeds the pairs
     random_pose_prob: float = 0.2  # share of frames given a random head pose
     random_expression_prob: float = 0.6  # share of frames given random lips, lids, brows and gaze

@@ -213,10 +213,17 @@ def latent_losses(model: FaceLatentModel, batch: dict, w: LossWeights, *,
     li = Latents(*(t[:B] for t in lat))
     lj = Latents(*(t[B:] for t in lat))
     c_i, c_j = canon[:B], canon[B:]
+    # with part_reference, what G_part reads of each source frame (None otherwise)
+    ref = model.part_reference(torch.cat([fine_i, fine_j]), lat.z_pose)
+    ref_i, ref_j = (None, None) if ref is None else ({r: v[:B] for r, v in ref.items()},
+                                                     {r: v[B:] for r, v in ref.items()})
+
+    def first(refs, n):
+        return None if refs is None else {r: v[:n] for r, v in refs.items()}
 
     # reconstruction with swapped latents: appearance of one frame, motion of the other
-    rec_j = model.decode(c_i, li.z_id, lj.z_pose, lj.z_dyn)
-    rec_i = model.decode(c_j, lj.z_id, li.z_pose, li.z_dyn)
+    rec_j = model.decode(c_i, li.z_id, lj.z_pose, lj.z_dyn, ref_i)
+    rec_i = model.decode(c_j, lj.z_id, li.z_pose, li.z_dyn, ref_j)
     terms = {"rec": reconstruction(torch.cat([rec_j, rec_i]), torch.cat([x_j, x_i]), w)}
     if w.region > 0 and "driver_landmarks" in batch:
         terms["region"] = region_l1(torch.cat([rec_j, rec_i]), torch.cat([x_j, x_i]),
@@ -233,12 +240,12 @@ def latent_losses(model: FaceLatentModel, batch: dict, w: LossWeights, *,
     if consistency:
         n = max(2, int(round(B * w.consistency_fraction)))
         # pairwise transfer: (I_j with pose_i) and (I_i with dyn_j) both show (pose_i, dyn_j)
-        a = model.decode(c_j[:n], lj.z_id[:n], li.z_pose[:n], lj.z_dyn[:n])
-        b = model.decode(c_i[:n], li.z_id[:n], li.z_pose[:n], lj.z_dyn[:n])
+        a = model.decode(c_j[:n], lj.z_id[:n], li.z_pose[:n], lj.z_dyn[:n], first(ref_j, n))
+        b = model.decode(c_i[:n], li.z_id[:n], li.z_pose[:n], lj.z_dyn[:n], first(ref_i, n))
         terms["transfer"] = (a - b).abs().mean()
         # cross-identity: I_i driven by the previous sample's driver frame (another person)
         k = cross_partner(n)
-        cross = model.decode(c_i[:n], li.z_id[:n], lj.z_pose[k], lj.z_dyn[k])
+        cross = model.decode(c_i[:n], li.z_id[:n], lj.z_pose[k], lj.z_dyn[k], first(ref_i, n))
         id_c, pose_c, dyn_c = frozen_encode_codes(model, cross)
         terms["cross_id"] = (1 - F.cosine_similarity(id_c, li.z_id[:n].detach(), dim=1)).mean()
         terms["cross_motion"] = 0.5 * (_code_match(pose_c, lj.z_pose[k].detach(), lat.z_pose.detach().var(0))
@@ -256,7 +263,7 @@ def latent_losses(model: FaceLatentModel, batch: dict, w: LossWeights, *,
             raise ValueError("the cross_render loss needs batch['cross_target'], SynthTalk's render of each source "
                              "person with the previous row's driver motion (PairSampler(cross_targets=True))")
         k = cross_partner(B).to(x_i.device)
-        out = model.decode(c_i, li.z_id, lj.z_pose[k], lj.z_dyn[k])
+        out = model.decode(c_i, li.z_id, lj.z_pose[k], lj.z_dyn[k], ref_i)
         target = model.frame(batch["cross_target"])
         terms["cross_render"] = reconstruction(out, target, w)
         if w.region > 0 and "cross_landmarks" in batch:

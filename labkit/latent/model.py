@@ -229,7 +229,8 @@ class FaceLatentModel(nn.Module):
         self.warp_from_canonical = W(cfg)                                  # non-rigid part of W_c→d
         self.g3d = nn.Sequential(*[ResBlock3d(cfg.volume_channels) for _ in range(cfg.res3d_blocks)])
         self.g2d = Decoder2d(cfg)
-        self.part_painter = (PartPainter(cfg.dyn_dim + POSE_DIM, spatial=cfg.part_spatial)          # G_part
+        self.part_painter = (PartPainter(cfg.dyn_dim + POSE_DIM, spatial=cfg.part_spatial,          # G_part
+                                         reference=cfg.part_reference)
                              if cfg.part_painter else None)
         # training aid, unused at inference
         self.crop_decoder = CropDecoder(cfg.dyn_dim + 2 * POSE_DIM) if cfg.crop_decoder else None
@@ -318,17 +319,27 @@ class FaceLatentModel(nn.Module):
         return warp.sample_volume(canonical, points + delta)                 # (B, C, D, Hv, Wv)
 
     def decode(self, canonical: torch.Tensor, z_id: torch.Tensor, z_pose: torch.Tensor,
-               z_dyn: torch.Tensor) -> torch.Tensor:
+               z_dyn: torch.Tensor, reference: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
         """W_c→d, projection and G_2D (then G_part, with `part_painter`): a canonical volume shown with
         any pose and dynamics.
 
         canonical: (B, C, D, Hv, Wv); z_id (B, Z_id); z_pose (B, 6); z_dyn (B, Z_dyn) → (B, 3, H, W).
+        With `part_reference` G_part also needs the source's part crops, `reference` (part_reference).
         """
         image = self.draw(canonical, z_id, z_pose, z_dyn)
         if self.part_painter is not None:                                    # G_part: eyes and mouth at the pixel
             pose = z_pose.detach()                                           # placed, like E_mot's crops, by a pose
-            image = self.part_painter(image, pose, self.painter_code(pose, z_dyn), self.motion_encoder.parts)
+            image = self.part_painter(image, pose, self.painter_code(pose, z_dyn), self.motion_encoder.parts,
+                                      reference)
         return image
+
+    def part_reference(self, x: torch.Tensor, z_pose: torch.Tensor) -> dict[str, torch.Tensor] | None:
+        """What G_part reads of the source with `part_reference`: each part's crop of source images x
+        (B, 3, S, S), placed by their own z_pose (B, 6), each at the resolution the part is painted at
+        ({part: (B, 3, h, w)}); None for a model without it."""
+        if self.part_painter is None or not self.cfg.part_reference:
+            return None
+        return self.motion_encoder.parts.crops(self.frame(x), z_pose, x)
 
     def draw(self, canonical: torch.Tensor, z_id: torch.Tensor, z_pose: torch.Tensor,
              z_dyn: torch.Tensor) -> torch.Tensor:
@@ -347,12 +358,12 @@ class FaceLatentModel(nn.Module):
         """The source's appearance and identity with the driver's pose and dynamics: (B, 3, H, W)."""
         s = self.encode(source)
         _, pose, dyn = self.encode_codes(driver)
-        return self.decode(self.canonicalize(s), s.z_id, pose, dyn)
+        return self.decode(self.canonicalize(s), s.z_id, pose, dyn, self.part_reference(source, s.z_pose))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Auto-encode: x (B, 3, H, W) → its reconstruction through the canonical volume."""
         lat = self.encode(x)
-        return self.decode(self.canonicalize(lat), lat.z_id, lat.z_pose, lat.z_dyn)
+        return self.decode(self.canonicalize(lat), lat.z_id, lat.z_pose, lat.z_dyn, self.part_reference(x, lat.z_pose))
 
 
 def at_size(x: torch.Tensor, size: int) -> torch.Tensor:

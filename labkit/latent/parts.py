@@ -143,9 +143,16 @@ class CropDecoder(nn.Module):
     the poses are given (and not taught) so that z_dyn need not explain what the head does.
     """
 
-    def __init__(self, z: int, width: int = 32, blocks: int = 3, grid: tuple[int, int] | None = None):
+    def __init__(self, z: int, width: int = 32, blocks: int = 3, grid: tuple[int, int] | None = None,
+                 reference: bool = False):
         super().__init__()
         self.inp = nn.Conv2d(3, width, 3, 1, 1)
+        # a second image in: the source's own crop of the part; zero at init, so a painter trained without it
+        # starts as it was
+        self.ref = nn.Conv2d(3, width, 3, 1, 1) if reference else None
+        if self.ref is not None:
+            nn.init.zeros_(self.ref.weight)
+            nn.init.zeros_(self.ref.bias)
         self.films = nn.ModuleList([FiLM(z, width) for _ in range(blocks)])
         self.blocks = nn.ModuleList([ResBlock2d(width, width) for _ in range(blocks)])
         self.out = nn.Sequential(nn.GroupNorm(groups(width), width), nn.SiLU(), nn.Conv2d(width, 3, 3, 1, 1))
@@ -153,13 +160,19 @@ class CropDecoder(nn.Module):
         nn.init.zeros_(self.out[-1].bias)
         self.spatial = SpatialCode(z, 2 + width, grid) if grid else None
 
-    def forward(self, crop, z):
+    def forward(self, crop, z, reference=None):
         if self.spatial is None:
             x = self.inp(2 * crop - 1)                                       # (B, width, h, w)
         else:                                                                # move, then paint what moved
             code = self.spatial(z, crop.shape[-2:])                          # (B, 2 + width, h, w)
             crop = move(crop, code[:, :2])
             x = self.inp(2 * crop - 1) + code[:, 2:]
+        if self.ref is not None:
+            if reference is None or reference.shape != crop.shape:
+                raise ValueError(f"this painter reads the source's own crop beside the drawn one: pass reference "
+                                 f"{tuple(crop.shape)} (FaceLatentModel.part_reference), got "
+                                 f"{None if reference is None else tuple(reference.shape)}")
+            x = x + self.ref(2 * reference - 1)
         for film, block in zip(self.films, self.blocks):
             x = block(film(x, z))
         return crop + self.out(x)
@@ -203,20 +216,27 @@ class PartPainter(nn.Module):
     E_mot decides where the parts are) goes through a CropDecoder conditioned on z; the change is
     faded to zero at the patch's border and pasted back where each pixel's ray meets the flat
     patch (`patch_coords`). Zero at init: the painter starts as the identity.
+
+    With `reference`, each part's painter also reads the source's own crop of that part, cut at the
+    source's pose (`FaceLatentModel.part_reference`): the same canonical patch it paints, so whatever the
+    volume blurs (a glasses rim is a pixel wide) is there to copy, sharp and in place.
     """
 
-    def __init__(self, z: int, regions=tuple(CROPS), spatial: bool = False):
+    def __init__(self, z: int, regions=tuple(CROPS), spatial: bool = False, reference: bool = False):
         super().__init__()
-        self.nets = nn.ModuleDict({r: CropDecoder(z, grid=SPATIAL_GRID[r] if spatial else None) for r in regions})
+        self.nets = nn.ModuleDict({r: CropDecoder(z, grid=SPATIAL_GRID[r] if spatial else None, reference=reference)
+                                   for r in regions})
 
-    def forward(self, images: torch.Tensor, z_pose: torch.Tensor, z: torch.Tensor, parts: PartEncoder) -> torch.Tensor:
-        """images (B, 3, H, W) in [0, 1], z_pose (B, 6), z (B, z), E_mot's `parts` → (B, 3, H, W) in [0, 1]."""
+    def forward(self, images: torch.Tensor, z_pose: torch.Tensor, z: torch.Tensor, parts: PartEncoder,
+                reference: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+        """images (B, 3, H, W) in [0, 1], z_pose (B, 6), z (B, z), E_mot's `parts` (and, with `reference`, the
+        source's crops {part: (B, 3, h, w)}) → (B, 3, H, W) in [0, 1]."""
         out = images
         for r, net in self.nets.items():
             k = parts.regions.index(r)
             anchor, extent = parts.anchors[k].detach(), parts.extents[k]
             crop = parts.crop(images, z_pose, r, anchor)                              # (B, 3, h, w)
-            change = self.paint(r, crop, z) - crop
+            change = self.paint(r, crop, z, None if reference is None else reference[r]) - crop
             native = crop_size(r, images.shape[-1])
             if tuple(change.shape[-2:]) != native:            # painted finer than the frame: each pixel the mean
                 change = F.adaptive_avg_pool2d(change, native)  # of its cells
@@ -224,10 +244,11 @@ class PartPainter(nn.Module):
             out = out + F.grid_sample(change, uv, mode="bilinear", padding_mode="zeros", align_corners=False)
         return out.clamp(0, 1)
 
-    def paint(self, region: str, crop: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """One part's crop (B, 3, h, w) repainted from z (B, z), its change faded to zero at the
-        border: what lands in the image inside the patch (before the clamp)."""
-        return crop + (self.nets[region](crop, z) - crop) * _taper(*crop.shape[-2:], crop)
+    def paint(self, region: str, crop: torch.Tensor, z: torch.Tensor,
+              reference: torch.Tensor | None = None) -> torch.Tensor:
+        """One part's crop (B, 3, h, w) repainted from z (B, z) (and the source's crop of it), its change faded
+        to zero at the border: what lands in the image inside the patch (before the clamp)."""
+        return crop + (self.nets[region](crop, z, reference) - crop) * _taper(*crop.shape[-2:], crop)
 
 
 def _taper(h: int, w: int, like: torch.Tensor) -> torch.Tensor:

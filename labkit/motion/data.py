@@ -24,10 +24,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import safe_open
 from tqdm.auto import tqdm
 
 from labkit.io.atomic import save_npz_atomic
 from labkit.io.audio import log_mel
+from labkit.io.checkpoint import read_metadata
+from labkit.latent.config import FaceLatentConfig
 from labkit.latent.model import load_face_latent
 from labkit.motion.dit import MotionConditions
 from labkit.synthtalk import MOTION_VERSION, SynthTalk
@@ -83,12 +86,28 @@ def window_controls(factors: np.ndarray, emotion: np.ndarray, intensity: np.ndar
     return gaze, np.concatenate([distance, emotion_offset(emotion, intensity)], 1).astype(np.float32)
 
 
+# what sets a face latent model's codes: E_mot's tensors and the pose-residual map (G_2D and G_part only draw)
+_CODE_TENSORS = ("motion_encoder.", "dyn_from_pose", "dyn_offset")
+_DRAWING_ONLY = {"part_painter", "part_spatial", "part_reference", "crop_decoder"}   # config fields of the decoder
+
+
 def source_id(source) -> str:
-    """'factors', or 'latent:<sha256 of the checkpoint file>' for a face latent checkpoint path."""
+    """'factors', or 'latent:<digest>' for a face latent checkpoint path: a sha256 of what sets its codes, the
+    motion encoder's tensors as stored, the pose-residual map and the model's config, so that a checkpoint
+    that only draws differently (G_part retrained, every code kept) keeps the motion of the one before it,
+    and the generators trained on that motion."""
     if source == "factors":
         return "factors"
-    digest = hashlib.sha256(Path(source).read_bytes()).hexdigest()[:16]
-    return f"latent:{digest}"
+    path = Path(source)
+    cfg = asdict(FaceLatentConfig(**read_metadata(path)["config"]))        # every field, defaults filled in
+    h = hashlib.sha256(json.dumps({k: v for k, v in cfg.items() if k not in _DRAWING_ONLY}, sort_keys=True).encode())
+    with safe_open(str(path), framework="pt") as f:
+        for name in sorted(f.keys()):
+            if name.startswith(_CODE_TENSORS):
+                t = f.get_tensor(name).contiguous()
+                h.update(f"{name} {t.dtype} {tuple(t.shape)}".encode())
+                h.update(t.numpy().tobytes())
+    return f"latent:{h.hexdigest()[:16]}"
 
 
 def extract_clips(split: str, num_clips: int, *, source="factors", seconds: float = 6.0, seed: int = 0,

@@ -42,6 +42,7 @@ class LatentRenderer:
             x = torch.from_numpy(crop).permute(2, 0, 1)[None].float().div(255).to(device)
             lat = self.model.encode(x)
             self.canonical, self.z_id = self.model.canonicalize(lat), lat.z_id   # (1, C, D, Hv, Wv), (1, Z_id)
+            self.reference = self.model.part_reference(x, lat.z_pose)           # what G_part reads of it, if any
         self.P, self.resolution = lat.z_pose.shape[1], resolution
         self.z_pose = lat.z_pose[0].cpu().numpy()                # the portrait's own pose code
         self.codes = torch.cat([lat.z_pose, lat.z_dyn], 1)[0].cpu().numpy()     # and its whole motion (M,)
@@ -85,6 +86,7 @@ class LatentRenderer:
         m = torch.from_numpy(codes).to(self.device)
         B = m.shape[0]
         with torch.inference_mode():
+            ref = None if self.reference is None else {r: v.expand(B, -1, -1, -1) for r, v in self.reference.items()}
             x = self.model.decode(self.canonical.expand(B, *self.canonical.shape[1:]), self.z_id.expand(B, -1),
-                                  m[:, :self.P], m[:, self.P:])                       # (B, 3, H, W) in [0, 1]
+                                  m[:, :self.P], m[:, self.P:], ref)                  # (B, 3, H, W) in [0, 1]
             return x.clamp(0, 1).mul(255).round().byte().permute(0, 2, 3, 1).contiguous().cpu().numpy()
