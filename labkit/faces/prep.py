@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing as mp
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -206,7 +207,9 @@ def prepare(video_dir: str | os.PathLike, out_dir: str | os.PathLike, cfg: PrepC
     if progress:
         bar = tqdm(total=len(todo), desc="prep", unit="clip")
     results = map(_work, todo) if workers == 1 else None
-    pool = ProcessPoolExecutor(max_workers=workers) if workers > 1 else None
+    # spawned, not forked: a fork of a process whose torch/OpenMP or tqdm threads hold a lock can hang
+    # its children for good
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) if workers > 1 else None
     try:
         if pool is not None:
             results = (f.result() for f in as_completed([pool.submit(_work, a) for a in todo]))
