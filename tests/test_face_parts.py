@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from labkit.latent.config import make_config
-from labkit.latent.model import FaceLatentModel
+from labkit.latent.model import FaceLatentModel, reference_rows
 from labkit.latent.parts import (
     CROPS,
     EYE_CORNERS,
@@ -284,3 +284,9 @@ def test_a_reference_model_reads_the_source_at_its_own_pose_in_every_path():
             model.decode(model.canonicalize(lat), lat.z_id, pose, dyn)
     plain = FaceLatentModel(make_config("tiny", part_crops=True, part_painter=True))
     assert plain.part_reference(source, lat.z_pose) is None
+    # the one helper that slices a batch's references or repeats a portrait's for a batch of codes
+    assert reference_rows(None, 3) is None
+    three = reference_rows(ref, 3)["eyes"]
+    assert three.shape[0] == 3 and torch.equal(three[2], ref["eyes"][0])
+    two = {r: torch.cat([v, v.flip(-1)]) for r, v in ref.items()}
+    assert torch.equal(reference_rows(two, slice(1, None))["mouth"], ref["mouth"].flip(-1))

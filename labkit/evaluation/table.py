@@ -57,7 +57,7 @@ from labkit.evaluators.video_features import load_video_features
 from labkit.faces.landmarks import detect_faces, dlib_shape
 from labkit.io.audio import log_mel
 from labkit.io.weights import FACE_LATENT, resolve
-from labkit.latent.model import load_face_latent
+from labkit.latent.model import load_face_latent, reference_rows
 from labkit.metrics.fvd import fvd
 from labkit.metrics.identity import csim
 from labkit.metrics.landmarks import MOUTH, lmd
@@ -173,8 +173,7 @@ class LatentRenderer:
         for k in range(0, len(m), self.batch):
             b = len(m[k:k + self.batch])
             x = self.model.decode(canonical.expand(b, *canonical.shape[1:]), lat.z_id.expand(b, -1),
-                                  m[k:k + b, :P], m[k:k + b, P:],
-                                  None if ref is None else {r: v.expand(b, -1, -1, -1) for r, v in ref.items()})
+                                  m[k:k + b, :P], m[k:k + b, P:], reference_rows(ref, b))
             out.append(x.clamp(0, 1).mul(255).round().byte().permute(0, 2, 3, 1).cpu())
         return torch.cat(out).numpy()
 

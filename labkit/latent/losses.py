@@ -49,7 +49,7 @@ from torch.func import functional_call
 
 from labkit.latent.config import LossWeights
 from labkit.latent.data import cross_partner
-from labkit.latent.model import FaceLatentModel, Latents
+from labkit.latent.model import FaceLatentModel, Latents, reference_rows
 from labkit.latent.parts import CROPS, face_crops
 from labkit.latent.warp import POSE_DIM, pose_after_similarity, warp_image_similarity
 from labkit.metrics.image import ms_ssim
@@ -215,11 +215,7 @@ def latent_losses(model: FaceLatentModel, batch: dict, w: LossWeights, *,
     c_i, c_j = canon[:B], canon[B:]
     # with part_reference, what G_part reads of each source frame (None otherwise)
     ref = model.part_reference(torch.cat([fine_i, fine_j]), lat.z_pose)
-    ref_i, ref_j = (None, None) if ref is None else ({r: v[:B] for r, v in ref.items()},
-                                                     {r: v[B:] for r, v in ref.items()})
-
-    def first(refs, n):
-        return None if refs is None else {r: v[:n] for r, v in refs.items()}
+    ref_i, ref_j = reference_rows(ref, slice(None, B)), reference_rows(ref, slice(B, None))
 
     # reconstruction with swapped latents: appearance of one frame, motion of the other
     rec_j = model.decode(c_i, li.z_id, lj.z_pose, lj.z_dyn, ref_i)
@@ -240,12 +236,12 @@ def latent_losses(model: FaceLatentModel, batch: dict, w: LossWeights, *,
     if consistency:
         n = max(2, int(round(B * w.consistency_fraction)))
         # pairwise transfer: (I_j with pose_i) and (I_i with dyn_j) both show (pose_i, dyn_j)
-        a = model.decode(c_j[:n], lj.z_id[:n], li.z_pose[:n], lj.z_dyn[:n], first(ref_j, n))
-        b = model.decode(c_i[:n], li.z_id[:n], li.z_pose[:n], lj.z_dyn[:n], first(ref_i, n))
+        a = model.decode(c_j[:n], lj.z_id[:n], li.z_pose[:n], lj.z_dyn[:n], reference_rows(ref_j, slice(None, n)))
+        b = model.decode(c_i[:n], li.z_id[:n], li.z_pose[:n], lj.z_dyn[:n], reference_rows(ref_i, slice(None, n)))
         terms["transfer"] = (a - b).abs().mean()
         # cross-identity: I_i driven by the previous sample's driver frame (another person)
         k = cross_partner(n)
-        cross = model.decode(c_i[:n], li.z_id[:n], lj.z_pose[k], lj.z_dyn[k], first(ref_i, n))
+        cross = model.decode(c_i[:n], li.z_id[:n], lj.z_pose[k], lj.z_dyn[k], reference_rows(ref_i, slice(None, n)))
         id_c, pose_c, dyn_c = frozen_encode_codes(model, cross)
         terms["cross_id"] = (1 - F.cosine_similarity(id_c, li.z_id[:n].detach(), dim=1)).mean()
         terms["cross_motion"] = 0.5 * (_code_match(pose_c, lj.z_pose[k].detach(), lat.z_pose.detach().var(0))

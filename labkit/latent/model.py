@@ -366,6 +366,16 @@ class FaceLatentModel(nn.Module):
         return self.decode(self.canonicalize(lat), lat.z_id, lat.z_pose, lat.z_dyn, self.part_reference(x, lat.z_pose))
 
 
+def reference_rows(ref: dict[str, torch.Tensor] | None, rows: slice | int) -> dict[str, torch.Tensor] | None:
+    """Rows of a part reference (:meth:`FaceLatentModel.part_reference`): a slice of its batch, or, for an
+    int, its one portrait repeated that many times (a view, no copy); None (no reference) stays None."""
+    if ref is None:
+        return None
+    if isinstance(rows, int):
+        return {r: v.expand(rows, *v.shape[1:]) for r, v in ref.items()}
+    return {r: v[rows] for r, v in ref.items()}
+
+
 def at_size(x: torch.Tensor, size: int) -> torch.Tensor:
     """Images (B, 3, S, S) at (B, 3, size, size), each pixel the mean of the finer ones (x itself if S == size)."""
     return x if x.shape[-1] == size else F.interpolate(x, size=(size, size), mode="area")

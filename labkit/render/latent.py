@@ -11,7 +11,7 @@ import torch
 from labkit.faces.align import align_face
 from labkit.faces.landmarks import find_face
 from labkit.latent.config import make_config
-from labkit.latent.model import FaceLatentModel, load_face_latent
+from labkit.latent.model import FaceLatentModel, load_face_latent, reference_rows
 from labkit.latent.readout import factor_reader
 from labkit.motion.blinks import BlinkAxis
 
@@ -86,7 +86,7 @@ class LatentRenderer:
         m = torch.from_numpy(codes).to(self.device)
         B = m.shape[0]
         with torch.inference_mode():
-            ref = None if self.reference is None else {r: v.expand(B, -1, -1, -1) for r, v in self.reference.items()}
+            ref = reference_rows(self.reference, B)
             x = self.model.decode(self.canonical.expand(B, *self.canonical.shape[1:]), self.z_id.expand(B, -1),
                                   m[:, :self.P], m[:, self.P:], ref)                  # (B, 3, H, W) in [0, 1]
             return x.clamp(0, 1).mul(255).round().byte().permute(0, 2, 3, 1).contiguous().cpu().numpy()
