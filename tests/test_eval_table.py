@@ -149,3 +149,33 @@ def test_cli_instrument_evaluations(tmp_path, monkeypatch, capsys):
     assert all(-1 <= v <= 1 for k, v in r.items() if k != "clips")
     assert main(["eval", "capp", "--clips", "4"]) == 0                  # the printed summary
     assert capsys.readouterr().out.startswith("CAPP on 4 test clips: true pose")
+
+
+def test_cli_table_samples_ours_at_the_shipped_setting(tmp_path, monkeypatch):
+    """'ours' gets every guidance scale of the sampling options (the shipped emotion guidance by default), the
+    regression baseline none, and both the steps and held face their checkpoints record."""
+    import labkit.evaluation.table as table_module
+    from labkit.motion.config import DEFAULT_CFG_AUDIO, DEFAULT_CFG_EMOTION
+    from labkit.motion.diffusion import Guidance
+
+    class Captured(Exception):
+        pass
+
+    seen = {}
+
+    def capture(*args, **kw):
+        seen.update(kw["generators"])
+        raise Captured
+
+    monkeypatch.setattr(table_module, "load_instruments", lambda **kw: (None, None))
+    monkeypatch.setattr(table_module, "evaluate_table", capture)
+    for extra, emotion in (([], DEFAULT_CFG_EMOTION), (["--cfg-emotion=1"], 1.0)):
+        with pytest.raises(Captured):
+            main(["eval", "--methods", "ours,regression", "--out", str(tmp_path / "t"), *extra])
+        assert seen["ours"].guidance == Guidance(audio=DEFAULT_CFG_AUDIO, emotion=emotion)
+        assert seen["regression"].guidance == Guidance()
+    from labkit.io.checkpoint import read_metadata
+    from labkit.io.weights import MOTION, resolve
+    meta = read_metadata(resolve(None, "motion_dit", MOTION["latent"]))
+    assert seen["ours"].steps == meta.get("sampling_steps", 1)
+    assert seen["ours"].hold_face == meta.get("hold_face", False)

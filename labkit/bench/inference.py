@@ -16,13 +16,17 @@ from tqdm.auto import tqdm
 
 from labkit.faces import detect_faces, dlib_landmarks, landmark_error_iod
 from labkit.faces.prep import PrepConfig, prepare
+from labkit.io.checkpoint import read_metadata
 from labkit.io.video import write_video
+from labkit.io.weights import MOTION, resolve
 from labkit.latent.config import make_config
 from labkit.latent.model import FaceLatentModel
-from labkit.motion.config import DEFAULT_STEPS
+from labkit.motion.config import DEFAULT_STEPS, MotionDiTConfig
 from labkit.motion.config import make_config as motion_config
 from labkit.motion.diffusion import Guidance
 from labkit.motion.dit import MotionDiT
+from labkit.motion.gaze import GazeAxes
+from labkit.motion.generator import KIND as MOTION_KIND
 from labkit.motion.generator import MotionGenerator
 from labkit.pipeline import FPS, Animator, chunked, repeated_speech
 from labkit.synthtalk.dataset import SynthTalk, split_sentences
@@ -209,32 +213,49 @@ def bench_motion(*, presets=("tiny", "small", "base"), steps=(1, 2, 5, 10, 25), 
     """Motion frames per second of sliding-window generation (one clip of `seconds`, 25 fps) for
     each preset and number of sampling steps, and the first window's latency (random weights:
     speed does not depend on training). ``motion_fps`` / ``first_window_ms`` are those of the
-    `shipped` (preset, steps), by default ("small", the default number of sampling steps)."""
-    shipped = shipped or ("small", DEFAULT_STEPS)
+    `shipped` (preset, steps), by default the shipped generator's own network and sampling setting
+    (its recorded steps, face held or not), timed as ``results["shipped"]``."""
     out = {"device": device if device == "cpu" else torch.cuda.get_device_name(device),
            "threads": torch.get_num_threads(), "seconds": seconds, "results": {}}
-    for preset in presets:
-        with torch.random.fork_rng(devices=[]):                  # random weights, the caller's RNG untouched
-            torch.manual_seed(0)
-            gen = MotionGenerator(MotionDiT(motion_config(preset)).to(device))
-        T = int(seconds * 25)
+    T = int(seconds * 25)
+
+    def timed(gen: MotionGenerator, n: int) -> dict:
         audio = np.random.default_rng(0).normal(size=(T, gen.cfg.audio_dim)).astype(np.float32)
         first = audio[:gen.cfg.window]
+        g = Guidance(audio=2.0)                                 # guidance on: two passes per step, batched
+        gen.generate(first, steps=n, guidance=g)                # warm-up
+        t_all, t_first = [], []
+        for _ in range(repeats):
+            _sync(device)
+            t0 = time.perf_counter()
+            gen.generate(first, steps=n, guidance=g)
+            _sync(device)
+            t1 = time.perf_counter()
+            gen.generate(audio, steps=n, guidance=g)
+            _sync(device)
+            t_first.append(t1 - t0)
+            t_all.append(time.perf_counter() - t1)
+        return {"motion_fps": T / min(t_all), "first_window_ms": 1e3 * min(t_first)}
+
+    def random_weights(cfg: MotionDiTConfig, **kw) -> MotionGenerator:
+        with torch.random.fork_rng(devices=[]):                  # random weights, the caller's RNG untouched
+            torch.manual_seed(0)
+            return MotionGenerator(MotionDiT(cfg).to(device), **kw)
+
+    for preset in presets:
+        gen = random_weights(motion_config(preset))
         for n in steps:
-            g = Guidance(audio=2.0)                             # guidance on: two passes per step, batched
-            gen.generate(first, steps=n, guidance=g)            # warm-up
-            t_all, t_first = [], []
-            for _ in range(repeats):
-                _sync(device)
-                t0 = time.perf_counter()
-                gen.generate(first, steps=n, guidance=g)
-                _sync(device)
-                t1 = time.perf_counter()
-                gen.generate(audio, steps=n, guidance=g)
-                _sync(device)
-                t_first.append(t1 - t0)
-                t_all.append(time.perf_counter() - t1)
-            out["results"][f"{preset}/{n}"] = {"motion_fps": T / min(t_all), "first_window_ms": 1e3 * min(t_first)}
+            out["results"][f"{preset}/{n}"] = timed(gen, n)
+    if shipped is None:
+        meta = read_metadata(resolve(None, MOTION_KIND, MOTION["latent"]))
+        cfg = MotionDiTConfig(**meta["config"])
+        n, hold = int(meta.get("sampling_steps") or DEFAULT_STEPS), bool(meta.get("hold_face", False))
+        axes = GazeAxes(np.eye(cfg.motion_dim, 2, dtype=np.float32), np.eye(2, cfg.motion_dim, 2, dtype=np.float32))
+        gen = random_weights(cfg, hold_face=hold, gaze_axes=axes)     # any axes cost the same to follow
+        out["results"]["shipped"] = {**timed(gen, n), "steps": n, "hold_face": hold}
+        out.update(out["results"]["shipped"], shipped=f"{Path(MOTION['latent']).stem}: {n} steps"
+                   + (", face held" if hold else ""))
+        return out
     key = f"{shipped[0]}/{shipped[1]}"
     if key in out["results"]:
         out.update(out["results"][key], shipped=key)

@@ -28,8 +28,8 @@ RESOLUTIONS = (128, 256, 512)
 
 
 # labkit eval sweep's grid: the option, the setting it sweeps (labkit.evaluation.motion.SWEPT), its values' type
-_SWEPT_OPTIONS = (("steps", "steps", int), ("cfg-audio", "audio", float), ("cfg-gaze", "gaze", float),
-                  ("cfg-control", "control", float), ("cfg-emotion", "emotion", float))
+_SWEPT_OPTIONS = (("steps", "steps", int), ("hold-face", "hold_face", int), ("cfg-audio", "audio", float),
+                  ("cfg-gaze", "gaze", float), ("cfg-control", "control", float), ("cfg-emotion", "emotion", float))
 
 
 def register(sub) -> None:
@@ -38,7 +38,7 @@ def register(sub) -> None:
                                     "CSIM, LMD) on SynthTalk clips, printed and written as CSV and markdown.")
     add_options(et, EvalTableConfig, title="the table (EvalTableConfig)", choices={"renderer": list(TABLE_RENDERERS)})
     add_options(et, SamplingConfig, title="sampling of 'ours' (SamplingConfig)",
-                exclude=("overlap", "cfg_gaze", "cfg_control", "cfg_emotion"))
+                exclude=("overlap", "cfg_gaze", "cfg_control"))
     et.add_argument("--checkpoint", default=None, help="motion generator of 'ours' (default: the shipped one for "
                                                        "the renderer)")
     et.add_argument("--regression", default=None,
@@ -169,7 +169,7 @@ def cmd_eval_table(a) -> int:
     default = {"ours": MOTION[source], "regression": REGRESSION[source]}
     paths_in = {"ours": a.checkpoint, "regression": a.regression}
     gens = {m: MotionGenerator.load(paths_in[m] or default[m], steps=steps,
-                                    guidance=Guidance(audio=guidance["audio"]) if m == "ours" else Guidance())
+                                    guidance=Guidance(**guidance) if m == "ours" else Guidance())
             for m in ("ours", "regression") if m in methods}
     held = next(iter(gens.values())).meta.get("heldout_language") if gens else "es"
     langs = tuple(lang for lang in LANGUAGES if lang != held)
@@ -325,7 +325,7 @@ def cmd_eval_sweep(a) -> int:
     if a.json:
         print(json.dumps(rows))
         return 0
-    cols = ("steps", "audio", "gaze", "emotion", "lipsync_corr", "dp_ratio", "sway_ratio", "gaze_err_deg",
+    cols = ("steps", "hold_face", "audio", "gaze", "emotion", "lipsync_corr", "dp_ratio", "sway_ratio", "gaze_err_deg",
             "distance_err_rel", "emotion_acc", "diversity_ratio", "blink_rate_ratio", "seam_ratio")
     print(f"{len(rows)} settings on {a.clips} {a.split} clips, {a.seeds} seeds")
     print(" ".join(f"{c[:12]:>12s}" for c in cols))

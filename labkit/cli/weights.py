@@ -14,6 +14,9 @@ def register(sub) -> None:
     we.add_argument("--sampling-steps", type=int, default=None,
                     help="motion generators: the DDIM steps it samples with when none are asked for, recorded in "
                          "the file (the setting chosen on validation clips)")
+    we.add_argument("--hold-face", action="store_true",
+                    help="motion generators: record that it samples the face at the first step and the head with "
+                         "the rest (labkit.motion.diffusion.Hold)")
     we.set_defaults(func=cmd_weights_export)
     wd = wt.add_parser("decouple", help="a face latent checkpoint whose z_dyn holds no linear copy of z_pose "
                                         "(pose-residual dynamics; every decoded image unchanged)")
@@ -33,13 +36,17 @@ def cmd_weights_export(a) -> int:
     from labkit.io.checkpoint import export_weights, read_metadata
     from labkit.motion.generator import KIND as MOTION_KIND
 
-    meta = None
-    if a.sampling_steps is not None:
+    meta = {}
+    if a.sampling_steps is not None or a.hold_face:
         kind = read_metadata(a.src).get("kind")
-        if kind != MOTION_KIND or a.sampling_steps < 1:
-            raise ValueError(f"--sampling-steps takes a positive number and a motion generator checkpoint; got "
-                             f"{a.sampling_steps} for a {kind!r} checkpoint")
-        meta = {"sampling_steps": a.sampling_steps}
+        if kind != MOTION_KIND or (a.sampling_steps is not None and a.sampling_steps < 1):
+            raise ValueError(f"--sampling-steps takes a positive number and, like --hold-face, a motion generator "
+                             f"checkpoint; got {a.sampling_steps} for a {kind!r} checkpoint")
+    if a.sampling_steps is not None:
+        meta["sampling_steps"] = a.sampling_steps
+    if a.hold_face:
+        meta["hold_face"] = True
+    meta = meta or None
     dst = export_weights(a.src, a.dst, dtype=torch.float16 if a.fp16 else None, overwrite=a.overwrite, meta=meta)
     print(f"wrote {dst} ({dst.stat().st_size / 1e6:.1f} MB)")
     return 0

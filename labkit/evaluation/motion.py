@@ -413,7 +413,7 @@ class MotionEvaluation:
         return pearson_per_clip(f[..., _COL["jaw"]], jaw)
 
 
-SWEPT = ("steps", "audio", "gaze", "control", "emotion")
+SWEPT = ("steps", "hold_face", "audio", "gaze", "control", "emotion")
 
 
 def sweep_motion(gen, grid: dict[str, list], *, split: str = "val", latent=None, clips: int = 40,
@@ -433,10 +433,11 @@ def sweep_motion(gen, grid: dict[str, list], *, split: str = "val", latent=None,
     rows = []
     for values in itertools.product(*(grid[k] for k in keys)):
         setting = dict(zip(keys, values))
-        scales = {k: float(v) for k, v in setting.items() if k != "steps"}
+        scales = {k: float(v) for k, v in setting.items() if k not in ("steps", "hold_face")}
         g = gen.replace(steps=int(setting["steps"]) if "steps" in setting else None,
+                        hold_face=bool(int(setting["hold_face"])) if "hold_face" in setting else None,
                         guidance=dataclasses.replace(gen.guidance, **scales))
-        row = {"steps": g.steps, **asdict(g.guidance)}
+        row = {"steps": g.steps, "hold_face": g.hold_face, **asdict(g.guidance)}
         row.update(ev.score(g, seeds=seeds))
         rows.append(row)
     return rows

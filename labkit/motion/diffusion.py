@@ -42,6 +42,14 @@ motion shorter (PriorGrad's data-dependent prior, here only in time). Nothing el
 = √ᾱ_t·x_0 + √(1 − ᾱ_t)·ε, DDIM recovers ε̂ from x_t and x̂_0 as before, and sampling starts
 from the same correlated noise.
 
+Channels can also be held (:class:`Hold`): their x̂_0 keeps the first denoiser call's estimate, the
+conditional mean from pure noise, and later steps refine the other channels given it (x0
+replacement across channels rather than frames). The motion generator holds the face's dynamics
+this way: the mouth needs the conditional mean, which one step gives, while the head's sway is
+the part the audio leaves open, which only several steps sample. A held channel may follow the
+free ones linearly (``Hold.follow``): the eyes counter-rotate as the head turns
+(labkit.motion.gaze).
+
 Two processes share one interface (``loss(model, x0, cond)`` and ``sample(model, cond)``):
 :class:`Diffusion` and the deterministic :class:`Regression` baseline (the same network,
 no noise, one forward pass).
@@ -115,6 +123,27 @@ class Prefix:
         return torch.cat([w * self.known.to(x0) + (1 - w) * x0[:, :O], x0[:, O:]], 1)
 
 
+@dataclass
+class Hold:
+    """Channels that keep the first step's x̂_0: x̂_0 ← w·(first + (x̂_0 - first)·F) + (1 - w)·x̂_0.
+
+    weight: (M,) in [0, 1], 1 = held; follow: optional F (M, M), how held channels move with the
+    others' change since the first step (None: they do not)."""
+    weight: torch.Tensor
+    follow: torch.Tensor | None = None
+
+    def __post_init__(self):
+        M = self.weight.shape[0]
+        if self.weight.ndim != 1 or (self.follow is not None and self.follow.shape != (M, M)):
+            raise ValueError(f"hold: weight must be (M,) and follow (M, M), got {tuple(self.weight.shape)} and "
+                             f"{None if self.follow is None else tuple(self.follow.shape)}")
+
+    def apply(self, x0: torch.Tensor, first: torch.Tensor) -> torch.Tensor:
+        target = first if self.follow is None else first + (x0 - first) @ self.follow.to(x0)
+        w = self.weight.to(x0)
+        return w * target + (1 - w) * x0
+
+
 def _with_prefix(x0: torch.Tensor, prefix: Prefix | None) -> torch.Tensor:
     return x0 if prefix is None else prefix.apply(x0)
 
@@ -186,18 +215,27 @@ class Diffusion:
     @torch.no_grad()
     def sample(self, model, cond, *, steps: int = 10, guidance: Guidance = Guidance(),
                generator: torch.Generator | None = None, prefix: Prefix | None = None,
-               masks: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
-        """DDIM (eta = 0) from pure noise to x̂_0 (B, W, M) in `steps` denoiser evaluations."""
+               masks: dict[str, torch.Tensor] | None = None, hold: Hold | None = None) -> torch.Tensor:
+        """DDIM (eta = 0) from pure noise to x̂_0 (B, W, M) in `steps` denoiser evaluations; `hold`: channels
+        that keep the first step's x̂_0 (:class:`Hold`)."""
         if not 1 <= steps <= self.timesteps:
             raise ValueError(f"steps must be in 1..{self.timesteps}, got {steps}")
         shape = (cond.batch_size, model.cfg.window, model.cfg.motion_dim)
         device = next(model.parameters()).device
         x = self.noise(shape, generator).to(device)
+        if hold is not None and hold.weight.shape != (shape[2],):
+            raise ValueError(f"hold must have one weight per motion channel ({shape[2]},), got "
+                             f"{tuple(hold.weight.shape)}")
         ts = torch.linspace(self.timesteps - 1, 0, steps + 1).round().long().tolist()
+        first = None
         for k in range(steps):
             t, t_next = ts[k], ts[k + 1]
-            x0 = _with_prefix(self.denoise(model, x, torch.full((shape[0],), t, device=device), cond, guidance, masks),
-                              prefix)
+            x0 = self.denoise(model, x, torch.full((shape[0],), t, device=device), cond, guidance, masks)
+            if first is not None:
+                x0 = hold.apply(x0, first)
+            x0 = _with_prefix(x0, prefix)
+            if k == 0 and hold is not None:
+                first = x0
             if k == steps - 1:
                 return x0
             ab, ab_next = float(self.alpha_bar[t]), float(self.alpha_bar[t_next])
@@ -227,7 +265,7 @@ class Regression:
     @torch.no_grad()
     def sample(self, model, cond, *, steps: int = 1, guidance: Guidance = Guidance(),
                generator: torch.Generator | None = None, prefix: Prefix | None = None,
-               masks: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+               masks: dict[str, torch.Tensor] | None = None, hold: Hold | None = None) -> torch.Tensor:
         x, t = self._inputs(cond, model, next(model.parameters()).device)
         return _with_prefix(guided(model, x, t, cond, guidance, masks), prefix)
 

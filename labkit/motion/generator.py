@@ -37,13 +37,15 @@ from labkit.io.weights import FACE_LATENT, MOTION, resolve
 from labkit.motion.blinks import BlinkAxis, BlinkConfig, Blinks
 from labkit.motion.config import DEFAULT_STEPS, DiffusionConfig, MotionDiTConfig
 from labkit.motion.data import HEAD_DIMS, source_id
-from labkit.motion.diffusion import Guidance, Prefix, make_process
+from labkit.motion.diffusion import Guidance, Hold, Prefix, make_process
 from labkit.motion.dit import MotionConditions, MotionDiT
+from labkit.motion.gaze import GazeAxes
 
 KIND = "motion_dit"
 SILENCE = float(np.log(MelFeatures().log_floor))      # log-mel of digital silence
 _KEEP = object()                                      # replace(): leave this setting as it is
 _AXES: dict[str, BlinkAxis] = {}                      # blink axes measured, by the motion source's digest
+_GAZE: dict[str, GazeAxes] = {}                       # head and eye rotations measured, likewise
 
 
 def window_starts(T: int, window: int, overlap: int) -> list[int]:
@@ -74,10 +76,14 @@ class MotionGenerator:
 
     def __init__(self, model: MotionDiT, process: DiffusionConfig = DiffusionConfig(), *, steps: int | None = None,
                  guidance: Guidance = Guidance(), overlap: int | None = None, meta: dict | None = None,
-                 blinks: BlinkConfig | None = None, blink_axis: BlinkAxis | None = None):
+                 blinks: BlinkConfig | None = None, blink_axis: BlinkAxis | None = None, hold_face: bool = False,
+                 gaze_axes: GazeAxes | None = None):
         """`blinks`: add blinks from this process to what is generated (None: the sampler's own only);
         `blink_axis`: where they go in the motion space (default: from the checkpoint's record, the
-        blink factor or the face latent model's blink direction)."""
+        blink factor or the face latent model's blink direction); `hold_face`: the face's dynamics keep
+        the first DDIM step's estimate and the later steps sample the head pose, the eyes counter-rotating
+        as it turns (labkit.motion.diffusion.Hold, labkit.motion.gaze); `gaze_axes`: where head and eyes turn
+        in the motion space (default: like the blink axis, measured for the checkpoint's motion space)."""
         c = model.cfg
         if overlap is None:                                                    # a tenth of the window (5 of 50)
             overlap = min(c.window // 10, c.window - max(c.context, 1))
@@ -90,9 +96,9 @@ class MotionGenerator:
         steps = DEFAULT_STEPS if steps is None else steps
         if steps < 1:
             raise ValueError(f"steps must be >= 1, got {steps}")
-        self.steps, self.guidance, self.overlap = steps, guidance, overlap
+        self.steps, self.guidance, self.overlap, self.hold_face = steps, guidance, overlap, bool(hold_face)
         self.meta = meta or {}
-        self.blinks, self._blink_axis = blinks, blink_axis
+        self.blinks, self._blink_axis, self._gaze_axes = blinks, blink_axis, gaze_axes
         # emotion guidance moves the face's dynamics only: the head pose (the first HEAD_DIMS
         # channels in both motion spaces) stays at the conditional prediction, as it is what gaze,
         # distance and ΔP are read from
@@ -120,8 +126,8 @@ class MotionGenerator:
     @classmethod
     def load(cls, path: str | os.PathLike | None = None, *, device: str = "cpu", **kw) -> "MotionGenerator":
         """A trained generator: a path or a shipped name (labkit.io.weights), the shipped latent-code `small`
-        by default. Unless `steps` is given it samples with the steps recorded in the file (`labkit weights
-        export --sampling-steps`), else DEFAULT_STEPS."""
+        by default. Unless `steps` (or `hold_face`) is given it samples with the setting recorded in the file
+        (`labkit weights export --sampling-steps`, `--hold-face`), else DEFAULT_STEPS."""
         path = resolve(path, KIND, MOTION["latent"])
         state, meta = load_state(path, kind=KIND)
         model = MotionDiT(MotionDiTConfig(**meta["config"]))
@@ -131,17 +137,21 @@ class MotionGenerator:
         kw.setdefault("blinks", BlinkConfig())
         if kw.get("steps") is None:                                            # the steps chosen for this model
             kw["steps"] = meta.get("sampling_steps")
+        if kw.get("hold_face") is None:
+            kw["hold_face"] = bool(meta.get("hold_face", False))
         return cls(model.to(device), DiffusionConfig.from_meta(meta), meta=meta, **kw)
 
     def replace(self, *, steps: int | None = None, guidance: Guidance | None = None, overlap: int | None = None,
-                blinks=_KEEP, blink_axis=_KEEP) -> "MotionGenerator":
+                blinks=_KEEP, blink_axis=_KEEP, hold_face: bool | None = None) -> "MotionGenerator":
         """The same trained model with other sampling settings (the model is shared, not copied);
         blinks=None turns the blink process off."""
         return MotionGenerator(self.model, self.diffusion, steps=self.steps if steps is None else steps,
                                guidance=self.guidance if guidance is None else guidance,
                                overlap=self.overlap if overlap is None else overlap, meta=self.meta,
                                blinks=self.blinks if blinks is _KEEP else blinks,
-                               blink_axis=self._blink_axis if blink_axis is _KEEP else blink_axis)
+                               blink_axis=self._blink_axis if blink_axis is _KEEP else blink_axis,
+                               hold_face=self.hold_face if hold_face is None else hold_face,
+                               gaze_axes=self._gaze_axes)
 
     @property
     def blink_axis(self) -> BlinkAxis:
@@ -155,13 +165,28 @@ class MotionGenerator:
             self._blink_axis = _AXES[key]
         return self._blink_axis
 
+    @property
+    def gaze_axes(self) -> GazeAxes:
+        """Where the head's and the eyes' rotations are in this generator's motion space
+        (labkit.motion.gaze.GazeAxes), measured once per face latent checkpoint like the blink axis."""
+        if self._gaze_axes is None:
+            key = str(self.meta.get("motion_source"))
+            if key not in _GAZE:
+                _GAZE[key] = self._measured(GazeAxes, "gaze_axes= or hold_face=False")
+            self._gaze_axes = _GAZE[key]
+        return self._gaze_axes
+
     def _recorded_blink_axis(self) -> BlinkAxis:
+        return self._measured(BlinkAxis, "blink_axis= (e.g. BlinkAxis of its blink direction) or blinks=None")
+
+    def _measured(self, axes, instead: str):
+        """`axes` (BlinkAxis or GazeAxes) of this generator's motion space: SynthTalk's factors, or measured
+        by the reader of the face latent checkpoint it was trained on (`instead`: what to pass without one)."""
         motion, latent = self.meta.get("motion"), self.meta.get("latent")
         if motion == "factors":
-            return BlinkAxis.factors()
+            return axes.factors()
         if not latent:
-            raise ValueError("this generator's checkpoint does not record its motion space; give blink_axis= "
-                             "or blinks=None")
+            raise ValueError(f"this generator's checkpoint does not record its motion space; give {instead}")
         from labkit.latent.model import KIND as LATENT_KIND
         from labkit.latent.model import load_face_latent
         from labkit.latent.readout import factor_reader
@@ -169,8 +194,13 @@ class MotionGenerator:
         path = resolve(Path(str(latent)).stem, LATENT_KIND, FACE_LATENT)
         if not path.is_file() or source_id(path) != self.meta.get("motion_source"):
             raise ValueError(f"the face latent checkpoint this generator was trained on ({latent}) is not shipped; "
-                             f"give blink_axis= (e.g. BlinkAxis of its blink direction) or blinks=None")
-        return BlinkAxis.from_reader(factor_reader(load_face_latent(path)), HEAD_DIMS)
+                             f"give {instead}")
+        return axes.from_reader(factor_reader(load_face_latent(path)), HEAD_DIMS)
+
+    def _hold(self, device) -> Hold:
+        """The face's channels held at the first step, the eyes following the head (labkit.motion.gaze)."""
+        follow = self.gaze_axes.follow(self.model.motion_std.cpu().numpy())
+        return Hold(self._face_channels.to(device), torch.from_numpy(follow).to(device))
 
     def _blink_stream(self, seed: int, clip: int) -> Blinks:
         """Clip `clip`'s blink process: a lone clip (or the first of a batch) blinks as ``Blinks(seed=seed)``,
@@ -205,7 +235,7 @@ class MotionGenerator:
             guidance = Guidance(**{**asdict(guidance), "emotion": 1.0})
         masks = {"emotion": self._face_channels.to(dev)} if guidance.emotion != 1.0 else None
         x0 = self.process.sample(self.model, cond, steps=steps, guidance=guidance, generator=generator, prefix=known,
-                                 masks=masks)
+                                 masks=masks, hold=self._hold(dev) if self.hold_face and steps > 1 else None)
         return self.model.denormalize(x0)
 
     @torch.no_grad()
@@ -310,7 +340,7 @@ class MotionGenerator:
 
     def config_dict(self) -> dict:
         return {"model": asdict(self.cfg), "diffusion": asdict(self.diffusion), "steps": self.steps,
-                "overlap": self.overlap, "guidance": asdict(self.guidance)}
+                "overlap": self.overlap, "guidance": asdict(self.guidance), "hold_face": self.hold_face}
 
 
 class _Chain:
