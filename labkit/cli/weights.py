@@ -16,7 +16,7 @@ def register(sub) -> None:
                          "the file (the setting chosen on validation clips)")
     we.add_argument("--hold-face", action="store_true",
                     help="motion generators: record that it samples the face at the first step and the head with "
-                         "the rest (labkit.motion.diffusion.Hold)")
+                         "the rest (labkit.motion.diffusion.Hold), and the head and eye axes that needs")
     we.set_defaults(func=cmd_weights_export)
     wd = wt.add_parser("decouple", help="a face latent checkpoint whose z_dyn holds no linear copy of z_pose "
                                         "(pose-residual dynamics; every decoded image unchanged)")
@@ -45,7 +45,11 @@ def cmd_weights_export(a) -> int:
     if a.sampling_steps is not None:
         meta["sampling_steps"] = a.sampling_steps
     if a.hold_face:
-        meta["hold_face"] = True
+        # the head and eye axes the held face follows, measured once here so that loading needs no rendering
+        from labkit.motion.generator import MotionGenerator
+
+        axes = MotionGenerator.load(a.src, blinks=None).gaze_axes
+        meta.update(hold_face=True, gaze_axes={"head": axes.head.tolist(), "eyes": axes.eyes.tolist()})
     meta = meta or None
     dst = export_weights(a.src, a.dst, dtype=torch.float16 if a.fp16 else None, overwrite=a.overwrite, meta=meta)
     print(f"wrote {dst} ({dst.stat().st_size / 1e6:.1f} MB)")

@@ -139,6 +139,8 @@ class MotionGenerator:
             kw["steps"] = meta.get("sampling_steps")
         if kw.get("hold_face") is None:
             kw["hold_face"] = bool(meta.get("hold_face", False))
+        if kw.get("gaze_axes") is None and "gaze_axes" in meta:                # recorded by weights export
+            kw["gaze_axes"] = GazeAxes(meta["gaze_axes"]["head"], meta["gaze_axes"]["eyes"])
         return cls(model.to(device), DiffusionConfig.from_meta(meta), meta=meta, **kw)
 
     def replace(self, *, steps: int | None = None, guidance: Guidance | None = None, overlap: int | None = None,
@@ -168,7 +170,8 @@ class MotionGenerator:
     @property
     def gaze_axes(self) -> GazeAxes:
         """Where the head's and the eyes' rotations are in this generator's motion space
-        (labkit.motion.gaze.GazeAxes), measured once per face latent checkpoint like the blink axis."""
+        (labkit.motion.gaze.GazeAxes): recorded in the checkpoint, else measured once per face latent checkpoint
+        like the blink axis."""
         if self._gaze_axes is None:
             key = str(self.meta.get("motion_source"))
             if key not in _GAZE:
