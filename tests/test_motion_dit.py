@@ -447,7 +447,10 @@ def test_training_resume_is_exact_and_checkpoint_loads(tmp_path, clips):
     legacy = {"process": "diffusion", "prediction": "v", "noise_rho": 0.5}                # older checkpoints' keys
     assert DiffusionConfig.from_meta(legacy) == DiffusionConfig(prediction="v", noise_rho=0.5)
     assert DiffusionConfig.from_meta({}) == DiffusionConfig()
-    assert MotionGenerator.load().diffusion == DiffusionConfig()                          # the shipped ones load
+    shipped = MotionGenerator.load()                                                       # the shipped ones load
+    assert shipped.hold_face and shipped.diffusion == DiffusionConfig(prediction="v", noise_rho=0.9,
+                                                                      velocity_weight=10.0)
+    assert MotionGenerator.load("motion_dit_small_factors").diffusion == DiffusionConfig()
     assert np.isfinite(v.generate(np.zeros((30, v.cfg.audio_dim), np.float32), steps=3)).all()
     log = [json.loads(line) for line in (tmp_path / "a" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [1, 2, 3, 4] and all(np.isfinite(r["loss"]) for r in log)
