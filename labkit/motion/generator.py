@@ -44,8 +44,7 @@ from labkit.motion.gaze import GazeAxes
 KIND = "motion_dit"
 SILENCE = float(np.log(MelFeatures().log_floor))      # log-mel of digital silence
 _KEEP = object()                                      # replace(): leave this setting as it is
-_AXES: dict[str, BlinkAxis] = {}                      # blink axes measured, by the motion source's digest
-_GAZE: dict[str, GazeAxes] = {}                       # head and eye rotations measured, likewise
+_MEASURED: dict[tuple[str, str], BlinkAxis | GazeAxes] = {}   # axes measured, by kind and the motion source's digest
 
 
 def window_starts(T: int, window: int, overlap: int) -> list[int]:
@@ -99,6 +98,7 @@ class MotionGenerator:
         self.steps, self.guidance, self.overlap, self.hold_face = steps, guidance, overlap, bool(hold_face)
         self.meta = meta or {}
         self.blinks, self._blink_axis, self._gaze_axes = blinks, blink_axis, gaze_axes
+        self._held: Hold | None = None                                          # built on first use (_hold)
         # emotion guidance moves the face's dynamics only: the head pose (the first HEAD_DIMS
         # channels in both motion spaces) stays at the conditional prediction, as it is what gaze,
         # distance and ΔP are read from
@@ -161,10 +161,8 @@ class MotionGenerator:
         factor, or, for face latent codes, the model's blink direction measured from open eyes (once per face
         latent checkpoint, shared by every generator trained on it)."""
         if self._blink_axis is None:
-            key = str(self.meta.get("motion_source"))
-            if key not in _AXES:
-                _AXES[key] = self._recorded_blink_axis()
-            self._blink_axis = _AXES[key]
+            self._blink_axis = self._measured(BlinkAxis, "blink_axis= (e.g. BlinkAxis of its blink direction) or "
+                                                         "blinks=None")
         return self._blink_axis
 
     @property
@@ -173,18 +171,19 @@ class MotionGenerator:
         (labkit.motion.gaze.GazeAxes): recorded in the checkpoint, else measured once per face latent checkpoint
         like the blink axis."""
         if self._gaze_axes is None:
-            key = str(self.meta.get("motion_source"))
-            if key not in _GAZE:
-                _GAZE[key] = self._measured(GazeAxes, "gaze_axes= or hold_face=False")
-            self._gaze_axes = _GAZE[key]
+            self._gaze_axes = self._measured(GazeAxes, "gaze_axes= or hold_face=False")
         return self._gaze_axes
-
-    def _recorded_blink_axis(self) -> BlinkAxis:
-        return self._measured(BlinkAxis, "blink_axis= (e.g. BlinkAxis of its blink direction) or blinks=None")
 
     def _measured(self, axes, instead: str):
         """`axes` (BlinkAxis or GazeAxes) of this generator's motion space: SynthTalk's factors, or measured
-        by the reader of the face latent checkpoint it was trained on (`instead`: what to pass without one)."""
+        by the reader of the face latent checkpoint it was trained on, once per checkpoint and kind (`instead`:
+        what to pass without one)."""
+        key = (axes.__name__, str(self.meta.get("motion_source")))
+        if key not in _MEASURED:
+            _MEASURED[key] = self._measure(axes, instead)
+        return _MEASURED[key]
+
+    def _measure(self, axes, instead: str):
         motion, latent = self.meta.get("motion"), self.meta.get("latent")
         if motion == "factors":
             return axes.factors()
@@ -200,10 +199,13 @@ class MotionGenerator:
                              f"give {instead}")
         return axes.from_reader(factor_reader(load_face_latent(path)), HEAD_DIMS)
 
-    def _hold(self, device) -> Hold:
-        """The face's channels held at the first step, the eyes following the head (labkit.motion.gaze)."""
-        follow = self.gaze_axes.follow(self.model.motion_std.cpu().numpy())
-        return Hold(self._face_channels.to(device), torch.from_numpy(follow).to(device))
+    def _hold(self) -> Hold:
+        """The face's channels held at the first step, the eyes following the head (labkit.motion.gaze): built
+        once per generator (Hold.apply moves it to the samples' device)."""
+        if self._held is None:
+            follow = self.gaze_axes.follow(self.model.motion_std.cpu().numpy())
+            self._held = Hold(self._face_channels, torch.from_numpy(follow))
+        return self._held
 
     def _blink_stream(self, seed: int, clip: int) -> Blinks:
         """Clip `clip`'s blink process: a lone clip (or the first of a batch) blinks as ``Blinks(seed=seed)``,
@@ -238,7 +240,7 @@ class MotionGenerator:
             guidance = Guidance(**{**asdict(guidance), "emotion": 1.0})
         masks = {"emotion": self._face_channels.to(dev)} if guidance.emotion != 1.0 else None
         x0 = self.process.sample(self.model, cond, steps=steps, guidance=guidance, generator=generator, prefix=known,
-                                 masks=masks, hold=self._hold(dev) if self.hold_face and steps > 1 else None)
+                                 masks=masks, hold=self._hold() if self.hold_face and steps > 1 else None)
         return self.model.denormalize(x0)
 
     @torch.no_grad()
